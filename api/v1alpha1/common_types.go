@@ -1,0 +1,23 @@
+package v1alpha1
+
+// Labels and annotations Roster puts on its objects.
+const (
+	// OrgLabel names the Organization an OrgUser or OrgTeam belongs to.
+	OrgLabel = "scim.roster.dev/org"
+
+	// ManagedBySCIM is the OrgTeam.spec.managedBy value of teams provisioned by the identity
+	// provider; their memberships can only be changed through SCIM.
+	ManagedBySCIM = "scim"
+	// ManagedByManual is the OrgTeam.spec.managedBy value of teams created by hand.
+	ManagedByManual = "manual"
+)
+
+// Condition types shared by Roster's kinds.
+const (
+	// ConditionReady summarises the state of an object.
+	ConditionReady = "Ready"
+	// ConditionSynced says whether the object is in the downstream identity store.
+	ConditionSynced = "Synced"
+	// ConditionTokenConfigured says whether the organization has a usable SCIM token.
+	ConditionTokenConfigured = "TokenConfigured"
+)

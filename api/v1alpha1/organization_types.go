@@ -1,0 +1,82 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// OrganizationSpec is the desired state of an Organization.
+type OrganizationSpec struct {
+	// Namespace holds the organization's OrgUsers, OrgTeams and token Secret. One namespace
+	// per organization keeps RBAC and uniqueness per org simple.
+	// +kubebuilder:validation:Required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="namespace is immutable; create a new Organization instead"
+	Namespace string `json:"namespace"`
+
+	// TokenSecretName is the Secret in Namespace that holds the hash of the SCIM bearer token.
+	// Only a hash is ever stored; the token itself is shown once by `roster token rotate`.
+	// +kubebuilder:default=scim-token
+	// +optional
+	TokenSecretName string `json:"tokenSecretName,omitempty"`
+
+	// DisplayName is a human-readable name of the organization.
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+}
+
+// OrganizationStatus is the observed state of an Organization.
+type OrganizationStatus struct {
+	// Users is the number of OrgUsers of the organization.
+	// +optional
+	Users int32 `json:"users"`
+	// ActiveUsers is the number of OrgUsers with active=true.
+	// +optional
+	ActiveUsers int32 `json:"activeUsers"`
+	// Teams is the number of OrgTeams of the organization.
+	// +optional
+	Teams int32 `json:"teams"`
+	// TokenRotatedAt is when the SCIM token was last generated.
+	// +optional
+	TokenRotatedAt *metav1.Time `json:"tokenRotatedAt,omitempty"`
+	// ObservedGeneration is the generation the status was computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions describe the organization's state (Ready, TokenConfigured, Synced).
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Organization is a tenant of Roster: one SCIM base URL /scim/v2/<name>, one token, one
+// namespace of users and teams. The object name is the organization's login name.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=org;orgs,categories=roster
+// +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.spec.namespace`
+// +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
+// +kubebuilder:printcolumn:name="Teams",type=integer,JSONPath=`.status.teams`
+// +kubebuilder:printcolumn:name="Token-Rotated",type=date,JSONPath=`.status.tokenRotatedAt`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="organization name must be at most 63 characters"
+type Organization struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   OrganizationSpec   `json:"spec"`
+	Status OrganizationStatus `json:"status,omitempty"`
+}
+
+// OrganizationList is a list of Organizations.
+// +kubebuilder:object:root=true
+type OrganizationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Organization `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Organization{}, &OrganizationList{})
+}

@@ -1,0 +1,142 @@
+// Package identitystore defines the contract between Roster's controllers and
+// the downstream identity store: the database that the rest of the platform
+// reads users, teams and team memberships from.
+//
+// Every operation is idempotent and shaped like a Crossplane external client:
+// Observe reports what exists, Create never fails because the row already
+// exists (it upserts), Update changes an existing row, Delete never fails
+// because the row is already gone. Controllers can therefore retry any call
+// after any failure.
+//
+// Drivers live in sub-packages (sqlite, postgres); package open picks one by
+// URL. The SQL schema they create is a contract of its own, documented in
+// docs/identity-store.md.
+package identitystore
+
+import (
+	"context"
+	"time"
+)
+
+// ManagedBySCIM is the ManagedBy value of users and teams provisioned by an
+// identity provider through SCIM. The memberships of such a team mirror the
+// identity provider's group and are reverted if changed anywhere else.
+const ManagedBySCIM = "scim"
+
+// User is one user of an organization.
+type User struct {
+	// Org is the organization's login name; every row belongs to one org.
+	Org string
+	// ID is the SCIM id Roster assigned to the user; unique within Org.
+	ID string
+	// UserName is the SCIM userName, unique within Org ignoring case.
+	UserName string
+	// ExternalID is the identity provider's id for the user, "" if unknown.
+	ExternalID  string
+	DisplayName string
+	GivenName   string
+	FamilyName  string
+	// Email is the primary email address, "" if none.
+	Email string
+	// Active is false for a user the identity provider deactivated. A
+	// deactivated user keeps its row (and its memberships) until deleted.
+	Active bool
+	// ManagedBy names the system that owns the user, e.g. ManagedBySCIM.
+	ManagedBy string
+	// CreatedAt and UpdatedAt are set by the store and ignored on writes.
+	// UpdatedAt only moves when a column actually changes.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Team is one team (a SCIM group) of an organization.
+type Team struct {
+	// Org is the organization's login name.
+	Org string
+	// ID is the SCIM id Roster assigned to the group; unique within Org.
+	ID          string
+	DisplayName string
+	// ExternalID is the identity provider's id for the group, "" if unknown.
+	ExternalID string
+	// ManagedBy is ManagedBySCIM for teams pushed by an identity provider and
+	// "" for teams managed by hand.
+	ManagedBy string
+	// CreatedAt and UpdatedAt are set by the store and ignored on writes.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Store is the downstream identity store. Implementations are safe for
+// concurrent use.
+//
+// Errors are wrapped; test them with errors.Is against ErrNotFound,
+// ErrConflict and ErrInvalid, or with IsUnavailable.
+type Store interface {
+	// ObserveUser returns the user, or an error wrapping ErrNotFound.
+	ObserveUser(ctx context.Context, org, id string) (User, error)
+	// CreateUser inserts the user, or overwrites it if a user with the same
+	// Org and ID exists. It fails with ErrConflict if another user of the org
+	// has the same UserName ignoring case.
+	CreateUser(ctx context.Context, u User) error
+	// UpdateUser overwrites an existing user; it fails with ErrNotFound if
+	// there is none and with ErrConflict like CreateUser. The store does not
+	// enforce that userName is immutable: the Kubernetes API does.
+	UpdateUser(ctx context.Context, u User) error
+	// DeleteUser removes the user and all of its team memberships in the org.
+	// Deleting a user that does not exist succeeds.
+	DeleteUser(ctx context.Context, org, id string) error
+
+	// ObserveTeam returns the team, or an error wrapping ErrNotFound.
+	ObserveTeam(ctx context.Context, org, id string) (Team, error)
+	// CreateTeam inserts the team, or overwrites it if it exists.
+	CreateTeam(ctx context.Context, t Team) error
+	// UpdateTeam overwrites an existing team; it fails with ErrNotFound if
+	// there is none.
+	UpdateTeam(ctx context.Context, t Team) error
+	// DeleteTeam removes the team and all of its memberships. Deleting a team
+	// that does not exist succeeds.
+	DeleteTeam(ctx context.Context, org, id string) error
+
+	// ObserveMembers returns the ids of the team's members sorted bytewise
+	// (as sort.Strings does). A team without members, or without a row,
+	// has none.
+	//
+	// Memberships are not tied to user or team rows by foreign keys:
+	// controllers run independently, so a membership may be written before
+	// its user or team exists.
+	ObserveMembers(ctx context.Context, org, teamID string) ([]string, error)
+	// AddMembers adds users to the team; ids that already are members are
+	// ignored, duplicates too. The whole batch is one statement or one
+	// transaction: either all are added or none.
+	AddMembers(ctx context.Context, org, teamID string, userIDs []string) error
+	// RemoveMembers removes users from the team; ids that are not members
+	// are ignored. Like AddMembers it is all or nothing.
+	RemoveMembers(ctx context.Context, org, teamID string, userIDs []string) error
+
+	// Ping checks that the database is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's connections. The store is unusable after.
+	Close() error
+}
+
+// Change tells that memberships of a team may have changed.
+type Change struct {
+	// Org and TeamID name the team. Both are empty when any team may have
+	// changed, e.g. after the watch reconnected and notifications may have
+	// been missed, or after the membership table was truncated: the
+	// receiver should then resynchronise everything it manages.
+	Org    string
+	TeamID string
+}
+
+// All reports whether the change may concern every team.
+func (c Change) All() bool { return c.Org == "" }
+
+// Notifier is implemented by stores that can report membership changes made
+// by anyone, including a person editing the database by hand.
+type Notifier interface {
+	// Watch starts listening and returns once changes made from then on are
+	// guaranteed to be delivered. The channel is closed when ctx is done.
+	// Changes are at least once: the watcher's own writes are reported too.
+	Watch(ctx context.Context) (<-chan Change, error)
+}
