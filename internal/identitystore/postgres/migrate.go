@@ -1,0 +1,70 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rosterhq/roster/internal/identitystore/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrationLock is the pg_advisory_xact_lock key that serialises concurrent
+// Opens, e.g. several replicas starting at once: "roster" in ASCII.
+const migrationLock int64 = 0x726f73746572
+
+// migrateSchema applies the pending migrations in one transaction, holding
+// the advisory lock so that a second process waits and then finds nothing to
+// do. A database migrated by a newer Roster (versions this one does not know)
+// is used as is: migrations only ever add.
+func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	all, err := migrate.Load(migrationFiles, "migrations")
+	if err != nil {
+		return fmt.Errorf("identitystore: postgres: %w", err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return wrap(err, "migrate")
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if err := applyPending(ctx, tx, all); err != nil {
+		return err
+	}
+	return wrap(tx.Commit(ctx), "commit migrations")
+}
+
+func applyPending(ctx context.Context, tx pgx.Tx, all []migrate.Migration) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+		return wrap(err, "lock for migrations")
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS roster_schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return wrap(err, "create roster_schema_migrations")
+	}
+	rows, _ := tx.Query(ctx, `SELECT version FROM roster_schema_migrations`)
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return wrap(err, "read roster_schema_migrations")
+	}
+	applied := make(map[int]bool, len(versions))
+	for _, v := range versions {
+		applied[int(v)] = true
+	}
+	for _, m := range migrate.Pending(all, applied) {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return wrap(err, "apply migration %s", m.Name)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO roster_schema_migrations (version, name) VALUES ($1, $2)`,
+			m.Version, m.Name); err != nil {
+			return wrap(err, "record migration %s", m.Name)
+		}
+	}
+	return nil
+}

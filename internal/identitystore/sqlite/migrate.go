@@ -1,0 +1,66 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+
+	"github.com/rosterhq/roster/internal/identitystore/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrateSchema applies the pending migrations in one IMMEDIATE transaction:
+// it holds the file's write lock, so a second process opening the same file
+// waits (up to the busy timeout) and then finds nothing to do. Versions this
+// Roster does not know, from a newer one, are left alone.
+func migrateSchema(ctx context.Context, db *sql.DB) error {
+	all, err := migrate.Load(migrationFiles, "migrations")
+	if err != nil {
+		return fmt.Errorf("identitystore: sqlite: %w", err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(err, "migrate")
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS roster_schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))`); err != nil {
+		return wrap(err, "create roster_schema_migrations")
+	}
+	applied, err := appliedVersions(ctx, tx)
+	if err != nil {
+		return wrap(err, "read roster_schema_migrations")
+	}
+	for _, m := range migrate.Pending(all, applied) {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return wrap(err, "apply migration %s", m.Name)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO roster_schema_migrations (version, name) VALUES (?, ?)`,
+			m.Version, m.Name); err != nil {
+			return wrap(err, "record migration %s", m.Name)
+		}
+	}
+	return wrap(tx.Commit(), "commit migrations")
+}
+
+func appliedVersions(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM roster_schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
+}
