@@ -1,0 +1,105 @@
+// Package index defines the cache field indexes that the SCIM server and the controllers
+// share: one constant per field and an exported extractor each, so both sides agree.
+package index
+
+import (
+	"context"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+)
+
+// Field names of the indexes. They are namespaced by the cache, so a lookup with
+// client.InNamespace only sees one organization.
+const (
+	UserName       = "scim.userName"    // lower-cased OrgUser.spec.userName
+	UserExternalID = "scim.externalId"  // OrgUser.spec.externalId (caseExact)
+	UserEmail      = "scim.emailValue"  // lower-cased values of OrgUser.spec.emails
+	TeamName       = "scim.displayName" // lower-cased OrgTeam.spec.displayName
+	TeamExternalID = "scim.externalId"  // OrgTeam.spec.externalId (caseExact)
+	SliceTeam      = "spec.team"        // OrgTeamMemberSlice.spec.team
+	SliceMember    = "spec.members"     // each OrgTeamMemberSlice.spec.members value
+)
+
+// UserNameValue is the index value for a userName.
+func UserNameValue(userName string) string { return strings.ToLower(userName) }
+
+// TeamNameValue is the index value for a display name.
+func TeamNameValue(displayName string) string { return strings.ToLower(displayName) }
+
+// EmailValue is the index value for an email address.
+func EmailValue(email string) string { return strings.ToLower(email) }
+
+// UserNameOf extracts the UserName index value.
+func UserNameOf(o client.Object) []string {
+	u := o.(*rosterv1.OrgUser)
+	return []string{UserNameValue(u.Spec.UserName)}
+}
+
+// UserExternalIDOf extracts the UserExternalID index value.
+func UserExternalIDOf(o client.Object) []string {
+	return nonEmpty(o.(*rosterv1.OrgUser).Spec.ExternalID)
+}
+
+// UserEmailOf extracts the UserEmail index values.
+func UserEmailOf(o client.Object) []string {
+	u := o.(*rosterv1.OrgUser)
+	out := make([]string, 0, len(u.Spec.Emails))
+	for _, e := range u.Spec.Emails {
+		if e.Value != "" {
+			out = append(out, EmailValue(e.Value))
+		}
+	}
+	return out
+}
+
+// TeamNameOf extracts the TeamName index value.
+func TeamNameOf(o client.Object) []string {
+	return []string{TeamNameValue(o.(*rosterv1.OrgTeam).Spec.DisplayName)}
+}
+
+// TeamExternalIDOf extracts the TeamExternalID index value.
+func TeamExternalIDOf(o client.Object) []string {
+	return nonEmpty(o.(*rosterv1.OrgTeam).Spec.ExternalID)
+}
+
+// SliceTeamOf extracts the SliceTeam index value.
+func SliceTeamOf(o client.Object) []string {
+	return []string{o.(*rosterv1.OrgTeamMemberSlice).Spec.Team}
+}
+
+// SliceMembersOf extracts the SliceMember index values.
+func SliceMembersOf(o client.Object) []string {
+	return o.(*rosterv1.OrgTeamMemberSlice).Spec.Members
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// Register adds every index to the manager's field indexer. Call it before the cache starts.
+func Register(ctx context.Context, indexer client.FieldIndexer) error {
+	for _, ix := range []struct {
+		obj     client.Object
+		field   string
+		extract client.IndexerFunc
+	}{
+		{&rosterv1.OrgUser{}, UserName, UserNameOf},
+		{&rosterv1.OrgUser{}, UserExternalID, UserExternalIDOf},
+		{&rosterv1.OrgUser{}, UserEmail, UserEmailOf},
+		{&rosterv1.OrgTeam{}, TeamName, TeamNameOf},
+		{&rosterv1.OrgTeam{}, TeamExternalID, TeamExternalIDOf},
+		{&rosterv1.OrgTeamMemberSlice{}, SliceTeam, SliceTeamOf},
+		{&rosterv1.OrgTeamMemberSlice{}, SliceMember, SliceMembersOf},
+	} {
+		if err := indexer.IndexField(ctx, ix.obj, ix.field, ix.extract); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+// Package naming derives Kubernetes object names for Roster's resources.
+//
+// An OrgUser's object name is a pure function of its lower-cased userName. The apiserver
+// refuses a second object with the same name, so two SCIM replicas racing to create the same
+// user cannot both succeed: the apiserver, not a check-then-write in Roster, guarantees that a
+// userName is unique in an org. The name doubles as the SCIM id, which lets a replica whose
+// cache has not yet seen a fresh object fall back to a single GET by name.
+package naming
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// UserPrefix starts every OrgUser name; TeamPrefix every OrgTeam name.
+const (
+	UserPrefix = "u-"
+	TeamPrefix = "g-"
+	// TeamNameClaimPrefix starts the names of the objects that reserve a team display name.
+	TeamNameClaimPrefix = "team-name-"
+)
+
+// UserObjectName returns the OrgUser object name (and SCIM id) for a userName. Matching is
+// case-insensitive, as Okta and Entra expect: "A@B.C" and "a@b.c" are the same user.
+func UserObjectName(userName string) string {
+	return UserPrefix + digest(userName)
+}
+
+// TeamNameClaim returns the name of the object that reserves a team display name in an org.
+// Display names change on rename, so they cannot be the team's own name; a claim object per
+// display name gives the same apiserver-enforced uniqueness.
+func TeamNameClaim(displayName string) string {
+	return TeamNameClaimPrefix + digest(displayName)
+}
+
+// NewTeamObjectName returns a fresh random OrgTeam object name (and SCIM id).
+func NewTeamObjectName() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+	return TeamPrefix + hex.EncodeToString(b[:])
+}
+
+// digest is 128 bits of SHA-256 over the case-folded value: collisions are not a practical
+// concern and the result is a valid DNS label.
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(s)))
+	return hex.EncodeToString(sum[:16])
+}
+
+// IsUserObjectName reports whether s has the shape of an OrgUser name, so obviously bogus ids
+// are answered 404 without an apiserver round trip.
+func IsUserObjectName(s string) bool { return hasDigestShape(s, UserPrefix) }
+
+// IsTeamObjectName reports whether s has the shape of an OrgTeam name.
+func IsTeamObjectName(s string) bool { return hasDigestShape(s, TeamPrefix) }
+
+func hasDigestShape(s, prefix string) bool {
+	if !strings.HasPrefix(s, prefix) || len(s) != len(prefix)+32 {
+		return false
+	}
+	_, err := hex.DecodeString(s[len(prefix):])
+	return err == nil
+}
