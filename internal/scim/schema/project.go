@@ -1,0 +1,190 @@
+package schema
+
+import "strings"
+
+// ParseAttributeList splits the comma-separated value of the "attributes" or
+// "excludedAttributes" query parameter into attribute paths, trimming blanks and dropping empty
+// entries.
+func ParseAttributeList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Project returns a copy of the canonical document doc holding only the attributes a response
+// may carry, per RFC 7644 §3.9 and §3.4.2.5. Paths in attributes and excludedAttributes are
+// matched case-insensitively and may name an attribute ("name"), a sub-attribute
+// ("name.givenName", "emails.value"), a URN-qualified attribute, or a whole schema by its URN.
+// Unknown paths are ignored.
+//
+// With attributes, only those are returned, plus "schemas", every returned:"always" attribute
+// (id) and meta. excludedAttributes then removes attributes, except returned:"always" ones and
+// "schemas"; meta can be excluded. returned:"never" attributes are never returned, and
+// returned:"request" ones only when named in attributes. Keys of doc that are not attributes
+// of rt are dropped. The result shares no maps or slices with doc.
+func Project(rt ResourceType, doc map[string]any, attributes, excludedAttributes []string) map[string]any {
+	incl := newSelection(rt, attributes)
+	excl := newSelection(rt, excludedAttributes)
+	out := map[string]any{}
+	if s := Field(doc, "schemas"); s != nil {
+		out["schemas"] = DeepCopy(s)
+	}
+	for _, r := range rt.Attributes() {
+		v := r.Value(doc)
+		if v == nil || r.Attr.Returned == ReturnedNever {
+			continue
+		}
+		always := r.Attr.Returned == ReturnedAlways
+		if !always && excl.whole(r) {
+			continue
+		}
+		var keepSubs map[string]bool
+		switch {
+		case always, incl.whole(r):
+		case len(attributes) == 0:
+			if r.Attr.Returned == ReturnedRequest {
+				continue
+			}
+		case r.Name == "meta" && !r.Extension:
+			// meta stays unless excluded, even when attributes selects others.
+		case incl.subs(r) != nil:
+			keepSubs = incl.subs(r)
+		default:
+			continue
+		}
+		var dropSubs map[string]bool
+		if !always {
+			dropSubs = excl.subs(r)
+		}
+		if keepSubs != nil || dropSubs != nil {
+			v = projectSubs(r.Attr, v, keepSubs, dropSubs)
+			if v == nil {
+				continue
+			}
+		} else {
+			v = DeepCopy(v)
+		}
+		r.Container(out, true)[r.Name] = v
+	}
+	return out
+}
+
+// selection is a parsed attributes or excludedAttributes list.
+type selection struct {
+	schemas map[string]bool            // whole schemas, by canonical URN
+	attrs   map[string]map[string]bool // canonical path of a top-level attribute → sub names; nil map = whole
+}
+
+func newSelection(rt ResourceType, paths []string) selection {
+	s := selection{schemas: map[string]bool{}, attrs: map[string]map[string]bool{}}
+	for _, p := range paths {
+		if urn, ok := rt.SchemaURN(p); ok {
+			s.schemas[urn] = true
+			continue
+		}
+		r, ok := rt.Lookup(p)
+		if !ok {
+			continue
+		}
+		key := topPath(r)
+		subs, seen := s.attrs[key]
+		switch {
+		case r.Sub == "":
+			s.attrs[key] = nil
+		case !seen:
+			s.attrs[key] = map[string]bool{r.Sub: true}
+		case subs != nil:
+			subs[r.Sub] = true
+		}
+	}
+	return s
+}
+
+func topPath(r Resolved) string { return r.Schema + ":" + r.Name }
+
+// whole reports whether the selection names r's top-level attribute as a whole.
+func (s selection) whole(r Resolved) bool {
+	if s.schemas[r.Schema] {
+		return true
+	}
+	subs, ok := s.attrs[topPath(r)]
+	return ok && subs == nil
+}
+
+// subs returns the sub-attributes the selection names for r's attribute, or nil.
+func (s selection) subs(r Resolved) map[string]bool {
+	return s.attrs[topPath(r)]
+}
+
+// projectSubs copies a complex value (or each value of a multi-valued one) keeping the
+// sub-attributes in keep (all when keep is nil, plus returned:"always" ones) minus those in
+// drop. Values left empty are dropped; nil is returned when nothing is left.
+func projectSubs(a *Attribute, v any, keep, drop map[string]bool) any {
+	one := func(v any) any {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		out := map[string]any{}
+		for k, sv := range m {
+			sa := a.Sub(k)
+			if sa == nil || sa.Returned == ReturnedNever || drop[sa.Name] {
+				continue
+			}
+			if keep != nil && !keep[sa.Name] && sa.Returned != ReturnedAlways {
+				continue
+			}
+			out[k] = DeepCopy(sv)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return one(v)
+	}
+	var out []any
+	for _, item := range list {
+		if p := one(item); p != nil {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// DeepCopy returns a copy of a decoded JSON value that shares no maps or slices with v.
+func DeepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		return Clone(t)
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = DeepCopy(x)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// Clone returns a deep copy of a decoded JSON object (nil for nil).
+func Clone(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = DeepCopy(v)
+	}
+	return out
+}
