@@ -21,7 +21,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	msqlite "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/identitystore/internal/storeutil"
@@ -79,7 +80,6 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.busyTimeout.Milliseconds()))
-	q.Add("_pragma", "journal_mode(WAL)")
 	// NORMAL is durable in WAL mode except for the last transactions
 	// before a power loss, which the controllers' resync repairs.
 	q.Add("_pragma", "synchronous(NORMAL)")
@@ -92,7 +92,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("identitystore: sqlite: %w", err)
 	}
 	w.SetMaxOpenConns(1)
-	w.SetConnMaxIdleTime(0)
+	if err := enableWAL(ctx, w, o.busyTimeout); err != nil {
+		w.Close()
+		return nil, err
+	}
 	if err := migrateSchema(ctx, w); err != nil {
 		w.Close()
 		return nil, err
@@ -106,6 +109,34 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	r.SetMaxOpenConns(maxReaders)
 	return &Store{w: w, r: r}, nil
+}
+
+// enableWAL switches the file to WAL mode, which is persistent, so it is done
+// once here rather than by every connection. Switching needs an exclusive
+// lock and SQLite reports SQLITE_BUSY at once instead of calling the busy
+// handler, e.g. while another process creates the same new file; so retry
+// for as long as the busy timeout.
+func enableWAL(ctx context.Context, db *sql.DB, busyTimeout time.Duration) error {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				return fmt.Errorf("identitystore: sqlite: journal mode is %q: the file system does not support WAL", mode)
+			}
+			return nil
+		}
+		var e *msqlite.Error
+		if !errors.As(err, &e) || e.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return wrap(err, "enable WAL")
+		}
+		select {
+		case <-ctx.Done():
+			return wrap(ctx.Err(), "enable WAL")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // Close closes the file.

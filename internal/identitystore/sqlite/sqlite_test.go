@@ -1,0 +1,215 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/internal/identitystore"
+	"github.com/rosterhq/roster/internal/identitystore/sqlite"
+	"github.com/rosterhq/roster/internal/identitystore/storetest"
+)
+
+func open(t testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) identitystore.Store {
+		return open(t, filepath.Join(t.TempDir(), "roster.db"))
+	})
+}
+
+func BenchmarkAddMembers1000(b *testing.B) {
+	storetest.BenchmarkAddMembers(b, open(b, filepath.Join(b.TempDir(), "roster.db")), 1000)
+}
+
+// rawDB opens the file the way another application reading the contract
+// schema would.
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConcurrentOpensOfANewFile(t *testing.T) {
+	// Three stores opening one new file at the same time, as processes
+	// starting together would: creating the file, switching it to WAL and
+	// migrating it must not fail any of them. Repeated, since it is a race.
+	for range 20 {
+		path := filepath.Join(t.TempDir(), "roster.db")
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				s, err := sqlite.Open(t.Context(), path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				s.Close()
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+func TestFileIsWALAndMigratedOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nested", "dir", "roster.db")
+	ctx := t.Context()
+	open(t, path).Close()
+	s := open(t, path) // reopened: nothing left to migrate
+	if err := s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "1", UserName: "a", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	db := rawDB(t, path)
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q (%v), want wal", mode, err)
+	}
+	var n, max int
+	if err := db.QueryRow(`SELECT count(*), max(version) FROM roster_schema_migrations`).Scan(&n, &max); err != nil {
+		t.Fatal(err)
+	}
+	if n != max || n == 0 {
+		t.Fatalf("roster_schema_migrations has %d rows up to version %d, want each version once", n, max)
+	}
+}
+
+func TestDataSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := identitystore.User{Org: "acme", ID: "1", UserName: "alice", Active: true, ManagedBy: "scim"}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMembers(ctx, "acme", "team", []string{"1", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	got, err := s.ObserveUser(ctx, "acme", "1")
+	if err != nil || got.UserName != "alice" || !got.Active {
+		t.Fatalf("after reopen: %+v, %v", got, err)
+	}
+	if ids, err := s.ObserveMembers(ctx, "acme", "team"); err != nil || len(ids) != 2 {
+		t.Fatalf("members after reopen: %q, %v", ids, err)
+	}
+}
+
+func TestSchemaIsReadableAsDocumented(t *testing.T) {
+	// What docs/identity-store.md tells other applications to expect.
+	path := filepath.Join(t.TempDir(), "roster.db")
+	s := open(t, path)
+	ctx := t.Context()
+	u := identitystore.User{Org: "acme", ID: "u1", UserName: "alice", Active: false, ManagedBy: "scim"}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMembers(ctx, "acme", "t1", []string{"u1", "u2"}); err != nil {
+		t.Fatal(err)
+	}
+	db := rawDB(t, path)
+	var active int
+	var managedBy, createdAt string
+	err := db.QueryRow(`SELECT active, managed_by, created_at FROM roster_users WHERE org = 'acme' AND id = 'u1'`).
+		Scan(&active, &managedBy, &createdAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if active != 0 || managedBy != "scim" {
+		t.Errorf("active=%d managed_by=%q, want 0 and scim", active, managedBy)
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000000Z", createdAt); err != nil {
+		t.Errorf("created_at %q is not the documented format: %v", createdAt, err)
+	}
+	// The documented query for a team's provisioned members: u2 has no
+	// user row yet, so only u1.
+	rows, err := db.Query(`SELECT u.user_name FROM roster_team_members m
+		JOIN roster_users u ON u.org = m.org AND u.id = m.user_id
+		WHERE m.org = 'acme' AND m.team_id = 't1' ORDER BY u.user_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if len(names) != 1 || names[0] != "alice" {
+		t.Fatalf("provisioned members = %q, want [alice]", names)
+	}
+}
+
+func TestLockedFileIsUnavailable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	s := open(t, path, sqlite.WithBusyTimeout(100*time.Millisecond))
+	ctx := t.Context()
+
+	// Another process holds the write lock.
+	db := rawDB(t, path)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+
+	err = s.AddMembers(ctx, "acme", "t", []string{"a"})
+	if !identitystore.IsUnavailable(err) {
+		t.Fatalf("AddMembers while the file is locked: %v, want an unavailable error", err)
+	}
+	// Reads go on: WAL readers do not wait for writers.
+	if _, err := s.ObserveMembers(ctx, "acme", "t"); err != nil {
+		t.Fatalf("ObserveMembers while the file is locked: %v", err)
+	}
+
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMembers(ctx, "acme", "t", []string{"a"}); err != nil {
+		t.Fatalf("AddMembers after the lock was released: %v", err)
+	}
+}
+
+func TestOpenRejectsWhatItCannotServe(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "/tmp/x.db?mode=ro"} {
+		if s, err := sqlite.Open(t.Context(), path); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", path)
+		}
+	}
+}
