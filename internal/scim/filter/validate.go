@@ -1,0 +1,124 @@
+package filter
+
+import (
+	"time"
+
+	"github.com/rosterhq/roster/internal/scim/schema"
+	"github.com/rosterhq/roster/internal/scim/scimerror"
+)
+
+// Validate checks e against the attributes of rt, for a server that wants to reject filters
+// Match could never satisfy rather than answer them with no results. It returns a 400
+// invalidFilter *scimerror.Error for an unknown attribute, a value path on an attribute that is
+// not complex or whose filter names an unknown sub-attribute, gt/ge/lt/le on a boolean, binary
+// or complex attribute (RFC 7644 §3.4.2.2), and a literal whose type cannot match the
+// attribute's (a boolean attribute accepts "true"/"false" strings, as Entra sends them).
+func Validate(rt schema.ResourceType, e Expr) error {
+	switch n := e.(type) {
+	case *Logical:
+		if err := Validate(rt, n.Left); err != nil {
+			return err
+		}
+		return Validate(rt, n.Right)
+	case *Not:
+		return Validate(rt, n.Expr)
+	case *Present:
+		_, err := resolve(rt, n.Path)
+		return err
+	case *Comparison:
+		r, err := resolve(rt, n.Path)
+		if err != nil {
+			return err
+		}
+		def := r.Leaf()
+		if r.Sub == "" && r.Attr.Type == schema.TypeComplex {
+			def = r.Attr.Sub("value")
+		}
+		return checkComparison(def, n)
+	case *ValuePath:
+		r, err := resolve(rt, n.Path)
+		if err != nil {
+			return err
+		}
+		if r.Sub != "" || r.Attr.Type != schema.TypeComplex {
+			return scimerror.BadRequest(scimerror.InvalidFilter, "attribute %q is not complex and cannot take a value filter", n.Path)
+		}
+		return validateElem(r.Attr, n.Path, n.Filter)
+	}
+	return nil
+}
+
+func validateElem(parent *schema.Attribute, path AttrPath, e Expr) error {
+	var p AttrPath
+	switch n := e.(type) {
+	case *Logical:
+		if err := validateElem(parent, path, n.Left); err != nil {
+			return err
+		}
+		return validateElem(parent, path, n.Right)
+	case *Not:
+		return validateElem(parent, path, n.Expr)
+	case *Present:
+		p = n.Path
+	case *Comparison:
+		p = n.Path
+	}
+	sa := subOf(parent, p)
+	if sa == nil {
+		return scimerror.BadRequest(scimerror.InvalidFilter, "%q is not a sub-attribute of %q", p, path)
+	}
+	if c, ok := e.(*Comparison); ok {
+		return checkComparison(sa, c)
+	}
+	return nil
+}
+
+func resolve(rt schema.ResourceType, p AttrPath) (schema.Resolved, error) {
+	r, ok := rt.Resolve(p.URN, p.Attr, p.SubAttr)
+	if !ok {
+		return r, scimerror.BadRequest(scimerror.InvalidFilter, "unknown attribute %q for resource type %s", p, rt.Name)
+	}
+	return r, nil
+}
+
+func checkComparison(def *schema.Attribute, c *Comparison) error {
+	bad := func(why string) error {
+		return scimerror.BadRequest(scimerror.InvalidFilter, "%q: %s", c.String(), why)
+	}
+	if def == nil || def.Type == schema.TypeComplex {
+		return bad("a complex attribute cannot be compared")
+	}
+	if c.Value == nil {
+		return nil
+	}
+	switch def.Type {
+	case schema.TypeBoolean:
+		if c.Op != Eq && c.Op != Ne {
+			return bad("a boolean only supports eq and ne")
+		}
+		if _, ok := toBool(c.Value); !ok {
+			return bad("the value must be true or false")
+		}
+	case schema.TypeInteger, schema.TypeDecimal:
+		if _, ok := c.Value.(float64); !ok {
+			return bad("the value must be a number")
+		}
+		if c.Op == Co || c.Op == Sw || c.Op == Ew {
+			return bad("a number does not support co, sw or ew")
+		}
+	default:
+		s, ok := c.Value.(string)
+		if !ok {
+			return bad("the value must be a string")
+		}
+		if def.Type == schema.TypeBinary && c.Op != Eq && c.Op != Ne {
+			return bad("a binary attribute only supports eq and ne")
+		}
+		if def.Type == schema.TypeDateTime && c.Op != Co && c.Op != Sw && c.Op != Ew {
+			if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+				return bad("the value must be an RFC 3339 dateTime")
+			}
+		}
+	}
+	return nil
+}
