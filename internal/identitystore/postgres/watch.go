@@ -55,22 +55,21 @@ func closeConn(conn *pgx.Conn) {
 }
 
 func (s *Store) watch(ctx context.Context, conn *pgx.Conn, ch chan<- identitystore.Change) {
-	defer func() { closeConn(conn) }()
-	for {
+	for conn != nil {
 		n, err := conn.WaitForNotification(ctx)
 		if err == nil {
 			if !send(ctx, ch, parsePayload(n.Payload)) {
-				return
+				break
 			}
 			continue
 		}
 		closeConn(conn)
-		if conn = s.reconnect(ctx); conn == nil {
-			return
+		if conn = s.reconnect(ctx); conn != nil && !send(ctx, ch, identitystore.Change{}) {
+			break
 		}
-		if !send(ctx, ch, identitystore.Change{}) {
-			return
-		}
+	}
+	if conn != nil {
+		closeConn(conn)
 	}
 }
 

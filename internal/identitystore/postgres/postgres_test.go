@@ -1,0 +1,299 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rosterhq/roster/internal/identitystore"
+	"github.com/rosterhq/roster/internal/identitystore/postgres"
+	"github.com/rosterhq/roster/internal/identitystore/sqlite"
+	"github.com/rosterhq/roster/internal/identitystore/storetest"
+	"github.com/rosterhq/roster/internal/testutil/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func open(t testing.TB, url string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) identitystore.Store {
+		return open(t, pgtest.Shared(t).NewDatabase(t))
+	})
+}
+
+func BenchmarkAddMembers1000(b *testing.B) {
+	storetest.BenchmarkAddMembers(b, open(b, pgtest.Shared(b).NewDatabase(b)), 1000)
+}
+
+// psql connects the way a DBA or another application would.
+func psql(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
+	t.Helper()
+	if _, err := conn.Exec(t.Context(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func TestConcurrentOpensMigrateOnce(t *testing.T) {
+	// Replicas starting together all migrate the same new database.
+	url := pgtest.Shared(t).NewDatabase(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			s, err := postgres.Open(t.Context(), url)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			s.Close()
+		})
+	}
+	wg.Wait()
+	var n, max int
+	err := psql(t, url).QueryRow(t.Context(), `SELECT count(*), max(version) FROM roster_schema_migrations`).Scan(&n, &max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 || n != max {
+		t.Fatalf("roster_schema_migrations has %d rows up to version %d, want each version once", n, max)
+	}
+}
+
+func TestManualEditsAreNotified(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	s := open(t, url)
+	ch, err := s.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dba := psql(t, url)
+	next := func(want identitystore.Change) {
+		t.Helper()
+		select {
+		case got, ok := <-ch:
+			if !ok || got != want {
+				t.Fatalf("change = %+v (open %v), want %+v", got, ok, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no change %+v within 5s", want)
+		}
+	}
+
+	exec(t, dba, `INSERT INTO roster_team_members (org, team_id, user_id) VALUES ('acme', 't1', 'u1'), ('acme', 't1', 'u2')`)
+	next(identitystore.Change{Org: "acme", TeamID: "t1"}) // once per statement and team, not per row
+	exec(t, dba, `UPDATE roster_team_members SET team_id = 't2' WHERE user_id = 'u1'`)
+	changes := []identitystore.Change{<-ch, <-ch}
+	slices.SortFunc(changes, func(a, b identitystore.Change) int { return compare(a.TeamID, b.TeamID) })
+	if changes[0].TeamID != "t1" || changes[1].TeamID != "t2" {
+		t.Fatalf("moving a member between teams reported %+v, want t1 and t2", changes)
+	}
+	exec(t, dba, `DELETE FROM roster_team_members WHERE team_id = 't2'`)
+	next(identitystore.Change{Org: "acme", TeamID: "t2"})
+	exec(t, dba, `TRUNCATE roster_team_members`)
+	next(identitystore.Change{}) // any team
+
+	// Writes to other tables are not membership changes.
+	exec(t, dba, `INSERT INTO roster_teams (org, id) VALUES ('acme', 't3')`)
+	exec(t, dba, `INSERT INTO roster_team_members (org, team_id, user_id) VALUES ('acme', 't3', 'u1')`)
+	next(identitystore.Change{Org: "acme", TeamID: "t3"})
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func TestOutage(t *testing.T) {
+	// A server of its own, since this test stops it.
+	srv := pgtest.Start(t)
+	s := open(t, srv.URL())
+	ctx := t.Context()
+	ch, err := s.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMembers(ctx, "acme", "t1", []string{"u1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ch, identitystore.Change{Org: "acme", TeamID: "t1"})
+
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"Ping":       s.Ping(ctx),
+		"AddMembers": s.AddMembers(ctx, "acme", "t1", []string{"u2"}),
+		"CreateUser": s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u2", UserName: "bob"}),
+	} {
+		if !identitystore.IsUnavailable(err) {
+			t.Errorf("%s while the server is down: %v, want an unavailable error", name, err)
+		}
+	}
+	_, err = s.ObserveMembers(ctx, "acme", "t1")
+	if !identitystore.IsUnavailable(err) {
+		t.Errorf("ObserveMembers while the server is down: %v, want an unavailable error", err)
+	}
+	if _, err := postgres.Open(ctx, srv.URL()); !identitystore.IsUnavailable(err) {
+		t.Errorf("Open while the server is down: %v, want an unavailable error", err)
+	}
+
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The pool may hand out a connection that died with the server once
+	// more; within a few tries the store is back.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.AddMembers(ctx, "acme", "t1", []string{"u2"})
+		if err == nil {
+			break
+		}
+		if !identitystore.IsUnavailable(err) || time.Now().After(deadline) {
+			t.Fatalf("AddMembers after restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ids, err := s.ObserveMembers(ctx, "acme", "t1"); err != nil || !slices.Equal(ids, []string{"u1", "u2"}) {
+		t.Fatalf("members after restart = %q, %v", ids, err)
+	}
+
+	// The watch missed whatever happened while it was disconnected, so it
+	// says "resync everything", then reports changes again.
+	waitFor(t, ch, identitystore.Change{})
+	if err := s.RemoveMembers(ctx, "acme", "t1", []string{"u1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ch, identitystore.Change{Org: "acme", TeamID: "t1"})
+}
+
+// waitFor reads ch until want arrives.
+func waitFor(t *testing.T, ch <-chan identitystore.Change, want identitystore.Change) {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case got, ok := <-ch:
+			if !ok {
+				t.Fatalf("change channel closed waiting for %+v", want)
+			}
+			if got == want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no change %+v within 15s", want)
+		}
+	}
+}
+
+func TestCloseEndsWatches(t *testing.T) {
+	s, err := postgres.Open(t.Context(), pgtest.Shared(t).NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := s.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	select {
+	case _, ok := <-ch:
+		if ok {
+			// Drain: only a close is acceptable eventually.
+			for range ch {
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch still running 10s after Close")
+	}
+}
+
+func TestSchemaMatchesSQLite(t *testing.T) {
+	// One schema, two dialects: the same tables with the same columns in
+	// the same order, so that readers can switch drivers.
+	url := pgtest.Shared(t).NewDatabase(t)
+	open(t, url)
+	pg := map[string][]string{}
+	rows, err := psql(t, url).Query(t.Context(), `
+		SELECT table_name, column_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name LIKE 'roster\_%'
+		ORDER BY table_name, ordinal_position`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			t.Fatal(err)
+		}
+		pg[table] = append(pg[table], column)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	path := filepath.Join(t.TempDir(), "roster.db")
+	lite, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lite.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for table, pgColumns := range pg {
+		var columns []string
+		r, err := db.Query(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r.Next() {
+			var c string
+			if err := r.Scan(&c); err != nil {
+				t.Fatal(err)
+			}
+			columns = append(columns, c)
+		}
+		r.Close()
+		if !slices.Equal(columns, pgColumns) {
+			t.Errorf("table %s: sqlite columns %q, postgres %q", table, columns, pgColumns)
+		}
+	}
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'roster\_%' ESCAPE '\'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != len(pg) || len(pg) != 4 {
+		t.Errorf("sqlite has %d roster_ tables, postgres %d, want 4 each", tables, len(pg))
+	}
+}
