@@ -297,3 +297,18 @@ func TestSchemaMatchesSQLite(t *testing.T) {
 		t.Errorf("sqlite has %d roster_ tables, postgres %d, want 4 each", tables, len(pg))
 	}
 }
+
+func TestSearchPathSelectsSchema(t *testing.T) {
+	// As documented: ?search_path=... puts Roster's tables in that schema.
+	url := pgtest.Shared(t).NewDatabase(t)
+	exec(t, psql(t, url), `CREATE SCHEMA roster`)
+	s := open(t, url+"&search_path=roster")
+	if err := s.AddMembers(t.Context(), "acme", "t1", []string{"u1"}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	err := psql(t, url).QueryRow(t.Context(), `SELECT count(*) FROM roster.roster_team_members`).Scan(&n)
+	if err != nil || n != 1 {
+		t.Fatalf("rows in roster.roster_team_members = %d, %v; want 1", n, err)
+	}
+}
