@@ -106,7 +106,12 @@ func New() (*Server, error) {
 	if len(base) > 40 {
 		base = "/tmp"
 	}
-	if s.dir, err = os.MkdirTemp(base, "pgtest"); err != nil {
+	reapStale(base)
+	if s.dir, err = os.MkdirTemp(base, dirPrefix); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		s.removeDir()
 		return nil, err
 	}
 	if s.cred != nil {
@@ -129,6 +134,41 @@ func New() (*Server, error) {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
+}
+
+const (
+	dirPrefix = "pgtest"
+	// ownerFile holds the pid of the test process that started the server.
+	ownerFile = "owner.pid"
+)
+
+// reapStale stops and removes the servers of test processes that died
+// without cleaning up (a panic or a -timeout kill skips Cleanup and
+// TestMain): pg_ctl detaches the server, so nothing else would stop it.
+func reapStale(base string) {
+	owners, _ := filepath.Glob(filepath.Join(base, dirPrefix+"*", ownerFile))
+	for _, f := range owners {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue // still running, or not ours to judge
+		}
+		dir := filepath.Dir(f)
+		bin, err := findBinaries()
+		if err != nil {
+			return
+		}
+		stale := &Server{bin: bin, dir: dir}
+		if fi, err := os.Stat(dir); err == nil && os.Geteuid() == 0 {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+				stale.cred = &syscall.Credential{Uid: st.Uid, Gid: st.Gid}
+			}
+		}
+		_ = stale.Close()
+	}
 }
 
 // debianBinGlob is where Debian's postgresql package installs the server

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +105,35 @@ func TestNotInstalledSaysWhatToInstall(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+}
+
+func TestNewReapsServersOfDeadTestProcesses(t *testing.T) {
+	skipIfRequested(t)
+	orphan, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { orphan.Close() })
+	// Pretend its test process died: a pid that no longer exists.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(orphan.dir, ownerFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := Start(t) // the next start cleans up
+	if _, err := os.Stat(orphan.dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("orphaned server directory still there: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := query(ctx, orphan.URL()); err == nil {
+		t.Fatal("orphaned server still answers")
+	}
+	if _, err := query(ctx, srv.URL()); err != nil {
+		t.Fatalf("new server: %v", err)
 	}
 }
