@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/rosterhq/roster/controllers"
+	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/token"
+	"github.com/rosterhq/roster/webhook/scim"
+)
+
+// Config is what `roster manager` and `roster dev` configure.
+type Config struct {
+	// SCIMAddr is where the SCIM server listens.
+	SCIMAddr string
+	// MetricsAddr serves Prometheus metrics ("0" disables).
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz ("0" disables).
+	ProbeAddr string
+	// LeaderElection makes controllers run on one replica; SCIM serves on all.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	// ExternalURL is the public scheme://host of the SCIM endpoint (optional).
+	ExternalURL string
+	// TrustedProxies are CIDRs whose X-Forwarded-* headers are believed.
+	TrustedProxies []string
+	// MaxUserBodyBytes and MaxGroupBodyBytes bound SCIM request bodies.
+	MaxUserBodyBytes, MaxGroupBodyBytes int64
+	// SyncPeriod is the cache's periodic resync.
+	SyncPeriod time.Duration
+}
+
+// Roster is an assembled manager and its SCIM server.
+type Roster struct {
+	Manager manager.Manager
+	SCIM    *scim.Server
+}
+
+// New builds the manager. Token Secrets are the only Secrets cached: caching every Secret of a
+// cluster would cost memory and broaden what a compromised replica could read.
+func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
+	tokenSecrets := labels.SelectorFromSet(labels.Set{token.SecretLabel: "true"})
+	var syncPeriod *time.Duration
+	if cfg.SyncPeriod > 0 {
+		syncPeriod = &cfg.SyncPeriod
+	}
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                  NewScheme(),
+		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		HealthProbeBindAddress:  cfg.ProbeAddr,
+		LeaderElection:          cfg.LeaderElection,
+		LeaderElectionID:        "roster-controllers.scim.roster.dev",
+		LeaderElectionNamespace: cfg.LeaderElectionNamespace,
+		Cache: cache.Options{
+			SyncPeriod: syncPeriod,
+			ByObject:   map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: tokenSecrets}},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return nil, fmt.Errorf("registering indexes: %w", err)
+	}
+	srv, err := scim.New(scim.Options{
+		Addr:              cfg.SCIMAddr,
+		Client:            mgr.GetClient(),
+		APIReader:         mgr.GetAPIReader(),
+		Log:               ctrl.Log.WithName("scim"),
+		ExternalURL:       cfg.ExternalURL,
+		TrustedProxies:    cfg.TrustedProxies,
+		MaxUserBodyBytes:  cfg.MaxUserBodyBytes,
+		MaxGroupBodyBytes: cfg.MaxGroupBodyBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(srv); err != nil {
+		return nil, err
+	}
+	if err := (&controllers.OrganizationReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorderFor("roster-organization"),
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Organization controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("cache", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return fmt.Errorf("cache not synced")
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return &Roster{Manager: mgr, SCIM: srv}, nil
+}

@@ -1,0 +1,182 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/controlplane"
+	"github.com/rosterhq/roster/internal/token"
+)
+
+// runDev implements `roster dev`: a local kube-apiserver + etcd, the CRDs, organizations, and
+// the manager with SCIM on loopback — everything Roster does, on one machine, no cluster.
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg app.Config
+	var proxies, orgs stringList
+	fs.StringVar(&cfg.SCIMAddr, "addr", "127.0.0.1:8080", "address the SCIM server listens on")
+	fs.Var(&orgs, "org", "organization to create (repeatable; default demo)")
+	dataDir := fs.String("data-dir", "./.roster-dev", "where the local control plane keeps its state; a second start reuses it")
+	tokenFile := fs.String("token-file", "", "also write newly generated tokens as `org token` lines to this file (mode 0600)")
+	managerFlags(fs, &cfg, &proxies)
+	zo := zapFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(orgs) == 0 {
+		orgs = stringList{"demo"}
+	}
+	cfg.TrustedProxies = proxies
+	cfg.MetricsAddr, cfg.ProbeAddr = "0", "0"
+	setupLogging(zo, stderr)
+
+	dir, err := filepath.Abs(*dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	env, err := controlplane.New(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "Starting the local kube-apiserver and etcd...")
+	restCfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("starting the control plane: %w", err)
+	}
+	defer func() {
+		fmt.Fprintln(stderr, "Stopping the control plane...")
+		if err := env.Stop(); err != nil {
+			fmt.Fprintf(stderr, "stopping the control plane: %v\n", err)
+		}
+	}()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := writeKubeconfig(env, kubeconfig); err != nil {
+		return err
+	}
+
+	c, err := client.New(restCfg, client.Options{Scheme: app.NewScheme()})
+	if err != nil {
+		return err
+	}
+	tokens := map[string]string{}
+	for _, org := range orgs {
+		tok, err := ensureOrg(ctx, c, org)
+		if err != nil {
+			return err
+		}
+		if tok != "" {
+			tokens[org] = tok
+		}
+	}
+	if *tokenFile != "" && len(tokens) > 0 {
+		if err := writeTokenFile(*tokenFile, orgs, tokens); err != nil {
+			return err
+		}
+	}
+
+	r, err := app.New(restCfg, cfg)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- r.Manager.Start(ctx) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-r.SCIM.Ready():
+	}
+	printBanner(stdout, cfg.SCIMAddr, kubeconfig, orgs, tokens)
+	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// ensureOrg creates the organization and its namespace if missing and, when the org has no
+// token yet, generates one and returns it (the only time it is ever visible).
+func ensureOrg(ctx context.Context, c client.Client, name string) (string, error) {
+	ns := &corev1.Namespace{}
+	ns.Name = name
+	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("creating namespace %q: %w", name, err)
+	}
+	org := &rosterv1.Organization{}
+	org.Name = name
+	org.Spec.Namespace = name
+	if err := c.Create(ctx, org); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("creating organization %q: %w", name, err)
+	}
+	if err := c.Get(ctx, types.NamespacedName{Name: name}, org); err != nil {
+		return "", err
+	}
+	var secret corev1.Secret
+	err := c.Get(ctx, token.SecretKey(org), &secret)
+	if err == nil && token.Configured(&secret) {
+		return "", nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return "", err
+	}
+	return token.Rotate(ctx, c, name, 0)
+}
+
+// writeKubeconfig writes an admin kubeconfig for the local apiserver.
+func writeKubeconfig(env *envtest.Environment, path string) error {
+	user, err := env.AddUser(envtest.User{Name: "roster-dev-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("creating the admin user: %w", err)
+	}
+	b, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+func writeTokenFile(path string, orgs []string, tokens map[string]string) error {
+	var b strings.Builder
+	for _, org := range orgs {
+		if t, ok := tokens[org]; ok {
+			fmt.Fprintf(&b, "%s %s\n", org, t)
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o600) // WriteFile keeps the mode of an existing file
+}
+
+func printBanner(w io.Writer, addr, kubeconfig string, orgs []string, tokens map[string]string) {
+	fmt.Fprintf(w, "\nRoster is running (Ctrl-C stops it).\n\n")
+	for _, org := range orgs {
+		fmt.Fprintf(w, "  SCIM base URL (%s):  http://%s/scim/v2/%s\n", org, addr, org)
+		if t, ok := tokens[org]; ok {
+			fmt.Fprintf(w, "  Token (%s):          %s\n", org, t)
+			fmt.Fprintf(w, "      shown once, never again; a new one: roster token rotate --org %s --kubeconfig %s\n", org, kubeconfig)
+		} else {
+			fmt.Fprintf(w, "  Token (%s):          generated on an earlier start and not retrievable; replace it with\n", org)
+			fmt.Fprintf(w, "      roster token rotate --org %s --kubeconfig %s\n", org, kubeconfig)
+		}
+	}
+	fmt.Fprintf(w, "\n  Kubeconfig:  %s\n", kubeconfig)
+	fmt.Fprintf(w, "      kubectl --kubeconfig %s get orgusers,orgteams -A\n", kubeconfig)
+	fmt.Fprintf(w, "  Readiness:   http://%s/readyz\n\n", addr)
+}

@@ -1,0 +1,142 @@
+package scim_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/internal/testutil/scimtest"
+	"github.com/rosterhq/roster/internal/token"
+)
+
+func TestAuthentication(t *testing.T) {
+	c, _ := newOrgClient(t)
+	for name, hdr := range map[string]string{
+		"wrong token":          "Authorization: Bearer roster_wrong",
+		"basic scheme":         "Authorization: Basic dXNlcjpwYXNz",
+		"no token":             "Authorization: Bearer",
+		"token without scheme": "Authorization: " + c.Token,
+	} {
+		t.Run(name, func(t *testing.T) {
+			anon := *c
+			anon.Token = ""
+			anon.Do(t, http.MethodGet, "/Users", nil, hdr).ExpectError(t, http.StatusUnauthorized, "")
+		})
+	}
+	anon := *c
+	anon.Token = ""
+	anon.Do(t, http.MethodGet, "/Users", nil).ExpectError(t, http.StatusUnauthorized, "")
+	anon.Do(t, http.MethodGet, "/ServiceProviderConfig", nil).ExpectError(t, http.StatusUnauthorized, "")
+	// Unauthenticated writes change nothing.
+	anon.Do(t, http.MethodPost, "/Users", oktaUser("intruder@example.com")).ExpectError(t, http.StatusUnauthorized, "")
+	if r := c.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK); r.Get("totalResults") != float64(0) {
+		t.Fatalf("unauthenticated POST wrote: %s", r.Raw)
+	}
+	// An unknown org answers exactly like a wrong token.
+	ghost := scimtest.New(sharedRoster.BaseURL, "no-such-org", c.Token)
+	ghost.Do(t, http.MethodGet, "/Users", nil).ExpectError(t, http.StatusUnauthorized, "")
+}
+
+func TestTokenIsolationBetweenOrgs(t *testing.T) {
+	a, _ := newOrgClient(t)
+	b, orgB := newOrgClient(t)
+	createUser(t, a, "only-in-a@example.com")
+	// A's token on B's URL is refused; B sees none of A's users.
+	crossed := scimtest.New(sharedRoster.BaseURL, orgB.Name, a.Token)
+	crossed.Do(t, http.MethodGet, "/Users", nil).ExpectError(t, http.StatusUnauthorized, "")
+	crossed.Do(t, http.MethodPost, "/Users", oktaUser("x@example.com")).ExpectError(t, http.StatusUnauthorized, "")
+	if r := b.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK); r.Get("totalResults") != float64(0) {
+		t.Fatalf("org B sees org A's users: %s", r.Raw)
+	}
+}
+
+// TestRotationReachesEveryReplica rotates a token while two SCIM servers (two managers, two
+// caches) serve the org: both refuse the old token within seconds and accept the new one.
+func TestRotationReachesEveryReplica(t *testing.T) {
+	c, org := newOrgClient(t)
+	second := env.StartRoster(t, nil)
+	replicas := []*scimtest.Client{c, scimtest.New(second.BaseURL, org.Name, org.Token)}
+	waitForToken(t, replicas[1])
+	newToken, err := token.Rotate(context.Background(), env.Client, org.Name, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range replicas {
+		eventually(t, 10*time.Second, func() bool {
+			return r.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusUnauthorized
+		}, "replica %d still accepts the rotated-out token", i)
+		fresh := *r
+		fresh.Token = newToken
+		eventually(t, 10*time.Second, func() bool {
+			return fresh.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusOK
+		}, "replica %d does not accept the new token", i)
+	}
+}
+
+// TestRotationGracePeriod: with a grace period both tokens work on every replica until it ends.
+func TestRotationGracePeriod(t *testing.T) {
+	c, org := newOrgClient(t)
+	newToken, err := token.Rotate(context.Background(), env.Client, org.Name, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := *c
+	fresh.Token = newToken
+	eventually(t, 10*time.Second, func() bool {
+		return fresh.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusOK
+	}, "new token not accepted")
+	// Within the grace period the old token still works...
+	c.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK)
+	// ...and once it is over, it does not.
+	eventually(t, 10*time.Second, func() bool {
+		return c.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusUnauthorized
+	}, "old token still works after the grace period")
+	fresh.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK)
+}
+
+// TestConcurrentCreateAcrossReplicas races 20 identical POSTs over two SCIM servers with
+// separate caches against one apiserver: exactly one 201, the rest 409, one object.
+func TestConcurrentCreateAcrossReplicas(t *testing.T) {
+	c, org := newOrgClient(t)
+	second := env.StartRoster(t, nil)
+	clients := []*scimtest.Client{c, scimtest.New(second.BaseURL, org.Name, org.Token)}
+	waitForToken(t, clients[1])
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r := clients[i%2].Do(t, http.MethodPost, "/Users", oktaUser("race@example.com"))
+			mu.Lock()
+			codes[r.Status]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if codes[http.StatusCreated] != 1 || codes[http.StatusConflict] != 19 {
+		t.Fatalf("want one 201 and nineteen 409, got %v", codes)
+	}
+	r := c.Do(t, http.MethodGet, "/Users?filter="+urlq(`userName eq "race@example.com"`), nil).Expect(t, http.StatusOK)
+	if r.Get("totalResults") != float64(1) {
+		t.Fatalf("want one user: %s", r.Raw)
+	}
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf(format, args...)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

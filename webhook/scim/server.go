@@ -1,0 +1,167 @@
+// Package scim is Roster's SCIM 2.0 service provider (RFC 7643/7644): a Gin server mounted at
+// /scim/v2/<org> that stores Users and Groups as OrgUser and OrgTeam objects. It runs on every
+// replica, reads through the manager's cache and indexes, and writes to the apiserver with
+// optimistic concurrency, so the apiserver is the one arbiter of conflicts between replicas.
+package scim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+)
+
+// Options configures a Server.
+type Options struct {
+	// Addr is the listen address, e.g. ":8080".
+	Addr string
+	// Client reads from the manager's cache and writes to the apiserver.
+	Client client.Client
+	// APIReader reads from the apiserver directly; used only for a single GET by name when a
+	// fresh object is not in this replica's cache yet.
+	APIReader client.Reader
+	// Log receives request and audit logs.
+	Log logr.Logger
+	// ExternalURL, when set, is the scheme://host[:port] used in meta.location; otherwise it is
+	// taken from the request (honouring X-Forwarded-* from trusted proxies).
+	ExternalURL string
+	// TrustedProxies are the CIDRs whose X-Forwarded-For/Proto headers are believed.
+	TrustedProxies []string
+	// MaxUserBodyBytes and MaxGroupBodyBytes bound request bodies (413 beyond).
+	MaxUserBodyBytes  int64
+	MaxGroupBodyBytes int64
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+}
+
+// Defaults for Options.
+const (
+	DefaultMaxUserBodyBytes  = 1 << 20  // 1 MiB: a user is a few KiB.
+	DefaultMaxGroupBodyBytes = 32 << 20 // 32 MiB: a PUT of a 100,000-member group is ~8 MiB.
+)
+
+// Server is the SCIM server. It implements manager.Runnable.
+type Server struct {
+	opts    Options
+	handler http.Handler
+	// ready is closed once the server listens; addr is then the address it listens on.
+	ready chan struct{}
+	addr  string
+}
+
+var (
+	_ manager.Runnable               = (*Server)(nil)
+	_ manager.LeaderElectionRunnable = (*Server)(nil)
+)
+
+// New returns a SCIM server.
+func New(opts Options) (*Server, error) {
+	if opts.Client == nil || opts.APIReader == nil {
+		return nil, errors.New("scim: Client and APIReader are required")
+	}
+	if opts.MaxUserBodyBytes <= 0 {
+		opts.MaxUserBodyBytes = DefaultMaxUserBodyBytes
+	}
+	if opts.MaxGroupBodyBytes <= 0 {
+		opts.MaxGroupBodyBytes = DefaultMaxGroupBodyBytes
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, ready: make(chan struct{})}
+	h, err := s.routes()
+	if err != nil {
+		return nil, err
+	}
+	s.handler = h
+	return s, nil
+}
+
+// Handler returns the HTTP handler, for embedding in another server or tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Addr is the address the server listens on; valid once Ready is closed.
+func (s *Server) Addr() string {
+	<-s.ready
+	return s.addr
+}
+
+// NeedLeaderElection is false: every replica serves SCIM.
+func (s *Server) NeedLeaderElection() bool { return false }
+
+// Ready is closed once the server accepts connections.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Start serves until ctx is done, then shuts down gracefully. The manager starts it after the
+// cache has synced, so the first request already reads a complete cache.
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("scim: listen on %s: %w", s.opts.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	s.addr = ln.Addr().String()
+	s.opts.Log.Info("serving SCIM", "addr", s.addr)
+	close(s.ready)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	}
+}
+
+// routes builds the Gin engine: explicit middleware, one route group per org.
+func (s *Server) routes() (http.Handler, error) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	if err := r.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("scim: trusted proxies: %w", err)
+	}
+	r.Use(s.recovery(), s.requestLog())
+	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFoundRoute) })
+	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
+	r.GET("/readyz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+
+	org := r.Group("/scim/v2/:org", s.authenticate(), s.requireSCIMContentType())
+	org.GET("/ServiceProviderConfig", s.serviceProviderConfig)
+	org.GET("/Schemas", s.schemas)
+	org.GET("/Schemas/:id", s.schemaByID)
+	org.GET("/ResourceTypes", s.resourceTypes)
+	org.GET("/ResourceTypes/:id", s.resourceTypeByID)
+	org.Any("/Me", func(c *gin.Context) { writeError(c, errMeNotImplemented) })
+	org.Any("/Bulk", func(c *gin.Context) { writeError(c, errBulkNotImplemented) })
+
+	users := org.Group("/Users", s.limitBody(s.opts.MaxUserBodyBytes))
+	users.GET("", s.listUsers)
+	users.POST("", s.createUser)
+	users.GET("/:id", s.getUser)
+	users.PUT("/:id", s.replaceUser)
+	users.PATCH("/:id", s.patchUser)
+	users.DELETE("/:id", s.deleteUser)
+
+	groups := org.Group("/Groups", s.limitBody(s.opts.MaxGroupBodyBytes))
+	s.groupRoutes(groups)
+	return r, nil
+}

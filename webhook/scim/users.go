@@ -1,0 +1,351 @@
+package scim
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/scim/filter"
+	"github.com/rosterhq/roster/internal/scim/patch"
+	"github.com/rosterhq/roster/internal/scim/schema"
+	"github.com/rosterhq/roster/internal/scim/scimerror"
+)
+
+func errUserNotFound(id string) error {
+	return scimerror.NotFound("User %q not found", id)
+}
+
+// getUser serves GET /Users/{id}.
+func (s *Server) getUser(c *gin.Context) {
+	u, err := s.lookupUser(c.Request.Context(), orgOf(c), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if notModified(c, u) {
+		return
+	}
+	s.writeResource(c, http.StatusOK, u, project(c, schema.User, s.userDoc(c, u)))
+}
+
+// lookupUser reads a user by SCIM id from the cache; when the cache has not seen it yet (it
+// may have been created a moment ago through another replica), one GET by name asks the
+// apiserver. Ids that cannot be user names are answered without a round trip.
+func (s *Server) lookupUser(ctx context.Context, org *rosterv1.Organization, id string) (*rosterv1.OrgUser, error) {
+	if !naming.IsUserObjectName(id) {
+		return nil, errUserNotFound(id)
+	}
+	key := types.NamespacedName{Namespace: org.Spec.Namespace, Name: id}
+	var u rosterv1.OrgUser
+	err := s.opts.Client.Get(ctx, key, &u)
+	if apierrors.IsNotFound(err) {
+		err = s.opts.APIReader.Get(ctx, key, &u)
+	}
+	if apierrors.IsNotFound(err) || (err == nil && u.DeletionTimestamp != nil) {
+		return nil, errUserNotFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// listUsers serves GET /Users: filter, sort, page and project, all from the cache.
+func (s *Server) listUsers(c *gin.Context) {
+	p, err := parseListParams(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	users, err := s.candidateUsers(c.Request.Context(), orgOf(c), p.Filter)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	// Documents are built only when a filter or sort needs them, or for the page itself.
+	type entry struct {
+		u   *rosterv1.OrgUser
+		doc map[string]any
+	}
+	entries := make([]entry, 0, len(users))
+	for i := range users {
+		u := &users[i]
+		if u.DeletionTimestamp != nil {
+			continue
+		}
+		e := entry{u: u}
+		if p.Filter != nil || p.SortBy != "" {
+			e.doc = s.userDoc(c, u)
+			if p.Filter != nil && !filter.Match(schema.User, p.Filter, e.doc) {
+				continue
+			}
+		}
+		entries = append(entries, e)
+	}
+	// Default order: creation time (seconds), then name: one total order, so an identity
+	// provider walking pages with startIndex sees each user once; users created later sort
+	// after those of earlier seconds.
+	sort.SliceStable(entries, func(i, j int) bool {
+		a, b := entries[i].u, entries[j].u
+		if p.SortBy != "" {
+			if c := schema.Compare(schema.User, p.SortBy, entries[i].doc, entries[j].doc); c != 0 {
+				return (c < 0) != p.Descending
+			}
+		}
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return a.Name < b.Name
+	})
+	from, to := p.page(len(entries))
+	out := make([]map[string]any, 0, to-from)
+	for _, e := range entries[from:to] {
+		if e.doc == nil {
+			e.doc = s.userDoc(c, e.u)
+		}
+		out = append(out, schema.Project(schema.User, e.doc, p.Attributes, p.Excluded))
+	}
+	writeList(c, len(entries), p.StartIndex, out)
+}
+
+// candidateUsers returns the users a filter can match, using an index when the filter has an
+// indexed equality conjunct (userName, id, externalId, emails.value); otherwise every user of
+// the org, from the cache. The filter is still applied to each candidate afterwards.
+func (s *Server) candidateUsers(ctx context.Context, org *rosterv1.Organization, f filter.Expr) ([]rosterv1.OrgUser, error) {
+	ns := client.InNamespace(org.Spec.Namespace)
+	for _, term := range filter.EqualityTerms(f) {
+		value, ok := term.Value.(string)
+		if !ok {
+			continue
+		}
+		var field, indexed string
+		switch path := strings.ToLower(term.Path.String()); path {
+		case "username", strings.ToLower(schema.UserSchema + ":userName"):
+			field, indexed = index.UserName, index.UserNameValue(value)
+		case "externalid":
+			field, indexed = index.UserExternalID, value
+		case "emails.value", "emails":
+			field, indexed = index.UserEmail, index.EmailValue(value)
+		case "id":
+			u, err := s.lookupUser(ctx, org, value)
+			if err != nil {
+				if se, ok := scimerror.As(err); ok && se.Status == http.StatusNotFound {
+					return nil, nil
+				}
+				return nil, err
+			}
+			return []rosterv1.OrgUser{*u}, nil
+		default:
+			continue
+		}
+		var list rosterv1.OrgUserList
+		if err := s.opts.Client.List(ctx, &list, ns, client.MatchingFields{field: indexed}); err != nil {
+			return nil, err
+		}
+		return list.Items, nil
+	}
+	var list rosterv1.OrgUserList
+	if err := s.opts.Client.List(ctx, &list, ns); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// createUser serves POST /Users. The object name derives from the userName, so the apiserver
+// refuses a duplicate even when two replicas race: exactly one create wins, the other is 409.
+func (s *Server) createUser(c *gin.Context) {
+	doc, err := s.readUserDoc(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	spec, err := userSpecFromDoc(doc)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	org := orgOf(c)
+	u := &rosterv1.OrgUser{Spec: spec}
+	u.Name = naming.UserObjectName(spec.UserName)
+	u.Namespace = org.Spec.Namespace
+	u.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
+	stampModified(u, s.opts.Now())
+	if err := s.opts.Client.Create(c.Request.Context(), u); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			err = scimerror.Conflict("a User with userName %q already exists", spec.UserName)
+		}
+		s.audit(c, "create", "User", u.Name, err)
+		writeError(c, err)
+		return
+	}
+	s.audit(c, "create", "User", u.Name, nil)
+	s.awaitCache(c.Request.Context(), u, "", false)
+	c.Header("Location", s.resourceURL(c, "Users", u.Name))
+	s.writeResource(c, http.StatusCreated, u, project(c, schema.User, s.userDoc(c, u)))
+}
+
+// readUserDoc reads, decodes and normalizes a User body.
+func (s *Server) readUserDoc(c *gin.Context) (map[string]any, error) {
+	body, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := decodeObject(body)
+	if err != nil {
+		return nil, err
+	}
+	return schema.Normalize(schema.User, raw)
+}
+
+// replaceUser serves PUT /Users/{id}: the body replaces every writable attribute. userName
+// cannot change (usernames are immutable): a different one is 400 mutability.
+func (s *Server) replaceUser(c *gin.Context) {
+	doc, err := s.readUserDoc(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	spec, err := userSpecFromDoc(doc)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	s.updateUser(c, "replace", func(u *rosterv1.OrgUser) error {
+		if !strings.EqualFold(spec.UserName, u.Spec.UserName) {
+			return scimerror.BadRequest(scimerror.Mutability, "userName is immutable: cannot change %q to %q", u.Spec.UserName, spec.UserName)
+		}
+		spec.UserName = u.Spec.UserName // a change of case only is not a change
+		u.Spec = spec
+		return nil
+	})
+}
+
+// patchUser serves PATCH /Users/{id}.
+func (s *Server) patchUser(c *gin.Context) {
+	body, err := readBody(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ops, err := patch.Parse(body)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	s.updateUser(c, "patch", func(u *rosterv1.OrgUser) error {
+		doc, err := patch.Apply(schema.User, s.userDoc(c, u), ops)
+		if err != nil {
+			return err
+		}
+		spec, err := userSpecFromDoc(doc)
+		if err != nil {
+			return err
+		}
+		if spec.UserName != u.Spec.UserName {
+			if !strings.EqualFold(spec.UserName, u.Spec.UserName) {
+				return scimerror.BadRequest(scimerror.Mutability, "userName is immutable: cannot change %q to %q", u.Spec.UserName, spec.UserName)
+			}
+			spec.UserName = u.Spec.UserName
+		}
+		u.Spec = spec
+		return nil
+	})
+}
+
+// updateUser runs a read-modify-write of one user with optimistic concurrency. Without
+// If-Match a conflict with another writer re-reads and re-applies the change; with If-Match
+// a stale version is 412. mutate must not have side effects: it may run more than once.
+func (s *Server) updateUser(c *gin.Context, op string, mutate func(*rosterv1.OrgUser) error) {
+	ctx := c.Request.Context()
+	org, id := orgOf(c), c.Param("id")
+	ifMatch := c.GetHeader("If-Match")
+	var result *rosterv1.OrgUser
+	fresh := false // after a conflict, read from the apiserver: the cache may lag behind it
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		u, err := s.readUserForWrite(ctx, org, id, fresh)
+		fresh = true
+		if err != nil {
+			return err
+		}
+		if err := checkIfMatch(ifMatch, u); err != nil {
+			return err
+		}
+		before := u.DeepCopy()
+		if err := mutate(u); err != nil {
+			return err
+		}
+		if equalSpec(before, u) {
+			result = u // nothing changed: no write, same version
+			return nil
+		}
+		stampModified(u, s.opts.Now())
+		if err := s.opts.Client.Update(ctx, u); err != nil {
+			if apierrors.IsConflict(err) && ifMatch != "" {
+				return errPreconditionFailed
+			}
+			return err
+		}
+		s.awaitCache(ctx, u, before.ResourceVersion, false)
+		result = u
+		return nil
+	})
+	s.audit(c, op, "User", id, err)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	s.writeResource(c, http.StatusOK, result, project(c, schema.User, s.userDoc(c, result)))
+}
+
+func (s *Server) readUserForWrite(ctx context.Context, org *rosterv1.Organization, id string, fresh bool) (*rosterv1.OrgUser, error) {
+	if !fresh {
+		return s.lookupUser(ctx, org, id)
+	}
+	var u rosterv1.OrgUser
+	err := s.opts.APIReader.Get(ctx, types.NamespacedName{Namespace: org.Spec.Namespace, Name: id}, &u)
+	if apierrors.IsNotFound(err) {
+		return nil, errUserNotFound(id)
+	}
+	return &u, err
+}
+
+// deleteUser serves DELETE /Users/{id} (204). Okta never deletes (it deactivates); Entra and
+// others do. Team memberships of the user are removed by the controllers.
+func (s *Server) deleteUser(c *gin.Context) {
+	ctx := c.Request.Context()
+	org, id := orgOf(c), c.Param("id")
+	u, err := s.lookupUser(ctx, org, id)
+	if err == nil {
+		if err = checkIfMatch(c.GetHeader("If-Match"), u); err == nil {
+			opts := []client.DeleteOption{}
+			if c.GetHeader("If-Match") != "" {
+				opts = append(opts, client.Preconditions{ResourceVersion: &u.ResourceVersion})
+			}
+			err = s.opts.Client.Delete(ctx, u, opts...)
+			if err == nil {
+				s.awaitCache(ctx, u, "", true)
+			}
+			if apierrors.IsNotFound(err) {
+				err = errUserNotFound(id)
+			} else if apierrors.IsConflict(err) {
+				err = errPreconditionFailed
+			}
+		}
+	}
+	s.audit(c, "delete", "User", id, err)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
