@@ -21,6 +21,10 @@
 // user (or "nobody"), and its directory is owned by that user; the test
 // process still connects, over the socket, as the database superuser
 // "postgres" with trust authentication.
+//
+// pg_ctl detaches the server, so a test binary that dies (a panic, a
+// -timeout) leaves it running; the next New in any test binary stops and
+// removes servers whose test process is gone.
 package pgtest
 
 import (
