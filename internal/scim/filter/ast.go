@@ -101,14 +101,18 @@ func (*Logical) isExpr()    {}
 func (*Not) isExpr()        {}
 func (*ValuePath) isExpr()  {}
 
+// String prints `path op value`.
 func (c *Comparison) String() string {
 	return c.Path.String() + " " + string(c.Op) + " " + literal(c.Value)
 }
 
+// String prints `path pr`.
 func (p *Present) String() string { return p.Path.String() + " pr" }
 
+// String prints `not (expr)`.
 func (n *Not) String() string { return "not (" + n.Expr.String() + ")" }
 
+// String prints `path[filter]`.
 func (v *ValuePath) String() string { return v.Path.String() + "[" + v.Filter.String() + "]" }
 
 // String parenthesises an operand when printing it bare would parse differently: an "or"

@@ -84,6 +84,13 @@ func TestApply(t *testing.T) {
 				` + entURN + `:{"employeeNumber":"7","manager":{"value":"m0"}}}`,
 		},
 		{
+			name: "path-less replace with a value-path key",
+			rt:   schema.User, doc: user,
+			ops:  `{"op":"replace","value":{"emails[type eq \"work\"].value":"w@b.c","name.FamilyName":"F"}}`,
+			want: `{"emails":[{"value":"a@home.example","type":"home","primary":true},{"type":"work","value":"w@b.c"}],
+				"name":{"givenName":"A","familyName":"F"}}`,
+		},
+		{
 			name: "path-less replace with a whole extension object merges it",
 			rt:   schema.User, doc: user,
 			ops:  `{"op":"replace","value":{` + entURN + `:{"department":"x"}}}`,

@@ -23,6 +23,7 @@ const (
 	MemberRemoveAll
 )
 
+// String names the kind: "add", "remove", "replace" or "removeAll".
 func (k MemberKind) String() string {
 	switch k {
 	case MemberAdd:
