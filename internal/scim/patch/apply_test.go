@@ -86,7 +86,7 @@ func TestApply(t *testing.T) {
 		{
 			name: "path-less replace with a value-path key",
 			rt:   schema.User, doc: user,
-			ops:  `{"op":"replace","value":{"emails[type eq \"work\"].value":"w@b.c","name.FamilyName":"F"}}`,
+			ops: `{"op":"replace","value":{"emails[type eq \"work\"].value":"w@b.c","name.FamilyName":"F"}}`,
 			want: `{"emails":[{"value":"a@home.example","type":"home","primary":true},{"type":"work","value":"w@b.c"}],
 				"name":{"givenName":"A","familyName":"F"}}`,
 		},
