@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # Roster's container image: `docker build -t ghcr.io/rosterhq/roster:dev .`
 #
 # NOTE: this Dockerfile has not been built where it was written (that machine has no Docker
