@@ -83,13 +83,14 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 
 // countMembers sets the user and team counts from the cache.
 func (r *OrganizationReconciler) countMembers(ctx context.Context, org *rosterv1.Organization) error {
+	// Read-only iteration over possibly 100,000 cached objects: no deep copies.
 	ns := client.InNamespace(org.Spec.Namespace)
 	var users rosterv1.OrgUserList
-	if err := r.List(ctx, &users, ns); err != nil {
+	if err := r.List(ctx, &users, ns, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
 	var teams rosterv1.OrgTeamList
-	if err := r.List(ctx, &teams, ns); err != nil {
+	if err := r.List(ctx, &teams, ns, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
 	org.Status.Users, org.Status.ActiveUsers = int32(len(users.Items)), 0

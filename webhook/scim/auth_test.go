@@ -2,7 +2,9 @@ package scim_test
 
 import (
 	"context"
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"net/http"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sync"
 	"testing"
 	"time"
@@ -123,9 +125,10 @@ func TestConcurrentCreateAcrossReplicas(t *testing.T) {
 	if codes[http.StatusCreated] != 1 || codes[http.StatusConflict] != 19 {
 		t.Fatalf("want one 201 and nineteen 409, got %v", codes)
 	}
-	r := c.Do(t, http.MethodGet, "/Users?filter="+urlq(`userName eq "race@example.com"`), nil).Expect(t, http.StatusOK)
-	if r.Get("totalResults") != float64(1) {
-		t.Fatalf("want one user: %s", r.Raw)
+	awaitListed(t, c, "race@example.com")
+	var list rosterv1.OrgUserList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(org.Namespace)); err != nil || len(list.Items) != 1 {
+		t.Fatalf("want exactly one OrgUser in the apiserver, got %d (%v)", len(list.Items), err)
 	}
 }
 

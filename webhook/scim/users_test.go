@@ -31,9 +31,21 @@ func oktaUser(userName string) string {
 }`, userName, userName)
 }
 
+// createUser creates a user and waits until lists on this replica show it (lists read the
+// cache, which trails a create by a few milliseconds).
 func createUser(t *testing.T, c *scimtest.Client, userName string) *scimtest.Response {
 	t.Helper()
-	return c.Do(t, http.MethodPost, "/Users", oktaUser(userName)).Expect(t, http.StatusCreated)
+	r := c.Do(t, http.MethodPost, "/Users", oktaUser(userName)).Expect(t, http.StatusCreated)
+	awaitListed(t, c, userName)
+	return r
+}
+
+// awaitListed waits until a filter on userName finds the user.
+func awaitListed(t *testing.T, c *scimtest.Client, userName string) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() bool {
+		return c.Do(t, http.MethodGet, "/Users?filter="+urlq(`userName eq "`+userName+`"`), nil).Get("totalResults") == float64(1)
+	}, "user %s never listed", userName)
 }
 
 func TestCreateUserReturnsFullUser(t *testing.T) {
@@ -95,6 +107,7 @@ func TestFilterUsers(t *testing.T) {
 	c, _ := newOrgClient(t)
 	ada := createUser(t, c, "ada@example.com").String("id")
 	bob := c.Do(t, http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob@example.com","externalId":"ext-bob","emails":[{"type":"work","value":"Bob@Work.example"}],"active":true}`).Expect(t, http.StatusCreated).String("id")
+	awaitListed(t, c, "bob@example.com")
 	cases := []struct {
 		filter string
 		want   []string
@@ -320,8 +333,12 @@ func TestBadInput(t *testing.T) {
 	if r.String("active") != "true" {
 		t.Fatalf("string boolean on POST: %s", r.Raw)
 	}
-	if list := c.Do(t, http.MethodGet, "/Users", nil); list.Get("totalResults") != float64(1) {
-		t.Fatalf("bad input must write nothing: %s", list.Raw)
+	// Exactly the one good user exists (lists read the cache, which may lag a create briefly).
+	eventually(t, 5*time.Second, func() bool {
+		return c.Do(t, http.MethodGet, "/Users", nil).Get("totalResults") == float64(1)
+	}, "bad input must write nothing, and the good user must be listed")
+	if list := c.Do(t, http.MethodGet, "/Users", nil); list.String("Resources.0.userName") != "json@example.com" {
+		t.Fatalf("unexpected users: %s", list.Raw)
 	}
 }
 

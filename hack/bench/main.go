@@ -1,0 +1,130 @@
+// Command bench measures Roster against a real local control plane (the kube-apiserver + etcd
+// that hack/control-plane.sh builds) and prints a table. Every ratio compares two runs made
+// here, in one process, on the same control plane, so the noise of a shared machine cancels.
+//
+//	go run ./hack/bench                       # all scenarios, default sizes
+//	go run ./hack/bench -scenarios post -n 5000 -concurrency 16
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/controlplane"
+)
+
+type config struct {
+	n           int
+	concurrency int
+	users       int
+	teamSize    int
+}
+
+// bench is the shared state of a run: the control plane, a direct client and a Roster.
+type bench struct {
+	cfg     config
+	rest    *rest.Config
+	client  client.Client
+	roster  *app.Roster
+	baseURL string
+	rows    [][]string
+}
+
+func main() {
+	var cfg config
+	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups")
+	flag.IntVar(&cfg.n, "n", 2000, "objects created per side in the post scenario")
+	flag.IntVar(&cfg.concurrency, "concurrency", 8, "concurrent writers in the post scenario")
+	flag.IntVar(&cfg.users, "users", 100000, "users loaded for the filter and groups scenarios")
+	flag.IntVar(&cfg.teamSize, "team-size", 100000, "members of the big team in the groups scenario")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (SCIM server included) to this file")
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			stopProfile = pprof.StopCPUProfile
+		}
+	}
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
+	if err := run(cfg, strings.Split(*scenarios, ",")); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		exitCode = 1
+	}
+	stopProfile()
+	os.Exit(exitCode)
+}
+
+var (
+	exitCode    int
+	stopProfile = func() {}
+)
+
+func run(cfg config, scenarios []string) error {
+	env, err := controlplane.New("")
+	if err != nil {
+		return err
+	}
+	restCfg, err := env.Start()
+	if err != nil {
+		return err
+	}
+	defer env.Stop() //nolint:errcheck
+	restCfg.QPS, restCfg.Burst = 5000, 10000
+
+	b := &bench{cfg: cfg, rest: restCfg}
+	if b.client, err = client.New(restCfg, client.Options{Scheme: app.NewScheme()}); err != nil {
+		return err
+	}
+	b.roster, err = app.New(rest.CopyConfig(restCfg), app.Config{SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0"})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = b.roster.Manager.Start(ctx) }()
+	<-b.roster.SCIM.Ready()
+	b.baseURL = "http://" + b.roster.SCIM.Addr()
+
+	for _, s := range scenarios {
+		start := time.Now()
+		var err error
+		switch strings.TrimSpace(s) {
+		case "post":
+			err = b.post(ctx)
+		case "filter":
+			err = b.filter(ctx)
+		case "groups":
+			err = b.groups(ctx)
+		default:
+			err = fmt.Errorf("unknown scenario %q", s)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		fmt.Fprintf(os.Stderr, "scenario %s done in %s\n", s, time.Since(start).Round(time.Second))
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "scenario\tmeasure\tvalue\tgoal")
+	for _, r := range b.rows {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
+	}
+	return w.Flush()
+}
+
+func (b *bench) record(scenario, measure, value, goal string) {
+	b.rows = append(b.rows, []string{scenario, measure, value, goal})
+	fmt.Fprintf(os.Stderr, "  %s: %s = %s\n", scenario, measure, value)
+}
