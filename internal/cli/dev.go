@@ -103,7 +103,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	case <-r.SCIM.Ready():
 	}
-	printBanner(stdout, cfg.SCIMAddr, kubeconfig, orgs, tokens)
+	printBanner(stdout, r.SCIM.Addr(), kubeconfig, orgs, tokens)
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
