@@ -1,0 +1,188 @@
+// Package membership stores a team's members in bounded OrgTeamMemberSlices and changes them
+// with as few apiserver writes as possible: a change rewrites only the slices it touches, and
+// new members fill the free room of existing slices before a new slice is created.
+//
+// Every write carries the resourceVersion it was computed from, so two replicas changing the
+// same team never overwrite each other: the loser re-reads and re-applies its (relative) change.
+package membership
+
+import (
+	"slices"
+	"sort"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/scim/patch"
+)
+
+// Set is a set of member ids.
+type Set map[string]struct{}
+
+// NewSet returns a set of ids.
+func NewSet(ids ...string) Set {
+	s := make(Set, len(ids))
+	for _, id := range ids {
+		s[id] = struct{}{}
+	}
+	return s
+}
+
+// Sorted returns the ids in order.
+func (s Set) Sorted() []string {
+	out := make([]string, 0, len(s))
+	for id := range s {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Members returns the union of the slices' members: a member listed twice (two replicas
+// adding the same user at once may do that) counts once.
+func Members(sl []rosterv1.OrgTeamMemberSlice) Set {
+	n := 0
+	for i := range sl {
+		n += len(sl[i].Spec.Members)
+	}
+	s := make(Set, n)
+	for i := range sl {
+		for _, m := range sl[i].Spec.Members {
+			s[m] = struct{}{}
+		}
+	}
+	return s
+}
+
+// Desired applies membership operations, in request order, to the current members. resolved
+// reports whether an id is a user of the organization: others are never added, and are
+// returned as unresolved (in request order, once each) so the team can report them.
+func Desired(current Set, ops []patch.MemberOp, resolved func(string) bool) (want Set, unresolved []string) {
+	want = make(Set, len(current))
+	for id := range current {
+		want[id] = struct{}{}
+	}
+	seen := Set{}
+	keep := func(id string) bool {
+		if resolved(id) {
+			return true
+		}
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			unresolved = append(unresolved, id)
+		}
+		return false
+	}
+	for _, op := range ops {
+		switch op.Kind {
+		case patch.MemberAdd:
+			for _, id := range op.Values {
+				if keep(id) {
+					want[id] = struct{}{}
+				}
+			}
+		case patch.MemberRemove:
+			for _, id := range op.Values {
+				delete(want, id)
+			}
+		case patch.MemberRemoveAll:
+			clear(want)
+		case patch.MemberReplace:
+			clear(want)
+			for _, id := range op.Values {
+				if keep(id) {
+					want[id] = struct{}{}
+				}
+			}
+		}
+	}
+	return want, unresolved
+}
+
+// Writes are the apiserver writes that turn the current slices into the desired members.
+type Writes struct {
+	// Update are existing slices with new member lists (each carries its resourceVersion).
+	Update []*rosterv1.OrgTeamMemberSlice
+	// Delete are slices left empty.
+	Delete []*rosterv1.OrgTeamMemberSlice
+	// Create are member lists for new slices, each at most the slice capacity.
+	Create [][]string
+}
+
+// Empty reports whether nothing needs writing.
+func (w Writes) Empty() bool { return len(w.Update)+len(w.Delete)+len(w.Create) == 0 }
+
+// Count is the number of apiserver writes.
+func (w Writes) Count() int { return len(w.Update) + len(w.Delete) + len(w.Create) }
+
+// Plan computes the writes that make the slices hold exactly want. Members leave the slices
+// that hold them (duplicates are dropped from all but the first); new members go to the
+// slices with free room, fullest first so that slices stay few, then to new slices of at most
+// capacity members. Untouched slices are not written.
+func Plan(current []rosterv1.OrgTeamMemberSlice, want Set, capacity int) Writes {
+	var w Writes
+	placed := make(Set, len(want))
+	type room struct {
+		slice *rosterv1.OrgTeamMemberSlice
+		free  int
+	}
+	var rooms []room
+	changed := map[*rosterv1.OrgTeamMemberSlice]bool{}
+	kept := make([]*rosterv1.OrgTeamMemberSlice, 0, len(current))
+	for i := range current {
+		s := current[i].DeepCopy()
+		members := make([]string, 0, len(s.Spec.Members))
+		for _, m := range s.Spec.Members {
+			_, wanted := want[m]
+			_, done := placed[m]
+			if wanted && !done {
+				members = append(members, m)
+				placed[m] = struct{}{}
+			}
+		}
+		if len(members) != len(s.Spec.Members) || len(members) == 0 {
+			changed[s] = true // an empty slice, however it came to be, is deleted
+		}
+		s.Spec.Members = members
+		kept = append(kept, s)
+		if free := capacity - len(members); free > 0 {
+			rooms = append(rooms, room{s, free})
+		}
+	}
+	var adds []string
+	for id := range want {
+		if _, ok := placed[id]; !ok {
+			adds = append(adds, id)
+		}
+	}
+	sort.Strings(adds)
+	// Fill the fullest slices first (least free room), but never resurrect an empty one.
+	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].free < rooms[j].free })
+	for _, r := range rooms {
+		if len(adds) == 0 {
+			break
+		}
+		if len(r.slice.Spec.Members) == 0 {
+			continue
+		}
+		n := min(r.free, len(adds))
+		r.slice.Spec.Members = append(r.slice.Spec.Members, adds[:n]...)
+		adds = adds[n:]
+		changed[r.slice] = true
+	}
+	for _, s := range kept {
+		if !changed[s] {
+			continue
+		}
+		if len(s.Spec.Members) == 0 {
+			w.Delete = append(w.Delete, s)
+			continue
+		}
+		slices.Sort(s.Spec.Members)
+		w.Update = append(w.Update, s)
+	}
+	for len(adds) > 0 {
+		n := min(capacity, len(adds))
+		w.Create = append(w.Create, adds[:n])
+		adds = adds[n:]
+	}
+	return w
+}

@@ -1,0 +1,137 @@
+package membership
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/scim/patch"
+)
+
+func slice(name string, members ...string) rosterv1.OrgTeamMemberSlice {
+	s := rosterv1.OrgTeamMemberSlice{Spec: rosterv1.OrgTeamMemberSliceSpec{Team: "g", Members: members}}
+	s.Name = name
+	return s
+}
+
+// apply simulates the writes, returning the resulting slices.
+func apply(current []rosterv1.OrgTeamMemberSlice, w Writes) []rosterv1.OrgTeamMemberSlice {
+	byName := map[string]rosterv1.OrgTeamMemberSlice{}
+	for _, s := range current {
+		byName[s.Name] = s
+	}
+	for _, s := range w.Update {
+		byName[s.Name] = *s
+	}
+	for _, s := range w.Delete {
+		delete(byName, s.Name)
+	}
+	for i, m := range w.Create {
+		byName[fmt.Sprintf("new-%d", i)] = slice("", m...)
+	}
+	var out []rosterv1.OrgTeamMemberSlice
+	for _, s := range byName {
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestPlan(t *testing.T) {
+	cases := []struct {
+		name                      string
+		current                   []rosterv1.OrgTeamMemberSlice
+		want                      []string
+		updates, deletes, creates int
+	}{
+		{"empty to three", nil, []string{"a", "b", "c"}, 0, 0, 1},
+		{"no change, no writes", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b")}, []string{"a", "b"}, 0, 0, 0},
+		{"add fills existing slice", []rosterv1.OrgTeamMemberSlice{slice("s1", "a")}, []string{"a", "b", "c"}, 1, 0, 0},
+		{"overflow creates a slice", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b", "c")}, []string{"a", "b", "c", "d", "e"}, 1, 0, 1},
+		{"remove from one slice only", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b"), slice("s2", "c", "d")}, []string{"a", "c", "d"}, 1, 0, 0},
+		{"emptied slice is deleted", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b"), slice("s2", "c")}, []string{"a", "b"}, 0, 1, 0},
+		{"remove all", []rosterv1.OrgTeamMemberSlice{slice("s1", "a"), slice("s2", "c")}, nil, 0, 2, 0},
+		{"duplicate across slices is dropped once", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b"), slice("s2", "b", "c")}, []string{"a", "b", "c"}, 1, 0, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := Plan(tc.current, NewSet(tc.want...), 4)
+			if len(w.Update) != tc.updates || len(w.Delete) != tc.deletes || len(w.Create) != tc.creates {
+				t.Fatalf("writes: %d updates, %d deletes, %d creates; want %d, %d, %d", len(w.Update), len(w.Delete), len(w.Create), tc.updates, tc.deletes, tc.creates)
+			}
+			got := Members(apply(tc.current, w)).Sorted()
+			if !reflect.DeepEqual(got, NewSet(tc.want...).Sorted()) {
+				t.Fatalf("members after writes %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPlanProperties: for random states and targets, the writes produce exactly the target,
+// every slice stays within capacity, no member is listed twice, and the input is not changed.
+func TestPlanProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	id := func() string { return fmt.Sprintf("u-%03d", r.IntN(300)) }
+	for iter := range 500 {
+		capacity := 1 + r.IntN(20)
+		var current []rosterv1.OrgTeamMemberSlice
+		for s := range r.IntN(6) {
+			var m []string
+			for range r.IntN(capacity + 1) {
+				m = append(m, id())
+			}
+			current = append(current, slice(fmt.Sprintf("s%d", s), m...))
+		}
+		before := fmt.Sprint(current)
+		want := Set{}
+		for range r.IntN(80) {
+			want[id()] = struct{}{}
+		}
+		w := Plan(current, want, capacity)
+		if fmt.Sprint(current) != before {
+			t.Fatalf("iter %d: Plan modified its input", iter)
+		}
+		after := apply(current, w)
+		if got := Members(after); !reflect.DeepEqual(got.Sorted(), want.Sorted()) {
+			t.Fatalf("iter %d: members %v, want %v", iter, got.Sorted(), want.Sorted())
+		}
+		seen := Set{}
+		for _, s := range after {
+			if len(s.Spec.Members) > capacity || len(s.Spec.Members) == 0 {
+				t.Fatalf("iter %d: slice with %d members (capacity %d)", iter, len(s.Spec.Members), capacity)
+			}
+			for _, m := range s.Spec.Members {
+				if _, dup := seen[m]; dup {
+					t.Fatalf("iter %d: %s listed twice", iter, m)
+				}
+				seen[m] = struct{}{}
+			}
+		}
+	}
+}
+
+func TestDesired(t *testing.T) {
+	isUser := func(id string) bool { return id != "ghost" && id != "ghost2" }
+	cases := []struct {
+		name       string
+		current    []string
+		ops        []patch.MemberOp
+		want       []string
+		unresolved []string
+	}{
+		{"add skips unknown users", []string{"a"}, []patch.MemberOp{{Kind: patch.MemberAdd, Values: []string{"b", "ghost", "ghost"}}}, []string{"a", "b"}, []string{"ghost"}},
+		{"remove exactly those (Entra)", []string{"a", "b", "c"}, []patch.MemberOp{{Kind: patch.MemberRemove, Values: []string{"b"}}}, []string{"a", "c"}, nil},
+		{"remove all", []string{"a", "b"}, []patch.MemberOp{{Kind: patch.MemberRemoveAll}}, nil, nil},
+		{"replace", []string{"a", "b"}, []patch.MemberOp{{Kind: patch.MemberReplace, Values: []string{"c", "ghost2"}}}, []string{"c"}, []string{"ghost2"}},
+		{"okta remove then add, in order", []string{"a"}, []patch.MemberOp{{Kind: patch.MemberRemove, Values: []string{"a"}}, {Kind: patch.MemberAdd, Values: []string{"a", "d"}}}, []string{"a", "d"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want, unresolved := Desired(NewSet(tc.current...), tc.ops, isUser)
+			if !reflect.DeepEqual(want.Sorted(), NewSet(tc.want...).Sorted()) || !reflect.DeepEqual(unresolved, tc.unresolved) {
+				t.Fatalf("got %v unresolved %v; want %v unresolved %v", want.Sorted(), unresolved, tc.want, tc.unresolved)
+			}
+		})
+	}
+}
