@@ -21,6 +21,7 @@ const (
 	TeamExternalID = "scim.externalId"  // OrgTeam.spec.externalId (caseExact)
 	SliceTeam      = "spec.team"        // OrgTeamMemberSlice.spec.team
 	SliceMember    = "spec.members"     // each OrgTeamMemberSlice.spec.members value
+	OrgNamespace   = "spec.namespace"   // Organization.spec.namespace
 )
 
 // UserNameValue is the index value for a userName.
@@ -75,6 +76,12 @@ func SliceMembersOf(o client.Object) []string {
 	return o.(*rosterv1.OrgTeamMemberSlice).Spec.Members
 }
 
+// OrgNamespaceOf extracts the OrgNamespace index value: which organization a namespace's
+// users and teams belong to.
+func OrgNamespaceOf(o client.Object) []string {
+	return nonEmpty(o.(*rosterv1.Organization).Spec.Namespace)
+}
+
 func nonEmpty(s string) []string {
 	if s == "" {
 		return nil
@@ -96,6 +103,7 @@ func Register(ctx context.Context, indexer client.FieldIndexer) error {
 		{&rosterv1.OrgTeam{}, TeamExternalID, TeamExternalIDOf},
 		{&rosterv1.OrgTeamMemberSlice{}, SliceTeam, SliceTeamOf},
 		{&rosterv1.OrgTeamMemberSlice{}, SliceMember, SliceMembersOf},
+		{&rosterv1.Organization{}, OrgNamespace, OrgNamespaceOf},
 	} {
 		if err := indexer.IndexField(ctx, ix.obj, ix.field, ix.extract); err != nil {
 			return err

@@ -30,6 +30,8 @@ func TestExtractors(t *testing.T) {
 		{"team without externalId", TeamExternalIDOf, team, nil},
 		{"slice team", SliceTeamOf, slice, []string{"g-1"}},
 		{"slice members", SliceMembersOf, slice, []string{"u-1", "u-2"}},
+		{"organization namespace", OrgNamespaceOf, &rosterv1.Organization{Spec: rosterv1.OrganizationSpec{Namespace: "acme"}}, []string{"acme"}},
+		{"organization without namespace", OrgNamespaceOf, &rosterv1.Organization{}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
