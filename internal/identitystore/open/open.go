@@ -45,6 +45,13 @@ func Open(ctx context.Context, rawURL string) (identitystore.Store, error) {
 	}
 }
 
+// Validate checks a store URL without opening anything, so a command can refuse a bad flag at
+// once while the database itself may still be down.
+func Validate(rawURL string) error {
+	_, _, err := parse(rawURL)
+	return err
+}
+
 // parse returns the driver a URL selects and what to pass to it: the file
 // path for sqlite, the URL itself for postgres.
 func parse(rawURL string) (driver, target string, err error) {

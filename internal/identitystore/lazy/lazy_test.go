@@ -1,0 +1,98 @@
+package lazy
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/internal/identitystore"
+	"github.com/rosterhq/roster/internal/identitystore/sqlite"
+)
+
+// flakyOpen fails until up is true, then opens a real SQLite store.
+type flakyOpen struct {
+	up    bool
+	calls int
+	path  string
+}
+
+func (f *flakyOpen) open(ctx context.Context, _ string) (identitystore.Store, error) {
+	f.calls++
+	if !f.up {
+		return nil, errors.New("dial unix /run/postgresql/.s.PGSQL.5432: connect: connection refused")
+	}
+	return sqlite.Open(ctx, f.path)
+}
+
+func TestOpensOnFirstUseAndRetries(t *testing.T) {
+	ctx := context.Background()
+	f := &flakyOpen{path: filepath.Join(t.TempDir(), "roster.db")}
+	now := time.Unix(1000, 0)
+	s := New("sqlite:///ignored", f.open)
+	s.now = func() time.Time { return now }
+	t.Cleanup(func() { _ = s.Close() })
+
+	if f.calls != 0 {
+		t.Fatal("New must not open the store")
+	}
+	if h := s.Health(); h.Known {
+		t.Fatalf("health known before any operation: %+v", h)
+	}
+	changed := s.Changed()
+
+	err := s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u-1", UserName: "ada", Active: true})
+	if !identitystore.IsUnavailable(err) {
+		t.Fatalf("CreateUser while the store cannot open: %v, want an unavailable error", err)
+	}
+	if h := s.Health(); !h.Known || h.Available || h.Err == nil {
+		t.Fatalf("health after a failed open: %+v", h)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("Changed not closed when the health became known")
+	}
+
+	// Within minRetry the last error is answered without dialling again.
+	f.up = true
+	if err := s.Ping(ctx); !identitystore.IsUnavailable(err) || f.calls != 1 {
+		t.Fatalf("Ping within the retry interval: %v after %d opens, want the cached error after 1", err, f.calls)
+	}
+	changed = s.Changed()
+	now = now.Add(minRetry)
+	if err := s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u-1", UserName: "ada", Active: true}); err != nil {
+		t.Fatalf("CreateUser once the store opens: %v", err)
+	}
+	if h := s.Health(); !h.Available || h.Err != nil || !h.Since.Equal(now) {
+		t.Fatalf("health after recovery: %+v", h)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("Changed not closed when the store became available")
+	}
+	if u, err := s.ObserveUser(ctx, "acme", "u-1"); err != nil || u.UserName != "ada" {
+		t.Fatalf("ObserveUser = %+v, %v", u, err)
+	}
+	// Not found says nothing about reachability.
+	if _, err := s.ObserveTeam(ctx, "acme", "g-1"); !identitystore.IsNotFound(err) {
+		t.Fatalf("ObserveTeam: %v", err)
+	}
+	if !s.Health().Available {
+		t.Fatal("a not-found answer made the store unavailable")
+	}
+	if _, err := s.Watch(ctx); !errors.Is(err, ErrNoNotifications) {
+		t.Fatalf("Watch on SQLite: %v, want ErrNoNotifications", err)
+	}
+	if f.calls != 2 {
+		t.Fatalf("opened %d times, want 2 (one failure, one success)", f.calls)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); !identitystore.IsUnavailable(err) {
+		t.Fatalf("Ping after Close: %v", err)
+	}
+}
