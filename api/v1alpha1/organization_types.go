@@ -59,6 +59,7 @@ type OrganizationStatus struct {
 // +kubebuilder:printcolumn:name="Teams",type=integer,JSONPath=`.status.teams`
 // +kubebuilder:printcolumn:name="Token-Rotated",type=date,JSONPath=`.status.tokenRotatedAt`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="organization name must be at most 63 characters"
 type Organization struct {

@@ -47,6 +47,11 @@ type OrgTeamStatus struct {
 	// ObservedGeneration is the generation last written to the identity store.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// MembersDigest identifies the member set last written to the identity store (SHA-256 of
+	// the sorted ids). It tells the controller a membership change made in Kubernetes from one
+	// made directly in the store, which it reverts for SCIM-managed teams only.
+	// +optional
+	MembersDigest string `json:"membersDigest,omitempty"`
 	// Conditions: Synced (in the identity store) and Ready.
 	// +listType=map
 	// +listMapKey=type
