@@ -50,6 +50,10 @@ type Result struct {
 	Members        int
 	Writes         int
 	Unresolved     []string
+	// Last is the last object written, and LastDeleted whether that write was a delete: once a
+	// cache shows it, it shows every earlier write of the change too (one watch, in order).
+	Last        client.Object
+	LastDeleted bool
 }
 
 // Change applies a relative change to a team's members: desired computes the wanted members
@@ -77,31 +81,36 @@ func (s *Store) Change(ctx context.Context, team *rosterv1.OrgTeam, desired func
 			}
 		}
 		res.Removed = len(current) + res.Added - len(want)
-		return s.write(ctx, team, w)
+		res.Last, res.LastDeleted, err = s.write(ctx, team, w)
+		return err
 	})
 	return res, err
 }
 
 // write performs the writes: updates and deletes first (they carry resourceVersions and
 // fail on conflict before anything new exists), then creates.
-func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) error {
+func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (last client.Object, deleted bool, err error) {
 	for _, sl := range w.Update {
 		if err := s.Writer.Update(ctx, sl); err != nil {
-			return err
+			return nil, false, err
 		}
+		last = sl
 	}
 	for _, sl := range w.Delete {
 		rv := sl.ResourceVersion
 		if err := s.Writer.Delete(ctx, sl, client.Preconditions{ResourceVersion: &rv}); err != nil && !apierrors.IsNotFound(err) {
-			return err
+			return nil, false, err
 		}
+		last, deleted = sl, true
 	}
 	for _, members := range w.Create {
-		if err := s.Writer.Create(ctx, NewSlice(team, members)); err != nil {
-			return err
+		sl := NewSlice(team, members)
+		if err := s.Writer.Create(ctx, sl); err != nil {
+			return nil, false, err
 		}
+		last, deleted = sl, false
 	}
-	return nil
+	return last, deleted, nil
 }
 
 // NewSlice returns a slice object for a team with the given members.

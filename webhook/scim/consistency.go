@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,9 +17,10 @@ const cacheWaitTimeout = 2 * time.Second
 // awaitCache waits until this replica's cache reflects a write, so that the identity
 // provider's next request on this replica (Okta reads a user right after changing it) sees
 // it. gone=true waits for the object to disappear (or be terminating); otherwise for the
-// cached copy to carry obj's resourceVersion or a later change.
-func (s *Server) awaitCache(ctx context.Context, obj client.Object, previousVersion string, gone bool) {
+// cached copy to reach the resourceVersion obj got from the write.
+func (s *Server) awaitCache(ctx context.Context, obj client.Object, gone bool) {
 	key := client.ObjectKeyFromObject(obj)
+	want := obj.GetResourceVersion()
 	cached := obj.DeepCopyObject().(client.Object)
 	ctx, cancel := context.WithTimeout(ctx, cacheWaitTimeout)
 	defer cancel()
@@ -27,6 +29,17 @@ func (s *Server) awaitCache(ctx context.Context, obj client.Object, previousVers
 		if gone {
 			return apierrors.IsNotFound(err) || (err == nil && cached.GetDeletionTimestamp() != nil), nil
 		}
-		return err == nil && cached.GetResourceVersion() != previousVersion, nil
+		return err == nil && versionReached(cached.GetResourceVersion(), want), nil
 	})
+}
+
+// versionReached reports whether a cached resourceVersion is at or past want. Versions are
+// etcd revisions, so they compare as numbers; anything else compares for equality only.
+func versionReached(got, want string) bool {
+	g, err1 := strconv.ParseUint(got, 10, 64)
+	w, err2 := strconv.ParseUint(want, 10, 64)
+	if err1 != nil || err2 != nil {
+		return got == want
+	}
+	return g >= w
 }

@@ -1,8 +1,24 @@
 package scim
 
 import (
-	"github.com/gin-gonic/gin"
+	"context"
+	"net/http"
+	"sort"
+	"strings"
 
+	"github.com/gin-gonic/gin"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/scim/filter"
+	"github.com/rosterhq/roster/internal/scim/patch"
+	"github.com/rosterhq/roster/internal/scim/schema"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
 
@@ -16,12 +32,568 @@ func (s *Server) groupRoutes(g *gin.RouterGroup) {
 	g.DELETE("/:id", s.deleteGroup)
 }
 
-// Placeholders until Groups land: the full implementation follows in groups work.
-func (s *Server) listGroups(c *gin.Context)   { writeList(c, 0, 1, nil) }
-func (s *Server) createGroup(c *gin.Context)  { writeError(c, errNotImplementedGroups) }
-func (s *Server) getGroup(c *gin.Context)     { writeError(c, errNotImplementedGroups) }
-func (s *Server) replaceGroup(c *gin.Context) { writeError(c, errNotImplementedGroups) }
-func (s *Server) patchGroup(c *gin.Context)   { writeError(c, errNotImplementedGroups) }
-func (s *Server) deleteGroup(c *gin.Context)  { writeError(c, errNotImplementedGroups) }
+func errGroupNotFound(id string) error { return scimerror.NotFound("Group %q not found", id) }
 
-var errNotImplementedGroups = scimerror.New(501, "", "Groups are not implemented yet")
+// lookupTeam reads a SCIM-visible team by id: the cache first, then one GET by name for a
+// team this replica has not seen yet.
+func (s *Server) lookupTeam(ctx context.Context, org *rosterv1.Organization, id string) (*rosterv1.OrgTeam, error) {
+	if !naming.IsTeamObjectName(id) {
+		return nil, errGroupNotFound(id)
+	}
+	key := types.NamespacedName{Namespace: org.Spec.Namespace, Name: id}
+	var t rosterv1.OrgTeam
+	err := s.opts.Client.Get(ctx, key, &t)
+	if apierrors.IsNotFound(err) {
+		err = s.opts.APIReader.Get(ctx, key, &t)
+	}
+	// Teams made by hand are not SCIM resources: the identity provider neither sees nor edits them.
+	if apierrors.IsNotFound(err) || (err == nil && (t.DeletionTimestamp != nil || t.Spec.ManagedBy != rosterv1.ManagedBySCIM)) {
+		return nil, errGroupNotFound(id)
+	}
+	return &t, err
+}
+
+// memberRef is one member in a Group response. A typed struct, not a map: a team can have
+// 100,000 of them.
+type memberRef struct {
+	Value string `json:"value"`
+	Ref   string `json:"$ref"`
+	Type  string `json:"type"`
+}
+
+// groupDoc is the SCIM representation of a team without its members.
+func (s *Server) groupDoc(c *gin.Context, t *rosterv1.OrgTeam) map[string]any {
+	doc := map[string]any{
+		"schemas":     []any{schema.GroupSchema},
+		"id":          t.Name,
+		"displayName": t.Spec.DisplayName,
+		"meta":        resourceMeta(t, "Group", s.resourceURL(c, "Groups", t.Name)),
+	}
+	if t.Spec.ExternalID != "" {
+		doc["externalId"] = t.Spec.ExternalID
+	}
+	return doc
+}
+
+// memberRefs lists a team's members from its slices in the cache.
+func (s *Server) memberRefs(c *gin.Context, t *rosterv1.OrgTeam) ([]memberRef, error) {
+	sl, err := s.members.Slices(c.Request.Context(), t, false)
+	if err != nil {
+		return nil, err
+	}
+	ids := membership.Members(sl).Sorted()
+	base := s.baseURL(c) + "/scim/v2/" + c.Param("org") + "/Users/"
+	out := make([]memberRef, len(ids))
+	for i, id := range ids {
+		out[i] = memberRef{Value: id, Ref: base + id, Type: "User"}
+	}
+	return out, nil
+}
+
+// wantsMembers reports whether the response must list members. Reading a group without them
+// (Entra's excludedAttributes=members) never touches the member slices, so it costs the same
+// for a 100,000-member team as for a 3-member one.
+func wantsMembers(attributes, excluded []string) bool {
+	for _, a := range excluded {
+		if strings.EqualFold(a, "members") || strings.HasPrefix(strings.ToLower(a), "members.") {
+			return false
+		}
+	}
+	if len(attributes) == 0 {
+		return true
+	}
+	for _, a := range attributes {
+		l := strings.ToLower(a)
+		if l == "members" || strings.HasPrefix(l, "members.") || strings.HasSuffix(l, ":members") {
+			return true
+		}
+	}
+	return false
+}
+
+// renderGroup projects the group document and attaches members when asked for.
+func (s *Server) renderGroup(c *gin.Context, t *rosterv1.OrgTeam, attributes, excluded []string) (map[string]any, error) {
+	doc := schema.Project(schema.Group, s.groupDoc(c, t), attributes, excluded)
+	if wantsMembers(attributes, excluded) {
+		refs, err := s.memberRefs(c, t)
+		if err != nil {
+			return nil, err
+		}
+		doc["members"] = refs
+	}
+	return doc, nil
+}
+
+func (s *Server) writeGroup(c *gin.Context, status int, t *rosterv1.OrgTeam) {
+	attrs, excluded := projection(c)
+	doc, err := s.renderGroup(c, t, attrs, excluded)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	s.writeResource(c, status, t, doc)
+}
+
+// getGroup serves GET /Groups/{id}.
+func (s *Server) getGroup(c *gin.Context) {
+	t, err := s.lookupTeam(c.Request.Context(), orgOf(c), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if notModified(c, t) {
+		return
+	}
+	s.writeGroup(c, http.StatusOK, t)
+}
+
+// listGroups serves GET /Groups.
+func (s *Server) listGroups(c *gin.Context) {
+	p, err := parseListParams(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	teams, err := s.candidateTeams(c.Request.Context(), orgOf(c), p.Filter)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	needMembers := mentionsMembers(p.Filter) || strings.HasPrefix(strings.ToLower(p.SortBy), "members")
+	type entry struct {
+		t   *rosterv1.OrgTeam
+		doc map[string]any
+	}
+	entries := make([]entry, 0, len(teams))
+	for i := range teams {
+		t := &teams[i]
+		if t.DeletionTimestamp != nil || t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
+			continue
+		}
+		e := entry{t: t}
+		if p.Filter != nil || p.SortBy != "" {
+			e.doc = s.groupDoc(c, t)
+			if needMembers {
+				refs, err := s.memberRefs(c, t)
+				if err != nil {
+					writeError(c, err)
+					return
+				}
+				ms := make([]any, len(refs))
+				for j, r := range refs {
+					ms[j] = map[string]any{"value": r.Value, "type": r.Type}
+				}
+				e.doc["members"] = ms
+			}
+			if p.Filter != nil && !filter.Match(schema.Group, p.Filter, e.doc) {
+				continue
+			}
+		}
+		entries = append(entries, e)
+	}
+	sort.SliceStable(entries, func(i, j int) bool {
+		a, b := entries[i].t, entries[j].t
+		if p.SortBy != "" {
+			if c := schema.Compare(schema.Group, p.SortBy, entries[i].doc, entries[j].doc); c != 0 {
+				return (c < 0) != p.Descending
+			}
+		}
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return a.Name < b.Name
+	})
+	from, to := p.page(len(entries))
+	out := make([]map[string]any, 0, to-from)
+	for _, e := range entries[from:to] {
+		doc, err := s.renderGroup(c, e.t, p.Attributes, p.Excluded)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		out = append(out, doc)
+	}
+	writeList(c, len(entries), p.StartIndex, out)
+}
+
+// mentionsMembers reports whether a filter refers to the members attribute.
+func mentionsMembers(e filter.Expr) bool {
+	return e != nil && strings.Contains(strings.ToLower(e.String()), "members")
+}
+
+// candidateTeams narrows a filter through the indexes (displayName, externalId, id,
+// members.value); otherwise every team of the org, from the cache.
+func (s *Server) candidateTeams(ctx context.Context, org *rosterv1.Organization, f filter.Expr) ([]rosterv1.OrgTeam, error) {
+	ns := client.InNamespace(org.Spec.Namespace)
+	for _, term := range filter.EqualityTerms(f) {
+		value, ok := term.Value.(string)
+		if !ok {
+			continue
+		}
+		var field, indexed string
+		switch strings.ToLower(term.Path.String()) {
+		case "displayname", strings.ToLower(schema.GroupSchema + ":displayName"):
+			field, indexed = index.TeamName, index.TeamNameValue(value)
+		case "externalid":
+			field, indexed = index.TeamExternalID, value
+		case "id":
+			t, err := s.lookupTeam(ctx, org, value)
+			if err != nil {
+				if se, ok := scimerror.As(err); ok && se.Status == http.StatusNotFound {
+					return nil, nil
+				}
+				return nil, err
+			}
+			return []rosterv1.OrgTeam{*t}, nil
+		case "members.value", "members":
+			return s.teamsWithMember(ctx, org, value)
+		default:
+			continue
+		}
+		var list rosterv1.OrgTeamList
+		if err := s.opts.Client.List(ctx, &list, ns, client.MatchingFields{field: indexed}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		return list.Items, nil
+	}
+	var list rosterv1.OrgTeamList
+	if err := s.opts.Client.List(ctx, &list, ns, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// teamsWithMember returns the teams that list a user, through the slice member index.
+func (s *Server) teamsWithMember(ctx context.Context, org *rosterv1.Organization, userID string) ([]rosterv1.OrgTeam, error) {
+	var sl rosterv1.OrgTeamMemberSliceList
+	if err := s.opts.Client.List(ctx, &sl, client.InNamespace(org.Spec.Namespace), client.MatchingFields{index.SliceMember: userID}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []rosterv1.OrgTeam
+	for _, x := range sl.Items {
+		if seen[x.Spec.Team] {
+			continue
+		}
+		seen[x.Spec.Team] = true
+		var t rosterv1.OrgTeam
+		err := s.opts.Client.Get(ctx, types.NamespacedName{Namespace: org.Spec.Namespace, Name: x.Spec.Team}, &t)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// groupInput is a validated Group body: its document without members, and its member ids.
+type groupInput struct {
+	displayName, externalID string
+	members                 []string
+}
+
+// readGroup reads, decodes and validates a POST/PUT Group body.
+func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
+	body, err := readBody(c)
+	if err != nil {
+		return groupInput{}, err
+	}
+	raw, err := decodeObject(body)
+	if err != nil {
+		return groupInput{}, err
+	}
+	doc, err := schema.Normalize(schema.Group, raw)
+	if err != nil {
+		return groupInput{}, err
+	}
+	return groupFromDoc(doc, true)
+}
+
+// groupFromDoc extracts the fields Roster stores from a normalized Group document.
+func groupFromDoc(doc map[string]any, withMembers bool) (groupInput, error) {
+	in := groupInput{}
+	in.displayName, _ = doc["displayName"].(string)
+	in.externalID, _ = doc["externalId"].(string)
+	if strings.TrimSpace(in.displayName) == "" {
+		return in, scimerror.BadRequest(scimerror.InvalidValue, "displayName is required")
+	}
+	if !withMembers {
+		return in, nil
+	}
+	if ms, ok := doc["members"].([]any); ok {
+		for _, m := range ms {
+			mm, _ := m.(map[string]any)
+			v, _ := mm["value"].(string)
+			if v == "" {
+				return in, scimerror.BadRequest(scimerror.InvalidValue, "every member needs a string \"value\" (a User id)")
+			}
+			in.members = append(in.members, v)
+		}
+	}
+	return in, nil
+}
+
+// isUser returns a resolver for member ids: a member must be a user of the org.
+func (s *Server) isUser(ctx context.Context, org *rosterv1.Organization) func(string) bool {
+	return func(id string) bool {
+		if !naming.IsUserObjectName(id) {
+			return false
+		}
+		var u rosterv1.OrgUser
+		return s.opts.Client.Get(ctx, types.NamespacedName{Namespace: org.Spec.Namespace, Name: id}, &u) == nil && u.DeletionTimestamp == nil
+	}
+}
+
+// createGroup serves POST /Groups: reserve the display name, create the team, write its
+// members; if a step fails the earlier ones are undone, so nothing is half-created.
+func (s *Server) createGroup(c *gin.Context) {
+	ctx := c.Request.Context()
+	org := orgOf(c)
+	in, err := s.readGroup(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	t := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: in.displayName, ExternalID: in.externalID, ManagedBy: rosterv1.ManagedBySCIM}}
+	t.Name, t.Namespace = naming.NewTeamObjectName(), org.Spec.Namespace
+	t.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
+	stampModified(t, s.opts.Now())
+	err = s.claimDisplayName(ctx, t, in.displayName)
+	if err == nil {
+		if err = s.opts.Client.Create(ctx, t); err != nil {
+			_ = s.releaseDisplayName(ctx, t, in.displayName)
+		}
+	}
+	if err == nil && len(in.members) > 0 {
+		var res membership.Result
+		res, err = s.members.Change(ctx, t, func(cur membership.Set) (membership.Set, []string) {
+			return membership.Desired(cur, []patch.MemberOp{{Kind: patch.MemberReplace, Values: in.members}}, s.isUser(ctx, org))
+		})
+		if err == nil {
+			err = s.recordUnresolved(ctx, t, res.Unresolved)
+			s.awaitMembers(ctx, res)
+		}
+		if err != nil {
+			s.undoCreate(t, in.displayName)
+		}
+	}
+	s.audit(c, "create", "Group", t.Name, err)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", s.resourceURL(c, "Groups", t.Name))
+	s.writeGroup(c, http.StatusCreated, t)
+}
+
+// undoCreate removes what a failed create wrote. It uses a fresh context: the request's may
+// be the reason for the failure.
+func (s *Server) undoCreate(t *rosterv1.OrgTeam, displayName string) {
+	ctx, cancel := context.WithTimeout(context.Background(), cacheWaitTimeout*5)
+	defer cancel()
+	_ = s.members.DeleteAll(ctx, t)
+	_ = client.IgnoreNotFound(s.opts.Client.Delete(ctx, t))
+	_ = s.releaseDisplayName(ctx, t, displayName)
+}
+
+// awaitMembers waits until this replica's cache shows a membership change, so the identity
+// provider's next read here sees it.
+func (s *Server) awaitMembers(ctx context.Context, res membership.Result) {
+	if res.Last != nil {
+		s.awaitCache(ctx, res.Last, res.LastDeleted)
+	}
+}
+
+// recordUnresolved writes the member ids of the last change that are not users of the org
+// to the team's status (bounded), so an admin sees why someone is missing. No write when
+// nothing changes.
+func (s *Server) recordUnresolved(ctx context.Context, t *rosterv1.OrgTeam, unresolved []string) error {
+	if len(unresolved) == 0 && t.Status.UnresolvedMemberCount == 0 && len(t.Status.UnresolvedMembers) == 0 {
+		return nil
+	}
+	shown := unresolved
+	if len(shown) > rosterv1.MaxUnresolvedMembers {
+		shown = shown[len(shown)-rosterv1.MaxUnresolvedMembers:]
+	}
+	base := t.DeepCopy()
+	t.Status.UnresolvedMembers = shown
+	t.Status.UnresolvedMemberCount = int32(len(unresolved))
+	return s.opts.Client.Status().Patch(ctx, t, client.MergeFrom(base))
+}
+
+// replaceGroup serves PUT /Groups/{id}: display name, externalId and members replaced.
+func (s *Server) replaceGroup(c *gin.Context) {
+	in, err := s.readGroup(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ops := []patch.MemberOp{{Kind: patch.MemberReplace, Values: in.members}}
+	s.changeGroup(c, "replace", func(cur rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error) {
+		cur.DisplayName, cur.ExternalID = in.displayName, in.externalID
+		return cur, nil
+	}, ops, true)
+}
+
+// patchGroup serves PATCH /Groups/{id}. Membership operations go to the member slices;
+// the rest (Okta's rename with the id inside the value, externalId) to the team itself. The
+// whole request is validated before anything is written. Answers 204, or 200 with the group
+// when attributes/excludedAttributes ask for it.
+func (s *Server) patchGroup(c *gin.Context) {
+	body, err := readBody(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ops, err := patch.Parse(body)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	memberOps, rest, err := patch.SplitMembers(ops)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	attrs, excluded := projection(c)
+	s.changeGroup(c, "patch", func(cur rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error) {
+		if len(rest) == 0 {
+			return cur, nil
+		}
+		doc := map[string]any{"schemas": []any{schema.GroupSchema}, "id": c.Param("id"), "displayName": cur.DisplayName}
+		if cur.ExternalID != "" {
+			doc["externalId"] = cur.ExternalID
+		}
+		out, err := patch.Apply(schema.Group, doc, rest)
+		if err != nil {
+			return cur, err
+		}
+		in, err := groupFromDoc(out, false)
+		if err != nil {
+			return cur, err
+		}
+		cur.DisplayName, cur.ExternalID = in.displayName, in.externalID
+		return cur, nil
+	}, memberOps, len(attrs) > 0 || len(excluded) > 0)
+}
+
+// changeGroup updates a team: spec changes first (with a display-name claim on rename), then
+// memberships in as few slice writes as possible. mutate must be pure: it runs again on a
+// conflict. A failure of the member write after a rename puts the old spec back.
+func (s *Server) changeGroup(c *gin.Context, op string, mutate func(rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error), memberOps []patch.MemberOp, respond bool) {
+	ctx := c.Request.Context()
+	org, id := orgOf(c), c.Param("id")
+	ifMatch := c.GetHeader("If-Match")
+	t, err := s.lookupTeam(ctx, org, id)
+	if err == nil {
+		err = s.updateTeamSpec(ctx, org, t, ifMatch, mutate)
+	}
+	if err == nil && len(memberOps) > 0 {
+		var res membership.Result
+		res, err = s.members.Change(ctx, t, func(cur membership.Set) (membership.Set, []string) {
+			return membership.Desired(cur, memberOps, s.isUser(ctx, org))
+		})
+		if err == nil {
+			err = s.recordUnresolved(ctx, t, res.Unresolved)
+			s.awaitMembers(ctx, res)
+		}
+	}
+	s.audit(c, op, "Group", id, err)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if !respond {
+		c.Header("ETag", etag(t))
+		c.Status(http.StatusNoContent)
+		return
+	}
+	s.writeGroup(c, http.StatusOK, t)
+}
+
+// updateTeamSpec applies mutate to the team with optimistic concurrency. A new display name
+// is claimed before the team changes and the old claim released after. t is updated in place.
+func (s *Server) updateTeamSpec(ctx context.Context, org *rosterv1.Organization, t *rosterv1.OrgTeam, ifMatch string, mutate func(rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error)) error {
+	if err := checkIfMatch(ifMatch, t); err != nil {
+		return err
+	}
+	first := true
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		if !first {
+			if err := s.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(t), t); err != nil {
+				if apierrors.IsNotFound(err) {
+					return errGroupNotFound(t.Name)
+				}
+				return err
+			}
+		}
+		first = false
+		spec, err := mutate(t.Spec)
+		if err != nil {
+			return err
+		}
+		if spec == t.Spec {
+			return nil
+		}
+		oldName := t.Spec.DisplayName
+		renamed := !strings.EqualFold(spec.DisplayName, oldName)
+		if renamed {
+			if err := s.claimDisplayName(ctx, t, spec.DisplayName); err != nil {
+				return err
+			}
+		}
+		t.Spec = spec
+		stampModified(t, s.opts.Now())
+		if err := s.opts.Client.Update(ctx, t); err != nil {
+			if renamed {
+				_ = s.releaseDisplayName(ctx, t, spec.DisplayName)
+			}
+			if apierrors.IsConflict(err) && ifMatch != "" {
+				return errPreconditionFailed
+			}
+			return err
+		}
+		if renamed {
+			_ = s.releaseDisplayName(ctx, t, oldName) // a leftover claim is stale and reclaimable
+		}
+		s.awaitCache(ctx, t, false)
+		return nil
+	})
+}
+
+// deleteGroup serves DELETE /Groups/{id} (204): the team, its member slices and its name claim.
+func (s *Server) deleteGroup(c *gin.Context) {
+	ctx := c.Request.Context()
+	org, id := orgOf(c), c.Param("id")
+	t, err := s.lookupTeam(ctx, org, id)
+	if err == nil {
+		err = checkIfMatch(c.GetHeader("If-Match"), t)
+	}
+	if err == nil {
+		var opts []client.DeleteOption
+		if c.GetHeader("If-Match") != "" {
+			opts = append(opts, client.Preconditions{ResourceVersion: &t.ResourceVersion})
+		}
+		err = s.opts.Client.Delete(ctx, t, opts...)
+		switch {
+		case apierrors.IsNotFound(err):
+			err = errGroupNotFound(id)
+		case apierrors.IsConflict(err):
+			err = errPreconditionFailed
+		case err == nil:
+			if err = s.members.DeleteAll(ctx, t); err == nil {
+				err = s.releaseDisplayName(ctx, t, t.Spec.DisplayName)
+			}
+			s.awaitCache(ctx, t, true)
+		}
+	}
+	s.audit(c, "delete", "Group", id, err)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -16,6 +16,8 @@ import (
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/rosterhq/roster/internal/membership"
 )
 
 // Options configures a Server.
@@ -50,6 +52,7 @@ const (
 // Server is the SCIM server. It implements manager.Runnable.
 type Server struct {
 	opts    Options
+	members *membership.Store
 	handler http.Handler
 	// ready is closed once the server listens; addr is then the address it listens on.
 	ready chan struct{}
@@ -76,6 +79,7 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, ready: make(chan struct{})}
+	s.members = &membership.Store{Cache: opts.Client, API: opts.APIReader, Writer: opts.Client}
 	h, err := s.routes()
 	if err != nil {
 		return nil, err

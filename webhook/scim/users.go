@@ -300,7 +300,7 @@ func (s *Server) updateUser(c *gin.Context, op string, mutate func(*rosterv1.Org
 			}
 			return err
 		}
-		s.awaitCache(ctx, u, before.ResourceVersion, false)
+		s.awaitCache(ctx, u, false)
 		result = u
 		return nil
 	})
@@ -331,14 +331,19 @@ func (s *Server) deleteUser(c *gin.Context) {
 	org, id := orgOf(c), c.Param("id")
 	u, err := s.lookupUser(ctx, org, id)
 	if err == nil {
-		if err = checkIfMatch(c.GetHeader("If-Match"), u); err == nil {
+		err = checkIfMatch(c.GetHeader("If-Match"), u)
+		if err == nil {
+			// Out of every team first: a user that is gone must not linger as a member.
+			err = s.members.RemoveUserEverywhere(ctx, org.Spec.Namespace, u.Name)
+		}
+		if err == nil {
 			opts := []client.DeleteOption{}
 			if c.GetHeader("If-Match") != "" {
 				opts = append(opts, client.Preconditions{ResourceVersion: &u.ResourceVersion})
 			}
 			err = s.opts.Client.Delete(ctx, u, opts...)
 			if err == nil {
-				s.awaitCache(ctx, u, "", true)
+				s.awaitCache(ctx, u, true)
 			}
 			if apierrors.IsNotFound(err) {
 				err = errUserNotFound(id)

@@ -1,0 +1,105 @@
+package scim
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/scim/scimerror"
+)
+
+// A team's display name is unique in its organization, case-insensitively, also when two
+// replicas create or rename at once. Display names change (Okta renames groups), so they
+// cannot be object names; instead each one is reserved by a Lease named after it, whose holder
+// is the team. The apiserver lets only one create of that Lease succeed.
+//
+// A claim whose holder is gone, or holds another name now, is stale (a crash between the
+// claim and the team write, or a failed release) and may be taken over — but only once it is
+// older than claimGrace, so an in-flight create or rename of another replica is never stolen.
+const claimGrace = 30 * time.Second
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;delete
+
+// claimDisplayName reserves displayName for team (an OrgTeam object name, which need not
+// exist yet). It fails with 409 uniqueness when another team holds the name.
+func (s *Server) claimDisplayName(ctx context.Context, team *rosterv1.OrgTeam, displayName string) error {
+	now := metav1.NewMicroTime(s.opts.Now())
+	holder := team.Name
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      naming.TeamNameClaim(displayName),
+			Namespace: team.Namespace,
+			Labels:    map[string]string{rosterv1.OrgLabel: team.Labels[rosterv1.OrgLabel], rosterv1.TeamLabel: team.Name},
+			Annotations: map[string]string{
+				"scim.roster.dev/display-name": displayName,
+			},
+		},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, AcquireTime: &now},
+	}
+	err := s.opts.Client.Create(ctx, lease)
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	var existing coordinationv1.Lease
+	if err := s.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(lease), &existing); err != nil {
+		return err
+	}
+	if h := existing.Spec.HolderIdentity; h != nil && *h == holder {
+		return nil // ours already (a retried request)
+	}
+	if !s.claimIsStale(ctx, &existing, displayName) {
+		return scimerror.Conflict("a Group with displayName %q already exists", displayName)
+	}
+	existing.Spec.HolderIdentity, existing.Spec.AcquireTime = &holder, &now
+	existing.Labels = lease.Labels
+	if err := s.opts.Client.Update(ctx, &existing); err != nil {
+		if apierrors.IsConflict(err) {
+			return scimerror.Conflict("a Group with displayName %q already exists", displayName)
+		}
+		return err
+	}
+	return nil
+}
+
+// claimIsStale reports whether a claim may be taken over: its holder no longer exists or
+// holds another display name, and the claim is older than claimGrace.
+func (s *Server) claimIsStale(ctx context.Context, lease *coordinationv1.Lease, displayName string) bool {
+	if lease.Spec.AcquireTime != nil && s.opts.Now().Sub(lease.Spec.AcquireTime.Time) < claimGrace {
+		return false
+	}
+	if lease.Spec.HolderIdentity == nil {
+		return true
+	}
+	var holder rosterv1.OrgTeam
+	err := s.opts.APIReader.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: *lease.Spec.HolderIdentity}, &holder)
+	if apierrors.IsNotFound(err) {
+		return true
+	}
+	return err == nil && (holder.DeletionTimestamp != nil || !strings.EqualFold(holder.Spec.DisplayName, displayName))
+}
+
+// releaseDisplayName drops team's claim on displayName, if it still holds it.
+func (s *Server) releaseDisplayName(ctx context.Context, team *rosterv1.OrgTeam, displayName string) error {
+	var lease coordinationv1.Lease
+	key := types.NamespacedName{Namespace: team.Namespace, Name: naming.TeamNameClaim(displayName)}
+	if err := s.opts.APIReader.Get(ctx, key, &lease); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if h := lease.Spec.HolderIdentity; h == nil || *h != team.Name {
+		return nil
+	}
+	rv := lease.ResourceVersion
+	err := s.opts.Client.Delete(ctx, &lease, client.Preconditions{ResourceVersion: &rv})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil // gone, or taken over: either way no longer ours
+	}
+	return err
+}

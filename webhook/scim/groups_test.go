@@ -1,0 +1,300 @@
+package scim_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/testutil/scimtest"
+)
+
+const patchOp = `"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]`
+
+func patchGroup(t *testing.T, c *scimtest.Client, id string, ops string, headers ...string) *scimtest.Response {
+	t.Helper()
+	return c.Do(t, http.MethodPatch, "/Groups/"+id, `{`+patchOp+`,"Operations":`+ops+`}`, headers...)
+}
+
+// members returns the sorted member ids of a group, read over SCIM.
+func members(t *testing.T, c *scimtest.Client, id string) []string {
+	t.Helper()
+	r := c.Do(t, http.MethodGet, "/Groups/"+id, nil).Expect(t, http.StatusOK)
+	var out []string
+	ms, _ := r.Get("members").([]any)
+	for _, m := range ms {
+		out = append(out, m.(map[string]any)["value"].(string))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sorted(ids ...string) []string {
+	out := append([]string(nil), ids...)
+	sort.Strings(out)
+	return out
+}
+
+func expectMembers(t *testing.T, c *scimtest.Client, id string, want ...string) {
+	t.Helper()
+	// Reads come from this replica's cache; writes wait for it, so no polling is needed.
+	if got := members(t, c, id); fmt.Sprint(got) != fmt.Sprint(sorted(want...)) {
+		t.Fatalf("members %v, want %v", got, sorted(want...))
+	}
+}
+
+func createUsers(t *testing.T, c *scimtest.Client, n int, prefix string) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"%s%d@example.com"}`, prefix, i)).Expect(t, http.StatusCreated).String("id")
+	}
+	awaitListed(t, c, fmt.Sprintf("%s%d@example.com", prefix, n-1))
+	return ids
+}
+
+func memberList(ids ...string) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprintf(`{"value":%q,"display":"user %d"}`, id, i)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+// TestOktaGroupPush follows Okta's group push: create, rename (sent with every membership
+// update, id inside the value), add, remove, replace, PUT, delete.
+func TestOktaGroupPush(t *testing.T) {
+	c, org := newOrgClient(t)
+	u := createUsers(t, c, 4, "okta")
+	r := c.Do(t, http.MethodPost, "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Eng","members":[]}`).Expect(t, http.StatusCreated)
+	id := r.String("id")
+	if r.String("displayName") != "Eng" || r.String("meta.resourceType") != "Group" || r.Header.Get("Location") != c.Base+"/Groups/"+id {
+		t.Fatalf("create: %s", r.Raw)
+	}
+	// Rename with the id in the value, plus adds, in one PATCH: 204.
+	patchGroup(t, c, id, `[{"op":"replace","value":{"id":"`+id+`","displayName":"Engineering"}},{"op":"add","path":"members","value":`+memberList(u[0], u[1], u[2])+`}]`).Expect(t, http.StatusNoContent)
+	expectMembers(t, c, id, u[0], u[1], u[2])
+	if g := c.Do(t, http.MethodGet, "/Groups/"+id, nil); g.String("displayName") != "Engineering" {
+		t.Fatalf("rename: %s", g.Raw)
+	}
+	// The same rename again (unchanged) with a removal.
+	patchGroup(t, c, id, `[{"op":"replace","value":{"id":"`+id+`","displayName":"Engineering"}},{"op":"remove","path":"members[value eq \"`+u[1]+`\"]"}]`).Expect(t, http.StatusNoContent)
+	expectMembers(t, c, id, u[0], u[2])
+	// Replace all members.
+	patchGroup(t, c, id, `[{"op":"replace","path":"members","value":`+memberList(u[3])+`}]`).Expect(t, http.StatusNoContent)
+	expectMembers(t, c, id, u[3])
+	// A PUT of the whole group (custom apps).
+	r = c.Do(t, http.MethodPut, "/Groups/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"`+id+`","displayName":"Eng Team","members":`+memberList(u[0], u[3])+`}`).Expect(t, http.StatusOK)
+	if r.String("displayName") != "Eng Team" || len(r.Get("members").([]any)) != 2 {
+		t.Fatalf("PUT: %s", r.Raw)
+	}
+	expectMembers(t, c, id, u[0], u[3])
+	// The printer columns have what kubectl shows.
+	var team rosterv1.OrgTeam
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: org.Namespace, Name: id}, &team); err != nil {
+		t.Fatal(err)
+	}
+	if team.Spec.ManagedBy != rosterv1.ManagedBySCIM || team.Spec.DisplayName != "Eng Team" {
+		t.Fatalf("team %+v", team.Spec)
+	}
+	// Delete: 204, then 404; the slices and the name go with it.
+	c.Do(t, http.MethodDelete, "/Groups/"+id, nil).Expect(t, http.StatusNoContent)
+	c.Do(t, http.MethodGet, "/Groups/"+id, nil).ExpectError(t, http.StatusNotFound, "")
+	var sl rosterv1.OrgTeamMemberSliceList
+	if err := env.Client.List(context.Background(), &sl, client.InNamespace(org.Namespace), client.MatchingLabels{rosterv1.TeamLabel: id}); err != nil || len(sl.Items) != 0 {
+		t.Fatalf("slices left after delete: %d %v", len(sl.Items), err)
+	}
+	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"eng team"}`).Expect(t, http.StatusCreated)
+}
+
+// TestEntraGroupShapes follows Entra: create with its extra schema URN and externalId, lookup
+// by displayName with excludedAttributes=members, capitalised ops, remove with a value list.
+func TestEntraGroupShapes(t *testing.T) {
+	c, _ := newOrgClient(t)
+	c.UserAgent = "Azure AD SCIM Client"
+	u := createUsers(t, c, 3, "entra")
+	r := c.Do(t, http.MethodPost, "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"externalId":"8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159","displayName":"Sales"}`).Expect(t, http.StatusCreated)
+	id := r.String("id")
+	if r.String("externalId") != "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159" {
+		t.Fatalf("externalId: %s", r.Raw)
+	}
+	patchGroup(t, c, id, `[{"op":"Add","path":"members","value":[{"$ref":null,"value":"`+u[0]+`"},{"$ref":null,"value":"`+u[1]+`"},{"$ref":null,"value":"`+u[2]+`"}]}]`).Expect(t, http.StatusNoContent)
+	expectMembers(t, c, id, u...)
+	// Remove with a value list removes exactly those — never the whole group.
+	patchGroup(t, c, id, `[{"op":"Remove","path":"members","value":[{"value":"`+u[1]+`"}]}]`).Expect(t, http.StatusNoContent)
+	expectMembers(t, c, id, u[0], u[2])
+	patchGroup(t, c, id, `[{"op":"Remove","path":"members[value eq \"`+u[0]+`\"]"}]`).Expect(t, http.StatusNoContent)
+	expectMembers(t, c, id, u[2])
+	// Lookups without members.
+	l := c.Do(t, http.MethodGet, "/Groups?excludedAttributes=members&filter="+urlq(`displayName eq "sales"`), nil).Expect(t, http.StatusOK)
+	if l.Get("totalResults") != float64(1) || l.String("Resources.0.id") != id || l.Get("Resources.0.members") != nil {
+		t.Fatalf("filter displayName, excludedAttributes=members: %s", l.Raw)
+	}
+	one := c.Do(t, http.MethodGet, "/Groups/"+id+"?excludedAttributes=members", nil).Expect(t, http.StatusOK)
+	if one.Get("members") != nil || one.String("displayName") != "Sales" {
+		t.Fatalf("excludedAttributes=members on GET one: %s", one.Raw)
+	}
+	l = c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`externalId eq "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"`), nil).Expect(t, http.StatusOK)
+	if l.Get("totalResults") != float64(1) {
+		t.Fatalf("filter externalId: %s", l.Raw)
+	}
+	// Replace with attributes asked for: 200 with the resource.
+	r = patchGroup(t, c, id, `[{"op":"Replace","path":"displayName","value":"Sales EMEA"}]`+"", "X-Ignored: 1")
+	r.Expect(t, http.StatusNoContent)
+	r = c.Do(t, http.MethodPatch, "/Groups/"+id+"?attributes=displayName", `{`+patchOp+`,"Operations":[{"op":"Replace","path":"externalId","value":"x2"}]}`).Expect(t, http.StatusOK)
+	if r.String("displayName") != "Sales EMEA" || r.Get("members") != nil {
+		t.Fatalf("PATCH with attributes: %s", r.Raw)
+	}
+	c.Do(t, http.MethodDelete, "/Groups/"+id, nil).Expect(t, http.StatusNoContent)
+}
+
+func TestGroupDisplayNameUnique(t *testing.T) {
+	c, _ := newOrgClient(t)
+	a := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Ops"}`).Expect(t, http.StatusCreated).String("id")
+	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"OPS"}`).ExpectError(t, http.StatusConflict, "uniqueness")
+	b := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Dev"}`).Expect(t, http.StatusCreated).String("id")
+	// Renaming onto a taken name is refused and changes nothing.
+	patchGroup(t, c, b, `[{"op":"replace","value":{"id":"`+b+`","displayName":"ops"}}]`).ExpectError(t, http.StatusConflict, "uniqueness")
+	if g := c.Do(t, http.MethodGet, "/Groups/"+b, nil); g.String("displayName") != "Dev" {
+		t.Fatalf("refused rename wrote: %s", g.Raw)
+	}
+	// After a rename the old name is free again.
+	patchGroup(t, c, a, `[{"op":"replace","path":"displayName","value":"Operations"}]`).Expect(t, http.StatusNoContent)
+	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Ops"}`).Expect(t, http.StatusCreated)
+}
+
+// TestGroupCreateRaceAcrossReplicas: 20 identical group creates over two SCIM servers → one.
+func TestGroupCreateRaceAcrossReplicas(t *testing.T) {
+	c, org := newOrgClient(t)
+	second := env.StartRoster(t, nil)
+	clients := []*scimtest.Client{c, scimtest.New(second.BaseURL, org.Name, org.Token)}
+	waitForToken(t, clients[1])
+	codes := map[int]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := clients[i%2].Do(t, http.MethodPost, "/Groups", `{"displayName":"Racers"}`)
+			mu.Lock()
+			codes[r.Status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[http.StatusCreated] != 1 || codes[http.StatusConflict] != 19 {
+		t.Fatalf("want one 201 and nineteen 409, got %v", codes)
+	}
+	var teams rosterv1.OrgTeamList
+	if err := env.Client.List(context.Background(), &teams, client.InNamespace(org.Namespace)); err != nil || len(teams.Items) != 1 {
+		t.Fatalf("want one OrgTeam, got %d (%v)", len(teams.Items), err)
+	}
+}
+
+func TestUnresolvedMembers(t *testing.T) {
+	c, org := newOrgClient(t)
+	u := createUsers(t, c, 1, "res")
+	ghost := "u-0123456789abcdef0123456789abcdef"
+	id := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Mixed","members":`+memberList(u[0], ghost, "not-even-an-id")+`}`).Expect(t, http.StatusCreated).String("id")
+	expectMembers(t, c, id, u[0])
+	var team rosterv1.OrgTeam
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: org.Namespace, Name: id}, &team); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(team.Status.UnresolvedMembers) != fmt.Sprint([]string{ghost, "not-even-an-id"}) || team.Status.UnresolvedMemberCount != 2 {
+		t.Fatalf("unresolved status: %+v", team.Status)
+	}
+	patchGroup(t, c, id, `[{"op":"add","path":"members","value":`+memberList(ghost)+`}]`).Expect(t, http.StatusNoContent)
+	expectMembers(t, c, id, u[0])
+}
+
+// TestBadGroupPatchWritesNothing: one bad operation among good ones fails the request, and
+// nothing of it is applied.
+func TestBadGroupPatchWritesNothing(t *testing.T) {
+	c, _ := newOrgClient(t)
+	u := createUsers(t, c, 2, "atomic")
+	id := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Atomic","members":`+memberList(u[0])+`}`).Expect(t, http.StatusCreated).String("id")
+	before := c.Do(t, http.MethodGet, "/Groups/"+id, nil).Expect(t, http.StatusOK)
+	for _, ops := range []string{
+		`[{"op":"add","path":"members","value":` + memberList(u[1]) + `},{"op":"explode","path":"displayName","value":"x"}]`,
+		`[{"op":"replace","path":"displayName","value":"Renamed"},{"op":"add","path":"members","value":[{"display":"no value"}]}]`,
+		`[{"op":"replace","path":"displayName","value":"Renamed"},{"op":"remove","path":"members[display sw \"x\"]"}]`,
+		`[{"op":"add","path":"members","value":` + memberList(u[1]) + `},{"op":"replace","value":{"id":"g-00000000000000000000000000000000","displayName":"Other"}}]`,
+	} {
+		patchGroup(t, c, id, ops).ExpectError(t, http.StatusBadRequest, "")
+	}
+	after := c.Do(t, http.MethodGet, "/Groups/"+id, nil).Expect(t, http.StatusOK)
+	if after.String("meta.version") != before.String("meta.version") || after.String("displayName") != "Atomic" {
+		t.Fatalf("a rejected PATCH wrote: %s", after.Raw)
+	}
+	expectMembers(t, c, id, u[0])
+}
+
+func TestDeleteUserLeavesEveryTeam(t *testing.T) {
+	c, _ := newOrgClient(t)
+	u := createUsers(t, c, 2, "leaver")
+	g1 := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"G1","members":`+memberList(u...)+`}`).Expect(t, http.StatusCreated).String("id")
+	g2 := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"G2","members":`+memberList(u[0])+`}`).Expect(t, http.StatusCreated).String("id")
+	c.Do(t, http.MethodDelete, "/Users/"+u[0], nil).Expect(t, http.StatusNoContent)
+	eventually(t, 5*time.Second, func() bool { return fmt.Sprint(members(t, c, g1)) == fmt.Sprint([]string{u[1]}) }, "user still in G1")
+	eventually(t, 5*time.Second, func() bool { return len(members(t, c, g2)) == 0 }, "user still in G2")
+}
+
+func TestGroupETags(t *testing.T) {
+	c, _ := newOrgClient(t)
+	r := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Tagged"}`).Expect(t, http.StatusCreated)
+	id, v1 := r.String("id"), r.Header.Get("ETag")
+	if v1 == "" || v1 != r.String("meta.version") {
+		t.Fatalf("ETag %q meta.version %q", v1, r.String("meta.version"))
+	}
+	c.Do(t, http.MethodGet, "/Groups/"+id, nil, "If-None-Match: "+v1).Expect(t, http.StatusNotModified)
+	patchGroup(t, c, id, `[{"op":"replace","path":"displayName","value":"Tagged2"}]`, "If-Match: "+v1).Expect(t, http.StatusNoContent)
+	patchGroup(t, c, id, `[{"op":"replace","path":"displayName","value":"Tagged3"}]`, "If-Match: "+v1).ExpectError(t, http.StatusPreconditionFailed, "")
+	c.Do(t, http.MethodPut, "/Groups/"+id, `{"displayName":"Tagged4"}`, "If-Match: "+v1).ExpectError(t, http.StatusPreconditionFailed, "")
+	c.Do(t, http.MethodDelete, "/Groups/"+id, nil, "If-Match: "+v1).ExpectError(t, http.StatusPreconditionFailed, "")
+	if g := c.Do(t, http.MethodGet, "/Groups/"+id, nil); g.String("displayName") != "Tagged2" {
+		t.Fatalf("stale If-Match wrote: %s", g.Raw)
+	}
+}
+
+// TestConcurrentMemberPatchesAcrossReplicas: two SCIM servers apply 40 concurrent
+// single-member PATCHes to one team; all 40 members end up present.
+func TestConcurrentMemberPatchesAcrossReplicas(t *testing.T) {
+	c, org := newOrgClient(t)
+	second := env.StartRoster(t, nil)
+	other := scimtest.New(second.BaseURL, org.Name, org.Token)
+	waitForToken(t, other)
+	u := createUsers(t, c, 40, "conc")
+	id := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Busy"}`).Expect(t, http.StatusCreated).String("id")
+	eventually(t, 5*time.Second, func() bool { return other.Do(t, http.MethodGet, "/Groups/"+id, nil).Status == http.StatusOK }, "team not visible on the second replica")
+	eventually(t, 5*time.Second, func() bool {
+		return other.Do(t, http.MethodGet, "/Users?filter="+urlq(`userName eq "conc39@example.com"`), nil).Get("totalResults") == float64(1)
+	}, "users not visible on the second replica")
+	var wg sync.WaitGroup
+	errs := make(chan string, 40)
+	for i, uid := range u {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := []*scimtest.Client{c, other}[i%2]
+			if r := patchGroup(t, cl, id, `[{"op":"add","path":"members","value":`+memberList(uid)+`}]`); r.Status != http.StatusNoContent {
+				errs <- fmt.Sprintf("%d %s", r.Status, r.Raw)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("PATCH failed: %s", e)
+	}
+	eventually(t, 5*time.Second, func() bool { return len(members(t, c, id)) == 40 }, "lost member updates: %d of 40", len(members(t, c, id)))
+	expectMembers(t, c, id, u...)
+}
