@@ -88,7 +88,8 @@ func run(cfg config, scenarios []string) error {
 	if b.client, err = client.New(restCfg, client.Options{Scheme: app.NewScheme()}); err != nil {
 		return err
 	}
-	b.roster, err = app.New(rest.CopyConfig(restCfg), app.Config{SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0"})
+	b.roster, err = app.New(rest.CopyConfig(restCfg), app.Config{SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0",
+		Webhook: app.WebhookConfig{Disabled: true}}) // this control plane has no webhook installed
 	if err != nil {
 		return err
 	}

@@ -15,10 +15,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/rosterhq/roster/controllers"
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/token"
+	"github.com/rosterhq/roster/webhook/admission"
 	"github.com/rosterhq/roster/webhook/scim"
 )
 
@@ -41,6 +43,27 @@ type Config struct {
 	MaxUserBodyBytes, MaxGroupBodyBytes int64
 	// SyncPeriod is the cache's periodic resync.
 	SyncPeriod time.Duration
+	// Webhook configures the validating admission webhook (webhook/admission).
+	Webhook WebhookConfig
+}
+
+// WebhookConfig configures the admission webhook server. It serves on every replica, not
+// only the leader: the ValidatingWebhookConfiguration fails closed, so every replica the
+// Service routes to must answer.
+type WebhookConfig struct {
+	// Disabled runs no webhook server. Only for envtest runs that do not install the
+	// webhook configuration; in a cluster the configuration (failurePolicy Fail) would then
+	// refuse every write of OrgUsers, OrgTeams and OrgTeamMemberSlices.
+	Disabled bool
+	// Host and Port are where the webhook server listens (Port 0: 9443, controller-runtime's).
+	Host string
+	Port int
+	// CertDir holds tls.crt and tls.key ("": controller-runtime's default,
+	// <tmp>/k8s-webhook-server/serving-certs, where config/ mounts cert-manager's Secret).
+	CertDir string
+	// SCIMIdentities are the usernames allowed to write what SCIM owns. Empty: the manager's
+	// own user, asked from the apiserver at startup (admission.SelfIdentity).
+	SCIMIdentities []string
 }
 
 // Roster is an assembled manager and its SCIM server.
@@ -68,6 +91,9 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 			SyncPeriod: syncPeriod,
 			ByObject:   map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: tokenSecrets}},
 		},
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: cfg.Webhook.Host, Port: cfg.Webhook.Port, CertDir: cfg.Webhook.CertDir,
+		}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -97,6 +123,11 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Organization controller: %w", err)
 	}
+	if !cfg.Webhook.Disabled {
+		if err := addWebhook(mgr, restCfg, cfg.Webhook); err != nil {
+			return nil, err
+		}
+	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
@@ -109,4 +140,31 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		return nil, err
 	}
 	return &Roster{Manager: mgr, SCIM: srv}, nil
+}
+
+// addWebhook registers the admission validators on the manager's webhook server (which the
+// manager starts before its caches, on every replica) and makes /readyz wait for it.
+func addWebhook(mgr manager.Manager, restCfg *rest.Config, cfg WebhookConfig) error {
+	ids := cfg.SCIMIdentities
+	if len(ids) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		self, err := admission.SelfIdentity(ctx, restCfg)
+		if err != nil {
+			return err
+		}
+		ids = []string{self}
+	}
+	log := ctrl.Log.WithName("admission")
+	log.Info("SCIM-owned objects are writable only by", "identities", ids)
+	srv := mgr.GetWebhookServer()
+	if err := admission.Register(srv, mgr.GetScheme(), admission.Options{
+		SCIMIdentities: ids,
+		Cache:          mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Log:            log,
+	}); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("webhook", srv.StartedChecker())
 }

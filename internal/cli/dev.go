@@ -56,6 +56,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// The same admission webhook as in a cluster, so kubectl in dev mode is refused what it
+	// would be refused there.
+	if err := controlplane.InstallWebhook(env); err != nil {
+		return err
+	}
 	fmt.Fprintln(stderr, "Starting the local kube-apiserver and etcd...")
 	restCfg, err := env.Start()
 	if err != nil {
@@ -67,6 +72,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stderr, "stopping the control plane: %v\n", err)
 		}
 	}()
+	if cfg.Webhook.Host, cfg.Webhook.Port, cfg.Webhook.CertDir, err = controlplane.WebhookServing(env); err != nil {
+		return err
+	}
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := writeKubeconfig(env, kubeconfig); err != nil {
 		return err

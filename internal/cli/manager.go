@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -19,6 +21,7 @@ func managerFlags(fs *flag.FlagSet, cfg *app.Config, proxies *stringList) {
 	fs.Int64Var(&cfg.MaxUserBodyBytes, "max-user-body-bytes", scim.DefaultMaxUserBodyBytes, "largest accepted /Users request body")
 	fs.Int64Var(&cfg.MaxGroupBodyBytes, "max-group-body-bytes", scim.DefaultMaxGroupBodyBytes, "largest accepted /Groups request body")
 	fs.DurationVar(&cfg.SyncPeriod, "resync-interval", 10*time.Hour, "how often every object is reconciled again, repairing drift")
+	fs.Var((*stringList)(&cfg.Webhook.SCIMIdentities), "scim-identity", "username allowed to write OrgUsers, SCIM-managed OrgTeams and their member slices; repeatable (default: Roster's own user, from a SelfSubjectReview)")
 }
 
 // runManager implements `roster manager`, the in-cluster entry point.
@@ -33,6 +36,8 @@ func runManager(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&cfg.LeaderElection, "leader-elect", true, "run controllers on one replica at a time (SCIM serves on all)")
 	fs.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's)")
+	fs.IntVar(&cfg.Webhook.Port, "webhook-bind-port", 9443, "port of the admission webhook server (every replica)")
+	fs.StringVar(&cfg.Webhook.CertDir, "webhook-cert-dir", filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs"), "directory with the admission webhook's tls.crt and tls.key")
 	managerFlags(fs, &cfg, &proxies)
 	zo := zapFlags(fs)
 	if err := fs.Parse(args); err != nil {

@@ -33,7 +33,10 @@ type Env struct {
 	// Client talks to the apiserver directly (no cache).
 	Client client.Client
 
-	atStop []func()
+	// webhook is what StartRoster serves the admission webhook with: disabled unless the
+	// control plane installed it (StartWithWebhook).
+	webhook app.WebhookConfig
+	atStop  []func()
 }
 
 // AtStop registers f to run before the control plane stops (e.g. stopping a shared manager,
@@ -42,9 +45,14 @@ func (e *Env) AtStop(f func()) { e.atStop = append(e.atStop, f) }
 
 // Run starts a control plane, sets *env, runs the package's tests and stops it. Use it from
 // TestMain: os.Exit(testenv.Run(m, &env)).
-func Run(m *testing.M, env **Env) int {
+func Run(m *testing.M, env **Env) int { return run(m, env, Start) }
+
+// RunWithWebhook is Run with Roster's admission webhook installed (StartWithWebhook).
+func RunWithWebhook(m *testing.M, env **Env) int { return run(m, env, StartWithWebhook) }
+
+func run(m *testing.M, env **Env, start func() (*Env, error)) int {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
-	e, err := Start()
+	e, err := start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv:", err)
 		return 1
@@ -61,10 +69,22 @@ func Run(m *testing.M, env **Env) int {
 }
 
 // Start starts a control plane with the CRDs installed.
-func Start() (*Env, error) {
+func Start() (*Env, error) { return start(false) }
+
+// StartWithWebhook also installs Roster's ValidatingWebhookConfiguration (failurePolicy
+// Fail): every OrgUser, OrgTeam and OrgTeamMemberSlice write is refused until a Roster from
+// StartRoster serves the webhook, which it then does.
+func StartWithWebhook() (*Env, error) { return start(true) }
+
+func start(withWebhook bool) (*Env, error) {
 	te, err := controlplane.New("")
 	if err != nil {
 		return nil, err
+	}
+	if withWebhook {
+		if err := controlplane.InstallWebhook(te); err != nil {
+			return nil, err
+		}
 	}
 	cfg, err := te.Start()
 	if err != nil {
@@ -76,7 +96,15 @@ func Start() (*Env, error) {
 		_ = te.Stop()
 		return nil, err
 	}
-	return &Env{Environment: te, Config: cfg, Client: c}, nil
+	e := &Env{Environment: te, Config: cfg, Client: c, webhook: app.WebhookConfig{Disabled: true}}
+	if withWebhook {
+		e.webhook = app.WebhookConfig{}
+		if e.webhook.Host, e.webhook.Port, e.webhook.CertDir, err = controlplane.WebhookServing(te); err != nil {
+			_ = te.Stop()
+			return nil, err
+		}
+	}
+	return e, nil
 }
 
 func zapLevel() zapcore.Level {
@@ -141,10 +169,12 @@ type Roster struct {
 }
 
 // StartRoster runs Roster's manager (controllers off leader election) with SCIM on a free
-// loopback port, and stops it when the test ends. mutate may adjust the config.
+// loopback port, and stops it when the test ends. mutate may adjust the config. With the
+// webhook installed (StartWithWebhook) it also serves the webhook, on the one port the
+// control plane calls: a second Roster in the same package must set Webhook.Disabled.
 func (e *Env) StartRoster(t testing.TB, mutate func(*app.Config)) *Roster {
 	t.Helper()
-	cfg := app.Config{SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0"}
+	cfg := app.Config{SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0", Webhook: e.webhook}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -1,0 +1,138 @@
+// Package admission is Roster's validating admission webhook. It keeps what the identity
+// provider owns read-only everywhere but in Roster's SCIM server: OrgUsers, SCIM-managed
+// OrgTeams (spec.managedBy=scim) and the OrgTeamMemberSlices that hold their members. Only
+// the SCIM server's own Kubernetes identity (the manager's user, which the controllers in the
+// same process share) may create, change or delete them; anyone else, cluster-admin
+// included, is denied with a message that names the identity provider as the place to make
+// the change. Manual teams (managedBy=manual) and their slices are left to RBAC.
+//
+// The ValidatingWebhookConfiguration is config/webhook/manifests.yaml. Its failurePolicy is
+// Fail on purpose: a webhook that fails open lets anyone change a SCIM-managed team while no
+// replica answers, and the team silently stops mirroring the identity provider. The webhook
+// runs on every replica (not only the leader), so it is unreachable only when Roster is down,
+// and then refusing these writes is the right answer. The price, written down in
+// docs/operations.md: while no replica is ready, nobody can write these kinds — deleting an
+// organization's namespace waits for Roster too.
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+)
+
+// The paths controller-runtime serves the validators on; config/webhook/manifests.yaml and
+// config/install_test.go name the same ones.
+const (
+	UserPath  = "/validate-scim-roster-dev-v1alpha1-orguser"
+	TeamPath  = "/validate-scim-roster-dev-v1alpha1-orgteam"
+	SlicePath = "/validate-scim-roster-dev-v1alpha1-orgteammemberslice"
+)
+
+// Options configure the validators.
+type Options struct {
+	// SCIMIdentities are the usernames allowed to write SCIM-owned objects: Roster's own
+	// user, as SelfIdentity reports it for the manager's rest config. At least one.
+	SCIMIdentities []string
+	// Cache reads OrgTeams (the manager's cached client).
+	Cache client.Reader
+	// APIReader reads OrgTeams from the apiserver when the cache has not seen one (yet): a
+	// team and its first slice are often created back to back.
+	APIReader client.Reader
+	// Log receives a line per denial at V(1).
+	Log logr.Logger
+}
+
+// Register adds the three validators to a webhook server.
+func Register(srv webhook.Server, scheme *runtime.Scheme, opts Options) error {
+	g, err := newGuard(opts)
+	if err != nil {
+		return err
+	}
+	srv.Register(UserPath, admission.WithValidator[*rosterv1.OrgUser](scheme, validator[*rosterv1.OrgUser]{g.log, g.judgeUser}))
+	srv.Register(TeamPath, admission.WithValidator[*rosterv1.OrgTeam](scheme, validator[*rosterv1.OrgTeam]{g.log, g.judgeTeam}))
+	srv.Register(SlicePath, admission.WithValidator[*rosterv1.OrgTeamMemberSlice](scheme, validator[*rosterv1.OrgTeamMemberSlice]{g.log, g.judgeSlice}))
+	return nil
+}
+
+func newGuard(opts Options) (*guard, error) {
+	if len(opts.SCIMIdentities) == 0 {
+		return nil, errors.New("admission: no SCIM identity: the webhook would deny Roster's own writes")
+	}
+	if opts.Cache == nil || opts.APIReader == nil {
+		return nil, errors.New("admission: Cache and APIReader are required")
+	}
+	return &guard{
+		scim:  sets.New(opts.SCIMIdentities...),
+		teams: cachedTeams(opts.Cache, opts.APIReader),
+		log:   opts.Log,
+	}, nil
+}
+
+// cachedTeams looks a team up in the cache and, when the cache does not have it, in the
+// apiserver. Whether a team is SCIM-managed never changes (managedBy is immutable), so a
+// cached answer is never stale in the way that matters here.
+func cachedTeams(cache, api client.Reader) teamLookup {
+	return func(ctx context.Context, namespace, name string) (*rosterv1.OrgTeam, error) {
+		key := types.NamespacedName{Namespace: namespace, Name: name}
+		var team rosterv1.OrgTeam
+		err := cache.Get(ctx, key, &team)
+		if apierrors.IsNotFound(err) {
+			err = api.Get(ctx, key, &team)
+		}
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading team %s: %w", key, err)
+		}
+		return &team, nil
+	}
+}
+
+// validator adapts a judge function to controller-runtime's typed Validator, which decodes
+// the objects (on DELETE, the object being deleted) and puts the request, with its
+// UserInfo, in the context.
+type validator[T client.Object] struct {
+	log   logr.Logger
+	judge func(context.Context, request) error
+}
+
+func (v validator[T]) ValidateCreate(ctx context.Context, obj T) (admission.Warnings, error) {
+	return nil, v.run(ctx, admissionv1.Create, nil, obj)
+}
+
+func (v validator[T]) ValidateUpdate(ctx context.Context, oldObj, newObj T) (admission.Warnings, error) {
+	return nil, v.run(ctx, admissionv1.Update, oldObj, newObj)
+}
+
+func (v validator[T]) ValidateDelete(ctx context.Context, obj T) (admission.Warnings, error) {
+	return nil, v.run(ctx, admissionv1.Delete, obj, nil)
+}
+
+func (v validator[T]) run(ctx context.Context, op admissionv1.Operation, oldObj, newObj client.Object) error {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	r := request{op: op, user: req.UserInfo.Username, old: oldObj, new: newObj}
+	err = v.judge(ctx, r)
+	if err != nil {
+		subject := r.subject()
+		v.log.V(1).Info("denied", "operation", op, "user", r.user, "kind", req.Kind.Kind,
+			"namespace", subject.GetNamespace(), "name", subject.GetName(), "reason", err.Error())
+	}
+	return err
+}
