@@ -2,14 +2,200 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/naming"
 )
 
 func clientInNamespace(ns string) client.ListOption { return client.InNamespace(ns) }
 
-// groups is filled in with the Groups work.
+// groups loads users and a team of team-size members, then times membership PATCHes of 1,000
+// members, reads of the team with and without members, and reports the largest object.
 func (b *bench) groups(ctx context.Context) error {
-	return errors.New("groups scenario not implemented yet")
+	o, err := b.newOrg(ctx, "bench-groups")
+	if err != nil {
+		return err
+	}
+	size := b.cfg.teamSize
+	if err := b.loadUsers(ctx, o, size+1000); err != nil {
+		return err
+	}
+	ids := make([]string, size+1000)
+	for i := range ids {
+		ids[i] = naming.UserObjectName(userSpec(i).UserName)
+	}
+	c := b.scimClient(o)
+	status, body, err := c.do(ctx, http.MethodPost, "/Groups", `{"displayName":"Everyone"}`)
+	if err != nil || status != http.StatusCreated {
+		return fmt.Errorf("create group: %d %s %v", status, body, err)
+	}
+	var created struct{ ID string }
+	_ = json.Unmarshal(body, &created)
+	id := created.ID
+
+	start := time.Now()
+	status, body, err = c.do(ctx, http.MethodPut, "/Groups/"+id+"?excludedAttributes=members", `{"displayName":"Everyone","members":`+members(ids[:size])+`}`)
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("PUT group: %d %.200s %v", status, body, err)
+	}
+	label := fmt.Sprintf("team of %d", size)
+	b.record(label, "PUT with every member", time.Since(start).Round(time.Millisecond).String(), "")
+
+	extra := ids[size:]
+	var adds, removes []time.Duration
+	for range 5 {
+		d, err := timed(func() error { return expect(c.do(ctx, http.MethodPatch, "/Groups/"+id, addOps(extra))) })
+		if err != nil {
+			return err
+		}
+		adds = append(adds, d)
+		d, err = timed(func() error { return expect(c.do(ctx, http.MethodPatch, "/Groups/"+id, removeOps(extra))) })
+		if err != nil {
+			return err
+		}
+		removes = append(removes, d)
+	}
+	b.record(label, "PATCH add 1,000 (median of 5)", median(adds).String(), "<= 1s")
+	b.record(label, "PATCH remove 1,000 (median of 5)", median(removes).String(), "<= 1s")
+
+	withMembers, err := timedN(5, func() error { return expectGet(c.do(ctx, http.MethodGet, "/Groups/"+id, "")) })
+	if err != nil {
+		return err
+	}
+	without, err := timedN(50, func() error {
+		return expectGet(c.do(ctx, http.MethodGet, "/Groups/"+id+"?excludedAttributes=members", ""))
+	})
+	if err != nil {
+		return err
+	}
+	b.record(label, "GET with members (median)", withMembers.String(), "")
+	b.record(label, "GET excludedAttributes=members (median)", without.String(), "same as a 3-member team")
+
+	small := b.scimClient(o)
+	status, body, _ = small.do(ctx, http.MethodPost, "/Groups", `{"displayName":"Three","members":`+members(ids[:3])+`}`)
+	if status != http.StatusCreated {
+		return fmt.Errorf("small group: %d %s", status, body)
+	}
+	_ = json.Unmarshal(body, &created)
+	smallGet, err := timedN(50, func() error {
+		return expectGet(small.do(ctx, http.MethodGet, "/Groups/"+created.ID+"?excludedAttributes=members", ""))
+	})
+	if err != nil {
+		return err
+	}
+	b.record("team of 3", "GET excludedAttributes=members (median)", smallGet.String(), "")
+
+	largest, kind, err := b.largestObject(ctx, o.name)
+	if err != nil {
+		return err
+	}
+	b.record("after load", "largest object (JSON bytes)", fmt.Sprintf("%d (%s)", largest, kind), "< 1 MiB")
+	return nil
+}
+
+// largestObject is the biggest Roster object of the org as the apiserver serves it (CRDs are
+// stored in etcd as this JSON).
+func (b *bench) largestObject(ctx context.Context, ns string) (int, string, error) {
+	best, kind := 0, ""
+	for _, l := range []client.ObjectList{&rosterv1.OrgTeamMemberSliceList{}, &rosterv1.OrgTeamList{}} {
+		if err := b.client.List(ctx, l, client.InNamespace(ns)); err != nil {
+			return 0, "", err
+		}
+		var items []any
+		switch x := l.(type) {
+		case *rosterv1.OrgTeamMemberSliceList:
+			for i := range x.Items {
+				items = append(items, &x.Items[i])
+			}
+		case *rosterv1.OrgTeamList:
+			for i := range x.Items {
+				items = append(items, &x.Items[i])
+			}
+		}
+		for _, it := range items {
+			raw, _ := json.Marshal(it)
+			if len(raw) > best {
+				best, kind = len(raw), fmt.Sprintf("%T", it)
+			}
+		}
+	}
+	return best, strings.TrimPrefix(kind, "*v1alpha1."), nil
+}
+
+func members(ids []string) string {
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"value":%q}`, id)
+	}
+	sb.WriteByte(']')
+	return sb.String()
+}
+
+func addOps(ids []string) string {
+	return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":` + members(ids) + `}]}`
+}
+
+// removeOps removes members the way Okta does: one operation per member.
+func removeOps(ids []string) string {
+	ops := make([]string, len(ids))
+	for i, id := range ids {
+		ops[i] = fmt.Sprintf(`{"op":"remove","path":"members[value eq \"%s\"]"}`, id)
+	}
+	return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + strings.Join(ops, ",") + `]}`
+}
+
+func expect(status int, body []byte, err error) error {
+	if err != nil {
+		return err
+	}
+	if status != http.StatusNoContent {
+		return fmt.Errorf("PATCH: %d %.300s", status, body)
+	}
+	return nil
+}
+
+func expectGet(status int, body []byte, err error) error {
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("GET: %d %.300s", status, body)
+	}
+	return nil
+}
+
+func timed(f func() error) (time.Duration, error) {
+	start := time.Now()
+	err := f()
+	return time.Since(start), err
+}
+
+func timedN(n int, f func() error) (time.Duration, error) {
+	var ds []time.Duration
+	for range n {
+		d, err := timed(f)
+		if err != nil {
+			return 0, err
+		}
+		ds = append(ds, d)
+	}
+	return median(ds), nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2].Round(10 * time.Microsecond)
 }
