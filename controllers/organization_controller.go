@@ -4,6 +4,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,8 +19,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/identitystore"
+	"github.com/rosterhq/roster/internal/identitystore/lazy"
 	"github.com/rosterhq/roster/internal/token"
 )
 
@@ -32,10 +36,15 @@ const (
 )
 
 // OrganizationReconciler keeps an Organization's status true: user and team counts, when the
-// token was rotated, and whether SCIM can serve it (namespace and token present).
+// token was rotated, whether SCIM can serve it (namespace and token present) and, with an
+// identity store, whether its users and teams are in the store (the Synced condition).
 type OrganizationReconciler struct {
 	client.Client
 	Recorder record.EventRecorder
+	// Store is the identity store; nil when Roster runs without one (no Synced condition).
+	Store *lazy.Store
+	// Events, when set, re-queues every Organization when the store's reachability changes.
+	Events *StoreWatcher
 }
 
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=organizations,verbs=get;list;watch
@@ -57,9 +66,11 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	base := org.DeepCopy()
 	before := &base.Status
 
-	if err := r.countMembers(ctx, &org); err != nil {
+	tally, err := r.countMembers(ctx, &org)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
+	r.observeStore(&org, tally)
 	tokenOK, err := r.observeToken(ctx, &org)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -81,26 +92,79 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	return ctrl.Result{}, r.Status().Patch(ctx, &org, client.MergeFrom(base))
 }
 
-// countMembers sets the user and team counts from the cache.
-func (r *OrganizationReconciler) countMembers(ctx context.Context, org *rosterv1.Organization) error {
+// storeTally counts the users and teams that are (not) in the identity store.
+type storeTally struct {
+	syncedUsers, syncedTeams int32
+	// failing names one object whose Synced condition is False, with its reason.
+	failing string
+	failed  int
+}
+
+func (t *storeTally) add(kind, name string, conds []metav1.Condition, generation int64, synced *int32) {
+	if isSynced(conds, generation) {
+		*synced++
+		return
+	}
+	if c := meta.FindStatusCondition(conds, rosterv1.ConditionSynced); c != nil && c.Status == metav1.ConditionFalse {
+		t.failed++
+		if t.failing == "" {
+			t.failing = fmt.Sprintf("%s %s: %s: %s", kind, name, c.Reason, truncate(c.Message, 300))
+		}
+	}
+}
+
+// countMembers sets the user and team counts from the cache, and tallies their store state.
+func (r *OrganizationReconciler) countMembers(ctx context.Context, org *rosterv1.Organization) (storeTally, error) {
+	var tally storeTally
 	// Read-only iteration over possibly 100,000 cached objects: no deep copies.
 	ns := client.InNamespace(org.Spec.Namespace)
 	var users rosterv1.OrgUserList
 	if err := r.List(ctx, &users, ns, client.UnsafeDisableDeepCopy); err != nil {
-		return err
+		return tally, err
 	}
 	var teams rosterv1.OrgTeamList
 	if err := r.List(ctx, &teams, ns, client.UnsafeDisableDeepCopy); err != nil {
-		return err
+		return tally, err
 	}
 	org.Status.Users, org.Status.ActiveUsers = int32(len(users.Items)), 0
 	for i := range users.Items {
-		if users.Items[i].Spec.IsActive() {
+		u := &users.Items[i]
+		if u.Spec.IsActive() {
 			org.Status.ActiveUsers++
 		}
+		tally.add("OrgUser", u.Name, u.Status.Conditions, u.Generation, &tally.syncedUsers)
 	}
 	org.Status.Teams = int32(len(teams.Items))
-	return nil
+	for i := range teams.Items {
+		t := &teams.Items[i]
+		tally.add("OrgTeam", t.Name, t.Status.Conditions, t.Generation, &tally.syncedTeams)
+	}
+	return tally, nil
+}
+
+// observeStore sets the Synced condition: whether the store is reachable and holds every
+// user and team of the organization.
+func (r *OrganizationReconciler) observeStore(org *rosterv1.Organization, t storeTally) {
+	if r.Store == nil {
+		return
+	}
+	st := org.Status
+	cond := metav1.Condition{Type: rosterv1.ConditionSynced, ObservedGeneration: org.Generation, Status: metav1.ConditionFalse}
+	counts := fmt.Sprintf("%d of %d users and %d of %d teams are in the identity store", t.syncedUsers, st.Users, t.syncedTeams, st.Teams)
+	switch h := r.Store.Health(); {
+	case h.Known && !h.Available:
+		cond.Reason = ReasonStoreUnavailable
+		cond.Message = fmt.Sprintf("the identity store is unreachable since %s (SCIM keeps accepting changes; they are written when it is back): %s; %s",
+			h.Since.UTC().Format(time.RFC3339), truncate(h.Err.Error(), 300), counts)
+	case t.syncedUsers == st.Users && t.syncedTeams == st.Teams:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, ReasonInStore, counts
+	case t.failed > 0:
+		cond.Reason = ReasonSyncFailed
+		cond.Message = fmt.Sprintf("%s; %d failing, e.g. %s", counts, t.failed, t.failing)
+	default:
+		cond.Reason, cond.Message = ReasonSyncPending, counts
+	}
+	meta.SetStatusCondition(&org.Status.Conditions, cond)
 }
 
 // observeToken sets TokenConfigured and TokenRotatedAt from the token Secret.
@@ -153,14 +217,31 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return nil
 	})
-	// Count changes only on create and delete; active flips change ActiveUsers.
-	return ctrl.NewControllerManagedBy(mgr).
+	// Counts change on create and delete, active flips change ActiveUsers, and Synced
+	// conditions of users and teams change the org's Synced: every event counts.
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&rosterv1.Organization{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&rosterv1.OrgUser{}, toOrg).
 		Watches(&rosterv1.OrgTeam{}, toOrg).
 		Watches(&corev1.Secret{}, toOrg).
-		WithOptions(controllerOptions()).
-		Complete(r)
+		WithOptions(controllerOptions())
+	if r.Events != nil {
+		b = b.WatchesRawSource(source.Channel(r.Events.orgs, handler.TypedEnqueueRequestsFromMapFunc(r.allOrgs)))
+	}
+	return b.Complete(r)
+}
+
+// allOrgs maps a change of the store's reachability to every Organization.
+func (r *OrganizationReconciler) allOrgs(ctx context.Context, _ identitystore.Change) []reconcile.Request {
+	var orgs rosterv1.OrganizationList
+	if err := r.List(ctx, &orgs, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, len(orgs.Items))
+	for i := range orgs.Items {
+		out[i].Name = orgs.Items[i].Name
+	}
+	return out
 }
 
 // controllerOptions are the options of every Roster controller. Name validation is skipped

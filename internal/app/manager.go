@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/rosterhq/roster/controllers"
+	"github.com/rosterhq/roster/internal/identitystore/lazy"
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/token"
 	"github.com/rosterhq/roster/webhook/admission"
@@ -45,6 +46,13 @@ type Config struct {
 	SyncPeriod time.Duration
 	// Webhook configures the validating admission webhook (webhook/admission).
 	Webhook WebhookConfig
+	// IdentityStore is the URL of the downstream identity store (sqlite:// or postgres://).
+	// Empty runs no OrgUser and OrgTeam controllers: only for tests of the SCIM server alone;
+	// the commands always set it.
+	IdentityStore string
+	// StoreResyncInterval is how often every team's memberships are compared with the store
+	// (0: controllers.DefaultStoreResyncInterval; negative: never).
+	StoreResyncInterval time.Duration
 }
 
 // WebhookConfig configures the admission webhook server. It serves on every replica, not
@@ -70,6 +78,8 @@ type WebhookConfig struct {
 type Roster struct {
 	Manager manager.Manager
 	SCIM    *scim.Server
+	// Store is the identity store the controllers write to; nil without one.
+	Store *lazy.Store
 }
 
 // New builds the manager. Token Secrets are the only Secrets cached: caching every Secret of a
@@ -117,9 +127,15 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err := mgr.Add(srv); err != nil {
 		return nil, err
 	}
+	store, events, err := addStoreControllers(mgr, cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := (&controllers.OrganizationReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorderFor("roster-organization"),
+		Store:    store,
+		Events:   events,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Organization controller: %w", err)
 	}
@@ -139,7 +155,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return &Roster{Manager: mgr, SCIM: srv}, nil
+	return &Roster{Manager: mgr, SCIM: srv, Store: store}, nil
 }
 
 // addWebhook registers the admission validators on the manager's webhook server (which the

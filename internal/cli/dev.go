@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/controlplane"
+	"github.com/rosterhq/roster/internal/identitystore/open"
 	"github.com/rosterhq/roster/internal/token"
 )
 
@@ -50,6 +52,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if cfg.IdentityStore == "" {
+		cfg.IdentityStore = "sqlite://" + filepath.Join(dir, "roster.db")
+	}
+	if err := open.Validate(cfg.IdentityStore); err != nil {
 		return err
 	}
 	env, err := controlplane.New(dir)
@@ -111,7 +119,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	case <-r.SCIM.Ready():
 	}
-	printBanner(stdout, r.SCIM.Addr(), kubeconfig, orgs, tokens)
+	printBanner(stdout, r.SCIM.Addr(), kubeconfig, cfg.IdentityStore, orgs, tokens)
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -172,7 +180,7 @@ func writeTokenFile(path string, orgs []string, tokens map[string]string) error 
 	return os.Chmod(path, 0o600) // WriteFile keeps the mode of an existing file
 }
 
-func printBanner(w io.Writer, addr, kubeconfig string, orgs []string, tokens map[string]string) {
+func printBanner(w io.Writer, addr, kubeconfig, store string, orgs []string, tokens map[string]string) {
 	fmt.Fprintf(w, "\nRoster is running (Ctrl-C stops it).\n\n")
 	for _, org := range orgs {
 		fmt.Fprintf(w, "  SCIM base URL (%s):  http://%s/scim/v2/%s\n", org, addr, org)
@@ -186,5 +194,14 @@ func printBanner(w io.Writer, addr, kubeconfig string, orgs []string, tokens map
 	}
 	fmt.Fprintf(w, "\n  Kubeconfig:  %s\n", kubeconfig)
 	fmt.Fprintf(w, "      kubectl --kubeconfig %s get orgusers,orgteams -A\n", kubeconfig)
+	fmt.Fprintf(w, "  Identity store:  %s\n", redactURL(store))
 	fmt.Fprintf(w, "  Readiness:   http://%s/readyz\n\n", addr)
+}
+
+// redactURL hides a password in a store URL.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable URL)"
 }

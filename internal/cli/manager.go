@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/rosterhq/roster/controllers"
 	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/identitystore/open"
 	"github.com/rosterhq/roster/webhook/scim"
 )
 
@@ -21,7 +24,28 @@ func managerFlags(fs *flag.FlagSet, cfg *app.Config, proxies *stringList) {
 	fs.Int64Var(&cfg.MaxUserBodyBytes, "max-user-body-bytes", scim.DefaultMaxUserBodyBytes, "largest accepted /Users request body")
 	fs.Int64Var(&cfg.MaxGroupBodyBytes, "max-group-body-bytes", scim.DefaultMaxGroupBodyBytes, "largest accepted /Groups request body")
 	fs.DurationVar(&cfg.SyncPeriod, "resync-interval", 10*time.Hour, "how often every object is reconciled again, repairing drift")
+	fs.StringVar(&cfg.IdentityStore, "identity-store", "", "URL of the identity store the controllers write users, teams and memberships to: "+
+		"sqlite:///path/roster.db or postgres://user:pass@host/db (default: $"+identityStoreEnv+"; roster dev: sqlite://<data-dir>/roster.db)")
+	fs.DurationVar(&cfg.StoreResyncInterval, "store-resync-interval", controllers.DefaultStoreResyncInterval,
+		"how often every team's memberships are compared with the identity store, reverting drift in SCIM-managed teams (PostgreSQL also notifies at once)")
 	fs.Var((*stringList)(&cfg.Webhook.SCIMIdentities), "scim-identity", "username allowed to write OrgUsers, SCIM-managed OrgTeams and their member slices; repeatable (default: Roster's own user, from a SelfSubjectReview)")
+}
+
+// identityStoreEnv names the environment variable that gives the store URL when the flag is
+// not set: in a cluster it comes from a Secret, since a PostgreSQL URL holds a password.
+const identityStoreEnv = "ROSTER_IDENTITY_STORE"
+
+// requireIdentityStore fills the store URL from the environment and refuses to run without
+// one: a default SQLite file inside a pod would be one private, ephemeral database per replica,
+// which no other application could read.
+func requireIdentityStore(cfg *app.Config) error {
+	if cfg.IdentityStore == "" {
+		cfg.IdentityStore = os.Getenv(identityStoreEnv)
+	}
+	if cfg.IdentityStore == "" {
+		return fmt.Errorf("--identity-store or $%s is required, e.g. postgres://roster:PASSWORD@db:5432/roster", identityStoreEnv)
+	}
+	return open.Validate(cfg.IdentityStore)
 }
 
 // runManager implements `roster manager`, the in-cluster entry point.
@@ -45,6 +69,9 @@ func runManager(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	cfg.TrustedProxies = proxies
 	setupLogging(zo, stderr)
+	if err := requireIdentityStore(&cfg); err != nil {
+		return err
+	}
 	restCfg, err := restConfig(*kubeconfig)
 	if err != nil {
 		return err

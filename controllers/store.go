@@ -1,0 +1,238 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/time/rate"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/identitystore"
+	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/reconcileerr"
+)
+
+// Finalizer is on every OrgUser and OrgTeam whose rows the controllers write to the identity
+// store. It is added before the first write and removed once the rows are gone: deleting the
+// object is the only way rows leave the store.
+const Finalizer = "scim.roster.dev/identity-store"
+
+// Reasons of the Synced and Ready conditions of OrgUsers, OrgTeams and Organizations.
+const (
+	// ReasonInStore: the object's rows match it.
+	ReasonInStore = "InStore"
+	// ReasonStoreUnavailable: the database cannot be reached (or opened); retried with back-off.
+	ReasonStoreUnavailable = "StoreUnavailable"
+	// ReasonStoreConflict: another row of the org has the same userName in the store.
+	ReasonStoreConflict = "StoreConflict"
+	// ReasonStoreRejected: the store refuses the data; retrying cannot help.
+	ReasonStoreRejected = "StoreRejected"
+	// ReasonStoreError: any other failed statement.
+	ReasonStoreError = "StoreError"
+	// ReasonOrganizationNotFound: no Organization uses the object's namespace.
+	ReasonOrganizationNotFound = "OrganizationNotFound"
+	// ReasonAPIError: reading or writing Kubernetes objects failed.
+	ReasonAPIError = "APIError"
+	// ReasonSyncPending (Organization): some users or teams are not written yet.
+	ReasonSyncPending = "SyncPending"
+	// ReasonSyncFailed (Organization): some users or teams failed to be written.
+	ReasonSyncFailed = "SyncFailed"
+)
+
+// Reasons of the events the store controllers record.
+const (
+	EventCreatedInStore   = "CreatedInStore"
+	EventUpdatedInStore   = "UpdatedInStore"
+	EventDeactivated      = "Deactivated"
+	EventReactivated      = "Reactivated"
+	EventMembersAdded     = "MembersAdded"
+	EventMembersRemoved   = "MembersRemoved"
+	EventDriftReverted    = "DriftReverted"
+	EventDeletedFromStore = "DeletedFromStore"
+	EventRemovedFromTeams = "RemovedFromTeams"
+)
+
+// storeErr wraps a failed store operation in a typed error whose reason says what a person
+// can do about it.
+func storeErr(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf(format+": %w", append(args, err)...)
+	switch {
+	case identitystore.IsUnavailable(err):
+		return reconcileerr.New(ReasonStoreUnavailable, err)
+	case errors.Is(err, identitystore.ErrConflict):
+		return reconcileerr.New(ReasonStoreConflict, err)
+	case errors.Is(err, identitystore.ErrInvalid):
+		return reconcileerr.NewStalling(ReasonStoreRejected, err)
+	}
+	return reconcileerr.New(ReasonStoreError, err)
+}
+
+// apiErr wraps a failed Kubernetes API call.
+func apiErr(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return reconcileerr.New(ReasonAPIError, fmt.Errorf(format+": %w", append(args, err)...))
+}
+
+// orgOf returns the organization (login name) an object belongs to: the Organization whose
+// spec.namespace is the object's namespace. The org label is believed only when no
+// Organization claims the namespace any more (it was deleted first), so that the rows of a
+// deleted object can still be found; it is never enough to write rows of another org.
+func orgOf(ctx context.Context, c client.Reader, obj client.Object, deleting bool) (string, error) {
+	var orgs rosterv1.OrganizationList
+	if err := c.List(ctx, &orgs, client.MatchingFields{index.OrgNamespace: obj.GetNamespace()}, client.UnsafeDisableDeepCopy); err != nil {
+		return "", apiErr(err, "finding the organization of namespace %s", obj.GetNamespace())
+	}
+	switch {
+	case len(orgs.Items) == 1:
+		return orgs.Items[0].Name, nil
+	case len(orgs.Items) > 1:
+		return "", reconcileerr.NewStalling(ReasonOrganizationNotFound,
+			fmt.Errorf("%d Organizations use namespace %s; exactly one may", len(orgs.Items), obj.GetNamespace()))
+	case deleting && obj.GetLabels()[rosterv1.OrgLabel] != "":
+		return obj.GetLabels()[rosterv1.OrgLabel], nil
+	}
+	return "", reconcileerr.New(ReasonOrganizationNotFound,
+		fmt.Errorf("no Organization has spec.namespace %s", obj.GetNamespace()))
+}
+
+// statusPatch merge-patches an object's status at the end of a reconcile, from the copy taken
+// when it was read. A merge patch carries only the fields that changed, so it never undoes a
+// concurrent writer of other status fields (the SCIM server writes OrgTeam unresolved members).
+type statusPatch struct{ base client.Object }
+
+func newStatusPatch(obj client.Object) *statusPatch {
+	return &statusPatch{base: obj.DeepCopyObject().(client.Object)}
+}
+
+// rebase takes obj as the new starting point, after a metadata write (the finalizer).
+func (p *statusPatch) rebase(obj client.Object) { p.base = obj.DeepCopyObject().(client.Object) }
+
+func (p *statusPatch) apply(ctx context.Context, c client.Client, obj client.Object) error {
+	patch := client.MergeFrom(p.base)
+	data, err := patch.Data(obj)
+	if err != nil || string(data) == "{}" {
+		return err
+	}
+	// NotFound: the object went away once its finalizer was removed.
+	return client.IgnoreNotFound(c.Status().Patch(ctx, obj, patch))
+}
+
+// ensureFinalizer adds Finalizer before anything is written to the store. The patch carries
+// the resourceVersion, so it cannot drop a finalizer someone else adds meanwhile.
+func ensureFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
+	if controllerutil.ContainsFinalizer(obj, Finalizer) {
+		return nil
+	}
+	base := obj.DeepCopyObject().(client.Object)
+	controllerutil.AddFinalizer(obj, Finalizer)
+	return apiErr(c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})), "adding the finalizer")
+}
+
+// removeFinalizer lets the apiserver delete the object, once its rows are gone.
+func removeFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
+	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		return nil
+	}
+	base := obj.DeepCopyObject().(client.Object)
+	controllerutil.RemoveFinalizer(obj, Finalizer)
+	err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	return apiErr(client.IgnoreNotFound(err), "removing the finalizer")
+}
+
+// setSyncResult sets the Synced and Ready conditions from a reconcile's outcome; ok is the
+// message of success. It returns the Synced condition as it was before, for events.
+func setSyncResult(conds *[]metav1.Condition, generation int64, err error, ok string) (before *metav1.Condition) {
+	if c := meta.FindStatusCondition(*conds, rosterv1.ConditionSynced); c != nil {
+		before = c.DeepCopy()
+	}
+	synced := metav1.Condition{Type: rosterv1.ConditionSynced, Status: metav1.ConditionTrue, Reason: ReasonInStore,
+		Message: ok, ObservedGeneration: generation}
+	if err != nil {
+		synced.Status, synced.Reason = metav1.ConditionFalse, reconcileerr.Reason(err, ReasonStoreError)
+		synced.Message = truncate(err.Error(), 1024)
+	}
+	ready := synced
+	ready.Type = rosterv1.ConditionReady
+	meta.SetStatusCondition(conds, synced)
+	meta.SetStatusCondition(conds, ready)
+	return before
+}
+
+// isSynced reports whether an object's Synced condition is true for its current generation.
+func isSynced(conds []metav1.Condition, generation int64) bool {
+	c := meta.FindStatusCondition(conds, rosterv1.ConditionSynced)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+// storeControllerOptions are the options of the OrgUser and OrgTeam controllers. While the
+// store is down every object fails: retries back off per object from 100ms to 30s, and all
+// retries together are held to 20 per second, so an outage is not a hot loop. The store
+// watcher re-queues everything as soon as the store answers again, so convergence does not
+// wait for the longest back-off.
+func storeControllerOptions() controller.Options {
+	opts := controllerOptions()
+	opts.MaxConcurrentReconciles = 4
+	opts.RateLimiter = workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](100*time.Millisecond, 30*time.Second),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(20), 200)},
+	)
+	return opts
+}
+
+// storePredicate lets through what can change an object's rows: spec changes (generation),
+// the start of a deletion, finalizer and label changes, and the cache's periodic resync
+// (an update whose resourceVersion did not move). Status-only writes, such as the
+// controller's own and the SCIM server's, are skipped.
+func storePredicate() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld, e.ObjectNew
+		return o.GetResourceVersion() == n.GetResourceVersion() ||
+			o.GetGeneration() != n.GetGeneration() ||
+			o.GetDeletionTimestamp().IsZero() != n.GetDeletionTimestamp().IsZero() ||
+			!equalStrings(o.GetFinalizers(), n.GetFinalizers()) ||
+			o.GetLabels()[rosterv1.OrgLabel] != n.GetLabels()[rosterv1.OrgLabel]
+	}}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sample returns up to n ids for a message, with a count of the rest.
+func sample(ids []string, n int) string {
+	if len(ids) <= n {
+		return fmt.Sprint(ids)
+	}
+	return fmt.Sprintf("%v and %d more", ids[:n], len(ids)-n)
+}
