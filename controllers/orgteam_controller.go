@@ -290,4 +290,3 @@ func (r *OrgTeamReconciler) requestsFor(ctx context.Context, c identitystore.Cha
 	}
 	return out
 }
-

@@ -183,4 +183,3 @@ func (r *OrgUserReconciler) requestsFor(ctx context.Context, c identitystore.Cha
 	}
 	return out
 }
-
