@@ -94,8 +94,18 @@ func (s *Server) memberRefs(c *gin.Context, t *rosterv1.OrgTeam) ([]memberRef, e
 // (Entra's excludedAttributes=members) never touches the member slices, so it costs the same
 // for a 100,000-member team as for a 3-member one.
 func wantsMembers(attributes, excluded []string) bool {
+	return wantsAttribute("members", attributes, excluded)
+}
+
+// wantsAttribute reports whether a top-level attribute belongs in a response under the
+// request's attributes/excludedAttributes (RFC 7644 §3.9).
+func wantsAttribute(name string, attributes, excluded []string) bool {
+	is := func(a string) bool {
+		l := strings.ToLower(a)
+		return l == name || strings.HasPrefix(l, name+".") || strings.HasSuffix(l, ":"+name)
+	}
 	for _, a := range excluded {
-		if strings.EqualFold(a, "members") || strings.HasPrefix(strings.ToLower(a), "members.") {
+		if is(a) {
 			return false
 		}
 	}
@@ -103,8 +113,7 @@ func wantsMembers(attributes, excluded []string) bool {
 		return true
 	}
 	for _, a := range attributes {
-		l := strings.ToLower(a)
-		if l == "members" || strings.HasPrefix(l, "members.") || strings.HasSuffix(l, ":members") {
+		if is(a) {
 			return true
 		}
 	}

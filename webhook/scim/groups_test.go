@@ -298,3 +298,51 @@ func TestConcurrentMemberPatchesAcrossReplicas(t *testing.T) {
 	eventually(t, 5*time.Second, func() bool { return len(members(t, c, id)) == 40 }, "lost member updates: %d of 40", len(members(t, c, id)))
 	expectMembers(t, c, id, u...)
 }
+
+func TestGroupQueries(t *testing.T) {
+	c, _ := newOrgClient(t)
+	u := createUsers(t, c, 2, "q")
+	ids := map[string]string{}
+	for _, name := range []string{"Alpha", "Beta", "Gamma"} {
+		ids[name] = c.Do(t, http.MethodPost, "/Groups", `{"displayName":"`+name+`","externalId":"ext-`+name+`"}`).Expect(t, http.StatusCreated).String("id")
+	}
+	patchGroup(t, c, ids["Beta"], `[{"op":"add","path":"members","value":`+memberList(u[0])+`}]`).Expect(t, http.StatusNoContent)
+	eventually(t, 5*time.Second, func() bool {
+		return c.Do(t, http.MethodGet, "/Groups?count=0", nil).Get("totalResults") == float64(3)
+	}, "groups not listed")
+	cases := []struct {
+		filter string
+		want   []string
+	}{
+		{`displayName co "amm"`, []string{"Gamma"}},
+		{`displayName sw "a" or displayName ew "TA"`, []string{"Alpha", "Beta"}},
+		{`not (displayName eq "alpha")`, []string{"Beta", "Gamma"}},
+		{`displayName ne "Beta" and externalId pr`, []string{"Alpha", "Gamma"}},
+		{`externalId eq "ext-Gamma"`, []string{"Gamma"}},
+		{`externalId eq "EXT-GAMMA"`, nil},
+		{`members[value eq "` + u[0] + `"]`, []string{"Beta"}},
+		{`members.value eq "` + u[1] + `"`, nil},
+		{`meta.created gt "2001-01-01T00:00:00Z"`, []string{"Alpha", "Beta", "Gamma"}},
+		{`meta.lastModified lt "2001-01-01T00:00:00Z"`, nil},
+	}
+	for _, tc := range cases {
+		r := c.Do(t, http.MethodGet, "/Groups?sortBy=displayName&excludedAttributes=members&filter="+urlq(tc.filter), nil).Expect(t, http.StatusOK)
+		var got []string
+		for _, res := range r.Get("Resources").([]any) {
+			got = append(got, res.(map[string]any)["displayName"].(string))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("filter %s: got %v, want %v", tc.filter, got, tc.want)
+		}
+	}
+	r := c.Do(t, http.MethodGet, "/Groups?sortBy=displayName&sortOrder=descending&count=1&startIndex=2&attributes=displayName", nil).Expect(t, http.StatusOK)
+	if r.String("Resources.0.displayName") != "Beta" || r.Get("Resources.0.members") != nil || r.Get("totalResults") != float64(3) {
+		t.Fatalf("sorted paging: %s", r.Raw)
+	}
+	// A user's read-only groups attribute lists its teams.
+	g := c.Do(t, http.MethodGet, "/Users/"+u[0], nil).Expect(t, http.StatusOK)
+	if g.String("groups.0.value") != ids["Beta"] || g.String("groups.0.display") != "Beta" {
+		t.Fatalf("user groups: %s", g.Raw)
+	}
+	c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`displayName eq`), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
+}

@@ -35,7 +35,7 @@ func (s *Server) getUser(c *gin.Context) {
 	if notModified(c, u) {
 		return
 	}
-	s.writeResource(c, http.StatusOK, u, project(c, schema.User, s.userDoc(c, u)))
+	s.writeResource(c, http.StatusOK, u, s.renderUser(c, u, s.userDoc(c, u)))
 }
 
 // lookupUser reads a user by SCIM id from the cache; when the cache has not seen it yet (it
@@ -86,6 +86,9 @@ func (s *Server) listUsers(c *gin.Context) {
 		e := entry{u: u}
 		if p.Filter != nil || p.SortBy != "" {
 			e.doc = s.userDoc(c, u)
+			if mentionsGroups(p.Filter) {
+				s.addGroups(c, u, e.doc)
+			}
 			if p.Filter != nil && !filter.Match(schema.User, p.Filter, e.doc) {
 				continue
 			}
@@ -113,7 +116,7 @@ func (s *Server) listUsers(c *gin.Context) {
 		if e.doc == nil {
 			e.doc = s.userDoc(c, e.u)
 		}
-		out = append(out, schema.Project(schema.User, e.doc, p.Attributes, p.Excluded))
+		out = append(out, s.renderUser(c, e.u, e.doc))
 	}
 	writeList(c, len(entries), p.StartIndex, out)
 }
@@ -196,7 +199,7 @@ func (s *Server) createUser(c *gin.Context) {
 	// fallback of lookupUser, and waiting for the watch would cost a fifth of POST throughput
 	// (hack/bench). Only a list on this replica may miss the user for a few milliseconds.
 	c.Header("Location", s.resourceURL(c, "Users", u.Name))
-	s.writeResource(c, http.StatusCreated, u, project(c, schema.User, s.userDoc(c, u)))
+	s.writeResource(c, http.StatusCreated, u, s.renderUser(c, u, s.userDoc(c, u)))
 }
 
 // readUserDoc reads, decodes and normalizes a User body.
@@ -309,7 +312,7 @@ func (s *Server) updateUser(c *gin.Context, op string, mutate func(*rosterv1.Org
 		writeError(c, err)
 		return
 	}
-	s.writeResource(c, http.StatusOK, result, project(c, schema.User, s.userDoc(c, result)))
+	s.writeResource(c, http.StatusOK, result, s.renderUser(c, result, s.userDoc(c, result)))
 }
 
 func (s *Server) readUserForWrite(ctx context.Context, org *rosterv1.Organization, id string, fresh bool) (*rosterv1.OrgUser, error) {
@@ -358,4 +361,40 @@ func (s *Server) deleteUser(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// renderUser adds the user's groups when the response includes them, then projects.
+func (s *Server) renderUser(c *gin.Context, u *rosterv1.OrgUser, doc map[string]any) map[string]any {
+	attrs, excluded := projection(c)
+	if _, done := doc["groups"]; !done && wantsAttribute("groups", attrs, excluded) {
+		s.addGroups(c, u, doc)
+	}
+	return schema.Project(schema.User, doc, attrs, excluded)
+}
+
+// addGroups sets the read-only "groups" attribute: the SCIM-managed teams the user is in,
+// found through the slice member index.
+func (s *Server) addGroups(c *gin.Context, u *rosterv1.OrgUser, doc map[string]any) {
+	teams, err := s.teamsWithMember(c.Request.Context(), orgOf(c), u.Name)
+	if err != nil || len(teams) == 0 {
+		return
+	}
+	sort.Slice(teams, func(i, j int) bool { return teams[i].Spec.DisplayName < teams[j].Spec.DisplayName })
+	groups := make([]any, 0, len(teams))
+	for _, t := range teams {
+		if t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
+			continue
+		}
+		groups = append(groups, map[string]any{
+			"value": t.Name, "$ref": s.resourceURL(c, "Groups", t.Name), "display": t.Spec.DisplayName, "type": "direct",
+		})
+	}
+	if len(groups) > 0 {
+		doc["groups"] = groups
+	}
+}
+
+// mentionsGroups reports whether a filter refers to the groups attribute.
+func mentionsGroups(e filter.Expr) bool {
+	return e != nil && strings.Contains(strings.ToLower(e.String()), "groups")
 }
