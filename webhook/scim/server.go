@@ -39,6 +39,10 @@ type Options struct {
 	// MaxUserBodyBytes and MaxGroupBodyBytes bound request bodies (413 beyond).
 	MaxUserBodyBytes  int64
 	MaxGroupBodyBytes int64
+	// RateLimit is the sustained requests/s allowed per organization (0 disables the limit);
+	// RateBurst the requests allowed at once. Beyond them: 429 with Retry-After.
+	RateLimit float64
+	RateBurst int
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -51,9 +55,10 @@ const (
 
 // Server is the SCIM server. It implements manager.Runnable.
 type Server struct {
-	opts    Options
-	members *membership.Store
-	handler http.Handler
+	opts     Options
+	members  *membership.Store
+	limiters *orgLimiters
+	handler  http.Handler
 	// ready is closed once the server listens; addr is then the address it listens on.
 	ready chan struct{}
 	addr  string
@@ -80,6 +85,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, ready: make(chan struct{})}
 	s.members = &membership.Store{Cache: opts.Client, API: opts.APIReader, Writer: opts.Client}
+	s.limiters = newOrgLimiters(opts.RateLimit, opts.RateBurst)
 	h, err := s.routes()
 	if err != nil {
 		return nil, err
@@ -142,13 +148,13 @@ func (s *Server) routes() (http.Handler, error) {
 	if err := r.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("scim: trusted proxies: %w", err)
 	}
-	r.Use(s.recovery(), s.requestLog())
+	r.Use(s.recovery(), s.requestLog(), s.observe())
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFoundRoute) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
 	r.GET("/readyz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 
-	org := r.Group("/scim/v2/:org", s.authenticate(), s.requireSCIMContentType())
+	org := r.Group("/scim/v2/:org", s.authenticate(), s.rateLimit(), s.requireSCIMContentType())
 	org.GET("/ServiceProviderConfig", s.serviceProviderConfig)
 	org.GET("/Schemas", s.schemas)
 	org.GET("/Schemas/:id", s.schemaByID)
