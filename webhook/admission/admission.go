@@ -41,6 +41,11 @@ const (
 	SlicePath = "/validate-scim-roster-dev-v1alpha1-orgteammemberslice"
 )
 
+// The validators read teams through the manager's cache; SelfIdentity asks who Roster is
+// (also granted to every user by system:basic-user, named here so the role says it all).
+// +kubebuilder:rbac:groups=scim.roster.dev,resources=orgteams,verbs=get;list;watch
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=selfsubjectreviews,verbs=create
+
 // Options configure the validators.
 type Options struct {
 	// SCIMIdentities are the usernames allowed to write SCIM-owned objects: Roster's own
