@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
@@ -20,6 +21,7 @@ import (
 	"github.com/rosterhq/roster/controllers"
 	"github.com/rosterhq/roster/internal/identitystore/lazy"
 	"github.com/rosterhq/roster/internal/index"
+	rostermetrics "github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/token"
 	"github.com/rosterhq/roster/webhook/admission"
 	"github.com/rosterhq/roster/webhook/scim"
@@ -42,6 +44,11 @@ type Config struct {
 	TrustedProxies []string
 	// MaxUserBodyBytes and MaxGroupBodyBytes bound SCIM request bodies.
 	MaxUserBodyBytes, MaxGroupBodyBytes int64
+	// SCIMLog receives the SCIM server's request and audit logs (default: ctrl.Log).
+	SCIMLog *logr.Logger
+	// RateLimit and RateBurst bound SCIM requests per organization (0 disables).
+	RateLimit float64
+	RateBurst int
 	// SyncPeriod is the cache's periodic resync.
 	SyncPeriod time.Duration
 	// Webhook configures the validating admission webhook (webhook/admission).
@@ -115,15 +122,18 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		Addr:              cfg.SCIMAddr,
 		Client:            mgr.GetClient(),
 		APIReader:         mgr.GetAPIReader(),
-		Log:               ctrl.Log.WithName("scim"),
+		Log:               scimLog(cfg),
 		ExternalURL:       cfg.ExternalURL,
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxUserBodyBytes:  cfg.MaxUserBodyBytes,
 		MaxGroupBodyBytes: cfg.MaxGroupBodyBytes,
+		RateLimit:         cfg.RateLimit,
+		RateBurst:         cfg.RateBurst,
 	})
 	if err != nil {
 		return nil, err
 	}
+	rostermetrics.RegisterTokenAge(mgr.GetClient())
 	if err := mgr.Add(srv); err != nil {
 		return nil, err
 	}
@@ -183,4 +193,11 @@ func addWebhook(mgr manager.Manager, restCfg *rest.Config, cfg WebhookConfig) er
 		return err
 	}
 	return mgr.AddReadyzCheck("webhook", srv.StartedChecker())
+}
+
+func scimLog(cfg Config) logr.Logger {
+	if cfg.SCIMLog != nil {
+		return *cfg.SCIMLog
+	}
+	return ctrl.Log.WithName("scim")
 }
