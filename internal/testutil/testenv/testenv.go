@@ -174,11 +174,18 @@ type Roster struct {
 // control plane calls: a second Roster in the same package must set Webhook.Disabled.
 func (e *Env) StartRoster(t testing.TB, mutate func(*app.Config)) *Roster {
 	t.Helper()
+	return e.StartRosterWithConfig(t, rest.CopyConfig(e.Config), mutate)
+}
+
+// StartRosterWithConfig is StartRoster with a rest config of the caller's (e.g. one that
+// reaches the apiserver through a proxy the test can cut).
+func (e *Env) StartRosterWithConfig(t testing.TB, restCfg *rest.Config, mutate func(*app.Config)) *Roster {
+	t.Helper()
 	cfg := app.Config{SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0", Webhook: e.webhook}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	r, err := app.New(rest.CopyConfig(e.Config), cfg)
+	r, err := app.New(restCfg, cfg)
 	if err != nil {
 		t.Fatalf("building manager: %v", err)
 	}

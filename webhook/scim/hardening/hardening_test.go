@@ -1,0 +1,226 @@
+// Package hardening tests the SCIM server's defences — rate limit, apiserver outage, metrics
+// and secrets kept out of logs — each against its own real control plane, since some of them
+// cut the apiserver off.
+package hardening
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/metrics"
+	"github.com/rosterhq/roster/internal/testutil/netcut"
+	"github.com/rosterhq/roster/internal/testutil/scimtest"
+	"github.com/rosterhq/roster/internal/testutil/testenv"
+	"github.com/rosterhq/roster/internal/token"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env)) }
+
+func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func orgClient(t *testing.T, r *testenv.Roster, org testenv.Org) *scimtest.Client {
+	c := scimtest.New(r.BaseURL, org.Name, org.Token)
+	eventually(t, 10*time.Second, func() bool { return c.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusOK }, "token never accepted")
+	return c
+}
+
+func TestRateLimitPerOrg(t *testing.T) {
+	r := env.StartRoster(t, func(c *app.Config) { c.RateLimit, c.RateBurst = 0.5, 5 })
+	busyOrg := env.NewOrg(t, "busy")
+	busy := orgClient(t, r, busyOrg)
+	calm := orgClient(t, r, env.NewOrg(t, "calm"))
+	var limited *scimtest.Response
+	for range 20 {
+		if resp := busy.Do(t, http.MethodGet, "/Users", nil); resp.Status == http.StatusTooManyRequests {
+			limited = resp
+			break
+		}
+	}
+	if limited == nil {
+		t.Fatal("no 429 beyond the burst")
+	}
+	limited.ExpectError(t, http.StatusTooManyRequests, "")
+	if ra := limited.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("Retry-After = %q", ra)
+	}
+	// Another organization has its own budget.
+	calm.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK)
+	if got := testutil.ToFloat64(metrics.SCIMRateLimited.WithLabelValues(busyOrg.Name)); got < 1 {
+		t.Fatalf("scim_rate_limited_total = %v", got)
+	}
+}
+
+// TestApiserverOutage: with the apiserver unreachable, SCIM writes answer 503 with
+// Retry-After (never 500), nothing is half-applied, and service recovers when it returns.
+func TestApiserverOutage(t *testing.T) {
+	apiURL, err := url.Parse(env.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := netcut.New(apiURL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Host = "https://" + proxy.Addr()
+	cfg.Timeout = 5 * time.Second
+	r := env.StartRosterWithConfig(t, cfg, nil)
+	org := env.NewOrg(t, "outage")
+	c := orgClient(t, r, org)
+	c.Do(t, http.MethodPost, "/Users", `{"userName":"before@example.com"}`).Expect(t, http.StatusCreated)
+
+	proxy.Cut()
+	for _, req := range []struct{ method, path, body string }{
+		{http.MethodPost, "/Users", `{"userName":"during@example.com"}`},
+		{http.MethodPost, "/Groups", `{"displayName":"During"}`},
+	} {
+		resp := c.Do(t, req.method, req.path, req.body)
+		resp.ExpectError(t, http.StatusServiceUnavailable, "")
+		if resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: 503 without Retry-After", req.method, req.path)
+		}
+	}
+	proxy.Restore()
+
+	eventually(t, 30*time.Second, func() bool {
+		return c.Do(t, http.MethodPost, "/Users", `{"userName":"after@example.com"}`).Status == http.StatusCreated
+	}, "SCIM did not recover after the apiserver came back")
+	var users rosterv1.OrgUserList
+	if err := env.Client.List(context.Background(), &users, client.InNamespace(org.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, u := range users.Items {
+		names[u.Spec.UserName] = true
+	}
+	if len(names) != 2 || !names["before@example.com"] || !names["after@example.com"] {
+		t.Fatalf("users after the outage: %v (a write refused with 503 must not be applied)", names)
+	}
+	var teams rosterv1.OrgTeamList
+	if err := env.Client.List(context.Background(), &teams, client.InNamespace(org.Namespace)); err != nil || len(teams.Items) != 0 {
+		t.Fatalf("a group refused with 503 exists: %d %v", len(teams.Items), err)
+	}
+}
+
+// syncBuffer collects log lines from concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) add(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(line + "\n")
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSecretsNeverLogged runs a SCIM session at the most verbose log level — good and bad
+// tokens, a rotation, a password in a body — and checks no token, token hash or password
+// appears in any log line, event or Secret.
+func TestSecretsNeverLogged(t *testing.T) {
+	var logs syncBuffer
+	log := funcr.New(func(prefix, args string) { logs.add(prefix + " " + args) }, funcr.Options{Verbosity: 10})
+	r := env.StartRoster(t, func(c *app.Config) { c.SCIMLog = &log })
+	org := env.NewOrg(t, "secret")
+	c := orgClient(t, r, org)
+	c.Do(t, http.MethodPost, "/Users", `{"userName":"pw@example.com","password":"Hunter2-Secret!"}`).Expect(t, http.StatusCreated)
+	bad := *c
+	bad.Token = org.Token + "x"
+	bad.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusUnauthorized)
+	newTok, err := token.Rotate(context.Background(), env.Client, org.Name, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Token = newTok
+	eventually(t, 10*time.Second, func() bool { return c.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusOK }, "new token")
+	c.Do(t, http.MethodPatch, "/Users/nope", `{"Operations":[{"op":"replace","path":"password","value":"Hunter2-Secret!"}]}`)
+
+	var events corev1.EventList
+	_ = env.Client.List(context.Background(), &events, client.InNamespace(org.Namespace))
+	var haystack strings.Builder
+	haystack.WriteString(logs.String())
+	for _, e := range events.Items {
+		haystack.WriteString(e.Message + e.Reason)
+	}
+	if !strings.Contains(logs.String(), "SCIM write") {
+		t.Fatalf("expected audit lines in the captured logs, got:\n%s", logs.String())
+	}
+	for _, secret := range []string{org.Token, newTok, token.Hash(org.Token), token.Hash(newTok), strings.TrimPrefix(token.Hash(newTok), "sha256:"), "Hunter2-Secret!"} {
+		if strings.Contains(haystack.String(), secret) {
+			t.Fatalf("secret %q leaked into logs or events", secret[:12])
+		}
+	}
+	var s corev1.Secret
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: org.Namespace, Name: token.DefaultSecretName}, &s); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range s.Data {
+		if strings.Contains(string(v), newTok) || strings.Contains(string(v), org.Token) {
+			t.Fatalf("plaintext token in Secret key %s", k)
+		}
+	}
+}
+
+func TestMetricsCount(t *testing.T) {
+	r := env.StartRoster(t, nil)
+	org := env.NewOrg(t, "metrics")
+	c := orgClient(t, r, org)
+	counter := metrics.SCIMRequests.WithLabelValues(org.Name, "Users", http.MethodPost, "201")
+	before := testutil.ToFloat64(counter)
+	for i := range 3 {
+		c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"m%d@example.com"}`, i)).Expect(t, http.StatusCreated)
+	}
+	if got := testutil.ToFloat64(counter) - before; got != 3 {
+		t.Fatalf("scim_requests_total{code=201} grew by %v, want 3", got)
+	}
+	anon := *c
+	anon.Token = ""
+	unauth := metrics.SCIMRequests.WithLabelValues("", "Users", http.MethodGet, "401")
+	before = testutil.ToFloat64(unauth)
+	anon.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusUnauthorized)
+	if testutil.ToFloat64(unauth)-before != 1 {
+		t.Fatal("unauthenticated requests are counted without an org label")
+	}
+	if n := testutil.CollectAndCount(metrics.SCIMRequestDuration); n == 0 {
+		t.Fatal("no latency histogram series")
+	}
+	// The token age gauge reports this org.
+	coll := &metrics.TokenAgeCollector{Reader: env.Client}
+	if n := testutil.CollectAndCount(coll); n < 1 {
+		t.Fatalf("token age series: %d", n)
+	}
+}
