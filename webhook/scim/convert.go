@@ -37,6 +37,19 @@ func decodeObject(body []byte) (map[string]any, error) {
 	return doc, nil
 }
 
+// readResource reads, decodes and normalizes a POST/PUT body of a resource type.
+func readResource(c *gin.Context, rt schema.ResourceType) (map[string]any, error) {
+	body, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := decodeObject(body)
+	if err != nil {
+		return nil, err
+	}
+	return schema.Normalize(rt, raw)
+}
+
 // toMap round-trips v through JSON into a generic document.
 func toMap(v any) map[string]any {
 	b, err := json.Marshal(v)

@@ -53,14 +53,17 @@ func (s *Server) schemas(c *gin.Context) {
 	writeList(c, len(docs), 1, docs)
 }
 
-func (s *Server) schemaByID(c *gin.Context) {
-	for _, d := range s.schemaDocs(c) {
+func (s *Server) schemaByID(c *gin.Context) { writeByID(c, s.schemaDocs(c), "schema") }
+
+// writeByID answers the document whose id is the request's, or 404.
+func writeByID(c *gin.Context, docs []map[string]any, what string) {
+	for _, d := range docs {
 		if strings.EqualFold(d["id"].(string), c.Param("id")) {
 			writeJSON(c, http.StatusOK, d)
 			return
 		}
 	}
-	writeError(c, scimerror.NotFound("schema %q not found", c.Param("id")))
+	writeError(c, scimerror.NotFound("%s %q not found", what, c.Param("id")))
 }
 
 func (s *Server) resourceTypeDocs(c *gin.Context) []map[string]any {
@@ -80,11 +83,5 @@ func (s *Server) resourceTypes(c *gin.Context) {
 }
 
 func (s *Server) resourceTypeByID(c *gin.Context) {
-	for _, d := range s.resourceTypeDocs(c) {
-		if strings.EqualFold(d["id"].(string), c.Param("id")) {
-			writeJSON(c, http.StatusOK, d)
-			return
-		}
-	}
-	writeError(c, scimerror.NotFound("resource type %q not found", c.Param("id")))
+	writeByID(c, s.resourceTypeDocs(c), "resource type")
 }

@@ -3,7 +3,6 @@ package scim
 import (
 	"context"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -169,60 +168,37 @@ func (s *Server) listGroups(c *gin.Context) {
 		return
 	}
 	needMembers := mentionsMembers(p.Filter) || strings.HasPrefix(strings.ToLower(p.SortBy), "members")
-	type entry struct {
-		t   *rosterv1.OrgTeam
-		doc map[string]any
-	}
-	entries := make([]entry, 0, len(teams))
+	objs := make([]*rosterv1.OrgTeam, 0, len(teams))
 	for i := range teams {
-		t := &teams[i]
-		if t.DeletionTimestamp != nil || t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
-			continue
+		if teams[i].Spec.ManagedBy == rosterv1.ManagedBySCIM {
+			objs = append(objs, &teams[i])
 		}
-		e := entry{t: t}
-		if p.Filter != nil || p.SortBy != "" {
-			e.doc = s.groupDoc(c, t)
-			if needMembers {
-				refs, err := s.memberRefs(c, t)
-				if err != nil {
-					writeError(c, err)
-					return
-				}
-				ms := make([]any, len(refs))
-				for j, r := range refs {
-					ms[j] = map[string]any{"value": r.Value, "type": r.Type}
-				}
-				e.doc["members"] = ms
-			}
-			if p.Filter != nil && !filter.Match(schema.Group, p.Filter, e.doc) {
-				continue
-			}
-		}
-		entries = append(entries, e)
 	}
-	sort.SliceStable(entries, func(i, j int) bool {
-		a, b := entries[i].t, entries[j].t
-		if p.SortBy != "" {
-			if c := schema.Compare(schema.Group, p.SortBy, entries[i].doc, entries[j].doc); c != 0 {
-				return (c < 0) != p.Descending
+	total, page, err := selectPage(p, schema.Group, objs,
+		func(t *rosterv1.OrgTeam) (map[string]any, error) {
+			doc := s.groupDoc(c, t)
+			if !needMembers {
+				return doc, nil
 			}
-		}
-		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-			return a.CreationTimestamp.Before(&b.CreationTimestamp)
-		}
-		return a.Name < b.Name
-	})
-	from, to := p.page(len(entries))
-	out := make([]map[string]any, 0, to-from)
-	for _, e := range entries[from:to] {
-		doc, err := s.renderGroup(c, e.t, p.Attributes, p.Excluded)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		out = append(out, doc)
+			refs, err := s.memberRefs(c, t)
+			if err != nil {
+				return nil, err
+			}
+			ms := make([]any, len(refs))
+			for j, r := range refs {
+				ms[j] = map[string]any{"value": r.Value, "type": r.Type}
+			}
+			doc["members"] = ms
+			return doc, nil
+		},
+		func(t *rosterv1.OrgTeam, _ map[string]any) (map[string]any, error) {
+			return s.renderGroup(c, t, p.Attributes, p.Excluded)
+		})
+	if err != nil {
+		writeError(c, err)
+		return
 	}
-	writeList(c, len(entries), p.StartIndex, out)
+	writeList(c, total, p.StartIndex, page)
 }
 
 // mentionsMembers reports whether a filter refers to the members attribute.
@@ -306,15 +282,7 @@ type groupInput struct {
 
 // readGroup reads, decodes and validates a POST/PUT Group body.
 func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
-	body, err := readBody(c)
-	if err != nil {
-		return groupInput{}, err
-	}
-	raw, err := decodeObject(body)
-	if err != nil {
-		return groupInput{}, err
-	}
-	doc, err := schema.Normalize(schema.Group, raw)
+	doc, err := readResource(c, schema.Group)
 	if err != nil {
 		return groupInput{}, err
 	}

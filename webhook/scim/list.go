@@ -1,7 +1,10 @@
 package scim
 
 import (
+	"sort"
+
 	"net/http"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"strconv"
 	"strings"
 
@@ -107,4 +110,59 @@ func writeList(c *gin.Context, total, startIndex int, resources []map[string]any
 		ItemsPerPage: len(resources),
 		Resources:    resources,
 	})
+}
+
+// listed is an object of a list request, with its document once a filter or sort built it.
+type listed[T client.Object] struct {
+	obj T
+	doc map[string]any
+}
+
+// selectPage is the list pipeline shared by /Users and /Groups: drop terminating objects,
+// build documents only when a filter or sort needs them, filter, order, page, render.
+//
+// The default order is creation time (seconds), then object name: one total order, so an
+// identity provider walking pages with startIndex sees each resource once, and resources
+// created later sort after those of earlier seconds.
+func selectPage[T client.Object](p listParams, rt schema.ResourceType, objs []T,
+	doc func(T) (map[string]any, error), render func(T, map[string]any) (map[string]any, error),
+) (total int, page []map[string]any, err error) {
+	entries := make([]listed[T], 0, len(objs))
+	for _, o := range objs {
+		if o.GetDeletionTimestamp() != nil {
+			continue
+		}
+		e := listed[T]{obj: o}
+		if p.Filter != nil || p.SortBy != "" {
+			if e.doc, err = doc(o); err != nil {
+				return 0, nil, err
+			}
+			if p.Filter != nil && !filter.Match(rt, p.Filter, e.doc) {
+				continue
+			}
+		}
+		entries = append(entries, e)
+	}
+	sort.SliceStable(entries, func(i, j int) bool {
+		if p.SortBy != "" {
+			if c := schema.Compare(rt, p.SortBy, entries[i].doc, entries[j].doc); c != 0 {
+				return (c < 0) != p.Descending
+			}
+		}
+		a, b := entries[i].obj.GetCreationTimestamp(), entries[j].obj.GetCreationTimestamp()
+		if !a.Equal(&b) {
+			return a.Before(&b)
+		}
+		return entries[i].obj.GetName() < entries[j].obj.GetName()
+	})
+	from, to := p.page(len(entries))
+	page = make([]map[string]any, 0, to-from)
+	for _, e := range entries[from:to] {
+		out, err := render(e.obj, e.doc)
+		if err != nil {
+			return 0, nil, err
+		}
+		page = append(page, out)
+	}
+	return len(entries), page, nil
 }

@@ -72,53 +72,30 @@ func (s *Server) listUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	// Documents are built only when a filter or sort needs them, or for the page itself.
-	type entry struct {
-		u   *rosterv1.OrgUser
-		doc map[string]any
-	}
-	entries := make([]entry, 0, len(users))
+	objs := make([]*rosterv1.OrgUser, len(users))
 	for i := range users {
-		u := &users[i]
-		if u.DeletionTimestamp != nil {
-			continue
-		}
-		e := entry{u: u}
-		if p.Filter != nil || p.SortBy != "" {
-			e.doc = s.userDoc(c, u)
-			if mentionsGroups(p.Filter) {
-				s.addGroups(c, u, e.doc)
-			}
-			if p.Filter != nil && !filter.Match(schema.User, p.Filter, e.doc) {
-				continue
-			}
-		}
-		entries = append(entries, e)
+		objs[i] = &users[i]
 	}
-	// Default order: creation time (seconds), then name: one total order, so an identity
-	// provider walking pages with startIndex sees each user once; users created later sort
-	// after those of earlier seconds.
-	sort.SliceStable(entries, func(i, j int) bool {
-		a, b := entries[i].u, entries[j].u
-		if p.SortBy != "" {
-			if c := schema.Compare(schema.User, p.SortBy, entries[i].doc, entries[j].doc); c != 0 {
-				return (c < 0) != p.Descending
+	withGroups := mentionsGroups(p.Filter)
+	total, page, err := selectPage(p, schema.User, objs,
+		func(u *rosterv1.OrgUser) (map[string]any, error) {
+			doc := s.userDoc(c, u)
+			if withGroups {
+				s.addGroups(c, u, doc)
 			}
-		}
-		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-			return a.CreationTimestamp.Before(&b.CreationTimestamp)
-		}
-		return a.Name < b.Name
-	})
-	from, to := p.page(len(entries))
-	out := make([]map[string]any, 0, to-from)
-	for _, e := range entries[from:to] {
-		if e.doc == nil {
-			e.doc = s.userDoc(c, e.u)
-		}
-		out = append(out, s.renderUser(c, e.u, e.doc))
+			return doc, nil
+		},
+		func(u *rosterv1.OrgUser, doc map[string]any) (map[string]any, error) {
+			if doc == nil {
+				doc = s.userDoc(c, u)
+			}
+			return s.renderUser(c, u, doc), nil
+		})
+	if err != nil {
+		writeError(c, err)
+		return
 	}
-	writeList(c, len(entries), p.StartIndex, out)
+	writeList(c, total, p.StartIndex, page)
 }
 
 // candidateUsers returns the users a filter can match, using an index when the filter has an
@@ -170,12 +147,7 @@ func (s *Server) candidateUsers(ctx context.Context, org *rosterv1.Organization,
 // createUser serves POST /Users. The object name derives from the userName, so the apiserver
 // refuses a duplicate even when two replicas race: exactly one create wins, the other is 409.
 func (s *Server) createUser(c *gin.Context) {
-	doc, err := s.readUserDoc(c)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	spec, err := userSpecFromDoc(doc)
+	spec, err := readUserSpec(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -202,38 +174,39 @@ func (s *Server) createUser(c *gin.Context) {
 	s.writeResource(c, http.StatusCreated, u, s.renderUser(c, u, s.userDoc(c, u)))
 }
 
-// readUserDoc reads, decodes and normalizes a User body.
-func (s *Server) readUserDoc(c *gin.Context) (map[string]any, error) {
-	body, err := readBody(c)
+// readUserSpec reads a POST/PUT User body into an OrgUserSpec.
+func readUserSpec(c *gin.Context) (rosterv1.OrgUserSpec, error) {
+	doc, err := readResource(c, schema.User)
 	if err != nil {
-		return nil, err
+		return rosterv1.OrgUserSpec{}, err
 	}
-	raw, err := decodeObject(body)
-	if err != nil {
-		return nil, err
+	return userSpecFromDoc(doc)
+}
+
+// keepUserName enforces that usernames are immutable: a different userName is 400
+// mutability; a change of case only is not a change and keeps the stored spelling.
+func keepUserName(current string, spec *rosterv1.OrgUserSpec) error {
+	if !strings.EqualFold(spec.UserName, current) {
+		return scimerror.BadRequest(scimerror.Mutability, "userName is immutable: cannot change %q to %q", current, spec.UserName)
 	}
-	return schema.Normalize(schema.User, raw)
+	spec.UserName = current
+	return nil
 }
 
 // replaceUser serves PUT /Users/{id}: the body replaces every writable attribute. userName
 // cannot change (usernames are immutable): a different one is 400 mutability.
 func (s *Server) replaceUser(c *gin.Context) {
-	doc, err := s.readUserDoc(c)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	spec, err := userSpecFromDoc(doc)
+	spec, err := readUserSpec(c)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	s.updateUser(c, "replace", func(u *rosterv1.OrgUser) error {
-		if !strings.EqualFold(spec.UserName, u.Spec.UserName) {
-			return scimerror.BadRequest(scimerror.Mutability, "userName is immutable: cannot change %q to %q", u.Spec.UserName, spec.UserName)
+		next := spec
+		if err := keepUserName(u.Spec.UserName, &next); err != nil {
+			return err
 		}
-		spec.UserName = u.Spec.UserName // a change of case only is not a change
-		u.Spec = spec
+		u.Spec = next
 		return nil
 	})
 }
@@ -259,11 +232,8 @@ func (s *Server) patchUser(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		if spec.UserName != u.Spec.UserName {
-			if !strings.EqualFold(spec.UserName, u.Spec.UserName) {
-				return scimerror.BadRequest(scimerror.Mutability, "userName is immutable: cannot change %q to %q", u.Spec.UserName, spec.UserName)
-			}
-			spec.UserName = u.Spec.UserName
+		if err := keepUserName(u.Spec.UserName, &spec); err != nil {
+			return err
 		}
 		u.Spec = spec
 		return nil
