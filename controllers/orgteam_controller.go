@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -37,6 +38,11 @@ type OrgTeamReconciler struct {
 	Recorder record.EventRecorder
 	// Events, when set, feeds store notifications and periodic resyncs to this controller.
 	Events *StoreWatcher
+
+	// written holds, per team UID, the digest of the member set this process last wrote. It
+	// is status.membersDigest without the cache's lag: a reconcile that follows a write at
+	// once may still read the team without it.
+	written sync.Map
 }
 
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgteams,verbs=get;list;watch;update;patch
@@ -134,7 +140,11 @@ func (r *OrgTeamReconciler) reconcileRow(ctx context.Context, org string, team *
 // event) for SCIM-managed teams and left alone for manual teams.
 func (r *OrgTeamReconciler) reconcileMembers(ctx context.Context, org string, team *rosterv1.OrgTeam, members []string, newRow bool) error {
 	digest := membersDigest(members)
-	changedInKube := newRow || team.Status.MembersDigest != digest
+	last := team.Status.MembersDigest
+	if d, ok := r.written.Load(team.UID); ok {
+		last = d.(string)
+	}
+	changedInKube := newRow || last != digest
 	if !changedInKube && team.Spec.ManagedBy != rosterv1.ManagedBySCIM {
 		return nil
 	}
@@ -154,6 +164,7 @@ func (r *OrgTeamReconciler) reconcileMembers(ctx context.Context, org string, te
 		}
 	}
 	team.Status.MembersDigest = digest
+	r.written.Store(team.UID, digest)
 	switch {
 	case len(add)+len(remove) == 0:
 	case !changedInKube:
@@ -181,6 +192,7 @@ func (r *OrgTeamReconciler) reconcileDelete(ctx context.Context, org string, tea
 		return apiErr(err, "deleting the team's member slices")
 	}
 	r.Recorder.Eventf(team, corev1.EventTypeNormal, EventDeletedFromStore, "Deleted team %q and its memberships from the identity store", team.Spec.DisplayName)
+	r.written.Delete(team.UID)
 	return removeFinalizer(ctx, r.Client, team)
 }
 

@@ -4,6 +4,7 @@
 //
 //	go run ./hack/bench                       # all scenarios, default sizes
 //	go run ./hack/bench -scenarios post -n 5000 -concurrency 16
+//	go run ./hack/bench -scenarios store      # SCIM write -> PostgreSQL row latency at 50 writes/s
 package main
 
 import (
@@ -31,6 +32,8 @@ type config struct {
 	concurrency int
 	users       int
 	teamSize    int
+	storeRate   int
+	storeWrites int
 }
 
 // bench is the shared state of a run: the control plane, a direct client and a Roster.
@@ -45,11 +48,13 @@ type bench struct {
 
 func main() {
 	var cfg config
-	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups")
+	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups, store (PostgreSQL; run it alone)")
 	flag.IntVar(&cfg.n, "n", 2000, "objects created per side in the post scenario")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "concurrent writers in the post scenario")
 	flag.IntVar(&cfg.users, "users", 100000, "users loaded for the filter and groups scenarios")
 	flag.IntVar(&cfg.teamSize, "team-size", 100000, "members of the big team in the groups scenario")
+	flag.IntVar(&cfg.storeRate, "store-rate", 50, "SCIM writes per second in the store scenario")
+	flag.IntVar(&cfg.storeWrites, "store-writes", 1500, "measured SCIM writes in the store scenario")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (SCIM server included) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -109,6 +114,8 @@ func run(cfg config, scenarios []string) error {
 			err = b.filter(ctx)
 		case "groups":
 			err = b.groups(ctx)
+		case "store":
+			err = b.store(ctx)
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}
