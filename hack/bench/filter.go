@@ -11,6 +11,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/naming"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // filter loads users and measures `filter=userName eq` server-side: the request is served by
@@ -59,7 +60,7 @@ func (b *bench) loadUsers(ctx context.Context, o org, n int) error {
 	}
 	for {
 		var list rosterv1.OrgUserList
-		if err := b.roster.Manager.GetClient().List(ctx, &list, clientInNamespace(o.name)); err != nil {
+		if err := b.roster.Manager.GetClient().List(ctx, &list, clientInNamespace(o.name), client.UnsafeDisableDeepCopy); err != nil {
 			return err
 		}
 		if len(list.Items) >= n {
