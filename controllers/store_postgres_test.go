@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/controllers"
@@ -123,6 +124,25 @@ func TestOutagePostgres(t *testing.T) {
 	// The SCIM view is already right.
 	f.scim.Do(t, http.MethodGet, "/Users/"+during[0], nil).Expect(t, http.StatusNotFound)
 
+	// The controllers back off: over a few seconds each failing object is retried a few times,
+	// not hundreds (a hot loop would be).
+	var users rosterv1.OrgUserList
+	var teams rosterv1.OrgTeamList
+	if err := env.Client.List(f.ctx, &users); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.List(f.ctx, &teams); err != nil {
+		t.Fatal(err)
+	}
+	objects := len(users.Items) + len(teams.Items)
+	before := reconcileErrors(t)
+	time.Sleep(3 * time.Second) // the measured window
+	if retries := reconcileErrors(t) - before; retries > 10*objects {
+		t.Errorf("%d failed reconciles of %d objects in 3s while the store is down: not backing off", retries, objects)
+	} else {
+		t.Logf("%d failed reconciles of %d objects in 3s while the store is down", retries, objects)
+	}
+
 	if err := srv.Start(); err != nil {
 		t.Fatalf("starting PostgreSQL again: %v", err)
 	}
@@ -195,4 +215,27 @@ func sorted(ids ...string) []string {
 	out := slices.Clone(ids)
 	slices.Sort(out)
 	return out
+}
+
+// reconcileErrors sums controller-runtime's error counter of the store controllers.
+func reconcileErrors(t *testing.T) int {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, mf := range families {
+		if mf.GetName() != "controller_runtime_reconcile_errors_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && (l.GetValue() == "orguser" || l.GetValue() == "orgteam") {
+					total += int(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return total
 }
