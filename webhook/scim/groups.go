@@ -281,34 +281,52 @@ type groupInput struct {
 }
 
 // readGroup reads, decodes and validates a POST/PUT Group body.
+//
+// Members are taken out before the rest is normalized: a PUT can carry 100,000 of them, and
+// the PATCH machinery validates member lists already (same rules, same errors).
 func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
-	doc, err := readResource(c, schema.Group)
+	body, err := readBody(c)
 	if err != nil {
 		return groupInput{}, err
 	}
-	return groupFromDoc(doc, true)
+	raw, err := decodeObject(body)
+	if err != nil {
+		return groupInput{}, err
+	}
+	var rawMembers any
+	for k, v := range raw {
+		if strings.EqualFold(k, "members") {
+			rawMembers = v
+			delete(raw, k)
+		}
+	}
+	doc, err := schema.Normalize(schema.Group, raw)
+	if err != nil {
+		return groupInput{}, err
+	}
+	in, err := groupFromDoc(doc)
+	if err != nil || rawMembers == nil {
+		return in, err
+	}
+	path, _ := patch.ParsePath("members")
+	ops, _, err := patch.SplitMembers([]patch.Operation{{Op: patch.Replace, Path: &path, Value: rawMembers}})
+	if err != nil {
+		return in, err
+	}
+	for _, op := range ops {
+		in.members = append(in.members, op.Values...)
+	}
+	return in, nil
 }
 
-// groupFromDoc extracts the fields Roster stores from a normalized Group document.
-func groupFromDoc(doc map[string]any, withMembers bool) (groupInput, error) {
+// groupFromDoc extracts the fields Roster stores, members aside, from a normalized Group
+// document.
+func groupFromDoc(doc map[string]any) (groupInput, error) {
 	in := groupInput{}
 	in.displayName, _ = doc["displayName"].(string)
 	in.externalID, _ = doc["externalId"].(string)
 	if strings.TrimSpace(in.displayName) == "" {
 		return in, scimerror.BadRequest(scimerror.InvalidValue, "displayName is required")
-	}
-	if !withMembers {
-		return in, nil
-	}
-	if ms, ok := doc["members"].([]any); ok {
-		for _, m := range ms {
-			mm, _ := m.(map[string]any)
-			v, _ := mm["value"].(string)
-			if v == "" {
-				return in, scimerror.BadRequest(scimerror.InvalidValue, "every member needs a string \"value\" (a User id)")
-			}
-			in.members = append(in.members, v)
-		}
 	}
 	return in, nil
 }
@@ -448,7 +466,7 @@ func (s *Server) patchGroup(c *gin.Context) {
 		if err != nil {
 			return cur, err
 		}
-		in, err := groupFromDoc(out, false)
+		in, err := groupFromDoc(out)
 		if err != nil {
 			return cur, err
 		}

@@ -231,6 +231,12 @@ func TestBadGroupPatchWritesNothing(t *testing.T) {
 	} {
 		patchGroup(t, c, id, ops).ExpectError(t, http.StatusBadRequest, "")
 	}
+	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Half","members":[{"value":"`+u[0]+`"},{"display":"no value"}]}`).ExpectError(t, http.StatusBadRequest, "invalidValue")
+	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Half","members":"everyone"}`).ExpectError(t, http.StatusBadRequest, "")
+	c.Do(t, http.MethodPost, "/Groups", `{"members":[]}`).ExpectError(t, http.StatusBadRequest, "invalidValue")
+	if l := c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`displayName eq "Half"`), nil); l.Get("totalResults") != float64(0) {
+		t.Fatalf("a refused POST created a group: %s", l.Raw)
+	}
 	after := c.Do(t, http.MethodGet, "/Groups/"+id, nil).Expect(t, http.StatusOK)
 	if after.String("meta.version") != before.String("meta.version") || after.String("displayName") != "Atomic" {
 		t.Fatalf("a rejected PATCH wrote: %s", after.Raw)
