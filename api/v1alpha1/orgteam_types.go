@@ -36,8 +36,8 @@ type OrgTeamStatus struct {
 	// MemberCount is the number of members across the team's OrgTeamMemberSlices.
 	// +optional
 	MemberCount int32 `json:"memberCount"`
-	// UnresolvedMembers lists member ids the identity provider sent that are not users of the
-	// organization (at most 100, most recent first); they were not added.
+	// UnresolvedMembers lists the member ids of the last membership change that are not users
+	// of the organization, in the order sent (the last 100 at most); they were not added.
 	// +optional
 	// +kubebuilder:validation:MaxItems=100
 	UnresolvedMembers []string `json:"unresolvedMembers,omitempty"`
@@ -60,7 +60,7 @@ type OrgTeamStatus struct {
 }
 
 // OrgTeam is a team of an organization: a SCIM Group (managedBy=scim) or a team created by
-// hand (managedBy=manual). Its SCIM id is the object's UID.
+// hand (managedBy=manual). Its object name is its SCIM id.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ot;oteams,categories=roster
@@ -69,7 +69,6 @@ type OrgTeamStatus struct {
 // +kubebuilder:printcolumn:name="Managed-By",type=string,JSONPath=`.spec.managedBy`
 // +kubebuilder:printcolumn:name="Org",type=string,JSONPath=`.metadata.labels.scim\.roster\.dev/org`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
-// +kubebuilder:printcolumn:name="SCIM-ID",type=string,JSONPath=`.metadata.uid`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type OrgTeam struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -97,7 +96,7 @@ type OrgTeamMemberSliceSpec struct {
 	// +kubebuilder:validation:Required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="team is immutable"
 	Team string `json:"team"`
-	// Members are SCIM ids (UIDs) of OrgUsers.
+	// Members are SCIM ids, i.e. object names, of OrgUsers.
 	// +kubebuilder:validation:MaxItems=2000
 	// +listType=set
 	// +optional

@@ -160,7 +160,8 @@ type OrgUserStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// OrgUser is a user of an organization, provisioned by SCIM. Its SCIM id is the object's UID.
+// OrgUser is a user of an organization, provisioned by SCIM. Its object name is its SCIM id:
+// "u-" and a hash of the lower-cased userName (see internal/naming).
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ou;ousers,categories=roster
@@ -169,7 +170,6 @@ type OrgUserStatus struct {
 // +kubebuilder:printcolumn:name="Active",type=boolean,JSONPath=`.spec.active`
 // +kubebuilder:printcolumn:name="Org",type=string,JSONPath=`.metadata.labels.scim\.roster\.dev/org`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
-// +kubebuilder:printcolumn:name="SCIM-ID",type=string,JSONPath=`.metadata.uid`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type OrgUser struct {
 	metav1.TypeMeta   `json:",inline"`

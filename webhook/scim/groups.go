@@ -375,11 +375,12 @@ func (s *Server) createGroup(c *gin.Context) {
 			s.undoCreate(t, in.displayName)
 		}
 	}
-	s.audit(c, "create", "Group", t.Name, err)
 	if err != nil {
+		s.audit(c, "create", "Group", "", err) // nothing was created: no id to name
 		writeError(c, err)
 		return
 	}
+	s.audit(c, "create", "Group", t.Name, nil)
 	c.Header("Location", s.resourceURL(c, "Groups", t.Name))
 	s.writeGroup(c, http.StatusCreated, t)
 }

@@ -32,8 +32,8 @@ func writeError(c *gin.Context, err error) {
 	if se.Status >= 500 {
 		c.Error(err) //nolint:errcheck // recorded for the request log
 	}
-	if se.Status == http.StatusServiceUnavailable || se.Status == http.StatusTooManyRequests {
-		c.Header("Retry-After", "5")
+	if (se.Status == http.StatusServiceUnavailable || se.Status == http.StatusTooManyRequests) && c.Writer.Header().Get("Retry-After") == "" {
+		c.Header("Retry-After", "5") // the rate limiter sets its own, exact delay
 	}
 	body, _ := json.Marshal(se.Body())
 	c.Data(se.Status, ContentType, body)

@@ -64,6 +64,7 @@ func equalSpec(a, b *rosterv1.OrgUser) bool {
 // audit writes one structured line per SCIM write: who (user agent), what, on which resource,
 // and the result. Bodies are never logged: they can carry passwords.
 func (s *Server) audit(c *gin.Context, op, resource, id string, err error) {
+	c.Set(auditedKey, true)
 	kv := []any{
 		"audit", true, "org", c.Param("org"), "operation", op, "resourceType", resource,
 		"id", id, "userAgent", c.Request.UserAgent(),
@@ -74,4 +75,25 @@ func (s *Server) audit(c *gin.Context, op, resource, id string, err error) {
 		return
 	}
 	s.opts.Log.Info("SCIM write", append(kv, "result", "ok")...)
+}
+
+const auditedKey = "roster.audited"
+
+// auditRejected writes the audit line for writes refused before a handler could name the
+// resource (bad JSON, a body over the limit, a malformed PATCH): every SCIM write gets one.
+func (s *Server) auditRejected() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		switch c.Request.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		default:
+			return
+		}
+		if _, done := c.Get(auditedKey); done || c.Writer.Status() < 400 {
+			return
+		}
+		s.opts.Log.Info("SCIM write rejected", "audit", true, "org", c.Param("org"),
+			"operation", strings.ToLower(c.Request.Method), "resourceType", resourceOf(c.FullPath()),
+			"id", c.Param("id"), "userAgent", c.Request.UserAgent(), "result", c.Writer.Status())
+	}
 }

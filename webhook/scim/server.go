@@ -154,7 +154,7 @@ func (s *Server) routes() (http.Handler, error) {
 	r.GET("/readyz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 
-	org := r.Group("/scim/v2/:org", s.authenticate(), s.rateLimit(), s.requireSCIMContentType())
+	org := r.Group("/scim/v2/:org", s.auditRejected(), s.authenticate(), s.rateLimit(), s.requireSCIMContentType())
 	org.GET("/ServiceProviderConfig", s.serviceProviderConfig)
 	org.GET("/Schemas", s.schemas)
 	org.GET("/Schemas/:id", s.schemaByID)
