@@ -26,8 +26,14 @@ run: control-plane build ## Run Roster locally: control plane, SCIM server, cont
 test: control-plane manifests generate ## Run every test against real components.
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" go test $(GO_TEST_FLAGS) -timeout 40m ./...
 
+BENCH_ARGS ?=
+
 .PHONY: bench
-bench: control-plane ## Run the benchmarks against a real local control plane.
+bench: control-plane ## Measure SCIM against the local control plane and print a table (docs/benchmarks.md).
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" go run ./hack/bench $(BENCH_ARGS)
+
+.PHONY: bench-go
+bench-go: control-plane ## Run the Go benchmarks (go test -bench).
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" go test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: control-plane
