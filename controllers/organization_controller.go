@@ -24,6 +24,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/identitystore/lazy"
+	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/token"
 )
 
@@ -33,7 +34,13 @@ const (
 	ReasonTokenConfigured  = "TokenConfigured"
 	ReasonNamespaceMissing = "NamespaceMissing"
 	ReasonReady            = "Ready"
+	ReasonTokenFresh       = "TokenFresh"
+	ReasonTokenTooOld      = "TokenTooOld"
 )
+
+// ConditionTokenFresh is False when the SCIM token is older than TokenMaxAge: a warning that
+// it is time to rotate, not an outage (Ready stays True).
+const ConditionTokenFresh = "TokenFresh"
 
 // OrganizationReconciler keeps an Organization's status true: user and team counts, when the
 // token was rotated, whether SCIM can serve it (namespace and token present) and, with an
@@ -45,6 +52,10 @@ type OrganizationReconciler struct {
 	Store *lazy.Store
 	// Events, when set, re-queues every Organization when the store's reachability changes.
 	Events *StoreWatcher
+	// TokenMaxAge is the age past which the TokenFresh condition warns (0: never).
+	TokenMaxAge time.Duration
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
 }
 
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=organizations,verbs=get;list;watch
@@ -75,9 +86,18 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	recheck := r.observeTokenAge(&org, before)
+	nsOK, err := r.namespaceExists(ctx, &org)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	ready := metav1.Condition{Type: rosterv1.ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonReady,
 		Message: "SCIM is served at /scim/v2/" + org.Name}
-	if !tokenOK {
+	switch {
+	case !nsOK:
+		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonNamespaceMissing
+		ready.Message = fmt.Sprintf("namespace %q does not exist: create it (kubectl create namespace %s); it holds the org's users, teams and token", org.Spec.Namespace, org.Spec.Namespace)
+	case !tokenOK:
 		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonTokenMissing
 		ready.Message = fmt.Sprintf("no SCIM token yet: run `roster token rotate --org %s`", org.Name)
 	}
@@ -86,10 +106,50 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	org.Status.ObservedGeneration = org.Generation
 
 	if equalStatus(before, &org.Status) {
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: recheck}, nil
 	}
 	// A merge patch of status: no conflict with concurrent writers of other fields.
-	return ctrl.Result{}, r.Status().Patch(ctx, &org, client.MergeFrom(base))
+	return ctrl.Result{RequeueAfter: recheck}, r.Status().Patch(ctx, &org, client.MergeFrom(base))
+}
+
+// namespaceExists reports whether the org's namespace exists.
+func (r *OrganizationReconciler) namespaceExists(ctx context.Context, org *rosterv1.Organization) (bool, error) {
+	var ns corev1.Namespace
+	err := r.Get(ctx, types.NamespacedName{Name: org.Spec.Namespace}, &ns)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// observeTokenAge sets TokenFresh from TokenRotatedAt, emits a warning event when the token
+// turns too old, and returns when to look again so the condition flips on time.
+func (r *OrganizationReconciler) observeTokenAge(org *rosterv1.Organization, before *rosterv1.OrganizationStatus) time.Duration {
+	at := org.Status.TokenRotatedAt
+	if r.TokenMaxAge <= 0 || at == nil {
+		meta.RemoveStatusCondition(&org.Status.Conditions, ConditionTokenFresh)
+		return 0
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	age := now().Sub(at.Time)
+	cond := metav1.Condition{Type: ConditionTokenFresh, ObservedGeneration: org.Generation}
+	if age < r.TokenMaxAge {
+		cond.Status, cond.Reason = metav1.ConditionTrue, ReasonTokenFresh
+		cond.Message = fmt.Sprintf("the SCIM token was rotated %s ago; rotation is due after %s", age.Round(time.Hour), r.TokenMaxAge)
+		meta.SetStatusCondition(&org.Status.Conditions, cond)
+		return r.TokenMaxAge - age + time.Second
+	}
+	cond.Status, cond.Reason = metav1.ConditionFalse, ReasonTokenTooOld
+	cond.Message = fmt.Sprintf("the SCIM token was rotated %s ago, more than the allowed %s: run `roster token rotate --org %s --grace 1h` and paste the new token into the identity provider",
+		age.Round(time.Hour), r.TokenMaxAge, org.Name)
+	if old := meta.FindStatusCondition(before.Conditions, ConditionTokenFresh); old == nil || old.Status != metav1.ConditionFalse {
+		r.Recorder.Event(org, corev1.EventTypeWarning, ReasonTokenTooOld, cond.Message)
+	}
+	meta.SetStatusCondition(&org.Status.Conditions, cond)
+	return 0
 }
 
 // storeTally counts the users and teams that are (not) in the identity store.
@@ -224,11 +284,25 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&rosterv1.OrgUser{}, toOrg).
 		Watches(&rosterv1.OrgTeam{}, toOrg).
 		Watches(&corev1.Secret{}, toOrg).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.orgsOfNamespace)).
 		WithOptions(controllerOptions())
 	if r.Events != nil {
 		b = b.WatchesRawSource(source.Channel(r.Events.orgs, handler.TypedEnqueueRequestsFromMapFunc(r.allOrgs)))
 	}
 	return b.Complete(r)
+}
+
+// orgsOfNamespace maps a namespace to the organizations that keep their objects in it.
+func (r *OrganizationReconciler) orgsOfNamespace(ctx context.Context, ns client.Object) []reconcile.Request {
+	var orgs rosterv1.OrganizationList
+	if err := r.List(ctx, &orgs, client.MatchingFields{index.OrgNamespace: ns.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, len(orgs.Items))
+	for i := range orgs.Items {
+		out[i].Name = orgs.Items[i].Name
+	}
+	return out
 }
 
 // allOrgs maps a change of the store's reachability to every Organization.

@@ -44,6 +44,8 @@ type Config struct {
 	TrustedProxies []string
 	// MaxUserBodyBytes and MaxGroupBodyBytes bound SCIM request bodies.
 	MaxUserBodyBytes, MaxGroupBodyBytes int64
+	// TokenMaxAge is the token age past which Organizations warn (TokenFresh=False); 0 never.
+	TokenMaxAge time.Duration
 	// SCIMLog receives the SCIM server's request and audit logs (default: ctrl.Log).
 	SCIMLog *logr.Logger
 	// RateLimit and RateBurst bound SCIM requests per organization (0 disables).
@@ -142,10 +144,11 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		return nil, err
 	}
 	if err := (&controllers.OrganizationReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorderFor("roster-organization"),
-		Store:    store,
-		Events:   events,
+		Client:      mgr.GetClient(),
+		Recorder:    mgr.GetEventRecorderFor("roster-organization"),
+		Store:       store,
+		Events:      events,
+		TokenMaxAge: cfg.TokenMaxAge,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Organization controller: %w", err)
 	}

@@ -1,0 +1,90 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/controllers"
+	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/token"
+)
+
+func orgCondition(t *testing.T, name, condType string) (*metav1.Condition, rosterv1.Organization) {
+	t.Helper()
+	var org rosterv1.Organization
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: name}, &org); err != nil {
+		t.Fatal(err)
+	}
+	return meta.FindStatusCondition(org.Status.Conditions, condType), org
+}
+
+// TestOrganizationStatus: Ready says why SCIM cannot serve an org (no namespace, no token),
+// counts follow users, and an old token turns TokenFresh False with a warning event.
+func TestOrganizationStatus(t *testing.T) {
+	ctx := context.Background()
+	env.StartRoster(t, func(c *app.Config) { c.TokenMaxAge = time.Hour })
+	name := fmt.Sprintf("orgstatus-%d", time.Now().UnixNano()%100000)
+	org := &rosterv1.Organization{}
+	org.Name, org.Spec.Namespace = name, name
+	if err := env.Client.Create(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() (bool, string) {
+		c, _ := orgCondition(t, name, rosterv1.ConditionReady)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == controllers.ReasonNamespaceMissing, fmt.Sprintf("Ready = %+v", c)
+	})
+	ns := &corev1.Namespace{}
+	ns.Name = name
+	if err := env.Client.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 45*time.Second, func() (bool, string) {
+		c, _ := orgCondition(t, name, rosterv1.ConditionReady)
+		return c != nil && c.Reason == controllers.ReasonTokenMissing, fmt.Sprintf("Ready = %+v", c)
+	})
+	if _, err := token.Rotate(ctx, env.Client, name, 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() (bool, string) {
+		ready, o := orgCondition(t, name, rosterv1.ConditionReady)
+		fresh, _ := orgCondition(t, name, controllers.ConditionTokenFresh)
+		ok := ready != nil && ready.Status == metav1.ConditionTrue && o.Status.TokenRotatedAt != nil &&
+			fresh != nil && fresh.Status == metav1.ConditionTrue
+		return ok, fmt.Sprintf("Ready = %+v, TokenFresh = %+v", ready, fresh)
+	})
+
+	// Backdate the rotation: the token is now older than the allowed hour.
+	var secret corev1.Secret
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: name, Name: token.DefaultSecretName}, &secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Annotations[token.RotatedAtAnnotation] = time.Now().Add(-3 * time.Hour).UTC().Format(time.RFC3339)
+	if err := env.Client.Update(ctx, &secret); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() (bool, string) {
+		fresh, _ := orgCondition(t, name, controllers.ConditionTokenFresh)
+		ready, _ := orgCondition(t, name, rosterv1.ConditionReady)
+		ok := fresh != nil && fresh.Status == metav1.ConditionFalse && fresh.Reason == controllers.ReasonTokenTooOld &&
+			ready != nil && ready.Status == metav1.ConditionTrue
+		return ok, fmt.Sprintf("TokenFresh = %+v, Ready = %+v", fresh, ready)
+	})
+	eventually(t, 20*time.Second, func() (bool, string) {
+		var events corev1.EventList
+		_ = env.Client.List(ctx, &events, client.InNamespace("default"))
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == name && e.Reason == controllers.ReasonTokenTooOld && e.Type == corev1.EventTypeWarning {
+				return true, ""
+			}
+		}
+		return false, "no TokenTooOld warning event"
+	})
+}
