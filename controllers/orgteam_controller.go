@@ -23,6 +23,7 @@ import (
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/reconcileerr"
 )
 
@@ -200,6 +201,9 @@ func (r *OrgTeamReconciler) reconcileDelete(ctx context.Context, org string, tea
 // when the team starts failing for a new reason.
 func (r *OrgTeamReconciler) finish(ctx context.Context, team *rosterv1.OrgTeam, patch *statusPatch, err error) error {
 	before := setSyncResult(&team.Status.Conditions, team.Generation, err, "the team and its memberships are in the identity store")
+	if err != nil {
+		metrics.StoreSyncErrors.WithLabelValues("OrgTeam", reconcileerr.Reason(err, ReasonStoreError)).Inc()
+	}
 	if err == nil {
 		team.Status.ObservedGeneration = team.Generation
 	} else if before == nil || before.Reason != reconcileerr.Reason(err, ReasonStoreError) {

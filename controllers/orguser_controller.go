@@ -16,6 +16,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/reconcileerr"
 )
 
@@ -104,6 +105,9 @@ func (r *OrgUserReconciler) reconcileDelete(ctx context.Context, org string, use
 // when the user starts failing for a new reason.
 func (r *OrgUserReconciler) finish(ctx context.Context, user *rosterv1.OrgUser, patch *statusPatch, err error) error {
 	before := setSyncResult(&user.Status.Conditions, user.Generation, err, "the user is in the identity store")
+	if err != nil {
+		metrics.StoreSyncErrors.WithLabelValues("OrgUser", reconcileerr.Reason(err, ReasonStoreError)).Inc()
+	}
 	if err == nil {
 		user.Status.ObservedGeneration = user.Generation
 	} else if before == nil || before.Reason != reconcileerr.Reason(err, ReasonStoreError) {

@@ -3,6 +3,8 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	rostermetrics "github.com/rosterhq/roster/internal/metrics"
 	"net/http"
 	"slices"
 	"sort"
@@ -118,6 +120,9 @@ func TestOutagePostgres(t *testing.T) {
 	f.awaitCondition(f.user(during[1]), rosterv1.ConditionSynced, metav1.ConditionFalse, controllers.ReasonStoreUnavailable, 15*time.Second)
 	f.awaitCondition(f.team(ops), rosterv1.ConditionSynced, metav1.ConditionFalse, controllers.ReasonStoreUnavailable, 15*time.Second)
 	f.awaitCondition(f.organization(), rosterv1.ConditionSynced, metav1.ConditionFalse, controllers.ReasonStoreUnavailable, 15*time.Second)
+	if n := testutil.ToFloat64(rostermetrics.StoreSyncErrors.WithLabelValues("OrgUser", controllers.ReasonStoreUnavailable)); n < 1 {
+		t.Errorf("roster_store_sync_errors_total{kind=OrgUser,reason=StoreUnavailable} = %v during the outage", n)
+	}
 	f.awaitEvent(f.user(during[1]), controllers.ReasonStoreUnavailable, 10*time.Second)
 	// The deleted user waits for the store before it goes.
 	f.awaitCondition(f.user(during[0]), rosterv1.ConditionSynced, metav1.ConditionFalse, controllers.ReasonStoreUnavailable, 15*time.Second)
