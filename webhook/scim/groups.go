@@ -209,7 +209,6 @@ func mentionsMembers(e filter.Expr) bool {
 // candidateTeams narrows a filter through the indexes (displayName, externalId, id,
 // members.value); otherwise every team of the org, from the cache.
 func (s *Server) candidateTeams(ctx context.Context, org *rosterv1.Organization, f filter.Expr) ([]rosterv1.OrgTeam, error) {
-	ns := client.InNamespace(org.Spec.Namespace)
 	for _, term := range filter.EqualityTerms(f) {
 		value, ok := term.Value.(string)
 		if !ok {
@@ -224,10 +223,7 @@ func (s *Server) candidateTeams(ctx context.Context, org *rosterv1.Organization,
 		case "id":
 			t, err := s.lookupTeam(ctx, org, value)
 			if err != nil {
-				if se, ok := scimerror.As(err); ok && se.Status == http.StatusNotFound {
-					return nil, nil
-				}
-				return nil, err
+				return nil, ignoreNotFound(err)
 			}
 			return []rosterv1.OrgTeam{*t}, nil
 		case "members.value", "members":
@@ -236,22 +232,16 @@ func (s *Server) candidateTeams(ctx context.Context, org *rosterv1.Organization,
 			continue
 		}
 		var list rosterv1.OrgTeamList
-		if err := s.opts.Client.List(ctx, &list, ns, client.MatchingFields{field: indexed}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		return list.Items, nil
+		return list.Items, s.cachedList(ctx, &list, org, client.MatchingFields{field: indexed})
 	}
 	var list rosterv1.OrgTeamList
-	if err := s.opts.Client.List(ctx, &list, ns, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
-	}
-	return list.Items, nil
+	return list.Items, s.cachedList(ctx, &list, org)
 }
 
 // teamsWithMember returns the teams that list a user, through the slice member index.
 func (s *Server) teamsWithMember(ctx context.Context, org *rosterv1.Organization, userID string) ([]rosterv1.OrgTeam, error) {
 	var sl rosterv1.OrgTeamMemberSliceList
-	if err := s.opts.Client.List(ctx, &sl, client.InNamespace(org.Spec.Namespace), client.MatchingFields{index.SliceMember: userID}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := s.cachedList(ctx, &sl, org, client.MatchingFields{index.SliceMember: userID}); err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}

@@ -102,10 +102,6 @@ func (s *Server) listUsers(c *gin.Context) {
 // indexed equality conjunct (userName, id, externalId, emails.value); otherwise every user of
 // the org, from the cache. The filter is still applied to each candidate afterwards.
 func (s *Server) candidateUsers(ctx context.Context, org *rosterv1.Organization, f filter.Expr) ([]rosterv1.OrgUser, error) {
-	// The cached objects are only read (documents are built from them), never modified, so
-	// they are listed without deep copies: a full scan of 100,000 users would otherwise copy
-	// every one.
-	ns := client.InNamespace(org.Spec.Namespace)
 	for _, term := range filter.EqualityTerms(f) {
 		value, ok := term.Value.(string)
 		if !ok {
@@ -122,26 +118,34 @@ func (s *Server) candidateUsers(ctx context.Context, org *rosterv1.Organization,
 		case "id":
 			u, err := s.lookupUser(ctx, org, value)
 			if err != nil {
-				if se, ok := scimerror.As(err); ok && se.Status == http.StatusNotFound {
-					return nil, nil
-				}
-				return nil, err
+				return nil, ignoreNotFound(err)
 			}
 			return []rosterv1.OrgUser{*u}, nil
 		default:
 			continue
 		}
 		var list rosterv1.OrgUserList
-		if err := s.opts.Client.List(ctx, &list, ns, client.MatchingFields{field: indexed}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		return list.Items, nil
+		return list.Items, s.cachedList(ctx, &list, org, client.MatchingFields{field: indexed})
 	}
 	var list rosterv1.OrgUserList
-	if err := s.opts.Client.List(ctx, &list, ns, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
+	return list.Items, s.cachedList(ctx, &list, org)
+}
+
+// cachedList lists an org's objects from the cache. The cached objects are only read
+// (documents are built from them), never modified, so they are listed without deep copies:
+// a full scan of 100,000 users would otherwise copy every one.
+func (s *Server) cachedList(ctx context.Context, list client.ObjectList, org *rosterv1.Organization, opts ...client.ListOption) error {
+	opts = append(opts, client.InNamespace(org.Spec.Namespace), client.UnsafeDisableDeepCopy)
+	return s.opts.Client.List(ctx, list, opts...)
+}
+
+// ignoreNotFound turns a SCIM 404 into no error: a lookup by id inside a filter that finds
+// nothing is an empty result, not an error.
+func ignoreNotFound(err error) error {
+	if se, ok := scimerror.As(err); ok && se.Status == http.StatusNotFound {
+		return nil
 	}
-	return list.Items, nil
+	return err
 }
 
 // createUser serves POST /Users. The object name derives from the userName, so the apiserver
