@@ -202,9 +202,7 @@ func (s *Server) listGroups(c *gin.Context) {
 }
 
 // mentionsMembers reports whether a filter refers to the members attribute.
-func mentionsMembers(e filter.Expr) bool {
-	return e != nil && strings.Contains(strings.ToLower(e.String()), "members")
-}
+func mentionsMembers(e filter.Expr) bool { return e != nil && filter.Refers(e, "members") }
 
 // candidateTeams narrows a filter through the indexes (displayName, externalId, id,
 // members.value); otherwise every team of the org, from the cache.

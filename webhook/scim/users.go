@@ -369,6 +369,4 @@ func (s *Server) addGroups(c *gin.Context, u *rosterv1.OrgUser, doc map[string]a
 }
 
 // mentionsGroups reports whether a filter refers to the groups attribute.
-func mentionsGroups(e filter.Expr) bool {
-	return e != nil && strings.Contains(strings.ToLower(e.String()), "groups")
-}
+func mentionsGroups(e filter.Expr) bool { return e != nil && filter.Refers(e, "groups") }

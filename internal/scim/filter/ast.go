@@ -138,3 +138,21 @@ func literal(v any) string {
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// Refers reports whether e reads the top-level attribute attr (case-insensitively), e.g.
+// whether a Group filter needs the members, which are costly to load.
+func Refers(e Expr, attr string) bool {
+	switch n := e.(type) {
+	case *Comparison:
+		return strings.EqualFold(n.Path.Attr, attr)
+	case *Present:
+		return strings.EqualFold(n.Path.Attr, attr)
+	case *ValuePath:
+		return strings.EqualFold(n.Path.Attr, attr)
+	case *Logical:
+		return Refers(n.Left, attr) || Refers(n.Right, attr)
+	case *Not:
+		return Refers(n.Expr, attr)
+	}
+	return false
+}
