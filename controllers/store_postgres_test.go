@@ -3,8 +3,6 @@ package controllers_test
 import (
 	"context"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	rostermetrics "github.com/rosterhq/roster/internal/metrics"
 	"net/http"
 	"slices"
 	"sort"
@@ -13,11 +11,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/controllers"
+	rostermetrics "github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/testutil/pgtest"
 )
@@ -196,7 +196,7 @@ func TestDriftPostgres(t *testing.T) {
 			stmt(`DELETE FROM roster_team_members WHERE org = $1 AND team_id = $2 AND user_id = $3`, f.org.Name, team, ada))
 	}
 	start := time.Now()
-	f.awaitMembers(5*time.Second, eng, ada, bob)
+	f.awaitMembers(10*time.Second, eng, ada, bob)
 	t.Logf("drift reverted in %s", time.Since(start).Round(time.Millisecond))
 	msg := f.awaitEvent(f.team(eng), controllers.EventDriftReverted, 10*time.Second)
 	if !strings.Contains(msg, eve) || !strings.Contains(msg, ada) {
@@ -205,7 +205,7 @@ func TestDriftPostgres(t *testing.T) {
 	// A second edit of the SCIM team, reverted too, after which the manual team's own
 	// notification has long been handled.
 	pgEdit(t, url, stmt(`DELETE FROM roster_team_members WHERE org = $1 AND team_id = $2`, f.org.Name, eng))
-	f.awaitMembers(5*time.Second, eng, ada, bob)
+	f.awaitMembers(10*time.Second, eng, ada, bob)
 	if got, err := f.store.ObserveMembers(f.ctx, f.org.Name, manual.Name); err != nil || !slices.Equal(got, sorted(bob, eve)) {
 		t.Errorf("manual team's members = %v (%v), want the hand edit %v left alone", got, err, sorted(bob, eve))
 	}
