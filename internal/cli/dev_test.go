@@ -42,7 +42,9 @@ func startDev(t *testing.T, args ...string) (baseURL string, out *syncBuffer, st
 	out = &syncBuffer{}
 	errOut := &syncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- Run(ctx, append([]string{"dev", "--addr", "127.0.0.1:0", "--zap-log-level", "error"}, args...), out, errOut) }()
+	go func() {
+		done <- Run(ctx, append([]string{"dev", "--addr", "127.0.0.1:0", "--zap-log-level", "error"}, args...), out, errOut)
+	}()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		if m := baseURLLine.FindStringSubmatch(out.String()); m != nil {

@@ -3,9 +3,11 @@ package membership
 import (
 	"context"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,6 +33,13 @@ func (s *Store) capacity() int {
 	}
 	return rosterv1.MaxMembersPerSlice
 }
+
+// ConflictBackoff paces the retries of a write that lost a race with another writer of the
+// same object. Many writers can hit one hot team (Okta pushes a group's memberships in
+// parallel), so retries start fast, spread out with full jitter, and stay short: client-go's
+// DefaultBackoff multiplies by 5 and would park a request for minutes after a few losses.
+// Sixteen steps wait about 7 s in all, at most ~2 s at once.
+var ConflictBackoff = wait.Backoff{Duration: 5 * time.Millisecond, Factor: 1.5, Jitter: 1, Steps: 16}
 
 // Slices returns a team's slices; fresh reads from the apiserver instead of the cache.
 func (s *Store) Slices(ctx context.Context, team *rosterv1.OrgTeam, fresh bool) ([]rosterv1.OrgTeamMemberSlice, error) {
@@ -63,9 +72,7 @@ type Result struct {
 func (s *Store) Change(ctx context.Context, team *rosterv1.OrgTeam, desired func(current Set) (Set, []string)) (Result, error) {
 	var res Result
 	fresh := false
-	backoff := retry.DefaultBackoff
-	backoff.Steps = 10
-	err := retry.OnError(backoff, apierrors.IsConflict, func() error {
+	err := retry.OnError(ConflictBackoff, apierrors.IsConflict, func() error {
 		sl, err := s.Slices(ctx, team, fresh)
 		fresh = true
 		if err != nil {
@@ -137,7 +144,7 @@ func (s *Store) RemoveUserEverywhere(ctx context.Context, namespace, userID stri
 	}
 	for i := range list.Items {
 		key := client.ObjectKeyFromObject(&list.Items[i])
-		err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		err := retry.RetryOnConflict(ConflictBackoff, func() error {
 			var sl rosterv1.OrgTeamMemberSlice
 			if err := s.API.Get(ctx, key, &sl); err != nil {
 				return client.IgnoreNotFound(err)

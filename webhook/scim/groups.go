@@ -505,7 +505,7 @@ func (s *Server) updateTeamSpec(ctx context.Context, org *rosterv1.Organization,
 		return err
 	}
 	first := true
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+	return retry.RetryOnConflict(membership.ConflictBackoff, func() error {
 		if !first {
 			if err := s.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(t), t); err != nil {
 				if apierrors.IsNotFound(err) {

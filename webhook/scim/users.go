@@ -14,6 +14,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/membership"
 	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/patch"
@@ -253,7 +254,7 @@ func (s *Server) updateUser(c *gin.Context, op string, mutate func(*rosterv1.Org
 	ifMatch := c.GetHeader("If-Match")
 	var result *rosterv1.OrgUser
 	fresh := false // after a conflict, read from the apiserver: the cache may lag behind it
-	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+	err := retry.RetryOnConflict(membership.ConflictBackoff, func() error {
 		u, err := s.readUserForWrite(ctx, org, id, fresh)
 		fresh = true
 		if err != nil {
