@@ -96,9 +96,11 @@ type OrgTeamMemberSliceSpec struct {
 	// +kubebuilder:validation:Required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="team is immutable"
 	Team string `json:"team"`
-	// Members are SCIM ids, i.e. object names, of OrgUsers.
+	// Members are SCIM ids, i.e. object names, of OrgUsers, each listed once. The list is
+	// atomic for server-side apply: per-member field ownership would double every slice's size
+	// and the apiserver's work on each write.
 	// +kubebuilder:validation:MaxItems=2000
-	// +listType=set
+	// +listType=atomic
 	// +optional
 	Members []string `json:"members,omitempty"`
 }

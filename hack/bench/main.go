@@ -34,6 +34,7 @@ type config struct {
 	teamSize    int
 	storeRate   int
 	storeWrites int
+	storeTeams  int
 }
 
 // bench is the shared state of a run: the control plane, a direct client and a Roster.
@@ -55,6 +56,7 @@ func main() {
 	flag.IntVar(&cfg.teamSize, "team-size", 100000, "members of the big team in the groups scenario")
 	flag.IntVar(&cfg.storeRate, "store-rate", 50, "SCIM writes per second in the store scenario")
 	flag.IntVar(&cfg.storeWrites, "store-writes", 1500, "measured SCIM writes in the store scenario")
+	flag.IntVar(&cfg.storeTeams, "store-teams", 10, "teams the store scenario's member adds spread over (1: one hot team)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (SCIM server included) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {

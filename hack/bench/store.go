@@ -74,7 +74,7 @@ func (b *bench) store(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	const teams = 10
+	teams := max(b.cfg.storeTeams, 1)
 	teamIDs := make([]string, teams)
 	for i := range teamIDs {
 		status, body, err := c.do(ctx, http.MethodPost, "/Groups", fmt.Sprintf(`{"displayName":"Store bench %d"}`, i))

@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,6 +26,9 @@ type Store struct {
 	Writer client.Writer
 	// Capacity is the most members per slice (rosterv1.MaxMembersPerSlice when zero).
 	Capacity int
+
+	mu     sync.Mutex
+	queues map[string]*queue // per team: changes waiting for a group commit
 }
 
 func (s *Store) capacity() int {
@@ -66,32 +70,117 @@ type Result struct {
 }
 
 // Change applies a relative change to a team's members: desired computes the wanted members
-// from the current ones. On a conflict with another writer it re-reads the slices from the
-// apiserver and calls desired again, so concurrent changes compose instead of overwriting
-// each other. desired must not have side effects.
+// from the current ones. desired must not have side effects: it may run more than once.
+//
+// Changes to one team on this replica are committed in groups: while one write is in flight,
+// the changes that arrive queue up, and the next write carries all of them, each applied in
+// arrival order to the result of the one before. A hot team (Okta pushes a group's
+// memberships as many parallel PATCHes) thus costs one write per round trip instead of a
+// storm of conflicting writes. Between replicas, optimistic concurrency still rules: on a
+// conflict the slices are re-read from the apiserver and the whole group is applied again.
 func (s *Store) Change(ctx context.Context, team *rosterv1.OrgTeam, desired func(current Set) (Set, []string)) (Result, error) {
-	var res Result
+	r := &request{desired: desired, done: make(chan struct{})}
+	key := team.Namespace + "/" + team.Name
+	s.mu.Lock()
+	if s.queues == nil {
+		s.queues = map[string]*queue{}
+	}
+	q := s.queues[key]
+	if q == nil {
+		q = &queue{}
+		s.queues[key] = q
+	}
+	q.pending = append(q.pending, r)
+	lead := !q.busy
+	q.busy = true
+	s.mu.Unlock()
+	if lead {
+		s.drain(key, team, q)
+	}
+	// Waiting is bounded: the leader's writes run under commitTimeout. Returning early on a
+	// cancelled ctx would report a failure for a change that may still be written.
+	<-r.done
+	return r.res, r.err
+}
+
+// commitTimeout bounds one group commit, whoever's request started it.
+const commitTimeout = 30 * time.Second
+
+// request is one caller's change waiting in a team's queue.
+type request struct {
+	desired func(Set) (Set, []string)
+	res     Result
+	err     error
+	done    chan struct{}
+}
+
+// queue holds the changes waiting for a team; busy while a leader drains it.
+type queue struct {
+	pending []*request
+	busy    bool
+}
+
+// drain commits the queue's changes in groups until it is empty.
+func (s *Store) drain(key string, team *rosterv1.OrgTeam, q *queue) {
+	for {
+		s.mu.Lock()
+		batch := q.pending
+		q.pending = nil
+		if len(batch) == 0 {
+			q.busy = false
+			delete(s.queues, key)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		results, err := s.commit(ctx, team, batch)
+		cancel()
+		for i, r := range batch {
+			r.res, r.err = results[i], err
+			close(r.done)
+		}
+	}
+}
+
+// commit applies a group of changes in one set of writes, retrying on conflicts.
+func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*request) (results []Result, err error) {
+	defer func() {
+		if p := recover(); p != nil { // never leave the other callers waiting
+			err = fmt.Errorf("membership change of team %s panicked: %v", team.Name, p)
+		}
+		if len(results) != len(batch) {
+			results = make([]Result, len(batch))
+		}
+	}()
 	fresh := false
-	err := retry.OnError(ConflictBackoff, apierrors.IsConflict, func() error {
+	err = retry.OnError(ConflictBackoff, apierrors.IsConflict, func() error {
 		sl, err := s.Slices(ctx, team, fresh)
 		fresh = true
 		if err != nil {
 			return err
 		}
+		results = make([]Result, len(batch))
 		current := Members(sl)
-		want, unresolved := desired(current)
-		w := Plan(sl, want, s.capacity())
-		res = Result{Members: len(want), Unresolved: unresolved, Writes: w.Count()}
-		for id := range want {
-			if _, ok := current[id]; !ok {
-				res.Added++
+		for i, r := range batch {
+			want, unresolved := r.desired(current)
+			res := Result{Members: len(want), Unresolved: unresolved}
+			for id := range want {
+				if _, ok := current[id]; !ok {
+					res.Added++
+				}
 			}
+			res.Removed = len(current) + res.Added - len(want)
+			results[i], current = res, want
 		}
-		res.Removed = len(current) + res.Added - len(want)
-		res.Last, res.LastDeleted, err = s.write(ctx, team, w)
+		w := Plan(sl, current, s.capacity())
+		last, deleted, err := s.write(ctx, team, w)
+		for i := range results {
+			results[i].Writes, results[i].Last, results[i].LastDeleted = w.Count(), last, deleted
+		}
 		return err
 	})
-	return res, err
+	return results, err
 }
 
 // write performs the writes: updates and deletes first (they carry resourceVersions and

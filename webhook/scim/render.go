@@ -51,7 +51,9 @@ func toSCIMError(err error) *scimerror.Error {
 		case apierrors.IsAlreadyExists(err):
 			return scimerror.Conflict("a resource with the same unique attribute already exists")
 		case apierrors.IsConflict(err):
-			return scimerror.New(http.StatusPreconditionFailed, "", "the resource was changed concurrently; read it again and retry")
+			// Conflicts are retried; one that outlasts the retries is contention, not a stale
+			// If-Match (that is answered 412 where it is checked): ask the client to come back.
+			return scimerror.New(http.StatusServiceUnavailable, "", "the resource is being changed by many writers at once; retry shortly")
 		case apierrors.IsNotFound(err):
 			return scimerror.NotFound("resource not found")
 		case apierrors.IsInvalid(err):
