@@ -62,7 +62,7 @@ type OrganizationReconciler struct {
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=organizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgusers;orgteams;orgteammemberslices,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgusers/status;orgteams/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

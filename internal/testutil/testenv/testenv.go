@@ -69,17 +69,35 @@ func run(m *testing.M, env **Env, start func() (*Env, error)) int {
 }
 
 // Start starts a control plane with the CRDs installed.
-func Start() (*Env, error) { return start(false) }
+func Start() (*Env, error) { return start(false, nil) }
 
 // StartWithWebhook also installs Roster's ValidatingWebhookConfiguration (failurePolicy
 // Fail): every OrgUser, OrgTeam and OrgTeamMemberSlice write is refused until a Roster from
 // StartRoster serves the webhook, which it then does.
-func StartWithWebhook() (*Env, error) { return start(true) }
+func StartWithWebhook() (*Env, error) { return start(true, nil) }
 
-func start(withWebhook bool) (*Env, error) {
+// StartRestartable starts a control plane whose kube-apiserver can be stopped and started
+// again (StopAPIServer, StartAPIServer) with the same address and certificates, so clients
+// built before the stop work after the restart. The caller stops it with Environment.Stop.
+func StartRestartable(certDir string) (*Env, error) {
+	return start(false, func(te *envtest.Environment) {
+		te.ControlPlane.APIServer = &envtest.APIServer{CertDir: certDir}
+	})
+}
+
+// StopAPIServer stops the kube-apiserver, leaving etcd running.
+func (e *Env) StopAPIServer() error { return e.Environment.ControlPlane.APIServer.Stop() }
+
+// StartAPIServer starts a stopped kube-apiserver again.
+func (e *Env) StartAPIServer() error { return e.Environment.ControlPlane.APIServer.Start() }
+
+func start(withWebhook bool, prepare func(*envtest.Environment)) (*Env, error) {
 	te, err := controlplane.New("")
 	if err != nil {
 		return nil, err
+	}
+	if prepare != nil {
+		prepare(te)
 	}
 	if withWebhook {
 		if err := controlplane.InstallWebhook(te); err != nil {
