@@ -4,6 +4,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,6 +57,31 @@ type OrganizationReconciler struct {
 	TokenMaxAge time.Duration
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+
+	// last is when each organization's status was last computed; see debounce.
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// statusInterval is the least time between two computations of one organization's status.
+// Every user and team event maps to its organization, and counting walks all of them: during
+// a bulk load (Okta's first push) recomputing on each event would cost O(users²).
+const statusInterval = 2 * time.Second
+
+// debounce returns how long to wait before the org's status may be computed again, and
+// records the computation when it may happen now.
+func (r *OrganizationReconciler) debounce(org string) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if r.last == nil {
+		r.last = map[string]time.Time{}
+	}
+	if since := now.Sub(r.last[org]); since < statusInterval {
+		return statusInterval - since
+	}
+	r.last[org] = now
+	return 0
 }
 
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=organizations,verbs=get;list;watch
@@ -73,6 +99,9 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	var org rosterv1.Organization
 	if err := r.Get(ctx, req.NamespacedName, &org); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if wait := r.debounce(org.Name); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	base := org.DeepCopy()
 	before := &base.Status
