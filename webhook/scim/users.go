@@ -165,7 +165,7 @@ func (s *Server) createUser(c *gin.Context) {
 	stampModified(u, s.opts.Now())
 	if err := s.opts.Client.Create(c.Request.Context(), u); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			err = scimerror.Conflict("a User with userName %q already exists", spec.UserName)
+			err = s.existingUserError(c.Request.Context(), u)
 		}
 		s.audit(c, "create", "User", u.Name, err)
 		writeError(c, err)
@@ -177,6 +177,17 @@ func (s *Server) createUser(c *gin.Context) {
 	// (hack/bench). Only a list on this replica may miss the user for a few milliseconds.
 	c.Header("Location", s.resourceURL(c, "Users", u.Name))
 	s.writeResource(c, http.StatusCreated, u, s.renderUser(c, u, s.userDoc(c, u)))
+}
+
+// existingUserError explains a create refused because the object exists: 409 uniqueness, or
+// 503 while the previous user of that userName is still being deleted (its finalizer waits
+// for the identity store) — Entra deletes and re-creates users, and should simply retry.
+func (s *Server) existingUserError(ctx context.Context, u *rosterv1.OrgUser) error {
+	var existing rosterv1.OrgUser
+	if err := s.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(u), &existing); err == nil && existing.DeletionTimestamp != nil {
+		return scimerror.New(http.StatusServiceUnavailable, "", "the previous User with userName %q is still being deleted; retry shortly", u.Spec.UserName)
+	}
+	return scimerror.Conflict("a User with userName %q already exists", u.Spec.UserName)
 }
 
 // readUserSpec reads a POST/PUT User body into an OrgUserSpec.

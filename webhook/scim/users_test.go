@@ -383,3 +383,36 @@ func sortedIDs(ids ...string) []string {
 	sort.Strings(ids)
 	return ids
 }
+
+// TestRecreateWhileDeleting: a userName whose previous user is still being deleted (a
+// finalizer waits, e.g. for the identity store) answers 503 with Retry-After, not 409, and
+// succeeds once the deletion completes.
+func TestRecreateWhileDeleting(t *testing.T) {
+	c, org := newOrgClient(t)
+	id := createUser(t, c, "again@example.com").String("id")
+	ctx := context.Background()
+	key := types.NamespacedName{Namespace: org.Namespace, Name: id}
+	var u rosterv1.OrgUser
+	if err := env.Client.Get(ctx, key, &u); err != nil {
+		t.Fatal(err)
+	}
+	u.Finalizers = append(u.Finalizers, "test.roster.dev/hold")
+	if err := env.Client.Update(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	c.Do(t, http.MethodDelete, "/Users/"+id, nil).Expect(t, http.StatusNoContent)
+	r := c.Do(t, http.MethodPost, "/Users", oktaUser("again@example.com")).ExpectError(t, http.StatusServiceUnavailable, "")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	if err := env.Client.Get(ctx, key, &u); err != nil {
+		t.Fatal(err)
+	}
+	u.Finalizers = nil
+	if err := env.Client.Update(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool {
+		return c.Do(t, http.MethodPost, "/Users", oktaUser("again@example.com")).Status == http.StatusCreated
+	}, "re-create after the deletion completed")
+}
