@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
@@ -31,6 +32,17 @@ const claimGrace = 30 * time.Second
 // claimDisplayName reserves displayName for team (an OrgTeam object name, which need not
 // exist yet). It fails with 409 uniqueness when another team holds the name.
 func (s *Server) claimDisplayName(ctx context.Context, team *rosterv1.OrgTeam, displayName string) error {
+	// Teams made by hand hold no claim; one of them with this name also makes it taken.
+	var same rosterv1.OrgTeamList
+	if err := s.opts.Client.List(ctx, &same, client.InNamespace(team.Namespace),
+		client.MatchingFields{index.TeamName: index.TeamNameValue(displayName)}, client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	for _, other := range same.Items {
+		if other.Name != team.Name && other.Spec.ManagedBy != rosterv1.ManagedBySCIM {
+			return scimerror.Conflict("a team named %q already exists (created by hand, not by SCIM)", displayName)
+		}
+	}
 	now := metav1.NewMicroTime(s.opts.Now())
 	holder := team.Name
 	lease := &coordinationv1.Lease{

@@ -156,7 +156,7 @@ func TestEntraGroupShapes(t *testing.T) {
 }
 
 func TestGroupDisplayNameUnique(t *testing.T) {
-	c, _ := newOrgClient(t)
+	c, org := newOrgClient(t)
 	a := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Ops"}`).Expect(t, http.StatusCreated).String("id")
 	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"OPS"}`).ExpectError(t, http.StatusConflict, "uniqueness")
 	b := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Dev"}`).Expect(t, http.StatusCreated).String("id")
@@ -165,6 +165,17 @@ func TestGroupDisplayNameUnique(t *testing.T) {
 	if g := c.Do(t, http.MethodGet, "/Groups/"+b, nil); g.String("displayName") != "Dev" {
 		t.Fatalf("refused rename wrote: %s", g.Raw)
 	}
+	// A team made by hand holds its name too.
+	manual := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "On-Call", ManagedBy: rosterv1.ManagedByManual}}
+	manual.Name, manual.Namespace = "on-call", org.Namespace
+	if err := env.Client.Create(context.Background(), manual); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() bool {
+		var seen rosterv1.OrgTeam
+		return sharedRoster.Manager.GetClient().Get(context.Background(), client.ObjectKeyFromObject(manual), &seen) == nil
+	}, "manual team not in the SCIM server's cache")
+	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"on-call"}`).ExpectError(t, http.StatusConflict, "uniqueness")
 	// After a rename the old name is free again.
 	patchGroup(t, c, a, `[{"op":"replace","path":"displayName","value":"Operations"}]`).Expect(t, http.StatusNoContent)
 	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Ops"}`).Expect(t, http.StatusCreated)
