@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -94,7 +95,7 @@ func (a *applier) apply(op Operation) error {
 // applyObject applies each key of a path-less value (urn "") or of an extension object (urn
 // set) as its own path, in sorted key order so that the outcome never depends on map order.
 func (a *applier) applyObject(op Op, urn string, m map[string]any) error {
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		v := m[k]
 		if urn == "" {
 			if strings.EqualFold(k, "schemas") {
@@ -469,15 +470,6 @@ func (a *applier) removeValues(c map[string]any, r schema.Resolved, v any) error
 	})
 	a.setList(c, r, list)
 	return nil
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func asList(v any) []any {

@@ -1,6 +1,8 @@
 package patch
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/rosterhq/roster/internal/scim/filter"
@@ -134,7 +136,7 @@ func splitObject(op Operation) ([]MemberOp, *Operation, error) {
 	}
 	var out []MemberOp
 	var rest map[string]any
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if p, err := ParsePath(k); err != nil || p.Filter != nil || p.SubAttr != "" || !isMembers(p.URN, p.Attr) {
 			continue
 		}

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -32,7 +33,7 @@ import (
 func Normalize(rt ResourceType, doc map[string]any) (map[string]any, error) {
 	out := map[string]any{}
 	var qualified []string
-	for _, k := range sortedKeys(doc) {
+	for _, k := range slices.Sorted(maps.Keys(doc)) {
 		v := doc[k]
 		if strings.EqualFold(k, "schemas") {
 			continue
@@ -85,7 +86,7 @@ func normalizeSchemaObject(rt ResourceType, urn string, v any, out map[string]an
 	if !ok {
 		return scimerror.BadRequest(scimerror.InvalidValue, "%q must be an object", urn)
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if err := normalizeTop(rt, urn, k, m[k], out); err != nil {
 			return err
 		}
@@ -227,7 +228,7 @@ func normalizeComplex(a *Attribute, path string, v any) (any, error) {
 		m = map[string]any{"value": v}
 	}
 	out := map[string]any{}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		sa := a.Sub(k)
 		if sa == nil || !storable(sa) {
 			continue
@@ -306,13 +307,4 @@ func ToFloat(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
