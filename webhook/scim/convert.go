@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -94,7 +95,7 @@ func stampModified(obj metav1.Object, now time.Time) {
 }
 
 // baseURL is scheme://host of the request, or the configured external URL. Behind an ingress
-// the scheme comes from X-Forwarded-Proto, believed only when trusted proxies are configured.
+// the scheme comes from X-Forwarded-Proto, believed only from a trusted proxy.
 func (s *Server) baseURL(c *gin.Context) string {
 	if s.opts.ExternalURL != "" {
 		return strings.TrimRight(s.opts.ExternalURL, "/")
@@ -103,7 +104,7 @@ func (s *Server) baseURL(c *gin.Context) string {
 	if c.Request.TLS != nil {
 		scheme = "https"
 	}
-	if p := c.GetHeader("X-Forwarded-Proto"); len(s.opts.TrustedProxies) > 0 && (p == "https" || p == "http") {
+	if p := c.GetHeader("X-Forwarded-Proto"); (p == "https" || p == "http") && s.fromTrustedProxy(c) {
 		scheme = p
 	}
 	return scheme + "://" + c.Request.Host
@@ -155,4 +156,39 @@ func userSpecFromDoc(doc map[string]any) (rosterv1.OrgUserSpec, error) {
 		spec.Active = &t
 	}
 	return spec, nil
+}
+
+// fromTrustedProxy reports whether the request's peer is one of the trusted proxies.
+func (s *Server) fromTrustedProxy(c *gin.Context) bool {
+	host, _, err := net.SplitHostPort(c.Request.RemoteAddr)
+	if err != nil {
+		host = c.Request.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	for _, n := range s.trusted {
+		if ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseProxies turns trusted proxy addresses or CIDRs into networks.
+func parseProxies(proxies []string) ([]*net.IPNet, error) {
+	out := make([]*net.IPNet, 0, len(proxies))
+	for _, p := range proxies {
+		if !strings.Contains(p, "/") {
+			if ip := net.ParseIP(p); ip != nil && ip.To4() != nil {
+				p += "/32"
+			} else {
+				p += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", p, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -58,6 +58,7 @@ type Server struct {
 	opts     Options
 	members  *membership.Store
 	limiters *orgLimiters
+	trusted  []*net.IPNet
 	handler  http.Handler
 	// ready is closed once the server listens; addr is then the address it listens on.
 	ready chan struct{}
@@ -86,6 +87,11 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, ready: make(chan struct{})}
 	s.members = &membership.Store{Cache: opts.Client, API: opts.APIReader, Writer: opts.Client}
 	s.limiters = newOrgLimiters(opts.RateLimit, opts.RateBurst)
+	trusted, err := parseProxies(opts.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s.trusted = trusted
 	h, err := s.routes()
 	if err != nil {
 		return nil, err

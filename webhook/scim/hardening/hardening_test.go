@@ -223,3 +223,25 @@ func TestMetricsCount(t *testing.T) {
 		t.Fatalf("token age series: %d", n)
 	}
 }
+
+// TestForwardedProto: X-Forwarded-Proto sets the scheme of meta.location only when the
+// request comes from a trusted proxy.
+func TestForwardedProto(t *testing.T) {
+	org := env.NewOrg(t, "proxy")
+	for i, tc := range []struct {
+		trusted []string
+		want    string
+	}{
+		{nil, "http://"},
+		{[]string{"10.0.0.0/8"}, "http://"},
+		{[]string{"127.0.0.1"}, "https://"},
+	} {
+		r := env.StartRoster(t, func(c *app.Config) { c.TrustedProxies = tc.trusted })
+		c := orgClient(t, r, org)
+		resp := c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"fwd%d@example.com"}`, i), "X-Forwarded-Proto: https").Expect(t, http.StatusCreated)
+		if loc := resp.String("meta.location"); !strings.HasPrefix(loc, tc.want) {
+			t.Errorf("trusted %v: meta.location %q, want %s…", tc.trusted, loc, tc.want)
+		}
+		r.Stop()
+	}
+}
