@@ -345,6 +345,8 @@ var webhookPaths = map[string]string{
 func checkWebhook(t *testing.T, r rendered, mgr *corev1.Container) {
 	t.Helper()
 	vwc := decode[admissionregistrationv1.ValidatingWebhookConfiguration](t, r.get(t, "ValidatingWebhookConfiguration", "roster-validating-webhook-configuration"))
+	dep := decode[appsv1.Deployment](t, r.get(t, "Deployment", "roster-controller-manager"))
+	managerIdentity := "system:serviceaccount:" + dep.Namespace + ":" + dep.Spec.Template.Spec.ServiceAccountName
 	svc := r.get(t, "Service", "roster-webhook-service")
 	cert := r.get(t, "Certificate", "roster-serving-cert")
 
@@ -390,6 +392,10 @@ func checkWebhook(t *testing.T, r rendered, mgr *corev1.Container) {
 		// The webhook's resource is one of the CRDs of the install.
 		if r.find("CustomResourceDefinition", res+"."+rosterv1.GroupVersion.Group) == nil {
 			t.Errorf("webhook %s: no CRD for %s", wh.Name, res)
+		}
+		// The call is skipped exactly for the manager's own service account.
+		if len(wh.MatchConditions) != 1 || !strings.Contains(wh.MatchConditions[0].Expression, "'"+managerIdentity+"'") {
+			t.Errorf("webhook %s: matchConditions %+v must exclude %s", wh.Name, wh.MatchConditions, managerIdentity)
 		}
 	}
 	if len(vwc.Webhooks) != len(webhookPaths) || len(seen) != len(webhookPaths) {
