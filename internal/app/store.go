@@ -24,7 +24,7 @@ func addStoreControllers(mgr manager.Manager, cfg Config) (*lazy.Store, *control
 	if err := open.Validate(cfg.IdentityStore); err != nil {
 		return nil, nil, err
 	}
-	store := lazy.New(cfg.IdentityStore, open.Open)
+	store := lazy.New(cfg.IdentityStore, open.OpenAsRoster)
 	events := controllers.NewStoreWatcher(store, cfg.StoreResyncInterval, ctrl.Log.WithName("identity-store"))
 	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient()}
 	if err := mgr.Add(events); err != nil {

@@ -33,16 +33,24 @@ import (
 // cannot be reached now: retry later. Error messages never contain the
 // URL's password.
 func Open(ctx context.Context, rawURL string) (identitystore.Store, error) {
+	return openWith(ctx, rawURL)
+}
+
+// OpenAsRoster is Open for Roster's own controllers: on PostgreSQL their membership writes are
+// not announced back to them (postgres.AsRoster), only other writers' are.
+func OpenAsRoster(ctx context.Context, rawURL string) (identitystore.Store, error) {
+	return openWith(ctx, rawURL, postgres.AsRoster())
+}
+
+func openWith(ctx context.Context, rawURL string, pgOpts ...postgres.Option) (identitystore.Store, error) {
 	driver, target, err := parse(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	switch driver {
-	case "sqlite":
+	if driver == "sqlite" {
 		return sqlite.Open(ctx, target)
-	default:
-		return postgres.Open(ctx, target)
 	}
+	return postgres.Open(ctx, target, pgOpts...)
 }
 
 // Validate checks a store URL without opening anything, so a command can refuse a bad flag at

@@ -32,11 +32,14 @@ var (
 // libpq key=value string) and applies pending schema migrations. When the
 // server cannot be reached the error satisfies identitystore.IsUnavailable;
 // retry later.
-func Open(ctx context.Context, connString string) (*Store, error) {
+func Open(ctx context.Context, connString string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
 		// pgx masks passwords in this message on a best-effort basis.
 		return nil, fmt.Errorf("identitystore: postgres: %w: %w", identitystore.ErrInvalid, err)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -48,6 +51,16 @@ func Open(ctx context.Context, connString string) (*Store, error) {
 	}
 	done, cancel := context.WithCancel(context.Background())
 	return &Store{pool: pool, done: done, cancel: cancel}, nil
+}
+
+// Option adjusts how Open connects.
+type Option func(*pgxpool.Config)
+
+// AsRoster marks the connections as Roster's own: their membership writes are not announced
+// on the notification channel (migration 0002), so Roster's controllers are woken only by
+// changes someone else made. Writers without it (a DBA, another application) are announced.
+func AsRoster() Option {
+	return func(c *pgxpool.Config) { c.ConnConfig.RuntimeParams["roster.writer"] = "roster" }
 }
 
 // Close stops running watches and closes all connections.

@@ -312,3 +312,39 @@ func TestSearchPathSelectsSchema(t *testing.T) {
 		t.Fatalf("rows in roster.roster_team_members = %d, %v; want 1", n, err)
 	}
 }
+
+// TestRosterWritesAreQuiet: membership writes through a store opened AsRoster are not
+// announced (the controllers made them and know them); another writer's still are.
+func TestRosterWritesAreQuiet(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	watcher := open(t, url)
+	ch, err := watcher.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roster, err := postgres.Open(t.Context(), url, postgres.AsRoster())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = roster.Close() })
+	ctx := t.Context()
+	// Roster writes t1 first, then someone else writes t2: notifications come in commit order,
+	// so the first one seen is t2's exactly when Roster's write was not announced.
+	if err := roster.AddMembers(ctx, "acme", "t1", []string{"u1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := roster.RemoveMembers(ctx, "acme", "t1", []string{"u1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := watcher.AddMembers(ctx, "acme", "t2", []string{"u1"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-ch:
+		if want := (identitystore.Change{Org: "acme", TeamID: "t2"}); got != want {
+			t.Fatalf("first change %+v, want %+v: Roster's own writes were announced", got, want)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the other writer's change was not announced")
+	}
+}
