@@ -2,6 +2,10 @@ package v1alpha1
 
 // Labels and annotations Roster puts on its objects.
 const (
+	// LastModifiedAnnotation records the time of the last SCIM write to an object (RFC 3339),
+	// served as meta.lastModified.
+	LastModifiedAnnotation = "scim.roster.dev/last-modified"
+
 	// OrgLabel names the Organization an OrgUser or OrgTeam belongs to.
 	OrgLabel = "scim.roster.dev/org"
 

@@ -16,9 +16,6 @@ import (
 	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
 
-// LastModifiedAnnotation records the time of the last SCIM write to an object (meta.lastModified).
-const LastModifiedAnnotation = "scim.roster.dev/last-modified"
-
 // enterpriseKey is the OrgUserSpec field that holds the enterprise extension.
 const enterpriseKey = "enterprise"
 
@@ -69,7 +66,7 @@ func toMap(v any) map[string]any {
 func resourceMeta(obj metav1.Object, resourceType, location string) map[string]any {
 	created := obj.GetCreationTimestamp().UTC()
 	modified := created
-	if t, err := time.Parse(time.RFC3339Nano, obj.GetAnnotations()[LastModifiedAnnotation]); err == nil {
+	if t, err := time.Parse(time.RFC3339Nano, obj.GetAnnotations()[rosterv1.LastModifiedAnnotation]); err == nil {
 		modified = t.UTC()
 	}
 	return map[string]any{
@@ -90,7 +87,7 @@ func stampModified(obj metav1.Object, now time.Time) {
 	if a == nil {
 		a = map[string]string{}
 	}
-	a[LastModifiedAnnotation] = now.UTC().Format(time.RFC3339Nano)
+	a[rosterv1.LastModifiedAnnotation] = now.UTC().Format(time.RFC3339Nano)
 	obj.SetAnnotations(a)
 }
 

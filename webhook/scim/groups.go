@@ -61,7 +61,7 @@ type memberRef struct {
 }
 
 // groupDoc is the SCIM representation of a team without its members.
-func (s *Server) groupDoc(c *gin.Context, t *rosterv1.OrgTeam) map[string]any {
+func (s *Server) groupDoc(c *gin.Context, t teamView) map[string]any {
 	doc := map[string]any{
 		"schemas":     []any{schema.GroupSchema},
 		"id":          t.Name,
@@ -120,10 +120,10 @@ func wantsAttribute(name string, attributes, excluded []string) bool {
 }
 
 // renderGroup projects the group document and attaches members when asked for.
-func (s *Server) renderGroup(c *gin.Context, t *rosterv1.OrgTeam, attributes, excluded []string) (map[string]any, error) {
+func (s *Server) renderGroup(c *gin.Context, t teamView, attributes, excluded []string) (map[string]any, error) {
 	doc := schema.Project(schema.Group, s.groupDoc(c, t), attributes, excluded)
 	if wantsMembers(attributes, excluded) {
-		refs, err := s.memberRefs(c, t)
+		refs, err := s.memberRefs(c, t.OrgTeam)
 		if err != nil {
 			return nil, err
 		}
@@ -133,13 +133,18 @@ func (s *Server) renderGroup(c *gin.Context, t *rosterv1.OrgTeam, attributes, ex
 }
 
 func (s *Server) writeGroup(c *gin.Context, status int, t *rosterv1.OrgTeam) {
-	attrs, excluded := projection(c)
-	doc, err := s.renderGroup(c, t, attrs, excluded)
+	v, err := s.view(c.Request.Context(), t)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	s.writeResource(c, status, t, doc)
+	attrs, excluded := projection(c)
+	doc, err := s.renderGroup(c, v, attrs, excluded)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	s.writeResource(c, status, v, doc)
 }
 
 // getGroup serves GET /Groups/{id}.
@@ -149,7 +154,12 @@ func (s *Server) getGroup(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if notModified(c, t) {
+	v, err := s.view(c.Request.Context(), t)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if notModified(c, v) {
 		return
 	}
 	s.writeGroup(c, http.StatusOK, t)
@@ -176,7 +186,11 @@ func (s *Server) listGroups(c *gin.Context) {
 	}
 	total, page, err := selectPage(p, schema.Group, objs,
 		func(t *rosterv1.OrgTeam) (map[string]any, error) {
-			doc := s.groupDoc(c, t)
+			v, err := s.view(c.Request.Context(), t)
+			if err != nil {
+				return nil, err
+			}
+			doc := s.groupDoc(c, v)
 			if !needMembers {
 				return doc, nil
 			}
@@ -192,7 +206,11 @@ func (s *Server) listGroups(c *gin.Context) {
 			return doc, nil
 		},
 		func(t *rosterv1.OrgTeam, _ map[string]any) (map[string]any, error) {
-			return s.renderGroup(c, t, p.Attributes, p.Excluded)
+			v, err := s.view(c.Request.Context(), t)
+			if err != nil {
+				return nil, err
+			}
+			return s.renderGroup(c, v, p.Attributes, p.Excluded)
 		})
 	if err != nil {
 		writeError(c, err)
@@ -473,6 +491,9 @@ func (s *Server) changeGroup(c *gin.Context, op string, mutate func(rosterv1.Org
 	ifMatch := c.GetHeader("If-Match")
 	t, err := s.lookupTeam(ctx, org, id)
 	if err == nil {
+		err = s.checkTeamIfMatch(ctx, ifMatch, t)
+	}
+	if err == nil {
 		err = s.updateTeamSpec(ctx, org, t, ifMatch, mutate)
 	}
 	if err == nil && len(memberOps) > 0 {
@@ -491,7 +512,9 @@ func (s *Server) changeGroup(c *gin.Context, op string, mutate func(rosterv1.Org
 		return
 	}
 	if !respond {
-		c.Header("ETag", etag(t))
+		if v, err := s.view(ctx, t); err == nil {
+			c.Header("ETag", etag(v))
+		}
 		c.Status(http.StatusNoContent)
 		return
 	}
@@ -501,9 +524,6 @@ func (s *Server) changeGroup(c *gin.Context, op string, mutate func(rosterv1.Org
 // updateTeamSpec applies mutate to the team with optimistic concurrency. A new display name
 // is claimed before the team changes and the old claim released after. t is updated in place.
 func (s *Server) updateTeamSpec(ctx context.Context, org *rosterv1.Organization, t *rosterv1.OrgTeam, ifMatch string, mutate func(rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error)) error {
-	if err := checkIfMatch(ifMatch, t); err != nil {
-		return err
-	}
 	first := true
 	return retry.RetryOnConflict(membership.ConflictBackoff, func() error {
 		if !first {
@@ -554,7 +574,7 @@ func (s *Server) deleteGroup(c *gin.Context) {
 	org, id := orgOf(c), c.Param("id")
 	t, err := s.lookupTeam(ctx, org, id)
 	if err == nil {
-		err = checkIfMatch(c.GetHeader("If-Match"), t)
+		err = s.checkTeamIfMatch(ctx, c.GetHeader("If-Match"), t)
 	}
 	if err == nil {
 		var opts []client.DeleteOption
@@ -580,4 +600,16 @@ func (s *Server) deleteGroup(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// checkTeamIfMatch compares If-Match with the team's version, members included.
+func (s *Server) checkTeamIfMatch(ctx context.Context, ifMatch string, t *rosterv1.OrgTeam) error {
+	if ifMatch == "" {
+		return nil
+	}
+	v, err := s.view(ctx, t)
+	if err != nil {
+		return err
+	}
+	return checkIfMatch(ifMatch, v)
 }

@@ -280,6 +280,28 @@ func TestGroupETags(t *testing.T) {
 	if g := c.Do(t, http.MethodGet, "/Groups/"+id, nil); g.String("displayName") != "Tagged2" {
 		t.Fatalf("stale If-Match wrote: %s", g.Raw)
 	}
+
+	// Members live outside the OrgTeam, yet a membership change is a new version too.
+	u := createUsers(t, c, 1, "tagged")
+	before := c.Do(t, http.MethodGet, "/Groups/"+id, nil).Expect(t, http.StatusOK)
+	v2 := before.Header.Get("ETag")
+	resp := patchGroup(t, c, id, `[{"op":"add","path":"members","value":`+memberList(u[0])+`}]`, "If-Match: "+v2).Expect(t, http.StatusNoContent)
+	v3 := resp.Header.Get("ETag")
+	if v3 == "" || v3 == v2 {
+		t.Fatalf("ETag after a membership change: %q (was %q)", v3, v2)
+	}
+	after := c.Do(t, http.MethodGet, "/Groups/"+id, nil, "If-None-Match: "+v2).Expect(t, http.StatusOK)
+	if after.Header.Get("ETag") != v3 || after.String("meta.version") != v3 || len(after.Get("members").([]any)) != 1 {
+		t.Fatalf("a stale If-None-Match must get the new members and version %s: %s", v3, after.Raw)
+	}
+	t1, err1 := time.Parse(time.RFC3339Nano, before.String("meta.lastModified"))
+	t2, err2 := time.Parse(time.RFC3339Nano, after.String("meta.lastModified"))
+	if err1 != nil || err2 != nil || !t2.After(t1) {
+		t.Fatalf("lastModified did not advance: %s -> %s", before.String("meta.lastModified"), after.String("meta.lastModified"))
+	}
+	c.Do(t, http.MethodGet, "/Groups/"+id, nil, "If-None-Match: "+v3).Expect(t, http.StatusNotModified)
+	patchGroup(t, c, id, `[{"op":"remove","path":"members"}]`, "If-Match: "+v2).ExpectError(t, http.StatusPreconditionFailed, "")
+	c.Do(t, http.MethodDelete, "/Groups/"+id, nil, "If-Match: "+v3).Expect(t, http.StatusNoContent)
 }
 
 // TestConcurrentMemberPatchesAcrossReplicas: two SCIM servers apply 40 concurrent
