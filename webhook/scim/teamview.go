@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
-	"slices"
+	"strconv"
 	"time"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
@@ -38,24 +38,28 @@ func (s *Server) view(ctx context.Context, t *rosterv1.OrgTeam) (teamView, error
 	if len(sl) == 0 {
 		return v, nil
 	}
-	slices.SortFunc(sl, func(a, b rosterv1.OrgTeamMemberSlice) int {
-		if a.Name < b.Name {
-			return -1
+	// Order-independent: XOR of per-slice hashes of name and resourceVersion, so no sorting
+	// and no formatting per slice — this runs on every read of the group.
+	var sum uint64
+	newest, newestRV := -1, uint64(0)
+	for i := range sl {
+		h := fnv.New64a()
+		h.Write([]byte(sl[i].Name))
+		h.Write([]byte{0})
+		h.Write([]byte(sl[i].ResourceVersion))
+		sum ^= h.Sum64()
+		if rv, err := strconv.ParseUint(sl[i].ResourceVersion, 10, 64); err == nil && rv >= newestRV {
+			newest, newestRV = i, rv
 		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
-	h := fnv.New64a()
+	}
+	// The slice written last carries the latest write time of the team's members.
 	latest, _ := time.Parse(time.RFC3339Nano, t.Annotations[rosterv1.LastModifiedAnnotation])
-	for _, x := range sl {
-		fmt.Fprintf(h, "%s=%s;", x.Name, x.ResourceVersion)
-		if at, err := time.Parse(time.RFC3339Nano, x.Annotations[rosterv1.LastModifiedAnnotation]); err == nil && at.After(latest) {
+	if newest >= 0 {
+		if at, err := time.Parse(time.RFC3339Nano, sl[newest].Annotations[rosterv1.LastModifiedAnnotation]); err == nil && at.After(latest) {
 			latest = at
 		}
 	}
-	v.version = fmt.Sprintf("%s-%x", t.ResourceVersion, h.Sum64())
+	v.version = fmt.Sprintf("%s-%x", t.ResourceVersion, sum)
 	v.annotations = maps.Clone(t.Annotations)
 	if v.annotations == nil {
 		v.annotations = map[string]string{}
