@@ -80,7 +80,7 @@ func TestRotationReachesEveryReplica(t *testing.T) {
 // TestRotationGracePeriod: with a grace period both tokens work on every replica until it ends.
 func TestRotationGracePeriod(t *testing.T) {
 	c, org := newOrgClient(t)
-	newToken, err := token.Rotate(context.Background(), env.Client, org.Name, 3*time.Second)
+	newToken, err := token.Rotate(context.Background(), env.Client, org.Name, 8*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
