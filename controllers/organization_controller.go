@@ -34,6 +34,7 @@ const (
 	ReasonTokenMissing     = "TokenMissing"
 	ReasonTokenConfigured  = "TokenConfigured"
 	ReasonNamespaceMissing = "NamespaceMissing"
+	ReasonNamespaceShared  = "NamespaceShared"
 	ReasonReady            = "Ready"
 	ReasonTokenFresh       = "TokenFresh"
 	ReasonTokenTooOld      = "TokenTooOld"
@@ -120,9 +121,16 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	sharedWith, err := r.namespaceSharedWith(ctx, &org)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	ready := metav1.Condition{Type: rosterv1.ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonReady,
 		Message: "SCIM is served at /scim/v2/" + org.Name}
 	switch {
+	case sharedWith != "":
+		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonNamespaceShared
+		ready.Message = fmt.Sprintf("namespace %q is also used by organization %q; SCIM refuses both until each has its own namespace (create a new Organization with another spec.namespace)", org.Spec.Namespace, sharedWith)
 	case !nsOK:
 		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonNamespaceMissing
 		ready.Message = fmt.Sprintf("namespace %q does not exist: create it (kubectl create namespace %s); it holds the org's users, teams and token", org.Spec.Namespace, org.Spec.Namespace)
@@ -139,6 +147,20 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	// A merge patch of status: no conflict with concurrent writers of other fields.
 	return ctrl.Result{RequeueAfter: recheck}, r.Status().Patch(ctx, &org, client.MergeFrom(base))
+}
+
+// namespaceSharedWith names another organization that uses the same namespace, if any.
+func (r *OrganizationReconciler) namespaceSharedWith(ctx context.Context, org *rosterv1.Organization) (string, error) {
+	var orgs rosterv1.OrganizationList
+	if err := r.List(ctx, &orgs, client.MatchingFields{index.OrgNamespace: org.Spec.Namespace}, client.UnsafeDisableDeepCopy); err != nil {
+		return "", err
+	}
+	for _, other := range orgs.Items {
+		if other.Name != org.Name {
+			return other.Name, nil
+		}
+	}
+	return "", nil
 }
 
 // namespaceExists reports whether the org's namespace exists.
@@ -314,6 +336,12 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&rosterv1.OrgTeam{}, toOrg).
 		Watches(&corev1.Secret{}, toOrg).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.orgsOfNamespace)).
+		Watches(&rosterv1.Organization{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			// Another org naming the same namespace changes this one's Ready.
+			ns := &corev1.Namespace{}
+			ns.Name = o.(*rosterv1.Organization).Spec.Namespace
+			return r.orgsOfNamespace(ctx, ns)
+		})).
 		WithOptions(controllerOptions())
 	if r.Events != nil {
 		b = b.WatchesRawSource(source.Channel(r.Events.orgs, handler.TypedEnqueueRequestsFromMapFunc(r.allOrgs)))

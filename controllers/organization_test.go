@@ -87,4 +87,17 @@ func TestOrganizationStatus(t *testing.T) {
 		}
 		return false, "no TokenTooOld warning event"
 	})
+
+	// A second organization naming the same namespace makes both not Ready.
+	twin := &rosterv1.Organization{}
+	twin.Name, twin.Spec.Namespace = name+"-twin", name
+	if err := env.Client.Create(ctx, twin); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{name, twin.Name} {
+		eventually(t, 20*time.Second, func() (bool, string) {
+			c, _ := orgCondition(t, n, rosterv1.ConditionReady)
+			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == controllers.ReasonNamespaceShared, fmt.Sprintf("%s Ready = %+v", n, c)
+		})
+	}
 }

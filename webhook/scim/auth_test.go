@@ -5,6 +5,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"net/http"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,4 +143,30 @@ func eventually(t *testing.T, timeout time.Duration, cond func() bool, format st
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestSharedNamespaceIsRefused: two organizations naming one namespace would see each
+// other's users; SCIM refuses both (503 with a detail naming the problem) until it is fixed.
+func TestSharedNamespaceIsRefused(t *testing.T) {
+	c, org := newOrgClient(t)
+	createUser(t, c, "private@example.com")
+	intruder := &rosterv1.Organization{}
+	intruder.Name, intruder.Spec.Namespace = org.Name+"-twin", org.Namespace
+	ctx := context.Background()
+	if err := env.Client.Create(ctx, intruder); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool {
+		return c.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusServiceUnavailable
+	}, "an org whose namespace is shared is still served")
+	r := c.Do(t, http.MethodGet, "/Users", nil).ExpectError(t, http.StatusServiceUnavailable, "")
+	if !strings.Contains(r.String("detail"), "namespace") {
+		t.Fatalf("detail should name the problem: %s", r.Raw)
+	}
+	if err := env.Client.Delete(ctx, intruder); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool {
+		return c.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusOK
+	}, "the org is not served again after the conflict was removed")
 }

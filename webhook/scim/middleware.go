@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
 	"github.com/rosterhq/roster/internal/token"
 )
@@ -99,6 +102,10 @@ func (s *Server) authenticate() gin.HandlerFunc {
 			writeError(c, errUnauthorized)
 			return
 		}
+		if err := s.ownsNamespace(ctx, &org); err != nil {
+			writeError(c, err)
+			return
+		}
 		c.Set(orgKey, &org)
 		c.Next()
 	}
@@ -158,4 +165,20 @@ func readBody(c *gin.Context) ([]byte, error) {
 		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "reading the request body: %v", err)
 	}
 	return b, nil
+}
+
+// ownsNamespace refuses to serve an organization whose namespace another Organization also
+// names: every read and write is scoped by namespace, so a shared one would let one org's
+// token reach the other's users. The Organization's Ready condition says the same.
+func (s *Server) ownsNamespace(ctx context.Context, org *rosterv1.Organization) error {
+	var orgs rosterv1.OrganizationList
+	if err := s.opts.Client.List(ctx, &orgs, client.MatchingFields{index.OrgNamespace: org.Spec.Namespace}, client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	for _, other := range orgs.Items {
+		if other.Name != org.Name {
+			return scimerror.New(http.StatusServiceUnavailable, "", "organization %q is misconfigured: its namespace is also used by another organization; an administrator must give each organization its own namespace", org.Name)
+		}
+	}
+	return nil
 }
