@@ -151,16 +151,13 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 
 // namespaceSharedWith names another organization that uses the same namespace, if any.
 func (r *OrganizationReconciler) namespaceSharedWith(ctx context.Context, org *rosterv1.Organization) (string, error) {
-	var orgs rosterv1.OrganizationList
-	if err := r.List(ctx, &orgs, client.MatchingFields{index.OrgNamespace: org.Spec.Namespace}, client.UnsafeDisableDeepCopy); err != nil {
-		return "", err
-	}
-	for _, other := range orgs.Items {
-		if other.Name != org.Name {
-			return other.Name, nil
+	names, err := r.orgNamesUsing(ctx, org.Spec.Namespace)
+	for _, n := range names {
+		if n != org.Name {
+			return n, err
 		}
 	}
-	return "", nil
+	return "", err
 }
 
 // namespaceExists reports whether the org's namespace exists.
@@ -335,12 +332,12 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&rosterv1.OrgUser{}, toOrg).
 		Watches(&rosterv1.OrgTeam{}, toOrg).
 		Watches(&corev1.Secret{}, toOrg).
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.orgsOfNamespace)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, ns client.Object) []reconcile.Request {
+			return r.orgsUsing(ctx, ns.GetName())
+		})).
+		// Another org naming the same namespace changes this one's Ready.
 		Watches(&rosterv1.Organization{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			// Another org naming the same namespace changes this one's Ready.
-			ns := &corev1.Namespace{}
-			ns.Name = o.(*rosterv1.Organization).Spec.Namespace
-			return r.orgsOfNamespace(ctx, ns)
+			return r.orgsUsing(ctx, o.(*rosterv1.Organization).Spec.Namespace)
 		})).
 		WithOptions(controllerOptions())
 	if r.Events != nil {
@@ -349,17 +346,27 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(r)
 }
 
-// orgsOfNamespace maps a namespace to the organizations that keep their objects in it.
-func (r *OrganizationReconciler) orgsOfNamespace(ctx context.Context, ns client.Object) []reconcile.Request {
-	var orgs rosterv1.OrganizationList
-	if err := r.List(ctx, &orgs, client.MatchingFields{index.OrgNamespace: ns.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil
-	}
-	out := make([]reconcile.Request, len(orgs.Items))
-	for i := range orgs.Items {
-		out[i].Name = orgs.Items[i].Name
+// orgsUsing maps a namespace to the organizations that keep their objects in it.
+func (r *OrganizationReconciler) orgsUsing(ctx context.Context, namespace string) []reconcile.Request {
+	names, _ := r.orgNamesUsing(ctx, namespace)
+	out := make([]reconcile.Request, len(names))
+	for i, n := range names {
+		out[i].Name = n
 	}
 	return out
+}
+
+// orgNamesUsing lists the organizations whose spec.namespace is namespace, through the index.
+func (r *OrganizationReconciler) orgNamesUsing(ctx context.Context, namespace string) ([]string, error) {
+	var orgs rosterv1.OrganizationList
+	if err := r.List(ctx, &orgs, client.MatchingFields{index.OrgNamespace: namespace}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(orgs.Items))
+	for i := range orgs.Items {
+		names[i] = orgs.Items[i].Name
+	}
+	return names, nil
 }
 
 // allOrgs maps a change of the store's reachability to every Organization.

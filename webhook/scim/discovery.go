@@ -35,16 +35,25 @@ func (s *Server) serviceProviderConfig(c *gin.Context) {
 	})
 }
 
-// schemaDocs returns the /Schemas resources, each with its meta.
-func (s *Server) schemaDocs(c *gin.Context) []map[string]any {
-	out := []map[string]any{}
-	for _, sc := range schema.Schemas {
-		doc := toMap(sc)
-		doc["schemas"] = []string{schema.SchemaSchema}
-		doc["meta"] = map[string]any{"resourceType": "Schema", "location": s.baseURL(c) + "/scim/v2/" + c.Param("org") + "/Schemas/" + sc.ID}
+// discoveryDocs renders discovery resources (schemas or resource types): each value's own
+// JSON plus the message schema and a meta pointing at its endpoint.
+func discoveryDocs[T any](s *Server, c *gin.Context, items []T, endpoint, resourceType, messageSchema string, id func(T) string) []map[string]any {
+	out := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		doc := toMap(it)
+		doc["schemas"] = []string{messageSchema}
+		doc["meta"] = map[string]any{"resourceType": resourceType, "location": s.baseURL(c) + "/scim/v2/" + c.Param("org") + "/" + endpoint + "/" + id(it)}
 		out = append(out, doc)
 	}
 	return out
+}
+
+func (s *Server) schemaDocs(c *gin.Context) []map[string]any {
+	return discoveryDocs(s, c, schema.Schemas, "Schemas", "Schema", schema.SchemaSchema, func(sc *schema.Schema) string { return sc.ID })
+}
+
+func (s *Server) resourceTypeDocs(c *gin.Context) []map[string]any {
+	return discoveryDocs(s, c, schema.ResourceTypes, "ResourceTypes", "ResourceType", schema.ResourceTypeSchema, func(rt schema.ResourceType) string { return rt.Name })
 }
 
 // schemas serves /Schemas as a ListResponse (Entra reads it when provisioning is saved).
@@ -55,6 +64,16 @@ func (s *Server) schemas(c *gin.Context) {
 
 func (s *Server) schemaByID(c *gin.Context) { writeByID(c, s.schemaDocs(c), "schema") }
 
+// resourceTypes serves /ResourceTypes as a ListResponse.
+func (s *Server) resourceTypes(c *gin.Context) {
+	docs := s.resourceTypeDocs(c)
+	writeList(c, len(docs), 1, docs)
+}
+
+func (s *Server) resourceTypeByID(c *gin.Context) {
+	writeByID(c, s.resourceTypeDocs(c), "resource type")
+}
+
 // writeByID answers the document whose id is the request's, or 404.
 func writeByID(c *gin.Context, docs []map[string]any, what string) {
 	for _, d := range docs {
@@ -64,24 +83,4 @@ func writeByID(c *gin.Context, docs []map[string]any, what string) {
 		}
 	}
 	writeError(c, scimerror.NotFound("%s %q not found", what, c.Param("id")))
-}
-
-func (s *Server) resourceTypeDocs(c *gin.Context) []map[string]any {
-	out := []map[string]any{}
-	for _, rt := range schema.ResourceTypes {
-		doc := toMap(rt)
-		doc["schemas"] = []string{schema.ResourceTypeSchema}
-		doc["meta"] = map[string]any{"resourceType": "ResourceType", "location": s.baseURL(c) + "/scim/v2/" + c.Param("org") + "/ResourceTypes/" + rt.Name}
-		out = append(out, doc)
-	}
-	return out
-}
-
-func (s *Server) resourceTypes(c *gin.Context) {
-	docs := s.resourceTypeDocs(c)
-	writeList(c, len(docs), 1, docs)
-}
-
-func (s *Server) resourceTypeByID(c *gin.Context) {
-	writeByID(c, s.resourceTypeDocs(c), "resource type")
 }

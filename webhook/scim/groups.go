@@ -33,23 +33,21 @@ func (s *Server) groupRoutes(g *gin.RouterGroup) {
 
 func errGroupNotFound(id string) error { return scimerror.NotFound("Group %q not found", id) }
 
-// lookupTeam reads a SCIM-visible team by id: the cache first, then one GET by name for a
-// team this replica has not seen yet.
-func (s *Server) lookupTeam(ctx context.Context, org *rosterv1.Organization, id string) (*rosterv1.OrgTeam, error) {
+// lookupTeam reads a SCIM-visible team by id; fresh reads the apiserver (see lookup).
+func (s *Server) lookupTeam(ctx context.Context, org *rosterv1.Organization, id string, fresh bool) (*rosterv1.OrgTeam, error) {
+	var t rosterv1.OrgTeam
 	if !naming.IsTeamObjectName(id) {
 		return nil, errGroupNotFound(id)
 	}
-	key := types.NamespacedName{Namespace: org.Spec.Namespace, Name: id}
-	var t rosterv1.OrgTeam
-	err := s.opts.Client.Get(ctx, key, &t)
-	if apierrors.IsNotFound(err) {
-		err = s.opts.APIReader.Get(ctx, key, &t)
+	found, err := s.lookup(ctx, org, id, &t, fresh)
+	if err != nil {
+		return nil, err
 	}
 	// Teams made by hand are not SCIM resources: the identity provider neither sees nor edits them.
-	if apierrors.IsNotFound(err) || (err == nil && (t.DeletionTimestamp != nil || t.Spec.ManagedBy != rosterv1.ManagedBySCIM)) {
+	if !found || t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
 		return nil, errGroupNotFound(id)
 	}
-	return &t, err
+	return &t, nil
 }
 
 // memberRef is one member in a Group response. A typed struct, not a map: a team can have
@@ -149,7 +147,7 @@ func (s *Server) writeGroup(c *gin.Context, status int, t *rosterv1.OrgTeam) {
 
 // getGroup serves GET /Groups/{id}.
 func (s *Server) getGroup(c *gin.Context) {
-	t, err := s.lookupTeam(c.Request.Context(), orgOf(c), c.Param("id"))
+	t, err := s.lookupTeam(c.Request.Context(), orgOf(c), c.Param("id"), false)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -184,9 +182,21 @@ func (s *Server) listGroups(c *gin.Context) {
 			objs = append(objs, &teams[i])
 		}
 	}
+	// A filtered team's view is built for the filter and reused for the page.
+	views := map[string]teamView{}
+	viewOf := func(t *rosterv1.OrgTeam) (teamView, error) {
+		if v, ok := views[t.Name]; ok {
+			return v, nil
+		}
+		v, err := s.view(c.Request.Context(), t)
+		if err == nil {
+			views[t.Name] = v
+		}
+		return v, err
+	}
 	total, page, err := selectPage(p, schema.Group, objs,
 		func(t *rosterv1.OrgTeam) (map[string]any, error) {
-			v, err := s.view(c.Request.Context(), t)
+			v, err := viewOf(t)
 			if err != nil {
 				return nil, err
 			}
@@ -206,7 +216,7 @@ func (s *Server) listGroups(c *gin.Context) {
 			return doc, nil
 		},
 		func(t *rosterv1.OrgTeam, _ map[string]any) (map[string]any, error) {
-			v, err := s.view(c.Request.Context(), t)
+			v, err := viewOf(t)
 			if err != nil {
 				return nil, err
 			}
@@ -237,7 +247,7 @@ func (s *Server) candidateTeams(ctx context.Context, org *rosterv1.Organization,
 		case "externalid":
 			field, indexed = index.TeamExternalID, value
 		case "id":
-			t, err := s.lookupTeam(ctx, org, value)
+			t, err := s.lookupTeam(ctx, org, value, false)
 			if err != nil {
 				return nil, ignoreNotFound(err)
 			}
@@ -489,7 +499,7 @@ func (s *Server) changeGroup(c *gin.Context, op string, mutate func(rosterv1.Org
 	ctx := c.Request.Context()
 	org, id := orgOf(c), c.Param("id")
 	ifMatch := c.GetHeader("If-Match")
-	t, err := s.lookupTeam(ctx, org, id)
+	t, err := s.lookupTeam(ctx, org, id, false)
 	if err == nil {
 		err = s.checkTeamIfMatch(ctx, ifMatch, t)
 	}
@@ -527,12 +537,11 @@ func (s *Server) updateTeamSpec(ctx context.Context, org *rosterv1.Organization,
 	first := true
 	return retry.RetryOnConflict(membership.ConflictBackoff, func() error {
 		if !first {
-			if err := s.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(t), t); err != nil {
-				if apierrors.IsNotFound(err) {
-					return errGroupNotFound(t.Name)
-				}
+			fresh, err := s.lookupTeam(ctx, org, t.Name, true)
+			if err != nil {
 				return err
 			}
+			*t = *fresh
 		}
 		first = false
 		spec, err := mutate(t.Spec)
@@ -572,7 +581,7 @@ func (s *Server) updateTeamSpec(ctx context.Context, org *rosterv1.Organization,
 func (s *Server) deleteGroup(c *gin.Context) {
 	ctx := c.Request.Context()
 	org, id := orgOf(c), c.Param("id")
-	t, err := s.lookupTeam(ctx, org, id)
+	t, err := s.lookupTeam(ctx, org, id, false)
 	if err == nil {
 		err = s.checkTeamIfMatch(ctx, c.GetHeader("If-Match"), t)
 	}

@@ -1,12 +1,16 @@
 package scim
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
@@ -96,4 +100,25 @@ func (s *Server) auditRejected() gin.HandlerFunc {
 			"operation", strings.ToLower(c.Request.Method), "resourceType", resourceOf(c.FullPath()),
 			"id", c.Param("id"), "userAgent", c.Request.UserAgent(), "result", c.Writer.Status())
 	}
+}
+
+// lookup reads an object of the org by name — its SCIM id — into obj, from the cache; when
+// the cache has not seen it yet (created a moment ago through another replica), or fresh is
+// set (after a write conflict, when the cache may lag), one GET by name asks the apiserver.
+// A missing or terminating object is not found.
+func (s *Server) lookup(ctx context.Context, org *rosterv1.Organization, name string, obj client.Object, fresh bool) (found bool, err error) {
+	key := types.NamespacedName{Namespace: org.Spec.Namespace, Name: name}
+	if !fresh {
+		err = s.opts.Client.Get(ctx, key, obj)
+	}
+	if fresh || apierrors.IsNotFound(err) {
+		err = s.opts.APIReader.Get(ctx, key, obj)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return obj.GetDeletionTimestamp() == nil, nil
 }

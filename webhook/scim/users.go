@@ -8,7 +8,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -28,7 +27,7 @@ func errUserNotFound(id string) error {
 
 // getUser serves GET /Users/{id}.
 func (s *Server) getUser(c *gin.Context) {
-	u, err := s.lookupUser(c.Request.Context(), orgOf(c), c.Param("id"))
+	u, err := s.lookupUser(c.Request.Context(), orgOf(c), c.Param("id"), false)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -39,24 +38,19 @@ func (s *Server) getUser(c *gin.Context) {
 	s.writeResource(c, http.StatusOK, u, s.renderUser(c, u, s.userDoc(c, u)))
 }
 
-// lookupUser reads a user by SCIM id from the cache; when the cache has not seen it yet (it
-// may have been created a moment ago through another replica), one GET by name asks the
-// apiserver. Ids that cannot be user names are answered without a round trip.
-func (s *Server) lookupUser(ctx context.Context, org *rosterv1.Organization, id string) (*rosterv1.OrgUser, error) {
+// lookupUser reads a user by SCIM id; fresh reads the apiserver (see lookup). Ids that cannot
+// be user names are answered without a round trip.
+func (s *Server) lookupUser(ctx context.Context, org *rosterv1.Organization, id string, fresh bool) (*rosterv1.OrgUser, error) {
+	var u rosterv1.OrgUser
 	if !naming.IsUserObjectName(id) {
 		return nil, errUserNotFound(id)
 	}
-	key := types.NamespacedName{Namespace: org.Spec.Namespace, Name: id}
-	var u rosterv1.OrgUser
-	err := s.opts.Client.Get(ctx, key, &u)
-	if apierrors.IsNotFound(err) {
-		err = s.opts.APIReader.Get(ctx, key, &u)
-	}
-	if apierrors.IsNotFound(err) || (err == nil && u.DeletionTimestamp != nil) {
-		return nil, errUserNotFound(id)
-	}
+	found, err := s.lookup(ctx, org, id, &u, fresh)
 	if err != nil {
 		return nil, err
+	}
+	if !found {
+		return nil, errUserNotFound(id)
 	}
 	return &u, nil
 }
@@ -117,7 +111,7 @@ func (s *Server) candidateUsers(ctx context.Context, org *rosterv1.Organization,
 		case "emails.value", "emails":
 			field, indexed = index.UserEmail, index.EmailValue(value)
 		case "id":
-			u, err := s.lookupUser(ctx, org, value)
+			u, err := s.lookupUser(ctx, org, value, false)
 			if err != nil {
 				return nil, ignoreNotFound(err)
 			}
@@ -266,7 +260,7 @@ func (s *Server) updateUser(c *gin.Context, op string, mutate func(*rosterv1.Org
 	var result *rosterv1.OrgUser
 	fresh := false // after a conflict, read from the apiserver: the cache may lag behind it
 	err := retry.RetryOnConflict(membership.ConflictBackoff, func() error {
-		u, err := s.readUserForWrite(ctx, org, id, fresh)
+		u, err := s.lookupUser(ctx, org, id, fresh)
 		fresh = true
 		if err != nil {
 			return err
@@ -301,24 +295,12 @@ func (s *Server) updateUser(c *gin.Context, op string, mutate func(*rosterv1.Org
 	s.writeResource(c, http.StatusOK, result, s.renderUser(c, result, s.userDoc(c, result)))
 }
 
-func (s *Server) readUserForWrite(ctx context.Context, org *rosterv1.Organization, id string, fresh bool) (*rosterv1.OrgUser, error) {
-	if !fresh {
-		return s.lookupUser(ctx, org, id)
-	}
-	var u rosterv1.OrgUser
-	err := s.opts.APIReader.Get(ctx, types.NamespacedName{Namespace: org.Spec.Namespace, Name: id}, &u)
-	if apierrors.IsNotFound(err) {
-		return nil, errUserNotFound(id)
-	}
-	return &u, err
-}
-
 // deleteUser serves DELETE /Users/{id} (204). Okta never deletes (it deactivates); Entra and
 // others do. Team memberships of the user are removed by the controllers.
 func (s *Server) deleteUser(c *gin.Context) {
 	ctx := c.Request.Context()
 	org, id := orgOf(c), c.Param("id")
-	u, err := s.lookupUser(ctx, org, id)
+	u, err := s.lookupUser(ctx, org, id, false)
 	if err == nil {
 		err = checkIfMatch(c.GetHeader("If-Match"), u)
 		if err == nil {

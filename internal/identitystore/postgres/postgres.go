@@ -57,7 +57,7 @@ func Open(ctx context.Context, connString string, opts ...Option) (*Store, error
 type Option func(*pgxpool.Config)
 
 // AsRoster marks the connections as Roster's own: their membership writes are not announced
-// on the notification channel (migration 0002), so Roster's controllers are woken only by
+// on the notification channel (the trigger skips them), so Roster's controllers are woken only by
 // changes someone else made. Writers without it (a DBA, another application) are announced.
 func AsRoster() Option {
 	return func(c *pgxpool.Config) { c.ConnConfig.RuntimeParams["roster.writer"] = "roster" }

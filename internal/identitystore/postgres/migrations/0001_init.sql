@@ -56,10 +56,16 @@ CREATE INDEX roster_team_members_org_user_id_idx
 -- Every change to memberships, including one made by hand, is announced on
 -- the channel roster_team_members: one notification per changed team and
 -- statement, payload {"org": ..., "team_id": ...}; an empty payload after
--- TRUNCATE means "any team".
+-- TRUNCATE means "any team". Roster's own writes are not announced: its
+-- controllers know what they wrote, and would otherwise re-read a team's
+-- members after every change they made. Roster's connections set
+-- roster.writer = 'roster'; any other session is announced.
 CREATE FUNCTION roster_team_members_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF coalesce(current_setting('roster.writer', true), '') = 'roster' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         PERFORM pg_notify('roster_team_members', json_build_object('org', t.org, 'team_id', t.team_id)::text)
         FROM (SELECT DISTINCT n.org, n.team_id FROM new_rows n) AS t;
