@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"sort"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -72,7 +75,7 @@ func (r *OrgTeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	}
 	patch.rebase(team)
 	// The member count follows the slices even while the store is down.
-	members, err := r.countMembers(ctx, team)
+	members, settled, err := r.countMembers(ctx, team)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -80,32 +83,72 @@ func (r *OrgTeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if !settled {
+		// A membership change is in flight, or this cache is behind the apiserver: the store
+		// gets the members once the change is whole.
+		return ctrl.Result{RequeueAfter: settleRetry}, nil
+	}
 	return ctrl.Result{}, r.reconcileMembers(ctx, org, team, members, created)
 }
 
+// settleRetry is how soon a team whose members were not settled is looked at again.
+const settleRetry = 100 * time.Millisecond
+
 // countMembers sets status.memberCount and returns the members to write to the store: the
 // ids in the team's slices that name an OrgUser which exists and is not being deleted.
-func (r *OrgTeamReconciler) countMembers(ctx context.Context, team *rosterv1.OrgTeam) ([]string, error) {
-	var list rosterv1.OrgTeamMemberSliceList
-	if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
-		client.UnsafeDisableDeepCopy); err != nil {
-		return nil, apiErr(err, "listing the team's member slices")
+//
+// A SCIM team's slices are taken only when settled (membership.Store.Settled): no
+// multi-slice change in flight, and the cache exactly as the apiserver — otherwise settled is
+// false and nothing is counted. Ids that name no user at all are pruned from its slices: ids
+// derive from userNames, so such a leftover (a delete that raced a membership change) would
+// make a re-created user of that userName a member again.
+func (r *OrgTeamReconciler) countMembers(ctx context.Context, team *rosterv1.OrgTeam) (members []string, settled bool, err error) {
+	var held []rosterv1.OrgTeamMemberSlice
+	scim := team.Spec.ManagedBy == rosterv1.ManagedBySCIM
+	if scim {
+		sl, ok, err := r.Members.Settled(ctx, team)
+		if err != nil || !ok {
+			return nil, false, apiErr(err, "reading the team's member slices")
+		}
+		held = sl
+	} else {
+		var list rosterv1.OrgTeamMemberSliceList
+		if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
+			client.UnsafeDisableDeepCopy); err != nil {
+			return nil, false, apiErr(err, "listing the team's member slices")
+		}
+		held = list.Items
 	}
-	all := membership.Members(list.Items)
+	all := membership.Members(held)
 	team.Status.MemberCount = int32(len(all))
 	out := make([]string, 0, len(all))
+	var missing []string
 	var u rosterv1.OrgUser
 	for id := range all {
 		// A shallow read of the cached object: only its existence and deletion matter.
 		err := r.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id}, &u, client.UnsafeDisableDeepCopy)
-		if err == nil && u.DeletionTimestamp.IsZero() {
+		switch {
+		case err == nil && u.DeletionTimestamp.IsZero():
 			out = append(out, id)
-		} else if client.IgnoreNotFound(err) != nil {
-			return nil, apiErr(err, "reading user %s", id)
+		case apierrors.IsNotFound(err):
+			missing = append(missing, id)
+		case err != nil:
+			return nil, false, apiErr(err, "reading user %s", id)
+		}
+	}
+	if scim && len(missing) > 0 {
+		pruned, err := r.Members.Prune(ctx, team, missing)
+		if err != nil {
+			return nil, false, apiErr(err, "pruning %d ids that are not users", len(missing))
+		}
+		if len(pruned) > 0 {
+			sort.Strings(pruned)
+			r.Recorder.Eventf(team, corev1.EventTypeNormal, EventMembersPruned,
+				"Removed %d member ids that are no longer users of the organization: %s", len(pruned), sample(pruned, 5))
 		}
 	}
 	slices.Sort(out)
-	return out, nil
+	return out, true, nil
 }
 
 // reconcileRow makes the team's row match the OrgTeam; created reports a new row.

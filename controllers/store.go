@@ -58,6 +58,7 @@ const (
 	EventReactivated      = "Reactivated"
 	EventMembersAdded     = "MembersAdded"
 	EventMembersRemoved   = "MembersRemoved"
+	EventMembersPruned    = "MembersPruned"
 	EventDriftReverted    = "DriftReverted"
 	EventDeletedFromStore = "DeletedFromStore"
 	EventRemovedFromTeams = "RemovedFromTeams"

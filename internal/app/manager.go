@@ -19,8 +19,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/rosterhq/roster/controllers"
+	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/identitystore/lazy"
 	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/membership"
 	rostermetrics "github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/token"
 	"github.com/rosterhq/roster/webhook/admission"
@@ -120,10 +122,20 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("registering indexes: %w", err)
 	}
+	// One membership store per process: its group commit batches only the changes that go
+	// through it, and the SCIM server and the controllers share it.
+	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient()}
+	dir, err := directory.New(directory.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members})
+	if err != nil {
+		return nil, err
+	}
+	if err := dir.Track(context.Background(), mgr.GetCache()); err != nil {
+		return nil, err
+	}
 	srv, err := scim.New(scim.Options{
 		Addr:              cfg.SCIMAddr,
 		Client:            mgr.GetClient(),
-		APIReader:         mgr.GetAPIReader(),
+		Directory:         dir,
 		Log:               scimLog(cfg),
 		ExternalURL:       cfg.ExternalURL,
 		TrustedProxies:    cfg.TrustedProxies,
@@ -139,7 +151,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err := mgr.Add(srv); err != nil {
 		return nil, err
 	}
-	store, events, err := addStoreControllers(mgr, cfg)
+	store, events, err := addStoreControllers(mgr, cfg, members)
 	if err != nil {
 		return nil, err
 	}

@@ -16,8 +16,9 @@ import (
 // addStoreControllers sets up what writes the identity store: the OrgUser and OrgTeam
 // controllers and the StoreWatcher that feeds them. The store is not opened here: it opens on
 // first use, so a database that is down delays nothing but the rows (design invariant 6).
-// Without a store URL nothing is added and both results are nil.
-func addStoreControllers(mgr manager.Manager, cfg Config) (*lazy.Store, *controllers.StoreWatcher, error) {
+// Without a store URL nothing is added and both results are nil. members is the process's one
+// membership store.
+func addStoreControllers(mgr manager.Manager, cfg Config, members *membership.Store) (*lazy.Store, *controllers.StoreWatcher, error) {
 	if cfg.IdentityStore == "" {
 		return nil, nil, nil
 	}
@@ -26,7 +27,6 @@ func addStoreControllers(mgr manager.Manager, cfg Config) (*lazy.Store, *control
 	}
 	store := lazy.New(cfg.IdentityStore, open.OpenAsRoster)
 	events := controllers.NewStoreWatcher(store, cfg.StoreResyncInterval, ctrl.Log.WithName("identity-store"))
-	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient()}
 	if err := mgr.Add(events); err != nil {
 		return nil, nil, err
 	}

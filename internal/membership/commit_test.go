@@ -42,6 +42,9 @@ func TestGroupCommit(t *testing.T) {
 	team := &rosterv1.OrgTeam{}
 	team.Name, team.Namespace = "g-1", "org"
 	team.Labels = map[string]string{rosterv1.OrgLabel: "org"}
+	if err := c.Create(context.Background(), team); err != nil {
+		t.Fatal(err)
+	}
 
 	const n = 100
 	var wg sync.WaitGroup
@@ -54,7 +57,7 @@ func TestGroupCommit(t *testing.T) {
 			id := fmt.Sprintf("u-%03d", i)
 			results[i], errs[i] = s.Change(context.Background(), team, func(cur Set) (Set, []string) {
 				return Desired(cur, []patch.MemberOp{{Kind: patch.MemberAdd, Values: []string{id, "ghost"}}}, func(x string) bool { return x != "ghost" })
-			})
+			}, nil)
 		}()
 	}
 	wg.Wait()
@@ -66,7 +69,7 @@ func TestGroupCommit(t *testing.T) {
 			t.Fatalf("change %d: %+v", i, results[i])
 		}
 	}
-	sl, err := s.Slices(context.Background(), team, true)
+	sl, err := s.Slices(context.Background(), team)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,12 @@ func NewSet(ids ...string) Set {
 	return s
 }
 
+// Has reports whether id is in the set.
+func (s Set) Has(id string) bool {
+	_, ok := s[id]
+	return ok
+}
+
 // Sorted returns the ids in order.
 func (s Set) Sorted() []string {
 	out := make([]string, 0, len(s))
@@ -54,7 +60,8 @@ func Members(sl []rosterv1.OrgTeamMemberSlice) Set {
 
 // Desired applies membership operations, in request order, to the current members. resolved
 // reports whether an id is a user of the organization: others are never added, and are
-// returned as unresolved (in request order, once each) so the team can report them.
+// returned as unresolved (in request order, once each) so the team can report them. resolved
+// is only called for ids being added: it may be nil for changes that only remove.
 func Desired(current Set, ops []patch.MemberOp, resolved func(string) bool) (want Set, unresolved []string) {
 	want = make(Set, len(current))
 	for id := range current {

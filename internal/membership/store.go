@@ -2,7 +2,9 @@ package membership
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,16 +16,20 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/scim/patch"
 )
 
-// Store reads slices from the manager's cache and writes them to the apiserver.
+// Store owns the consistency of team memberships: it reads slices, fences and group-commits
+// changes, resolves member ids, computes team versions, records unresolved members and prunes
+// ids that are no longer users. Build one per process (internal/app) and share it: the group
+// commit only batches the changes that go through the same Store.
 type Store struct {
 	// Cache reads through the manager's cache (with the index package's indexes).
 	Cache client.Reader
-	// API reads from the apiserver; used after a conflict, when the cache may lag behind.
+	// API reads from the apiserver: fences, and users the cache has not seen yet.
 	API client.Reader
 	// Writer writes to the apiserver.
-	Writer client.Writer
+	Writer client.Client
 	// Capacity is the most members per slice (rosterv1.MaxMembersPerSlice when zero).
 	Capacity int
 
@@ -45,19 +51,14 @@ func (s *Store) capacity() int {
 // Sixteen steps wait about 7 s in all, at most ~2 s at once.
 var ConflictBackoff = wait.Backoff{Duration: 5 * time.Millisecond, Factor: 1.5, Jitter: 1, Steps: 16}
 
-// Slices returns a team's slices; fresh reads from the apiserver instead of the cache. Slices
-// from the cache share their member lists with it: callers must not modify them (Plan copies
-// what it changes).
-func (s *Store) Slices(ctx context.Context, team *rosterv1.OrgTeam, fresh bool) ([]rosterv1.OrgTeamMemberSlice, error) {
+// Slices returns a team's slices from the cache, for reads (GET, filters). They share their
+// member lists with the cache: callers must not modify them. Decisions that lead to a write
+// go through a fence instead (Change).
+func (s *Store) Slices(ctx context.Context, team *rosterv1.OrgTeam) ([]rosterv1.OrgTeamMemberSlice, error) {
 	var list rosterv1.OrgTeamMemberSliceList
-	var err error
-	if fresh {
-		err = s.API.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name})
-	} else {
-		// Without deep copies: 50 slices of a 100,000-member team are 100,000 strings.
-		err = s.Cache.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
-			client.UnsafeDisableDeepCopy)
-	}
+	// Without deep copies: 50 slices of a 100,000-member team are 100,000 strings.
+	err := s.Cache.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
+		client.UnsafeDisableDeepCopy)
 	return list.Items, err
 }
 
@@ -73,17 +74,35 @@ type Result struct {
 	LastDeleted bool
 }
 
-// Change applies a relative change to a team's members: desired computes the wanted members
-// from the current ones. desired must not have side effects: it may run more than once.
+// Desire computes the wanted members from the current ones, and the ids it could not add.
+// It must not have side effects: it may run more than once.
+type Desire func(current Set) (want Set, unresolved []string)
+
+// Precondition checks a team's current view (fenced: read from the apiserver) before a change
+// is written; an error stops the change and is returned as is.
+type Precondition func(View) error
+
+// Change applies a relative change to a team's members.
 //
 // Changes to one team on this replica are committed in groups: while one write is in flight,
 // the changes that arrive queue up, and the next write carries all of them, each applied in
 // arrival order to the result of the one before. A hot team (Okta pushes a group's
 // memberships as many parallel PATCHes) thus costs one write per round trip instead of a
-// storm of conflicting writes. Between replicas, optimistic concurrency still rules: on a
-// conflict the slices are re-read from the apiserver and the whole group is applied again.
-func (s *Store) Change(ctx context.Context, team *rosterv1.OrgTeam, desired func(current Set) (Set, []string)) (Result, error) {
+// storm of conflicting writes. Every commit is fenced (fence.go) and every write carries the
+// resourceVersion it was planned from, so between replicas the loser of a race re-reads and
+// applies its change again.
+//
+// A change with a precondition is committed alone: the precondition is checked against the
+// fenced view and the team's RevisionAnnotation is bumped with a resourceVersion-checked
+// write before any slice is written, so that of two writers holding one version only one wins.
+func (s *Store) Change(ctx context.Context, team *rosterv1.OrgTeam, desired Desire, pre Precondition) (Result, error) {
 	r := &request{desired: desired, done: make(chan struct{})}
+	if pre != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		defer cancel()
+		res, err := s.commit(cctx, team, []*request{r}, pre)
+		return res[0], err
+	}
 	key := team.Namespace + "/" + team.Name
 	s.mu.Lock()
 	if s.queues == nil {
@@ -95,13 +114,14 @@ func (s *Store) Change(ctx context.Context, team *rosterv1.OrgTeam, desired func
 		s.queues[key] = q
 	}
 	q.pending = append(q.pending, r)
-	lead := !q.busy
-	q.busy = true
-	s.mu.Unlock()
-	if lead {
-		s.drain(key, team, q)
+	if !q.busy {
+		q.busy = true
+		// The queue drains in the background, so no caller waits on batches that arrived
+		// after its own.
+		go s.drain(key, team.DeepCopy(), q)
 	}
-	// Waiting is bounded: the leader's writes run under commitTimeout. Returning early on a
+	s.mu.Unlock()
+	// Waiting is bounded: each commit runs under commitTimeout. Returning early on a
 	// cancelled ctx would report a failure for a change that may still be written.
 	<-r.done
 	return r.res, r.err
@@ -112,13 +132,13 @@ const commitTimeout = 30 * time.Second
 
 // request is one caller's change waiting in a team's queue.
 type request struct {
-	desired func(Set) (Set, []string)
+	desired Desire
 	res     Result
 	err     error
 	done    chan struct{}
 }
 
-// queue holds the changes waiting for a team; busy while a leader drains it.
+// queue holds the changes waiting for a team; busy while a goroutine drains it.
 type queue struct {
 	pending []*request
 	busy    bool
@@ -138,7 +158,7 @@ func (s *Store) drain(key string, team *rosterv1.OrgTeam, q *queue) {
 		}
 		s.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-		results, err := s.commit(ctx, team, batch)
+		results, err := s.commit(ctx, team, batch, nil)
 		cancel()
 		for i, r := range batch {
 			r.res, r.err = results[i], err
@@ -147,8 +167,9 @@ func (s *Store) drain(key string, team *rosterv1.OrgTeam, q *queue) {
 	}
 }
 
-// commit applies a group of changes in one set of writes, retrying on conflicts.
-func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*request) (results []Result, err error) {
+// commit applies a group of changes in one set of writes, retrying on conflicts. Each
+// attempt starts from a fence, so nothing is planned from a stale view.
+func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*request, pre Precondition) (results []Result, err error) {
 	defer func() {
 		if p := recover(); p != nil { // never leave the other callers waiting
 			err = fmt.Errorf("membership change of team %s panicked: %v", team.Name, p)
@@ -157,15 +178,21 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 			results = make([]Result, len(batch))
 		}
 	}()
-	fresh := false
+	var mark string
+	var marks map[string]string // the team's annotations at the last fence
 	err = retry.OnError(ConflictBackoff, apierrors.IsConflict, func() error {
-		sl, err := s.Slices(ctx, team, fresh)
-		fresh = true
+		snap, err := s.fence(ctx, team)
 		if err != nil {
 			return err
 		}
+		marks = snap.team.Annotations
+		if pre != nil {
+			if err := pre(snap.view(team)); err != nil {
+				return err
+			}
+		}
 		results = make([]Result, len(batch))
-		current := Members(sl)
+		current := Members(snap.slices)
 		for i, r := range batch {
 			want, unresolved := r.desired(current)
 			res := Result{Members: len(want), Unresolved: unresolved}
@@ -177,13 +204,25 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 			res.Removed = len(current) + res.Added - len(want)
 			results[i], current = res, want
 		}
-		w := Plan(sl, current, s.capacity())
+		w := Plan(snap.slices, current, s.capacity())
+		if pre != nil {
+			if err := s.bumpRevision(ctx, team, &snap.team); err != nil {
+				return err
+			}
+		}
+		if w.Count() > 1 && mark == "" {
+			// Several writes: the team controller must not sync the team half-way (marks.go).
+			if mark, err = s.openChange(ctx, team); err != nil {
+				return err
+			}
+		}
 		last, deleted, err := s.write(ctx, team, w)
 		for i := range results {
 			results[i].Writes, results[i].Last, results[i].LastDeleted = w.Count(), last, deleted
 		}
 		return err
 	})
+	s.closeChange(team, mark, err, marks)
 	return results, err
 }
 
@@ -239,41 +278,119 @@ func NewSlice(team *rosterv1.OrgTeam, members []string) *rosterv1.OrgTeamMemberS
 	return sl
 }
 
-// RemoveUserEverywhere removes a user from every slice (of every team) that lists it, e.g.
-// when the user is deleted. Each affected slice is rewritten once.
+// RemoveUserEverywhere removes a user from every team that lists it, e.g. when the user is
+// deleted. The slices that list it are found through the cache's member index once the cache
+// holds exactly the namespace's slices (a slice another replica wrote a moment ago must not be
+// missed), else from a live list; each affected team gets one fenced change.
 func (s *Store) RemoveUserEverywhere(ctx context.Context, namespace, userID string) error {
-	var list rosterv1.OrgTeamMemberSliceList
-	if err := s.Cache.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{index.SliceMember: userID}); err != nil {
+	all, err := s.settledNamespace(ctx, namespace)
+	if err != nil {
 		return err
 	}
-	for i := range list.Items {
-		key := client.ObjectKeyFromObject(&list.Items[i])
-		err := retry.RetryOnConflict(ConflictBackoff, func() error {
-			var sl rosterv1.OrgTeamMemberSlice
-			if err := s.API.Get(ctx, key, &sl); err != nil {
-				return client.IgnoreNotFound(err)
-			}
-			members := make([]string, 0, len(sl.Spec.Members))
-			for _, m := range sl.Spec.Members {
-				if m != userID {
-					members = append(members, m)
-				}
-			}
-			if len(members) == len(sl.Spec.Members) {
-				return nil
-			}
-			if len(members) == 0 {
-				rv := sl.ResourceVersion
-				return client.IgnoreNotFound(s.Writer.Delete(ctx, &sl, client.Preconditions{ResourceVersion: &rv}))
-			}
-			sl.Spec.Members = members
-			return s.Writer.Update(ctx, &sl)
-		})
-		if err != nil {
-			return fmt.Errorf("removing %s from slice %s: %w", userID, key, err)
+	teams := map[string]*rosterv1.OrgTeam{}
+	for i := range all {
+		sl := &all[i]
+		if _, seen := teams[sl.Spec.Team]; seen || !slices.Contains(sl.Spec.Members, userID) {
+			continue
+		}
+		t := &rosterv1.OrgTeam{}
+		t.Name, t.Namespace = sl.Spec.Team, namespace
+		t.Labels = map[string]string{rosterv1.OrgLabel: sl.Labels[rosterv1.OrgLabel]}
+		teams[sl.Spec.Team] = t
+	}
+	for _, t := range teams {
+		_, err := s.Change(ctx, t, func(cur Set) (Set, []string) {
+			return Desired(cur, []patch.MemberOp{{Kind: patch.MemberRemove, Values: []string{userID}}}, nil)
+		}, nil)
+		if err != nil && !errors.Is(err, ErrTeamGone) {
+			return fmt.Errorf("removing %s from team %s: %w", userID, t.Name, err)
 		}
 	}
 	return nil
+}
+
+// ForgetUser removes a user that was just created from any team that still lists its id,
+// which only a previous user of the same userName can have left there. The cache's member
+// index answers first (almost always with nothing, at no cost); only when it names slices is
+// the removal made, fenced like any change.
+func (s *Store) ForgetUser(ctx context.Context, namespace, userID string) error {
+	var list rosterv1.OrgTeamMemberSliceList
+	if err := s.Cache.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{index.SliceMember: userID},
+		client.UnsafeDisableDeepCopy); err != nil {
+		return err
+	}
+	if len(list.Items) == 0 {
+		return nil
+	}
+	return s.RemoveUserEverywhere(ctx, namespace, userID)
+}
+
+// settleWait bounds how long a namespace-wide read waits for the cache to hold every slice
+// the apiserver holds before it reads them all from the apiserver instead.
+const settleWait = 2 * time.Second
+
+// settledNamespace returns every slice of a namespace as the apiserver holds it now.
+func (s *Store) settledNamespace(ctx context.Context, namespace string) ([]rosterv1.OrgTeamMemberSlice, error) {
+	live := sliceMetaList()
+	if err := s.API.List(ctx, live, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	var cached rosterv1.OrgTeamMemberSliceList
+	deadline := time.Now().Add(settleWait)
+	for {
+		if err := s.Cache.List(ctx, &cached, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		if sameVersions(cached.Items, live.Items) {
+			return cached.Items, nil
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var fresh rosterv1.OrgTeamMemberSliceList
+	return fresh.Items, s.API.List(ctx, &fresh, client.InNamespace(namespace))
+}
+
+// Prune removes from a team the ids among candidates that are not users of its namespace
+// (confirmed against the apiserver: a user created a moment ago through another replica is
+// not pruned). Ids derive from userNames, so a member left behind by a delete that raced a
+// membership change would come back with a re-created user of the same userName.
+func (s *Store) Prune(ctx context.Context, team *rosterv1.OrgTeam, candidates []string) (pruned []string, err error) {
+	users, err := s.Users(ctx, team.Namespace, candidates)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range candidates {
+		if _, ok := users[id]; !ok {
+			pruned = append(pruned, id)
+		}
+	}
+	if len(pruned) == 0 {
+		return nil, nil
+	}
+	_, err = s.Change(ctx, team, func(cur Set) (Set, []string) {
+		return Desired(cur, []patch.MemberOp{{Kind: patch.MemberRemove, Values: pruned}}, nil)
+	}, nil)
+	return pruned, err
+}
+
+// RecordUnresolved writes the member ids of the last change that are not users of the org
+// to the team's status (bounded), so an admin sees why someone is missing. No write when
+// nothing changes.
+func (s *Store) RecordUnresolved(ctx context.Context, t *rosterv1.OrgTeam, unresolved []string) error {
+	if len(unresolved) == 0 && t.Status.UnresolvedMemberCount == 0 && len(t.Status.UnresolvedMembers) == 0 {
+		return nil
+	}
+	shown := unresolved
+	if len(shown) > rosterv1.MaxUnresolvedMembers {
+		shown = shown[len(shown)-rosterv1.MaxUnresolvedMembers:]
+	}
+	base := t.DeepCopy()
+	t.Status.UnresolvedMembers = shown
+	t.Status.UnresolvedMemberCount = int32(len(unresolved))
+	return s.Writer.Status().Patch(ctx, t, client.MergeFrom(base))
 }
 
 // DeleteAll deletes every slice of a team with one delete-collection request.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/schema"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
@@ -40,7 +41,7 @@ func (s *Server) serviceProviderConfig(c *gin.Context) {
 func discoveryDocs[T any](s *Server, c *gin.Context, items []T, endpoint, resourceType, messageSchema string, id func(T) string) []map[string]any {
 	out := make([]map[string]any, 0, len(items))
 	for _, it := range items {
-		doc := toMap(it)
+		doc := document.ToMap(it)
 		doc["schemas"] = []string{messageSchema}
 		doc["meta"] = map[string]any{"resourceType": resourceType, "location": s.baseURL(c) + "/scim/v2/" + c.Param("org") + "/" + endpoint + "/" + id(it)}
 		out = append(out, doc)

@@ -1,24 +1,20 @@
 package scim
 
 import (
-	"context"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/membership"
-	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/patch"
 	"github.com/rosterhq/roster/internal/scim/schema"
-	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
 
 // groupRoutes mounts /Groups.
@@ -31,25 +27,6 @@ func (s *Server) groupRoutes(g *gin.RouterGroup) {
 	g.DELETE("/:id", s.deleteGroup)
 }
 
-func errGroupNotFound(id string) error { return scimerror.NotFound("Group %q not found", id) }
-
-// lookupTeam reads a SCIM-visible team by id; fresh reads the apiserver (see lookup).
-func (s *Server) lookupTeam(ctx context.Context, org *rosterv1.Organization, id string, fresh bool) (*rosterv1.OrgTeam, error) {
-	var t rosterv1.OrgTeam
-	if !naming.IsTeamObjectName(id) {
-		return nil, errGroupNotFound(id)
-	}
-	found, err := s.lookup(ctx, org, id, &t, fresh)
-	if err != nil {
-		return nil, err
-	}
-	// Teams made by hand are not SCIM resources: the identity provider neither sees nor edits them.
-	if !found || t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
-		return nil, errGroupNotFound(id)
-	}
-	return &t, nil
-}
-
 // memberRef is one member in a Group response. A typed struct, not a map: a team can have
 // 100,000 of them.
 type memberRef struct {
@@ -58,27 +35,20 @@ type memberRef struct {
 	Type  string `json:"type"`
 }
 
-// groupDoc is the SCIM representation of a team without its members.
-func (s *Server) groupDoc(c *gin.Context, t teamView) map[string]any {
-	doc := map[string]any{
-		"schemas":     []any{schema.GroupSchema},
-		"id":          t.Name,
-		"displayName": t.Spec.DisplayName,
-		"meta":        resourceMeta(t, "Group", s.resourceURL(c, "Groups", t.Name)),
-	}
-	if t.Spec.ExternalID != "" {
-		doc["externalId"] = t.Spec.ExternalID
-	}
-	return doc
+// groupDoc is the SCIM representation of a team view without its members.
+func (s *Server) groupDoc(c *gin.Context, v membership.View) map[string]any {
+	return document.Group(v.Team, document.Meta{
+		ResourceType: "Group", Location: s.resourceURL(c, "Groups", v.Team.Name), Version: v.Version,
+		Created: v.Team.CreationTimestamp.Time, LastModified: v.LastModified,
+	})
 }
 
 // memberRefs lists a team's members from its slices in the cache.
 func (s *Server) memberRefs(c *gin.Context, t *rosterv1.OrgTeam) ([]memberRef, error) {
-	sl, err := s.members.Slices(c.Request.Context(), t, false)
+	ids, err := s.dir.Members(c.Request.Context(), t)
 	if err != nil {
 		return nil, err
 	}
-	ids := membership.Members(sl).Sorted()
 	base := s.baseURL(c) + "/scim/v2/" + c.Param("org") + "/Users/"
 	out := make([]memberRef, len(ids))
 	for i, id := range ids {
@@ -118,10 +88,10 @@ func wantsAttribute(name string, attributes, excluded []string) bool {
 }
 
 // renderGroup projects the group document and attaches members when asked for.
-func (s *Server) renderGroup(c *gin.Context, t teamView, attributes, excluded []string) (map[string]any, error) {
-	doc := schema.Project(schema.Group, s.groupDoc(c, t), attributes, excluded)
+func (s *Server) renderGroup(c *gin.Context, v membership.View, attributes, excluded []string) (map[string]any, error) {
+	doc := schema.Project(schema.Group, s.groupDoc(c, v), attributes, excluded)
 	if wantsMembers(attributes, excluded) {
-		refs, err := s.memberRefs(c, t.OrgTeam)
+		refs, err := s.memberRefs(c, v.Team)
 		if err != nil {
 			return nil, err
 		}
@@ -130,8 +100,9 @@ func (s *Server) renderGroup(c *gin.Context, t teamView, attributes, excluded []
 	return doc, nil
 }
 
+// writeGroup renders one group (as the request's attributes ask) with its ETag.
 func (s *Server) writeGroup(c *gin.Context, status int, t *rosterv1.OrgTeam) {
-	v, err := s.view(c.Request.Context(), t)
+	v, err := s.dir.View(c.Request.Context(), t)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -142,22 +113,24 @@ func (s *Server) writeGroup(c *gin.Context, status int, t *rosterv1.OrgTeam) {
 		writeError(c, err)
 		return
 	}
-	s.writeResource(c, status, v, doc)
+	c.Header("ETag", document.ETag(v.Version))
+	writeJSON(c, status, doc)
 }
 
 // getGroup serves GET /Groups/{id}.
 func (s *Server) getGroup(c *gin.Context) {
-	t, err := s.lookupTeam(c.Request.Context(), orgOf(c), c.Param("id"), false)
+	ctx := c.Request.Context()
+	t, err := s.dir.GetTeam(ctx, orgOf(c).Spec.Namespace, c.Param("id"))
+	if err != nil {
+		writeError(c, groupErr(err, c.Param("id")))
+		return
+	}
+	v, err := s.dir.View(ctx, t)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	v, err := s.view(c.Request.Context(), t)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	if notModified(c, v) {
+	if notModified(c, v.Version) {
 		return
 	}
 	s.writeGroup(c, http.StatusOK, t)
@@ -170,31 +143,25 @@ func (s *Server) listGroups(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	teams, err := s.candidateTeams(c.Request.Context(), orgOf(c), p.Filter)
+	teams, err := s.candidateTeams(c, p.Filter)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	needMembers := mentionsMembers(p.Filter) || strings.HasPrefix(strings.ToLower(p.SortBy), "members")
-	objs := make([]*rosterv1.OrgTeam, 0, len(teams))
-	for i := range teams {
-		if teams[i].Spec.ManagedBy == rosterv1.ManagedBySCIM {
-			objs = append(objs, &teams[i])
-		}
-	}
 	// A filtered team's view is built for the filter and reused for the page.
-	views := map[string]teamView{}
-	viewOf := func(t *rosterv1.OrgTeam) (teamView, error) {
+	views := map[string]membership.View{}
+	viewOf := func(t *rosterv1.OrgTeam) (membership.View, error) {
 		if v, ok := views[t.Name]; ok {
 			return v, nil
 		}
-		v, err := s.view(c.Request.Context(), t)
+		v, err := s.dir.View(c.Request.Context(), t)
 		if err == nil {
 			views[t.Name] = v
 		}
 		return v, err
 	}
-	total, page, err := selectPage(p, schema.Group, objs,
+	total, page, err := selectPage(p, schema.Group, directory.SCIMTeams(teams),
 		func(t *rosterv1.OrgTeam) (map[string]any, error) {
 			v, err := viewOf(t)
 			if err != nil {
@@ -234,60 +201,29 @@ func mentionsMembers(e filter.Expr) bool { return e != nil && filter.Refers(e, "
 
 // candidateTeams narrows a filter through the indexes (displayName, externalId, id,
 // members.value); otherwise every team of the org, from the cache.
-func (s *Server) candidateTeams(ctx context.Context, org *rosterv1.Organization, f filter.Expr) ([]rosterv1.OrgTeam, error) {
+func (s *Server) candidateTeams(c *gin.Context, f filter.Expr) ([]rosterv1.OrgTeam, error) {
+	ctx, ns := c.Request.Context(), orgOf(c).Spec.Namespace
 	for _, term := range filter.EqualityTerms(f) {
 		value, ok := term.Value.(string)
 		if !ok {
 			continue
 		}
-		var field, indexed string
 		switch strings.ToLower(term.Path.String()) {
 		case "displayname", strings.ToLower(schema.GroupSchema + ":displayName"):
-			field, indexed = index.TeamName, index.TeamNameValue(value)
+			return s.dir.Teams(ctx, ns, client.MatchingFields{index.TeamName: index.TeamNameValue(value)})
 		case "externalid":
-			field, indexed = index.TeamExternalID, value
+			return s.dir.Teams(ctx, ns, client.MatchingFields{index.TeamExternalID: value})
 		case "id":
-			t, err := s.lookupTeam(ctx, org, value, false)
+			t, err := s.dir.GetTeam(ctx, ns, value)
 			if err != nil {
 				return nil, ignoreNotFound(err)
 			}
 			return []rosterv1.OrgTeam{*t}, nil
 		case "members.value", "members":
-			return s.teamsWithMember(ctx, org, value)
-		default:
-			continue
+			return s.dir.TeamsWithMember(ctx, ns, value)
 		}
-		var list rosterv1.OrgTeamList
-		return list.Items, s.cachedList(ctx, &list, org, client.MatchingFields{field: indexed})
 	}
-	var list rosterv1.OrgTeamList
-	return list.Items, s.cachedList(ctx, &list, org)
-}
-
-// teamsWithMember returns the teams that list a user, through the slice member index.
-func (s *Server) teamsWithMember(ctx context.Context, org *rosterv1.Organization, userID string) ([]rosterv1.OrgTeam, error) {
-	var sl rosterv1.OrgTeamMemberSliceList
-	if err := s.cachedList(ctx, &sl, org, client.MatchingFields{index.SliceMember: userID}); err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var out []rosterv1.OrgTeam
-	for _, x := range sl.Items {
-		if seen[x.Spec.Team] {
-			continue
-		}
-		seen[x.Spec.Team] = true
-		var t rosterv1.OrgTeam
-		err := s.opts.Client.Get(ctx, types.NamespacedName{Namespace: org.Spec.Namespace, Name: x.Spec.Team}, &t)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return s.dir.Teams(ctx, ns, nil)
 }
 
 // groupInput is a validated Group body: its document without members, and its member ids.
@@ -305,7 +241,7 @@ func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
 	if err != nil {
 		return groupInput{}, err
 	}
-	raw, err := decodeObject(body)
+	raw, err := document.Decode(body)
 	if err != nil {
 		return groupInput{}, err
 	}
@@ -320,8 +256,8 @@ func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
 	if err != nil {
 		return groupInput{}, err
 	}
-	in, err := groupFromDoc(doc)
-	if err != nil || rawMembers == nil {
+	var in groupInput
+	if in.displayName, in.externalID, err = document.GroupFields(doc); err != nil || rawMembers == nil {
 		return in, err
 	}
 	path, _ := patch.ParsePath("members")
@@ -335,105 +271,22 @@ func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
 	return in, nil
 }
 
-// groupFromDoc extracts the fields Roster stores, members aside, from a normalized Group
-// document.
-func groupFromDoc(doc map[string]any) (groupInput, error) {
-	in := groupInput{}
-	in.displayName, _ = doc["displayName"].(string)
-	in.externalID, _ = doc["externalId"].(string)
-	if strings.TrimSpace(in.displayName) == "" {
-		return in, scimerror.BadRequest(scimerror.InvalidValue, "displayName is required")
-	}
-	return in, nil
-}
-
-// isUser returns a resolver for member ids: a member must be a user of the org.
-func (s *Server) isUser(ctx context.Context, org *rosterv1.Organization) func(string) bool {
-	return func(id string) bool {
-		if !naming.IsUserObjectName(id) {
-			return false
-		}
-		var u rosterv1.OrgUser
-		return s.opts.Client.Get(ctx, types.NamespacedName{Namespace: org.Spec.Namespace, Name: id}, &u) == nil && u.DeletionTimestamp == nil
-	}
-}
-
-// createGroup serves POST /Groups: reserve the display name, create the team, write its
-// members; if a step fails the earlier ones are undone, so nothing is half-created.
+// createGroup serves POST /Groups.
 func (s *Server) createGroup(c *gin.Context) {
-	ctx := c.Request.Context()
-	org := orgOf(c)
 	in, err := s.readGroup(c)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	t := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: in.displayName, ExternalID: in.externalID, ManagedBy: rosterv1.ManagedBySCIM}}
-	t.Name, t.Namespace = naming.NewTeamObjectName(), org.Spec.Namespace
-	t.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
-	stampModified(t, s.opts.Now())
-	err = s.claimDisplayName(ctx, t, in.displayName)
-	if err == nil {
-		if err = s.opts.Client.Create(ctx, t); err != nil {
-			_ = s.releaseDisplayName(ctx, t, in.displayName)
-		}
-	}
-	if err == nil && len(in.members) > 0 {
-		var res membership.Result
-		res, err = s.members.Change(ctx, t, func(cur membership.Set) (membership.Set, []string) {
-			return membership.Desired(cur, []patch.MemberOp{{Kind: patch.MemberReplace, Values: in.members}}, s.isUser(ctx, org))
-		})
-		if err == nil {
-			err = s.recordUnresolved(ctx, t, res.Unresolved)
-			s.awaitMembers(ctx, res)
-		}
-		if err != nil {
-			s.undoCreate(t, in.displayName)
-		}
-	}
+	t, err := s.dir.CreateTeam(c.Request.Context(), orgOf(c), in.displayName, in.externalID, in.members)
 	if err != nil {
 		s.audit(c, "create", "Group", "", err) // nothing was created: no id to name
-		writeError(c, err)
+		writeError(c, groupErr(err, ""))
 		return
 	}
 	s.audit(c, "create", "Group", t.Name, nil)
 	c.Header("Location", s.resourceURL(c, "Groups", t.Name))
 	s.writeGroup(c, http.StatusCreated, t)
-}
-
-// undoCreate removes what a failed create wrote. It uses a fresh context: the request's may
-// be the reason for the failure.
-func (s *Server) undoCreate(t *rosterv1.OrgTeam, displayName string) {
-	ctx, cancel := context.WithTimeout(context.Background(), cacheWaitTimeout*5)
-	defer cancel()
-	_ = s.members.DeleteAll(ctx, t)
-	_ = client.IgnoreNotFound(s.opts.Client.Delete(ctx, t))
-	_ = s.releaseDisplayName(ctx, t, displayName)
-}
-
-// awaitMembers waits until this replica's cache shows a membership change, so the identity
-// provider's next read here sees it.
-func (s *Server) awaitMembers(ctx context.Context, res membership.Result) {
-	if res.Last != nil {
-		s.awaitCache(ctx, res.Last, res.LastDeleted)
-	}
-}
-
-// recordUnresolved writes the member ids of the last change that are not users of the org
-// to the team's status (bounded), so an admin sees why someone is missing. No write when
-// nothing changes.
-func (s *Server) recordUnresolved(ctx context.Context, t *rosterv1.OrgTeam, unresolved []string) error {
-	if len(unresolved) == 0 && t.Status.UnresolvedMemberCount == 0 && len(t.Status.UnresolvedMembers) == 0 {
-		return nil
-	}
-	shown := unresolved
-	if len(shown) > rosterv1.MaxUnresolvedMembers {
-		shown = shown[len(shown)-rosterv1.MaxUnresolvedMembers:]
-	}
-	base := t.DeepCopy()
-	t.Status.UnresolvedMembers = shown
-	t.Status.UnresolvedMemberCount = int32(len(unresolved))
-	return s.opts.Client.Status().Patch(ctx, t, client.MergeFrom(base))
 }
 
 // replaceGroup serves PUT /Groups/{id}: display name, externalId and members replaced.
@@ -443,11 +296,12 @@ func (s *Server) replaceGroup(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	ops := []patch.MemberOp{{Kind: patch.MemberReplace, Values: in.members}}
-	s.changeGroup(c, "replace", func(cur rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error) {
-		cur.DisplayName, cur.ExternalID = in.displayName, in.externalID
-		return cur, nil
-	}, ops, true)
+	s.changeGroup(c, "replace", directory.TeamChange{
+		Spec: func(cur rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error) {
+			return document.GroupSpec(cur, in.displayName, in.externalID), nil
+		},
+		Members: []patch.MemberOp{{Kind: patch.MemberReplace, Values: in.members}},
+	}, true)
 }
 
 // patchGroup serves PATCH /Groups/{id}. Membership operations go to the member slices;
@@ -470,60 +324,42 @@ func (s *Server) patchGroup(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	change := directory.TeamChange{Members: memberOps}
+	if len(rest) > 0 {
+		id := c.Param("id")
+		change.Spec = func(cur rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error) {
+			doc := map[string]any{"schemas": []any{schema.GroupSchema}, "id": id, "displayName": cur.DisplayName}
+			if cur.ExternalID != "" {
+				doc["externalId"] = cur.ExternalID
+			}
+			out, err := patch.Apply(schema.Group, doc, rest)
+			if err != nil {
+				return cur, err
+			}
+			name, ext, err := document.GroupFields(out)
+			if err != nil {
+				return cur, err
+			}
+			return document.GroupSpec(cur, name, ext), nil
+		}
+	}
 	attrs, excluded := projection(c)
-	s.changeGroup(c, "patch", func(cur rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error) {
-		if len(rest) == 0 {
-			return cur, nil
-		}
-		doc := map[string]any{"schemas": []any{schema.GroupSchema}, "id": c.Param("id"), "displayName": cur.DisplayName}
-		if cur.ExternalID != "" {
-			doc["externalId"] = cur.ExternalID
-		}
-		out, err := patch.Apply(schema.Group, doc, rest)
-		if err != nil {
-			return cur, err
-		}
-		in, err := groupFromDoc(out)
-		if err != nil {
-			return cur, err
-		}
-		cur.DisplayName, cur.ExternalID = in.displayName, in.externalID
-		return cur, nil
-	}, memberOps, len(attrs) > 0 || len(excluded) > 0)
+	s.changeGroup(c, "patch", change, len(attrs) > 0 || len(excluded) > 0)
 }
 
-// changeGroup updates a team: spec changes first (with a display-name claim on rename), then
-// memberships in as few slice writes as possible. mutate must be pure: it runs again on a
-// conflict. A failure of the member write after a rename puts the old spec back.
-func (s *Server) changeGroup(c *gin.Context, op string, mutate func(rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error), memberOps []patch.MemberOp, respond bool) {
-	ctx := c.Request.Context()
-	org, id := orgOf(c), c.Param("id")
-	ifMatch := c.GetHeader("If-Match")
-	t, err := s.lookupTeam(ctx, org, id, false)
-	if err == nil {
-		err = s.checkTeamIfMatch(ctx, ifMatch, t)
-	}
-	if err == nil {
-		err = s.updateTeamSpec(ctx, org, t, ifMatch, mutate)
-	}
-	if err == nil && len(memberOps) > 0 {
-		var res membership.Result
-		res, err = s.members.Change(ctx, t, func(cur membership.Set) (membership.Set, []string) {
-			return membership.Desired(cur, memberOps, s.isUser(ctx, org))
-		})
-		if err == nil {
-			err = s.recordUnresolved(ctx, t, res.Unresolved)
-			s.awaitMembers(ctx, res)
-		}
-	}
+// changeGroup hands a team change to the directory and answers 204 (with the new ETag), or
+// 200 with the group when respond is set.
+func (s *Server) changeGroup(c *gin.Context, op string, change directory.TeamChange, respond bool) {
+	ctx, id := c.Request.Context(), c.Param("id")
+	t, err := s.dir.UpdateTeam(ctx, orgOf(c).Spec.Namespace, id, ifMatch(c), change)
 	s.audit(c, op, "Group", id, err)
 	if err != nil {
-		writeError(c, err)
+		writeError(c, groupErr(err, id))
 		return
 	}
 	if !respond {
-		if v, err := s.view(ctx, t); err == nil {
-			c.Header("ETag", etag(v))
+		if v, err := s.dir.View(ctx, t); err == nil {
+			c.Header("ETag", document.ETag(v.Version))
 		}
 		c.Status(http.StatusNoContent)
 		return
@@ -531,94 +367,14 @@ func (s *Server) changeGroup(c *gin.Context, op string, mutate func(rosterv1.Org
 	s.writeGroup(c, http.StatusOK, t)
 }
 
-// updateTeamSpec applies mutate to the team with optimistic concurrency. A new display name
-// is claimed before the team changes and the old claim released after. t is updated in place.
-func (s *Server) updateTeamSpec(ctx context.Context, org *rosterv1.Organization, t *rosterv1.OrgTeam, ifMatch string, mutate func(rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error)) error {
-	first := true
-	return retry.RetryOnConflict(membership.ConflictBackoff, func() error {
-		if !first {
-			fresh, err := s.lookupTeam(ctx, org, t.Name, true)
-			if err != nil {
-				return err
-			}
-			*t = *fresh
-		}
-		first = false
-		spec, err := mutate(t.Spec)
-		if err != nil {
-			return err
-		}
-		if spec == t.Spec {
-			return nil
-		}
-		oldName := t.Spec.DisplayName
-		renamed := !strings.EqualFold(spec.DisplayName, oldName)
-		if renamed {
-			if err := s.claimDisplayName(ctx, t, spec.DisplayName); err != nil {
-				return err
-			}
-		}
-		t.Spec = spec
-		stampModified(t, s.opts.Now())
-		if err := s.opts.Client.Update(ctx, t); err != nil {
-			if renamed {
-				_ = s.releaseDisplayName(ctx, t, spec.DisplayName)
-			}
-			if apierrors.IsConflict(err) && ifMatch != "" {
-				return errPreconditionFailed
-			}
-			return err
-		}
-		if renamed {
-			_ = s.releaseDisplayName(ctx, t, oldName) // a leftover claim is stale and reclaimable
-		}
-		s.awaitCache(ctx, t, false)
-		return nil
-	})
-}
-
 // deleteGroup serves DELETE /Groups/{id} (204): the team, its member slices and its name claim.
 func (s *Server) deleteGroup(c *gin.Context) {
-	ctx := c.Request.Context()
-	org, id := orgOf(c), c.Param("id")
-	t, err := s.lookupTeam(ctx, org, id, false)
-	if err == nil {
-		err = s.checkTeamIfMatch(ctx, c.GetHeader("If-Match"), t)
-	}
-	if err == nil {
-		var opts []client.DeleteOption
-		if c.GetHeader("If-Match") != "" {
-			opts = append(opts, client.Preconditions{ResourceVersion: &t.ResourceVersion})
-		}
-		err = s.opts.Client.Delete(ctx, t, opts...)
-		switch {
-		case apierrors.IsNotFound(err):
-			err = errGroupNotFound(id)
-		case apierrors.IsConflict(err):
-			err = errPreconditionFailed
-		case err == nil:
-			if err = s.members.DeleteAll(ctx, t); err == nil {
-				err = s.releaseDisplayName(ctx, t, t.Spec.DisplayName)
-			}
-			s.awaitCache(ctx, t, true)
-		}
-	}
+	id := c.Param("id")
+	err := s.dir.DeleteTeam(c.Request.Context(), orgOf(c).Spec.Namespace, id, ifMatch(c))
 	s.audit(c, "delete", "Group", id, err)
 	if err != nil {
-		writeError(c, err)
+		writeError(c, groupErr(err, id))
 		return
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// checkTeamIfMatch compares If-Match with the team's version, members included.
-func (s *Server) checkTeamIfMatch(ctx context.Context, ifMatch string, t *rosterv1.OrgTeam) error {
-	if ifMatch == "" {
-		return nil
-	}
-	v, err := s.view(ctx, t)
-	if err != nil {
-		return err
-	}
-	return checkIfMatch(ifMatch, v)
 }

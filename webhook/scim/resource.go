@@ -1,68 +1,68 @@
 package scim
 
 import (
-	"context"
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/directory"
+	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
 
 var errPreconditionFailed = scimerror.New(http.StatusPreconditionFailed, "", "the resource has changed since the version given in If-Match")
 
-// writeResource writes one resource with its ETag header.
-func (s *Server) writeResource(c *gin.Context, status int, obj metav1.Object, doc map[string]any) {
-	c.Header("ETag", etag(obj))
-	writeJSON(c, status, doc)
-}
-
-// notModified answers 304 when If-None-Match names the object's current version.
-func notModified(c *gin.Context, obj metav1.Object) bool {
+// notModified answers 304 when If-None-Match names the resource's current version.
+func notModified(c *gin.Context, version string) bool {
 	inm := c.GetHeader("If-None-Match")
-	if inm == "" || !etagMatches(inm, obj) {
+	if inm == "" || !directory.Precondition(document.ParseETags(inm)).Allows(version) {
 		return false
 	}
-	c.Header("ETag", etag(obj))
+	c.Header("ETag", document.ETag(version))
 	c.Status(http.StatusNotModified)
 	c.Abort()
 	return true
 }
 
-// checkIfMatch fails with 412 when If-Match is given and names another version.
-func checkIfMatch(ifMatch string, obj metav1.Object) error {
-	if ifMatch == "" || etagMatches(ifMatch, obj) {
+// ifMatch is the request's If-Match precondition (none when the header is absent).
+func ifMatch(c *gin.Context) directory.Precondition {
+	return document.ParseETags(c.GetHeader("If-Match"))
+}
+
+// userErr and groupErr map the directory's errors to SCIM errors, once for every handler;
+// other errors (SCIM errors from PATCH application, apiserver errors) pass through.
+func userErr(err error, id string) error  { return directoryErr(err, "User", id) }
+func groupErr(err error, id string) error { return directoryErr(err, "Group", id) }
+
+func directoryErr(err error, kind, id string) error {
+	var taken *directory.NameTakenError
+	var deleting *directory.BeingDeletedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, directory.ErrNotFound):
+		return scimerror.NotFound("%s %q not found", kind, id)
+	case errors.Is(err, directory.ErrPreconditionFailed):
+		return errPreconditionFailed
+	case errors.Is(err, directory.ErrContention):
+		return scimerror.New(http.StatusServiceUnavailable, "", "the %s is being changed by many writers at once; retry shortly", kind)
+	case errors.As(err, &taken):
+		return scimerror.Conflict("%s", taken.Detail)
+	case errors.As(err, &deleting):
+		return scimerror.New(http.StatusServiceUnavailable, "", "%s", deleting.Detail)
+	}
+	return err
+}
+
+// ignoreNotFound turns "not found" into no error: a lookup by id inside a filter that finds
+// nothing is an empty result, not an error.
+func ignoreNotFound(err error) error {
+	if errors.Is(err, directory.ErrNotFound) {
 		return nil
 	}
-	return errPreconditionFailed
-}
-
-// etagMatches compares a list of entity tags with the object's version; weak comparison
-// (RFC 7232 §2.3.2), "*" matches any.
-func etagMatches(header string, obj metav1.Object) bool {
-	want := obj.GetResourceVersion()
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" {
-			return true
-		}
-		t = strings.TrimPrefix(t, "W/")
-		if strings.Trim(t, `"`) == want {
-			return true
-		}
-	}
-	return false
-}
-
-func equalSpec(a, b *rosterv1.OrgUser) bool {
-	return equality.Semantic.DeepEqual(a.Spec, b.Spec)
+	return err
 }
 
 // audit writes one structured line per SCIM write: who (user agent), what, on which resource,
@@ -102,23 +102,3 @@ func (s *Server) auditRejected() gin.HandlerFunc {
 	}
 }
 
-// lookup reads an object of the org by name — its SCIM id — into obj, from the cache; when
-// the cache has not seen it yet (created a moment ago through another replica), or fresh is
-// set (after a write conflict, when the cache may lag), one GET by name asks the apiserver.
-// A missing or terminating object is not found.
-func (s *Server) lookup(ctx context.Context, org *rosterv1.Organization, name string, obj client.Object, fresh bool) (found bool, err error) {
-	key := types.NamespacedName{Namespace: org.Spec.Namespace, Name: name}
-	if !fresh {
-		err = s.opts.Client.Get(ctx, key, obj)
-	}
-	if fresh || apierrors.IsNotFound(err) {
-		err = s.opts.APIReader.Get(ctx, key, obj)
-	}
-	switch {
-	case apierrors.IsNotFound(err):
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	return obj.GetDeletionTimestamp() == nil, nil
-}

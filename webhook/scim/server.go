@@ -1,7 +1,8 @@
 // Package scim is Roster's SCIM 2.0 service provider (RFC 7643/7644): a Gin server mounted at
 // /scim/v2/<org> that stores Users and Groups as OrgUser and OrgTeam objects. It runs on every
-// replica, reads through the manager's cache and indexes, and writes to the apiserver with
-// optimistic concurrency, so the apiserver is the one arbiter of conflicts between replicas.
+// replica and keeps to HTTP: routing, middleware, limits, query parsing, rendering and thin
+// handlers; users and teams are read and written by internal/directory, which owns their
+// invariants across replicas.
 package scim
 
 import (
@@ -17,18 +18,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/directory"
 )
 
 // Options configures a Server.
 type Options struct {
 	// Addr is the listen address, e.g. ":8080".
 	Addr string
-	// Client reads from the manager's cache and writes to the apiserver.
+	// Client reads organizations and token Secrets from the manager's cache.
 	Client client.Client
-	// APIReader reads from the apiserver directly; used only for a single GET by name when a
-	// fresh object is not in this replica's cache yet.
-	APIReader client.Reader
+	// Directory reads and writes users and teams.
+	Directory *directory.Directory
 	// Log receives request and audit logs.
 	Log logr.Logger
 	// ExternalURL, when set, is the scheme://host[:port] used in meta.location; otherwise it is
@@ -56,7 +56,7 @@ const (
 // Server is the SCIM server. It implements manager.Runnable.
 type Server struct {
 	opts     Options
-	members  *membership.Store
+	dir      *directory.Directory
 	limiters *orgLimiters
 	trusted  []*net.IPNet
 	handler  http.Handler
@@ -72,8 +72,8 @@ var (
 
 // New returns a SCIM server.
 func New(opts Options) (*Server, error) {
-	if opts.Client == nil || opts.APIReader == nil {
-		return nil, errors.New("scim: Client and APIReader are required")
+	if opts.Client == nil || opts.Directory == nil {
+		return nil, errors.New("scim: Client and Directory are required")
 	}
 	if opts.MaxUserBodyBytes <= 0 {
 		opts.MaxUserBodyBytes = DefaultMaxUserBodyBytes
@@ -84,8 +84,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, ready: make(chan struct{})}
-	s.members = &membership.Store{Cache: opts.Client, API: opts.APIReader, Writer: opts.Client}
+	s := &Server{opts: opts, dir: opts.Directory, ready: make(chan struct{})}
 	s.limiters = newOrgLimiters(opts.RateLimit, opts.RateBurst)
 	trusted, err := parseProxies(opts.TrustedProxies)
 	if err != nil {

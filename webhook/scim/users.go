@@ -1,58 +1,39 @@
 package scim
 
 import (
-	"context"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/index"
-	"github.com/rosterhq/roster/internal/membership"
-	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/patch"
 	"github.com/rosterhq/roster/internal/scim/schema"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
 
-func errUserNotFound(id string) error {
-	return scimerror.NotFound("User %q not found", id)
-}
-
 // getUser serves GET /Users/{id}.
 func (s *Server) getUser(c *gin.Context) {
-	u, err := s.lookupUser(c.Request.Context(), orgOf(c), c.Param("id"), false)
+	u, err := s.dir.GetUser(c.Request.Context(), orgOf(c).Spec.Namespace, c.Param("id"))
 	if err != nil {
-		writeError(c, err)
+		writeError(c, userErr(err, c.Param("id")))
 		return
 	}
-	if notModified(c, u) {
+	if notModified(c, directory.UserVersion(u)) {
 		return
 	}
-	s.writeResource(c, http.StatusOK, u, s.renderUser(c, u, s.userDoc(c, u)))
+	s.writeUser(c, http.StatusOK, u)
 }
 
-// lookupUser reads a user by SCIM id; fresh reads the apiserver (see lookup). Ids that cannot
-// be user names are answered without a round trip.
-func (s *Server) lookupUser(ctx context.Context, org *rosterv1.Organization, id string, fresh bool) (*rosterv1.OrgUser, error) {
-	var u rosterv1.OrgUser
-	if !naming.IsUserObjectName(id) {
-		return nil, errUserNotFound(id)
-	}
-	found, err := s.lookup(ctx, org, id, &u, fresh)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, errUserNotFound(id)
-	}
-	return &u, nil
+// writeUser renders one user with its ETag.
+func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
+	c.Header("ETag", document.ETag(directory.UserVersion(u)))
+	writeJSON(c, status, s.renderUser(c, u, s.userDoc(c, u)))
 }
 
 // listUsers serves GET /Users: filter, sort, page and project, all from the cache.
@@ -62,7 +43,7 @@ func (s *Server) listUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	users, err := s.candidateUsers(c.Request.Context(), orgOf(c), p.Filter)
+	users, err := s.candidateUsers(c, p.Filter)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -95,93 +76,48 @@ func (s *Server) listUsers(c *gin.Context) {
 
 // candidateUsers returns the users a filter can match, using an index when the filter has an
 // indexed equality conjunct (userName, id, externalId, emails.value); otherwise every user of
-// the org, from the cache. The filter is still applied to each candidate afterwards.
-func (s *Server) candidateUsers(ctx context.Context, org *rosterv1.Organization, f filter.Expr) ([]rosterv1.OrgUser, error) {
+// the org. The filter is still applied to each candidate afterwards.
+func (s *Server) candidateUsers(c *gin.Context, f filter.Expr) ([]rosterv1.OrgUser, error) {
+	ctx, ns := c.Request.Context(), orgOf(c).Spec.Namespace
 	for _, term := range filter.EqualityTerms(f) {
 		value, ok := term.Value.(string)
 		if !ok {
 			continue
 		}
-		var field, indexed string
 		switch path := strings.ToLower(term.Path.String()); path {
 		case "username", strings.ToLower(schema.UserSchema + ":userName"):
-			field, indexed = index.UserName, index.UserNameValue(value)
+			return s.dir.Users(ctx, ns, client.MatchingFields{index.UserName: index.UserNameValue(value)})
 		case "externalid":
-			field, indexed = index.UserExternalID, value
+			return s.dir.Users(ctx, ns, client.MatchingFields{index.UserExternalID: value})
 		case "emails.value", "emails":
-			field, indexed = index.UserEmail, index.EmailValue(value)
+			return s.dir.Users(ctx, ns, client.MatchingFields{index.UserEmail: index.EmailValue(value)})
 		case "id":
-			u, err := s.lookupUser(ctx, org, value, false)
+			u, err := s.dir.GetUser(ctx, ns, value)
 			if err != nil {
 				return nil, ignoreNotFound(err)
 			}
 			return []rosterv1.OrgUser{*u}, nil
-		default:
-			continue
 		}
-		var list rosterv1.OrgUserList
-		return list.Items, s.cachedList(ctx, &list, org, client.MatchingFields{field: indexed})
 	}
-	var list rosterv1.OrgUserList
-	return list.Items, s.cachedList(ctx, &list, org)
+	return s.dir.Users(ctx, ns, nil)
 }
 
-// cachedList lists an org's objects from the cache. The cached objects are only read
-// (documents are built from them), never modified, so they are listed without deep copies:
-// a full scan of 100,000 users would otherwise copy every one.
-func (s *Server) cachedList(ctx context.Context, list client.ObjectList, org *rosterv1.Organization, opts ...client.ListOption) error {
-	opts = append(opts, client.InNamespace(org.Spec.Namespace), client.UnsafeDisableDeepCopy)
-	return s.opts.Client.List(ctx, list, opts...)
-}
-
-// ignoreNotFound turns a SCIM 404 into no error: a lookup by id inside a filter that finds
-// nothing is an empty result, not an error.
-func ignoreNotFound(err error) error {
-	if se, ok := scimerror.As(err); ok && se.Status == http.StatusNotFound {
-		return nil
-	}
-	return err
-}
-
-// createUser serves POST /Users. The object name derives from the userName, so the apiserver
-// refuses a duplicate even when two replicas race: exactly one create wins, the other is 409.
+// createUser serves POST /Users.
 func (s *Server) createUser(c *gin.Context) {
 	spec, err := readUserSpec(c)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	org := orgOf(c)
-	u := &rosterv1.OrgUser{Spec: spec}
-	u.Name = naming.UserObjectName(spec.UserName)
-	u.Namespace = org.Spec.Namespace
-	u.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
-	stampModified(u, s.opts.Now())
-	if err := s.opts.Client.Create(c.Request.Context(), u); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			err = s.existingUserError(c.Request.Context(), u)
-		}
-		s.audit(c, "create", "User", u.Name, err)
-		writeError(c, err)
+	u, err := s.dir.CreateUser(c.Request.Context(), orgOf(c), spec)
+	if err != nil {
+		s.audit(c, "create", "User", "", err) // nothing was created: no id to name
+		writeError(c, userErr(err, ""))
 		return
 	}
 	s.audit(c, "create", "User", u.Name, nil)
-	// No awaitCache here, unlike updates: a create is read back by id through the apiserver
-	// fallback of lookupUser, and waiting for the watch would cost a fifth of POST throughput
-	// (hack/bench). Only a list on this replica may miss the user for a few milliseconds.
 	c.Header("Location", s.resourceURL(c, "Users", u.Name))
-	s.writeResource(c, http.StatusCreated, u, s.renderUser(c, u, s.userDoc(c, u)))
-}
-
-// existingUserError explains a create refused because the object exists: 409 uniqueness, or
-// 503 while the previous user of that userName is still being deleted (its finalizer waits
-// for the identity store) — Entra deletes and re-creates users, and should simply retry.
-func (s *Server) existingUserError(ctx context.Context, u *rosterv1.OrgUser) error {
-	var existing rosterv1.OrgUser
-	if err := s.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(u), &existing); err == nil && existing.DeletionTimestamp != nil {
-		return scimerror.New(http.StatusServiceUnavailable, "", "the previous User with userName %q is still being deleted; retry shortly", u.Spec.UserName)
-	}
-	return scimerror.Conflict("a User with userName %q already exists", u.Spec.UserName)
+	s.writeUser(c, http.StatusCreated, u)
 }
 
 // readUserSpec reads a POST/PUT User body into an OrgUserSpec.
@@ -190,7 +126,7 @@ func readUserSpec(c *gin.Context) (rosterv1.OrgUserSpec, error) {
 	if err != nil {
 		return rosterv1.OrgUserSpec{}, err
 	}
-	return userSpecFromDoc(doc)
+	return document.UserSpec(doc)
 }
 
 // keepUserName enforces that usernames are immutable: a different userName is 400
@@ -238,7 +174,7 @@ func (s *Server) patchUser(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		spec, err := userSpecFromDoc(doc)
+		spec, err := document.UserSpec(doc)
 		if err != nil {
 			return err
 		}
@@ -250,85 +186,37 @@ func (s *Server) patchUser(c *gin.Context) {
 	})
 }
 
-// updateUser runs a read-modify-write of one user with optimistic concurrency. Without
-// If-Match a conflict with another writer re-reads and re-applies the change; with If-Match
-// a stale version is 412. mutate must not have side effects: it may run more than once.
+// updateUser hands a user change to the directory and answers with the user.
 func (s *Server) updateUser(c *gin.Context, op string, mutate func(*rosterv1.OrgUser) error) {
-	ctx := c.Request.Context()
-	org, id := orgOf(c), c.Param("id")
-	ifMatch := c.GetHeader("If-Match")
-	var result *rosterv1.OrgUser
-	fresh := false // after a conflict, read from the apiserver: the cache may lag behind it
-	err := retry.RetryOnConflict(membership.ConflictBackoff, func() error {
-		u, err := s.lookupUser(ctx, org, id, fresh)
-		fresh = true
-		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(ifMatch, u); err != nil {
-			return err
-		}
-		before := u.DeepCopy()
-		if err := mutate(u); err != nil {
-			return err
-		}
-		if equalSpec(before, u) {
-			result = u // nothing changed: no write, same version
-			return nil
-		}
-		stampModified(u, s.opts.Now())
-		if err := s.opts.Client.Update(ctx, u); err != nil {
-			if apierrors.IsConflict(err) && ifMatch != "" {
-				return errPreconditionFailed
-			}
-			return err
-		}
-		s.awaitCache(ctx, u, false)
-		result = u
-		return nil
-	})
+	id := c.Param("id")
+	u, err := s.dir.UpdateUser(c.Request.Context(), orgOf(c).Spec.Namespace, id, ifMatch(c), mutate)
 	s.audit(c, op, "User", id, err)
 	if err != nil {
-		writeError(c, err)
+		writeError(c, userErr(err, id))
 		return
 	}
-	s.writeResource(c, http.StatusOK, result, s.renderUser(c, result, s.userDoc(c, result)))
+	s.writeUser(c, http.StatusOK, u)
 }
 
 // deleteUser serves DELETE /Users/{id} (204). Okta never deletes (it deactivates); Entra and
-// others do. Team memberships of the user are removed by the controllers.
+// others do.
 func (s *Server) deleteUser(c *gin.Context) {
-	ctx := c.Request.Context()
-	org, id := orgOf(c), c.Param("id")
-	u, err := s.lookupUser(ctx, org, id, false)
-	if err == nil {
-		err = checkIfMatch(c.GetHeader("If-Match"), u)
-		if err == nil {
-			// Out of every team first: a user that is gone must not linger as a member.
-			err = s.members.RemoveUserEverywhere(ctx, org.Spec.Namespace, u.Name)
-		}
-		if err == nil {
-			opts := []client.DeleteOption{}
-			if c.GetHeader("If-Match") != "" {
-				opts = append(opts, client.Preconditions{ResourceVersion: &u.ResourceVersion})
-			}
-			err = s.opts.Client.Delete(ctx, u, opts...)
-			if err == nil {
-				s.awaitCache(ctx, u, true)
-			}
-			if apierrors.IsNotFound(err) {
-				err = errUserNotFound(id)
-			} else if apierrors.IsConflict(err) {
-				err = errPreconditionFailed
-			}
-		}
-	}
+	id := c.Param("id")
+	err := s.dir.DeleteUser(c.Request.Context(), orgOf(c).Spec.Namespace, id, ifMatch(c))
 	s.audit(c, "delete", "User", id, err)
 	if err != nil {
-		writeError(c, err)
+		writeError(c, userErr(err, id))
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// userDoc is the SCIM representation of an OrgUser, without groups.
+func (s *Server) userDoc(c *gin.Context, u *rosterv1.OrgUser) map[string]any {
+	return document.User(u, document.Meta{
+		ResourceType: "User", Location: s.resourceURL(c, "Users", u.Name), Version: directory.UserVersion(u),
+		Created: u.CreationTimestamp.Time, LastModified: directory.LastModified(u),
+	})
 }
 
 // renderUser adds the user's groups when the response includes them, then projects.
@@ -343,16 +231,13 @@ func (s *Server) renderUser(c *gin.Context, u *rosterv1.OrgUser, doc map[string]
 // addGroups sets the read-only "groups" attribute: the SCIM-managed teams the user is in,
 // found through the slice member index.
 func (s *Server) addGroups(c *gin.Context, u *rosterv1.OrgUser, doc map[string]any) {
-	teams, err := s.teamsWithMember(c.Request.Context(), orgOf(c), u.Name)
+	teams, err := s.dir.TeamsWithMember(c.Request.Context(), u.Namespace, u.Name)
 	if err != nil || len(teams) == 0 {
 		return
 	}
-	sort.Slice(teams, func(i, j int) bool { return teams[i].Spec.DisplayName < teams[j].Spec.DisplayName })
+	directory.SortByDisplayName(teams)
 	groups := make([]any, 0, len(teams))
-	for _, t := range teams {
-		if t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
-			continue
-		}
+	for _, t := range directory.SCIMTeams(teams) {
 		groups = append(groups, map[string]any{
 			"value": t.Name, "$ref": s.resourceURL(c, "Groups", t.Name), "display": t.Spec.DisplayName, "type": "direct",
 		})

@@ -1,7 +1,8 @@
-package scim
+package directory
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/naming"
-	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
 
 // A team's display name is unique in its organization, case-insensitively, also when two
@@ -30,20 +30,21 @@ const claimGrace = 30 * time.Second
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;delete
 
 // claimDisplayName reserves displayName for team (an OrgTeam object name, which need not
-// exist yet). It fails with 409 uniqueness when another team holds the name.
-func (s *Server) claimDisplayName(ctx context.Context, team *rosterv1.OrgTeam, displayName string) error {
+// exist yet). It fails with a NameTakenError when another team holds the name, and with a
+// BeingDeletedError while the team that held it is being deleted.
+func (d *Directory) claimDisplayName(ctx context.Context, team *rosterv1.OrgTeam, displayName string) error {
 	// Teams made by hand hold no claim; one of them with this name also makes it taken.
 	var same rosterv1.OrgTeamList
-	if err := s.opts.Client.List(ctx, &same, client.InNamespace(team.Namespace),
+	if err := d.client.List(ctx, &same, client.InNamespace(team.Namespace),
 		client.MatchingFields{index.TeamName: index.TeamNameValue(displayName)}, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
 	for _, other := range same.Items {
 		if other.Name != team.Name && other.Spec.ManagedBy != rosterv1.ManagedBySCIM {
-			return scimerror.Conflict("a team named %q already exists (created by hand, not by SCIM)", displayName)
+			return &NameTakenError{Detail: fmt.Sprintf("a team named %q already exists (created by hand, not by SCIM)", displayName)}
 		}
 	}
-	now := metav1.NewMicroTime(s.opts.Now())
+	now := metav1.NewMicroTime(d.now())
 	holder := team.Name
 	lease := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{
@@ -56,60 +57,80 @@ func (s *Server) claimDisplayName(ctx context.Context, team *rosterv1.OrgTeam, d
 		},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, AcquireTime: &now},
 	}
-	err := s.opts.Client.Create(ctx, lease)
+	err := d.client.Create(ctx, lease)
 	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	var existing coordinationv1.Lease
-	if err := s.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(lease), &existing); err != nil {
+	if err := d.api.Get(ctx, client.ObjectKeyFromObject(lease), &existing); err != nil {
 		return err
 	}
 	if h := existing.Spec.HolderIdentity; h != nil && *h == holder {
 		return nil // ours already (a retried request)
 	}
-	if !s.claimIsStale(ctx, &existing, displayName) {
-		return scimerror.Conflict("a Group with displayName %q already exists", displayName)
+	switch d.claimState(ctx, &existing, displayName) {
+	case claimHeld:
+		return &NameTakenError{Detail: fmt.Sprintf("a Group with displayName %q already exists", displayName)}
+	case claimReleasing:
+		return &BeingDeletedError{Detail: fmt.Sprintf("the previous Group with displayName %q is still being deleted; retry shortly", displayName)}
 	}
 	existing.Spec.HolderIdentity, existing.Spec.AcquireTime = &holder, &now
 	existing.Labels = lease.Labels
-	if err := s.opts.Client.Update(ctx, &existing); err != nil {
+	if err := d.client.Update(ctx, &existing); err != nil {
 		if apierrors.IsConflict(err) {
-			return scimerror.Conflict("a Group with displayName %q already exists", displayName)
+			return &NameTakenError{Detail: fmt.Sprintf("a Group with displayName %q already exists", displayName)}
 		}
 		return err
 	}
 	return nil
 }
 
-// claimIsStale reports whether a claim may be taken over: its holder no longer exists or
-// holds another display name, and the claim is older than claimGrace.
-func (s *Server) claimIsStale(ctx context.Context, lease *coordinationv1.Lease, displayName string) bool {
-	if lease.Spec.AcquireTime != nil && s.opts.Now().Sub(lease.Spec.AcquireTime.Time) < claimGrace {
-		return false
-	}
+type claimStatus int
+
+const (
+	claimHeld      claimStatus = iota // its holder has the name
+	claimReleasing                    // its holder is gone or going, within claimGrace
+	claimStale                        // may be taken over
+)
+
+// claimState says whether a claim may be taken over: its holder no longer exists, is being
+// deleted or holds another display name, and the claim is older than claimGrace. Within the
+// grace a claim whose holder is going is "releasing": a create of that name should retry.
+func (d *Directory) claimState(ctx context.Context, lease *coordinationv1.Lease, displayName string) claimStatus {
+	young := lease.Spec.AcquireTime != nil && d.now().Sub(lease.Spec.AcquireTime.Time) < claimGrace
 	if lease.Spec.HolderIdentity == nil {
-		return true
+		if young {
+			return claimHeld
+		}
+		return claimStale
 	}
 	var holder rosterv1.OrgTeam
-	err := s.opts.APIReader.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: *lease.Spec.HolderIdentity}, &holder)
-	if apierrors.IsNotFound(err) {
-		return true
+	err := d.api.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: *lease.Spec.HolderIdentity}, &holder)
+	switch {
+	case err != nil && !apierrors.IsNotFound(err):
+		return claimHeld
+	case err == nil && holder.DeletionTimestamp == nil && strings.EqualFold(holder.Spec.DisplayName, displayName):
+		return claimHeld
+	case err == nil && holder.DeletionTimestamp == nil && young:
+		return claimHeld // renamed a moment ago: the rename may still be in flight
+	case young:
+		return claimReleasing
 	}
-	return err == nil && (holder.DeletionTimestamp != nil || !strings.EqualFold(holder.Spec.DisplayName, displayName))
+	return claimStale
 }
 
 // releaseDisplayName drops team's claim on displayName, if it still holds it.
-func (s *Server) releaseDisplayName(ctx context.Context, team *rosterv1.OrgTeam, displayName string) error {
+func (d *Directory) releaseDisplayName(ctx context.Context, team *rosterv1.OrgTeam, displayName string) error {
 	var lease coordinationv1.Lease
 	key := types.NamespacedName{Namespace: team.Namespace, Name: naming.TeamNameClaim(displayName)}
-	if err := s.opts.APIReader.Get(ctx, key, &lease); err != nil {
+	if err := d.api.Get(ctx, key, &lease); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	if h := lease.Spec.HolderIdentity; h == nil || *h != team.Name {
 		return nil
 	}
 	rv := lease.ResourceVersion
-	err := s.opts.Client.Delete(ctx, &lease, client.Preconditions{ResourceVersion: &rv})
+	err := d.client.Delete(ctx, &lease, client.Preconditions{ResourceVersion: &rv})
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil // gone, or taken over: either way no longer ours
 	}

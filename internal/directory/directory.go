@@ -1,0 +1,145 @@
+// Package directory keeps an organization's Users and Teams as OrgUser and OrgTeam objects.
+// It is the one owner of their invariants — unique userNames and display names, preconditions,
+// the order of effects, read-your-writes — and knows Kubernetes but neither SCIM documents nor
+// HTTP: it takes and returns Go values, and the SCIM server (webhook/scim) maps its errors.
+//
+// Several replicas serve the same organization with no session affinity, each reading from
+// its own informer cache, which lags the apiserver. So every decision that leads to a write, or
+// to "no write needed", is made on state at least as new as the last write any replica
+// acknowledged: a precondition is checked against the apiserver and carried into the write as
+// a resourceVersion, "no change" is confirmed live, member ids the cache does not know are
+// looked up live, and membership commits are fenced (internal/membership). Reads stay on the
+// cache, but wait until it holds this replica's own acknowledged writes (reads.go).
+package directory
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/membership"
+)
+
+// Options configures a Directory.
+type Options struct {
+	// Client reads from the manager's cache and writes to the apiserver.
+	Client client.Client
+	// APIReader reads from the apiserver.
+	APIReader client.Reader
+	// Members is the process's one membership store.
+	Members *membership.Store
+	// Now returns the current time (time.Now when nil).
+	Now func() time.Time
+}
+
+// Directory is the Users and Teams repositories of every organization served by a replica.
+type Directory struct {
+	client  client.Client
+	api     client.Reader
+	members *membership.Store
+	now     func() time.Time
+	own     *ownWrites
+}
+
+// New returns a Directory. Call Track before the manager's cache starts, so reads can wait for
+// this replica's own writes.
+func New(o Options) (*Directory, error) {
+	if o.Client == nil || o.APIReader == nil || o.Members == nil {
+		return nil, errors.New("directory: Client, APIReader and Members are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Directory{client: o.Client, api: o.APIReader, members: o.Members, now: o.Now, own: newOwnWrites()}, nil
+}
+
+// Errors a caller maps to its protocol (the SCIM server to status codes, once).
+var (
+	// ErrNotFound: no such resource, or it is being deleted.
+	ErrNotFound = errors.New("not found")
+	// ErrPreconditionFailed: the resource is not at a version the precondition allows.
+	ErrPreconditionFailed = errors.New("the resource has changed since the version given")
+	// ErrContention: the resource kept changing under many concurrent writers; retry.
+	ErrContention = errors.New("the resource is being changed by many writers at once")
+)
+
+// NameTakenError says a unique name (userName, displayName) is held by another resource.
+type NameTakenError struct {
+	// Detail says which name and by what, for a person.
+	Detail string
+}
+
+func (e *NameTakenError) Error() string { return e.Detail }
+
+// BeingDeletedError says the previous holder of a unique name is still being deleted (its
+// finalizer waits for the identity store): the same request succeeds shortly, so callers
+// answer "retry" (SCIM: 503 + Retry-After), never "conflict", which identity providers take as
+// permanent.
+type BeingDeletedError struct {
+	Detail string
+}
+
+func (e *BeingDeletedError) Error() string { return e.Detail }
+
+// Precondition lists the versions a write may start from (If-Match); "*" allows any existing
+// version, and an empty Precondition allows any.
+type Precondition []string
+
+// Allows reports whether the precondition admits version.
+func (p Precondition) Allows(version string) bool {
+	if len(p) == 0 {
+		return true
+	}
+	for _, v := range p {
+		if v == "*" || v == version {
+			return true
+		}
+	}
+	return false
+}
+
+// check returns ErrPreconditionFailed unless the precondition admits version.
+func (p Precondition) check(version string) error {
+	if p.Allows(version) {
+		return nil
+	}
+	return ErrPreconditionFailed
+}
+
+// stampModified records the time of a SCIM write.
+func stampModified(obj client.Object, now time.Time) {
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[rosterv1.LastModifiedAnnotation] = now.UTC().Format(time.RFC3339Nano)
+	obj.SetAnnotations(a)
+}
+
+// LastModified is the time of the last SCIM write of an object, else its creation.
+func LastModified(obj client.Object) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, obj.GetAnnotations()[rosterv1.LastModifiedAnnotation]); err == nil {
+		return t
+	}
+	return obj.GetCreationTimestamp().Time
+}
+
+// UserVersion is the version of a user as SCIM sees it: metadata.generation, which the
+// apiserver moves on spec changes only (never on a finalizer, label, annotation or status
+// write), and its UID, so a re-created user of the same userName never has an old version.
+// Every replica computes the same value from the same object.
+func UserVersion(u *rosterv1.OrgUser) string {
+	return fmt.Sprintf("%d-%s", u.Generation, shortUID(string(u.UID)))
+}
+
+func shortUID(uid string) string {
+	uid = strings.ReplaceAll(uid, "-", "")
+	if len(uid) > 12 {
+		uid = uid[:12]
+	}
+	return uid
+}

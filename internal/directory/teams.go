@@ -1,0 +1,348 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/scim/patch"
+)
+
+// TeamChange is a change of a team: a new spec computed from the current one (nil: the spec
+// stays), then membership operations in request order.
+type TeamChange struct {
+	// Spec returns the new spec; it must not have side effects (it may run more than once),
+	// and an error from it is returned as is, with nothing written.
+	Spec func(rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error)
+	// Members are membership operations; ids that are not users of the org are not added and
+	// are reported in the team's status.
+	Members []patch.MemberOp
+}
+
+// GetTeam reads a SCIM-managed team by id. Teams made by hand are not SCIM resources: the
+// identity provider neither sees nor edits them.
+func (d *Directory) GetTeam(ctx context.Context, namespace, id string) (*rosterv1.OrgTeam, error) {
+	return d.readTeam(ctx, namespace, id, false)
+}
+
+func (d *Directory) readTeam(ctx context.Context, namespace, id string, live bool) (*rosterv1.OrgTeam, error) {
+	if !naming.IsTeamObjectName(id) {
+		return nil, ErrNotFound
+	}
+	var t rosterv1.OrgTeam
+	if err := d.get(ctx, types.NamespacedName{Namespace: namespace, Name: id}, &t, live); err != nil {
+		return nil, err
+	}
+	if t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
+		return nil, ErrNotFound
+	}
+	return &t, nil
+}
+
+// Teams lists a namespace's teams from the cache, optionally through a field index. Manual
+// teams are included: callers that serve SCIM skip them. Shared with the cache: read only.
+func (d *Directory) Teams(ctx context.Context, namespace string, fields client.MatchingFields) ([]rosterv1.OrgTeam, error) {
+	var list rosterv1.OrgTeamList
+	var opts []client.ListOption
+	if fields != nil {
+		opts = append(opts, fields)
+	}
+	return list.Items, d.list(ctx, namespace, &list, opts...)
+}
+
+// TeamsWithMember returns the teams whose slices list a user, through the slice member index.
+func (d *Directory) TeamsWithMember(ctx context.Context, namespace, userID string) ([]rosterv1.OrgTeam, error) {
+	var sl rosterv1.OrgTeamMemberSliceList
+	if err := d.list(ctx, namespace, &sl, client.MatchingFields{index.SliceMember: userID}); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []rosterv1.OrgTeam
+	for _, x := range sl.Items {
+		if seen[x.Spec.Team] {
+			continue
+		}
+		seen[x.Spec.Team] = true
+		var t rosterv1.OrgTeam
+		err := d.client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: x.Spec.Team}, &t)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// View returns a team as SCIM sees it (version and last-modified time cover its members),
+// from the cache's slices (their headers only: no member list is copied).
+func (d *Directory) View(ctx context.Context, t *rosterv1.OrgTeam) (membership.View, error) {
+	d.awaitOwnWrites(ctx)
+	sl, err := d.members.Slices(ctx, t)
+	if err != nil {
+		return membership.View{}, err
+	}
+	return membership.NewView(t, sl), nil
+}
+
+// Members returns a team's member ids, sorted, from the cache.
+func (d *Directory) Members(ctx context.Context, t *rosterv1.OrgTeam) ([]string, error) {
+	d.awaitOwnWrites(ctx)
+	sl, err := d.members.Slices(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return membership.Members(sl).Sorted(), nil
+}
+
+// CreateTeam creates a SCIM-managed team of org: reserve the display name, create the team,
+// write its members. If a step fails the earlier ones are undone, so nothing is half-created.
+func (d *Directory) CreateTeam(ctx context.Context, org *rosterv1.Organization, displayName, externalID string, members []string) (*rosterv1.OrgTeam, error) {
+	t := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: displayName, ExternalID: externalID, ManagedBy: rosterv1.ManagedBySCIM}}
+	t.Name, t.Namespace = naming.NewTeamObjectName(), org.Spec.Namespace
+	t.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
+	stampModified(t, d.now())
+	if err := d.claimDisplayName(ctx, t, displayName); err != nil {
+		return nil, err
+	}
+	if err := d.client.Create(ctx, t); err != nil {
+		_ = d.releaseDisplayName(ctx, t, displayName)
+		return nil, err
+	}
+	d.noteWrite(t)
+	if len(members) > 0 {
+		if err := d.changeMembers(ctx, t, []patch.MemberOp{{Kind: patch.MemberReplace, Values: members}}, nil); err != nil {
+			d.undoCreate(t, displayName)
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// undoCreate removes what a failed create wrote. It uses a fresh context: the request's may
+// be the reason for the failure.
+func (d *Directory) undoCreate(t *rosterv1.OrgTeam, displayName string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = d.members.DeleteAll(ctx, t)
+	_ = client.IgnoreNotFound(d.client.Delete(ctx, t))
+	_ = d.releaseDisplayName(ctx, t, displayName)
+}
+
+// UpdateTeam changes a team: its spec (with a display-name claim on rename) and its members.
+//
+// The order keeps every failure whole: the new spec is computed (and validated) first, a new
+// display name is claimed next (a name taken is refused before anything changed), then the
+// members are written, then the spec — both idempotent, so a failure of the last step is
+// answered "retry" and the retry converges — and the old claim is released last.
+//
+// With a precondition, the version is checked against the apiserver (the team and its slices'
+// metadata) and carried into the first write: the membership commit bumps the team's revision
+// with a resourceVersion-checked write, a spec-only change updates the team at the
+// resourceVersion it checked, so of two writers holding one version only one succeeds.
+func (d *Directory) UpdateTeam(ctx context.Context, namespace, id string, pre Precondition, change TeamChange) (*rosterv1.OrgTeam, error) {
+	live := len(pre) > 0 || change.Spec != nil // spec decisions (rename, "no change") read live
+	t, err := d.readTeam(ctx, namespace, id, live)
+	if err != nil {
+		return nil, err
+	}
+	spec := t.Spec
+	if change.Spec != nil {
+		if spec, err = change.Spec(t.Spec); err != nil {
+			return nil, err
+		}
+	}
+	renamed := !strings.EqualFold(spec.DisplayName, t.Spec.DisplayName)
+	if renamed {
+		if err := d.claimDisplayName(ctx, t, spec.DisplayName); err != nil {
+			return nil, err
+		}
+	}
+	if len(change.Members) > 0 {
+		if err := d.changeMembers(ctx, t, change.Members, pre); err != nil {
+			if renamed {
+				_ = d.releaseDisplayName(ctx, t, spec.DisplayName)
+			}
+			return nil, err
+		}
+		pre = nil // the membership commit won the precondition
+	}
+	if change.Spec != nil {
+		oldName := t.Spec.DisplayName
+		if err := d.updateTeamSpec(ctx, t, pre, change.Spec); err != nil {
+			if renamed {
+				_ = d.releaseDisplayName(ctx, t, spec.DisplayName)
+			}
+			return nil, err
+		}
+		if renamed {
+			_ = d.releaseDisplayName(ctx, t, oldName) // a leftover claim is stale and reclaimable
+		}
+	}
+	return t, nil
+}
+
+// updateTeamSpec applies mutate to the team (read from the apiserver) with optimistic
+// concurrency. t is updated in place.
+func (d *Directory) updateTeamSpec(ctx context.Context, t *rosterv1.OrgTeam, pre Precondition, mutate func(rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error)) error {
+	first := true
+	err := retry.OnError(membership.ConflictBackoff, apierrors.IsConflict, func() error {
+		if !first {
+			fresh, err := d.readTeam(ctx, t.Namespace, t.Name, true)
+			if err != nil {
+				return err
+			}
+			*t = *fresh
+		}
+		first = false
+		if len(pre) > 0 {
+			v, err := d.liveView(ctx, t)
+			if err != nil {
+				return err
+			}
+			if err := pre.check(v.Version); err != nil {
+				return err
+			}
+		}
+		spec, err := mutate(t.Spec)
+		if err != nil {
+			return err
+		}
+		if spec == t.Spec {
+			return nil
+		}
+		next := t.DeepCopy()
+		next.Spec = spec
+		stampModified(next, d.now())
+		if err := d.client.Update(ctx, next); err != nil {
+			return err
+		}
+		d.noteWrite(next)
+		*t = *next
+		return nil
+	})
+	if apierrors.IsConflict(err) {
+		return ErrContention
+	}
+	return err
+}
+
+// changeMembers writes a membership change: the ids added are resolved to users first (the
+// cache, then the apiserver for ids it does not know), then one fenced commit, then the
+// unresolved ids go to the team's status.
+func (d *Directory) changeMembers(ctx context.Context, t *rosterv1.OrgTeam, ops []patch.MemberOp, pre Precondition) error {
+	var added []string
+	for _, op := range ops {
+		if op.Kind == patch.MemberAdd || op.Kind == patch.MemberReplace {
+			added = append(added, op.Values...)
+		}
+	}
+	users, err := d.members.Users(ctx, t.Namespace, added)
+	if err != nil {
+		return err
+	}
+	var check membership.Precondition
+	if len(pre) > 0 {
+		check = func(v membership.View) error { return pre.check(v.Version) }
+	}
+	res, err := d.members.Change(ctx, t, func(cur membership.Set) (membership.Set, []string) {
+		return membership.Desired(cur, ops, users.Has)
+	}, check)
+	switch {
+	case errors.Is(err, membership.ErrTeamGone):
+		return ErrNotFound
+	case apierrors.IsConflict(err):
+		return ErrContention
+	case err != nil:
+		return err
+	}
+	d.noteWrite(res.Last)
+	if res.LastDeleted {
+		d.awaitGone(ctx, res.Last)
+	}
+	return d.members.RecordUnresolved(ctx, t, res.Unresolved)
+}
+
+// liveView is a team's view as the apiserver holds it now: preconditions are checked on it.
+func (d *Directory) liveView(ctx context.Context, t *rosterv1.OrgTeam) (membership.View, error) {
+	v, err := d.members.LiveView(ctx, t)
+	if errors.Is(err, membership.ErrTeamGone) {
+		return v, ErrNotFound
+	}
+	return v, err
+}
+
+// DeleteTeam deletes a team, its member slices and its display-name claim.
+func (d *Directory) DeleteTeam(ctx context.Context, namespace, id string, pre Precondition) error {
+	live := len(pre) > 0
+	var deleted *rosterv1.OrgTeam
+	err := retry.OnError(membership.ConflictBackoff, apierrors.IsConflict, func() error {
+		t, err := d.readTeam(ctx, namespace, id, live)
+		if err != nil {
+			return err
+		}
+		p := client.Preconditions{UID: &t.UID}
+		if live {
+			v, err := d.liveView(ctx, t)
+			if err != nil {
+				return err
+			}
+			if err := pre.check(v.Version); err != nil {
+				return err
+			}
+			p.ResourceVersion = &t.ResourceVersion
+		}
+		live = true
+		if err := d.client.Delete(ctx, t, p); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ErrNotFound
+			}
+			return err
+		}
+		deleted = t
+		return nil
+	})
+	if apierrors.IsConflict(err) {
+		return ErrContention
+	}
+	if err != nil {
+		return err
+	}
+	if err := d.members.DeleteAll(ctx, deleted); err != nil {
+		return err
+	}
+	if err := d.releaseDisplayName(ctx, deleted, deleted.Spec.DisplayName); err != nil {
+		return err
+	}
+	d.awaitGone(ctx, deleted)
+	return nil
+}
+
+// SCIMTeams keeps the SCIM-managed teams of a list.
+func SCIMTeams(teams []rosterv1.OrgTeam) []*rosterv1.OrgTeam {
+	out := make([]*rosterv1.OrgTeam, 0, len(teams))
+	for i := range teams {
+		if teams[i].Spec.ManagedBy == rosterv1.ManagedBySCIM {
+			out = append(out, &teams[i])
+		}
+	}
+	return out
+}
+
+// SortByDisplayName orders teams by display name.
+func SortByDisplayName(teams []rosterv1.OrgTeam) {
+	slices.SortFunc(teams, func(a, b rosterv1.OrgTeam) int { return strings.Compare(a.Spec.DisplayName, b.Spec.DisplayName) })
+}

@@ -1,0 +1,160 @@
+package membership
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+)
+
+// A membership change that needs several slice writes (a 100,000-member PUT, a batch that
+// touches several slices) is not atomic in the apiserver. So that the identity store never
+// sees it half-way — dropping and re-adding thousands of memberships, access flapping — the
+// change is bracketed by a mark on the team: an annotation written before its first slice
+// write and removed after its last. The team controller syncs a team's members only when no
+// mark is open (Settled). A change that fails half-way leaves its mark "failed": the state is
+// partial until the identity provider retries (it was answered 503), and the next successful
+// change of the team — the retry — clears it. A replica that dies mid-change leaves its mark
+// "open"; marks older than markTTL are ignored and cleared, so a team never stays unsynced.
+
+// MarkPrefix starts the annotation keys of open membership changes.
+const MarkPrefix = "change.scim.roster.dev/"
+
+// markTTL is how long a mark holds the team controller back at most: well past commitTimeout,
+// the longest a live change runs.
+const markTTL = 2 * commitTimeout
+
+const (
+	markOpen   = "open"
+	markFailed = "failed"
+)
+
+// openChange writes a new open mark on the team and returns its key.
+func (s *Store) openChange(ctx context.Context, team *rosterv1.OrgTeam) (string, error) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	key := MarkPrefix + hex.EncodeToString(b[:])
+	return key, s.patchAnnotations(ctx, team, map[string]any{key: markValue(markOpen, time.Now())}, "")
+}
+
+// closeChange removes the change's mark after success, with every failed or expired mark the
+// successful change supersedes; after a failure it turns the mark to failed. It runs on its
+// own context: the change's may be the reason it failed.
+func (s *Store) closeChange(team *rosterv1.OrgTeam, mark string, changeErr error, marks map[string]string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	set := map[string]any{}
+	if changeErr != nil {
+		if mark != "" {
+			set[mark] = markValue(markFailed, time.Now())
+		}
+	} else {
+		if mark != "" {
+			set[mark] = nil
+		}
+		for k, v := range marks {
+			if state, at, ok := parseMark(k, v); ok && (state == markFailed || time.Since(at) > markTTL) {
+				set[k] = nil
+			}
+		}
+	}
+	if len(set) > 0 {
+		_ = s.patchAnnotations(ctx, team, set, "") // a leftover mark expires after markTTL
+	}
+}
+
+// bumpRevision increments the team's RevisionAnnotation, failing with a conflict if the team
+// changed since meta was read.
+func (s *Store) bumpRevision(ctx context.Context, team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata) error {
+	n, _ := strconv.ParseInt(meta.Annotations[RevisionAnnotation], 10, 64)
+	return s.patchAnnotations(ctx, team, map[string]any{RevisionAnnotation: strconv.FormatInt(n+1, 10)}, meta.ResourceVersion)
+}
+
+// patchAnnotations merge-patches the team's annotations (nil removes a key); with
+// resourceVersion set the patch fails with a conflict unless the team is still at it.
+func (s *Store) patchAnnotations(ctx context.Context, team *rosterv1.OrgTeam, set map[string]any, resourceVersion string) error {
+	meta := map[string]any{"annotations": set}
+	if resourceVersion != "" {
+		meta["resourceVersion"] = resourceVersion
+	}
+	body, err := json.Marshal(map[string]any{"metadata": meta})
+	if err != nil {
+		return err
+	}
+	target := &metav1.PartialObjectMetadata{}
+	target.SetGroupVersionKind(rosterv1.GroupVersion.WithKind("OrgTeam"))
+	target.Name, target.Namespace = team.Name, team.Namespace
+	return s.Writer.Patch(ctx, target, client.RawPatch(types.MergePatchType, body))
+}
+
+func markValue(state string, at time.Time) string {
+	return state + " " + at.UTC().Format(time.RFC3339Nano)
+}
+
+// parseMark reads a mark annotation; ok is false for other annotations.
+func parseMark(key, value string) (state string, at time.Time, ok bool) {
+	if !strings.HasPrefix(key, MarkPrefix) {
+		return "", time.Time{}, false
+	}
+	state, ts, _ := strings.Cut(value, " ")
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return state, time.Time{}, true // unreadable: treat as long expired
+	}
+	return state, at, true
+}
+
+// pendingChange reports whether annotations hold a mark younger than markTTL.
+func pendingChange(annotations map[string]string, now time.Time) bool {
+	for k, v := range annotations {
+		if _, at, ok := parseMark(k, v); ok && now.Sub(at) < markTTL {
+			return true
+		}
+	}
+	return false
+}
+
+// Settled returns a team's slices for the identity store, or ok=false when they may not be
+// synced yet — a multi-write change is in flight (or failed half-way, awaiting its retry), or
+// this replica's cache does not yet hold what the apiserver holds — and the caller should look
+// again shortly. The apiserver is read (metadata only) before and after the cached slices are
+// compared with it, so a change that started and ended in between is noticed too.
+func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []rosterv1.OrgTeamMemberSlice, ok bool, err error) {
+	key := types.NamespacedName{Namespace: team.Namespace, Name: team.Name}
+	before := teamMeta()
+	if err := s.API.Get(ctx, key, before); err != nil {
+		return nil, false, err
+	}
+	if pendingChange(before.Annotations, time.Now()) {
+		return nil, false, nil
+	}
+	live := sliceMetaList()
+	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
+	if err := s.API.List(ctx, live, client.InNamespace(team.Namespace), sel); err != nil {
+		return nil, false, err
+	}
+	var cached rosterv1.OrgTeamMemberSliceList
+	if err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, false, err
+	}
+	if !sameVersions(cached.Items, live.Items) {
+		return nil, false, nil
+	}
+	after := teamMeta()
+	if err := s.API.Get(ctx, key, after); err != nil {
+		return nil, false, err
+	}
+	if after.ResourceVersion != before.ResourceVersion {
+		return nil, false, nil
+	}
+	return cached.Items, true, nil
+}

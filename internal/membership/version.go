@@ -1,0 +1,91 @@
+package membership
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+)
+
+// RevisionAnnotation counts the membership changes of a team that were made under a
+// precondition (If-Match). Such a change bumps it with a resourceVersion-checked write before
+// its slices are written, so that of two writers holding the same version only one succeeds;
+// the counter is part of the team's version.
+const RevisionAnnotation = "scim.roster.dev/members-revision"
+
+// View is a team as SCIM sees it: its members live in other objects, so its version and
+// last-modified time cover the team and its member slices.
+//
+// The version changes exactly when what SCIM shows changes: it is built from metadata.generation
+// (which the apiserver moves on spec changes only, never on finalizers, labels, annotations or
+// status) of the team and of each slice, the team's UID and its RevisionAnnotation — so it is
+// the same on every replica that has seen the same writes.
+type View struct {
+	Team         *rosterv1.OrgTeam
+	Version      string
+	LastModified time.Time
+}
+
+// sliceStamp is what a team's version and last-modified time need of one slice.
+type sliceStamp struct {
+	name         string
+	generation   int64
+	resourceVer  string
+	lastModified string
+}
+
+// NewView builds the view of a team from its slices (from the cache or a fence).
+func NewView(team *rosterv1.OrgTeam, slices []rosterv1.OrgTeamMemberSlice) View {
+	return newView(team, team, stamps(slices))
+}
+
+func stamps(slices []rosterv1.OrgTeamMemberSlice) []sliceStamp {
+	out := make([]sliceStamp, len(slices))
+	for i := range slices {
+		out[i] = sliceStamp{slices[i].Name, slices[i].Generation, slices[i].ResourceVersion, slices[i].Annotations[rosterv1.LastModifiedAnnotation]}
+	}
+	return out
+}
+
+// newView computes a view; meta is the team's metadata (the cached team's, or a fresh read's).
+func newView(team *rosterv1.OrgTeam, meta metav1.Object, slices []sliceStamp) View {
+	// Order-independent: XOR of per-slice hashes, so no sorting per read.
+	var sum uint64
+	newest, newestRV := -1, uint64(0)
+	for i, sl := range slices {
+		h := fnv.New64a()
+		h.Write([]byte(sl.name))
+		h.Write([]byte{0})
+		h.Write([]byte(strconv.FormatInt(sl.generation, 10)))
+		sum ^= h.Sum64()
+		if rv, err := strconv.ParseUint(sl.resourceVer, 10, 64); err == nil && rv >= newestRV {
+			newest, newestRV = i, rv
+		}
+	}
+	h := fnv.New64a()
+	h.Write([]byte(meta.GetUID()))
+	h.Write([]byte{0})
+	h.Write([]byte(meta.GetAnnotations()[RevisionAnnotation]))
+	sum ^= h.Sum64()
+	v := View{Team: team, Version: fmt.Sprintf("%d-%016x", meta.GetGeneration(), sum)}
+	v.LastModified, _ = time.Parse(time.RFC3339Nano, meta.GetAnnotations()[rosterv1.LastModifiedAnnotation])
+	// The slice written last carries the latest write time of the team's members.
+	if newest >= 0 {
+		if at, err := time.Parse(time.RFC3339Nano, slices[newest].lastModified); err == nil && at.After(v.LastModified) {
+			v.LastModified = at
+		}
+	}
+	if v.LastModified.IsZero() {
+		v.LastModified = meta.GetCreationTimestamp().Time
+	}
+	return v
+}
+
+// view is the view of a fenced snapshot: the team's metadata as read live.
+func (snap snapshot) view(team *rosterv1.OrgTeam) View {
+	return newView(team, &snap.team, stamps(snap.slices))
+}

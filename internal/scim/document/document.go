@@ -1,0 +1,163 @@
+// Package document converts between SCIM documents (RFC 7643, as generic JSON maps) and
+// Roster's Go values: OrgUser specs, team fields, meta and entity tags. Pure functions: no
+// HTTP, no Kubernetes client.
+package document
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/scim/schema"
+	"github.com/rosterhq/roster/internal/scim/scimerror"
+)
+
+// enterpriseKey is the OrgUserSpec field that holds the enterprise extension.
+const enterpriseKey = "enterprise"
+
+// Decode parses a JSON object body. Bad JSON is 400 invalidSyntax.
+func Decode(body []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "the body is not a valid JSON object: %v", err)
+	}
+	if dec.More() {
+		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "the body has data after the JSON object")
+	}
+	if doc == nil {
+		return nil, scimerror.BadRequest(scimerror.InvalidSyntax, "the body must be a JSON object")
+	}
+	return doc, nil
+}
+
+// ToMap round-trips v through JSON into a generic document.
+func ToMap(v any) map[string]any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %T: %v", v, err)) // API types always marshal.
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m
+}
+
+// Meta is the SCIM meta attribute of a resource.
+type Meta struct {
+	ResourceType string
+	Location     string
+	Version      string
+	Created      time.Time
+	LastModified time.Time
+}
+
+// Map renders the meta attribute; version is the resource's entity tag.
+func (m Meta) Map() map[string]any {
+	return map[string]any{
+		"resourceType": m.ResourceType,
+		"created":      m.Created.UTC().Format(time.RFC3339),
+		"lastModified": m.LastModified.UTC().Format(time.RFC3339Nano),
+		"location":     m.Location,
+		"version":      ETag(m.Version),
+	}
+}
+
+// ETag is the weak entity tag of a version.
+func ETag(version string) string { return `W/"` + version + `"` }
+
+// ParseETags reads an If-Match or If-None-Match header into versions: weak and strong tags
+// compare alike (RFC 7232 §2.3.2, weak comparison), and "*" stays "*".
+func ParseETags(header string) []string {
+	var out []string
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if t != "*" {
+			t = strings.Trim(strings.TrimPrefix(t, "W/"), `"`)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// User is the SCIM representation of an OrgUser, without its groups.
+func User(u *rosterv1.OrgUser, meta Meta) map[string]any {
+	doc := ToMap(&u.Spec)
+	schemas := []any{schema.UserSchema}
+	if ext, ok := doc[enterpriseKey]; ok {
+		delete(doc, enterpriseKey)
+		doc[schema.EnterpriseUserSchema] = ext
+		schemas = append(schemas, schema.EnterpriseUserSchema)
+	}
+	doc["schemas"] = schemas
+	doc["id"] = u.Name
+	doc["active"] = u.Spec.IsActive()
+	doc["meta"] = meta.Map()
+	return doc
+}
+
+// UserSpec turns a normalized SCIM User document into an OrgUserSpec.
+func UserSpec(doc map[string]any) (rosterv1.OrgUserSpec, error) {
+	d := make(map[string]any, len(doc))
+	for k, v := range doc {
+		switch k {
+		case "id", "meta", "schemas", "groups", "password":
+		case schema.EnterpriseUserSchema:
+			d[enterpriseKey] = v
+		default:
+			d[k] = v
+		}
+	}
+	var spec rosterv1.OrgUserSpec
+	b, _ := json.Marshal(d)
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return spec, scimerror.BadRequest(scimerror.InvalidValue, "invalid User: %v", err)
+	}
+	if strings.TrimSpace(spec.UserName) == "" {
+		return spec, scimerror.BadRequest(scimerror.InvalidValue, "userName is required")
+	}
+	if spec.Active == nil {
+		t := true
+		spec.Active = &t
+	}
+	return spec, nil
+}
+
+// Group is the SCIM representation of a team, without its members.
+func Group(t *rosterv1.OrgTeam, meta Meta) map[string]any {
+	doc := map[string]any{
+		"schemas":     []any{schema.GroupSchema},
+		"id":          t.Name,
+		"displayName": t.Spec.DisplayName,
+		"meta":        meta.Map(),
+	}
+	if t.Spec.ExternalID != "" {
+		doc["externalId"] = t.Spec.ExternalID
+	}
+	return doc
+}
+
+// GroupFields extracts the fields Roster stores of a group, members aside, from a normalized
+// Group document.
+func GroupFields(doc map[string]any) (displayName, externalID string, err error) {
+	displayName, _ = doc["displayName"].(string)
+	externalID, _ = doc["externalId"].(string)
+	if strings.TrimSpace(displayName) == "" {
+		return "", "", scimerror.BadRequest(scimerror.InvalidValue, "displayName is required")
+	}
+	return displayName, externalID, nil
+}
+
+// GroupSpec applies group fields to a team spec.
+func GroupSpec(spec rosterv1.OrgTeamSpec, displayName, externalID string) rosterv1.OrgTeamSpec {
+	spec.DisplayName, spec.ExternalID = displayName, externalID
+	return spec
+}
