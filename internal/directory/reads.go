@@ -8,6 +8,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -105,7 +106,9 @@ func (d *Directory) noteWrite(obj client.Object) {
 }
 
 func kindOf(obj client.Object) string {
-	switch obj.(type) {
+	switch o := obj.(type) {
+	case *metav1.PartialObjectMetadata:
+		return o.GetObjectKind().GroupVersionKind().Kind
 	case *rosterv1.OrgUser:
 		return "OrgUser"
 	case *rosterv1.OrgTeam:

@@ -192,7 +192,8 @@ func (d *Directory) UpdateTeam(ctx context.Context, namespace, id string, pre Pr
 			_ = d.releaseDisplayName(ctx, t, oldName) // a leftover claim is stale and reclaimable
 		}
 	}
-	return t, nil
+	// As this replica's cache holds it now, with every write above.
+	return d.GetTeam(ctx, namespace, id)
 }
 
 // updateTeamSpec applies mutate to the team (read from the apiserver) with optimistic
@@ -270,6 +271,9 @@ func (d *Directory) changeMembers(ctx context.Context, t *rosterv1.OrgTeam, ops 
 		return err
 	}
 	d.noteWrite(res.Last)
+	if res.Revised != nil {
+		d.noteWrite(res.Revised)
+	}
 	if res.LastDeleted {
 		d.awaitGone(ctx, res.Last)
 	}

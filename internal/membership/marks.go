@@ -73,27 +73,32 @@ func (s *Store) closeChange(team *rosterv1.OrgTeam, mark string, changeErr error
 }
 
 // bumpRevision increments the team's RevisionAnnotation, failing with a conflict if the team
-// changed since meta was read.
-func (s *Store) bumpRevision(ctx context.Context, team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata) error {
+// changed since meta was read. It returns the team's metadata after the write.
+func (s *Store) bumpRevision(ctx context.Context, team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata) (client.Object, error) {
 	n, _ := strconv.ParseInt(meta.Annotations[RevisionAnnotation], 10, 64)
-	return s.patchAnnotations(ctx, team, map[string]any{RevisionAnnotation: strconv.FormatInt(n+1, 10)}, meta.ResourceVersion)
+	return s.patchTeam(ctx, team, map[string]any{RevisionAnnotation: strconv.FormatInt(n+1, 10)}, meta.ResourceVersion)
 }
 
 // patchAnnotations merge-patches the team's annotations (nil removes a key); with
 // resourceVersion set the patch fails with a conflict unless the team is still at it.
 func (s *Store) patchAnnotations(ctx context.Context, team *rosterv1.OrgTeam, set map[string]any, resourceVersion string) error {
+	_, err := s.patchTeam(ctx, team, set, resourceVersion)
+	return err
+}
+
+// patchTeam is patchAnnotations returning the team's metadata after the patch.
+func (s *Store) patchTeam(ctx context.Context, team *rosterv1.OrgTeam, set map[string]any, resourceVersion string) (client.Object, error) {
 	meta := map[string]any{"annotations": set}
 	if resourceVersion != "" {
 		meta["resourceVersion"] = resourceVersion
 	}
 	body, err := json.Marshal(map[string]any{"metadata": meta})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	target := &metav1.PartialObjectMetadata{}
-	target.SetGroupVersionKind(rosterv1.GroupVersion.WithKind("OrgTeam"))
+	target := teamMeta()
 	target.Name, target.Namespace = team.Name, team.Namespace
-	return s.Writer.Patch(ctx, target, client.RawPatch(types.MergePatchType, body))
+	return target, s.Writer.Patch(ctx, target, client.RawPatch(types.MergePatchType, body))
 }
 
 func markValue(state string, at time.Time) string {

@@ -72,6 +72,9 @@ type Result struct {
 	// cache shows it, it shows every earlier write of the change too (one watch, in order).
 	Last        client.Object
 	LastDeleted bool
+	// Revised is the team after a precondition's revision bump (nil without one): the team's
+	// version changed with it.
+	Revised client.Object
 }
 
 // Desire computes the wanted members from the current ones, and the ids it could not add.
@@ -205,8 +208,9 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 			results[i], current = res, want
 		}
 		w := Plan(snap.slices, current, s.capacity())
+		var revised client.Object
 		if pre != nil {
-			if err := s.bumpRevision(ctx, team, &snap.team); err != nil {
+			if revised, err = s.bumpRevision(ctx, team, &snap.team); err != nil {
 				return err
 			}
 		}
@@ -218,7 +222,7 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		}
 		last, deleted, err := s.write(ctx, team, w)
 		for i := range results {
-			results[i].Writes, results[i].Last, results[i].LastDeleted = w.Count(), last, deleted
+			results[i].Writes, results[i].Last, results[i].LastDeleted, results[i].Revised = w.Count(), last, deleted, revised
 		}
 		return err
 	})
