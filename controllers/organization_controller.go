@@ -358,13 +358,13 @@ func (r *OrganizationReconciler) orgsUsing(ctx context.Context, namespace string
 
 // orgNamesUsing lists the organizations whose spec.namespace is namespace, through the index.
 func (r *OrganizationReconciler) orgNamesUsing(ctx context.Context, namespace string) ([]string, error) {
-	var orgs rosterv1.OrganizationList
-	if err := r.List(ctx, &orgs, client.MatchingFields{index.OrgNamespace: namespace}, client.UnsafeDisableDeepCopy); err != nil {
+	orgs, err := index.OrgsUsingNamespace(ctx, r.Client, namespace)
+	if err != nil {
 		return nil, err
 	}
-	names := make([]string, len(orgs.Items))
-	for i := range orgs.Items {
-		names[i] = orgs.Items[i].Name
+	names := make([]string, len(orgs))
+	for i := range orgs {
+		names[i] = orgs[i].Name
 	}
 	return names, nil
 }

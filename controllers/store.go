@@ -95,16 +95,16 @@ func apiErr(err error, format string, args ...any) error {
 // Organization claims the namespace any more (it was deleted first), so that the rows of a
 // deleted object can still be found; it is never enough to write rows of another org.
 func orgOf(ctx context.Context, c client.Reader, obj client.Object, deleting bool) (string, error) {
-	var orgs rosterv1.OrganizationList
-	if err := c.List(ctx, &orgs, client.MatchingFields{index.OrgNamespace: obj.GetNamespace()}, client.UnsafeDisableDeepCopy); err != nil {
+	orgs, err := index.OrgsUsingNamespace(ctx, c, obj.GetNamespace())
+	if err != nil {
 		return "", apiErr(err, "finding the organization of namespace %s", obj.GetNamespace())
 	}
 	switch {
-	case len(orgs.Items) == 1:
-		return orgs.Items[0].Name, nil
-	case len(orgs.Items) > 1:
+	case len(orgs) == 1:
+		return orgs[0].Name, nil
+	case len(orgs) > 1:
 		return "", reconcileerr.NewStalling(ReasonOrganizationNotFound,
-			fmt.Errorf("%d Organizations use namespace %s; exactly one may", len(orgs.Items), obj.GetNamespace()))
+			fmt.Errorf("%d Organizations use namespace %s; exactly one may", len(orgs), obj.GetNamespace()))
 	case deleting && obj.GetLabels()[rosterv1.OrgLabel] != "":
 		return obj.GetLabels()[rosterv1.OrgLabel], nil
 	}

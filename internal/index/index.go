@@ -82,6 +82,15 @@ func OrgNamespaceOf(o client.Object) []string {
 	return nonEmpty(o.(*rosterv1.Organization).Spec.Namespace)
 }
 
+// OrgsUsingNamespace lists, through the OrgNamespace index, the Organizations whose
+// spec.namespace is namespace: exactly one owns it when the install is sound. The objects are
+// shared with the cache: callers only read them.
+func OrgsUsingNamespace(ctx context.Context, c client.Reader, namespace string) ([]rosterv1.Organization, error) {
+	var orgs rosterv1.OrganizationList
+	err := c.List(ctx, &orgs, client.MatchingFields{OrgNamespace: namespace}, client.UnsafeDisableDeepCopy)
+	return orgs.Items, err
+}
+
 func nonEmpty(s string) []string {
 	if s == "" {
 		return nil

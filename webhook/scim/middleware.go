@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/index"
@@ -171,11 +170,11 @@ func readBody(c *gin.Context) ([]byte, error) {
 // names: every read and write is scoped by namespace, so a shared one would let one org's
 // token reach the other's users. The Organization's Ready condition says the same.
 func (s *Server) ownsNamespace(ctx context.Context, org *rosterv1.Organization) error {
-	var orgs rosterv1.OrganizationList
-	if err := s.opts.Client.List(ctx, &orgs, client.MatchingFields{index.OrgNamespace: org.Spec.Namespace}, client.UnsafeDisableDeepCopy); err != nil {
+	orgs, err := index.OrgsUsingNamespace(ctx, s.opts.Client, org.Spec.Namespace)
+	if err != nil {
 		return err
 	}
-	for _, other := range orgs.Items {
+	for _, other := range orgs {
 		if other.Name != org.Name {
 			return scimerror.New(http.StatusServiceUnavailable, "", "organization %q is misconfigured: its namespace is also used by another organization; an administrator must give each organization its own namespace", org.Name)
 		}

@@ -101,4 +101,3 @@ func (s *Server) auditRejected() gin.HandlerFunc {
 			"id", c.Param("id"), "userAgent", c.Request.UserAgent(), "result", c.Writer.Status())
 	}
 }
-
