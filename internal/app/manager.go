@@ -61,6 +61,9 @@ type Config struct {
 	// Empty runs no OrgUser and OrgTeam controllers: only for tests of the SCIM server alone;
 	// the commands always set it.
 	IdentityStore string
+	// MemberSliceCapacity overrides the most members per OrgTeamMemberSlice (0: the API's
+	// MaxMembersPerSlice). Tests lower it to make multi-slice changes with few users.
+	MemberSliceCapacity int
 	// StoreResyncInterval is how often every team's memberships are compared with the store
 	// (0: controllers.DefaultStoreResyncInterval; negative: never).
 	StoreResyncInterval time.Duration
@@ -124,7 +127,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	}
 	// One membership store per process: its group commit batches only the changes that go
 	// through it, and the SCIM server and the controllers share it.
-	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient()}
+	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient(), Capacity: cfg.MemberSliceCapacity}
 	dir, err := directory.New(directory.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members})
 	if err != nil {
 		return nil, err

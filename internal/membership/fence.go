@@ -73,9 +73,10 @@ func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam) (snapshot, er
 	return snap, err
 }
 
-// exactSlices returns the slices that live describes: from the cache when it holds exactly
-// those names at those resourceVersions (shared with the cache: read only), else read whole
-// from the apiserver.
+// exactSlices returns the slices that live describes: from the cache where it holds a slice
+// at the live resourceVersion (shared with the cache: read only), the others read from the
+// apiserver — one by one when they are few, else in one list. Usually the cache has all of
+// them, or all but the one another replica wrote a moment ago.
 func (s *Store) exactSlices(ctx context.Context, namespace string, sel client.MatchingLabels, live *metav1.PartialObjectMetadataList) ([]rosterv1.OrgTeamMemberSlice, error) {
 	var cached rosterv1.OrgTeamMemberSliceList
 	if err := s.Cache.List(ctx, &cached, client.InNamespace(namespace), sel, client.UnsafeDisableDeepCopy); err != nil {
@@ -84,12 +85,56 @@ func (s *Store) exactSlices(ctx context.Context, namespace string, sel client.Ma
 	if sameVersions(cached.Items, live.Items) {
 		return cached.Items, nil
 	}
-	var fresh rosterv1.OrgTeamMemberSliceList
-	if err := s.API.List(ctx, &fresh, client.InNamespace(namespace), sel); err != nil {
-		return nil, err
+	byName := make(map[string]*rosterv1.OrgTeamMemberSlice, len(cached.Items))
+	for i := range cached.Items {
+		byName[cached.Items[i].Name] = &cached.Items[i]
 	}
-	return fresh.Items, nil
+	out := make([]rosterv1.OrgTeamMemberSlice, 0, len(live.Items))
+	var stale []string
+	for i := range live.Items {
+		if c, ok := byName[live.Items[i].Name]; ok && c.ResourceVersion == live.Items[i].ResourceVersion {
+			out = append(out, *c)
+		} else {
+			stale = append(stale, live.Items[i].Name)
+		}
+	}
+	if len(stale) > maxSliceGets {
+		var fresh rosterv1.OrgTeamMemberSliceList
+		if err := s.API.List(ctx, &fresh, client.InNamespace(namespace), sel); err != nil {
+			return nil, err
+		}
+		return fresh.Items, nil
+	}
+	fetched := make([]rosterv1.OrgTeamMemberSlice, len(stale))
+	found := make([]bool, len(stale))
+	errs := make([]error, len(stale))
+	var wg sync.WaitGroup
+	for i, name := range stale {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.API.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &fetched[i])
+			found[i] = err == nil
+			if !apierrors.IsNotFound(err) { // deleted since the list: no longer a slice
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range stale {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if found[i] {
+			out = append(out, fetched[i])
+		}
+	}
+	return out, nil
 }
+
+// maxSliceGets is how many slices the cache may miss before they are listed instead of read
+// one by one.
+const maxSliceGets = 8
 
 // sameVersions reports whether cached slices are exactly the live ones (names and versions).
 func sameVersions(cached []rosterv1.OrgTeamMemberSlice, live []metav1.PartialObjectMetadata) bool {

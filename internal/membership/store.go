@@ -329,32 +329,14 @@ func (s *Store) ForgetUser(ctx context.Context, namespace, userID string) error 
 	return s.RemoveUserEverywhere(ctx, namespace, userID)
 }
 
-// settleWait bounds how long a namespace-wide read waits for the cache to hold every slice
-// the apiserver holds before it reads them all from the apiserver instead.
-const settleWait = 2 * time.Second
-
-// settledNamespace returns every slice of a namespace as the apiserver holds it now.
+// settledNamespace returns every slice of a namespace as the apiserver holds it now: the
+// cache's copies where they are current, the others read live.
 func (s *Store) settledNamespace(ctx context.Context, namespace string) ([]rosterv1.OrgTeamMemberSlice, error) {
 	live := sliceMetaList()
 	if err := s.API.List(ctx, live, client.InNamespace(namespace)); err != nil {
 		return nil, err
 	}
-	var cached rosterv1.OrgTeamMemberSliceList
-	deadline := time.Now().Add(settleWait)
-	for {
-		if err := s.Cache.List(ctx, &cached, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		if sameVersions(cached.Items, live.Items) {
-			return cached.Items, nil
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	var fresh rosterv1.OrgTeamMemberSliceList
-	return fresh.Items, s.API.List(ctx, &fresh, client.InNamespace(namespace))
+	return s.exactSlices(ctx, namespace, nil, live)
 }
 
 // Prune removes from a team the ids among candidates that are not users of its namespace
