@@ -57,7 +57,7 @@ func (s *Server) lookupUser(ctx context.Context, org *rosterv1.Organization, id 
 
 // listUsers serves GET /Users: filter, sort, page and project, all from the cache.
 func (s *Server) listUsers(c *gin.Context) {
-	p, err := parseListParams(c)
+	p, err := parseListParams(c, schema.User)
 	if err != nil {
 		writeError(c, err)
 		return

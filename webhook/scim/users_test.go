@@ -419,3 +419,29 @@ func TestRecreateWhileDeleting(t *testing.T) {
 		return c.Do(t, http.MethodPost, "/Users", oktaUser("again@example.com")).Status == http.StatusCreated
 	}, "re-create after the deletion completed")
 }
+
+// TestFilterOnUnknownAttribute: a misspelt attribute is 400 invalidFilter naming it. Matched as
+// is, `userNme ne "x"` would select every user of the org.
+func TestFilterOnUnknownAttribute(t *testing.T) {
+	c, _ := newOrgClient(t)
+	createUser(t, c, "typo@example.com")
+	r := c.Do(t, http.MethodGet, "/Users?filter="+urlq(`userNme ne "x"`), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
+	if !strings.Contains(r.String("detail"), "userNme") {
+		t.Errorf("detail does not name the attribute: %s", r.Raw)
+	}
+	r = c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`userName eq "typo@example.com"`), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
+	if !strings.Contains(r.String("detail"), "userName") {
+		t.Errorf("detail does not name the attribute: %s", r.Raw)
+	}
+	// What identity providers send still passes.
+	for _, f := range []string{
+		`userName eq "TYPO@example.com"`,
+		`emails[type eq "work"].value eq "typo@example.com"`,
+		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "7"`,
+		`groups eq "g-00000000000000000000000000000000"`,
+		`meta.lastModified gt "2001-01-01T00:00:00Z"`,
+	} {
+		c.Do(t, http.MethodGet, "/Users?filter="+urlq(f), nil).Expect(t, http.StatusOK)
+	}
+	c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`members.value eq "u-1" or displayName eq "Eng"`), nil).Expect(t, http.StatusOK)
+}
