@@ -34,3 +34,39 @@ func TestUserObjectName(t *testing.T) {
 		t.Error("team name claims must be case-insensitive")
 	}
 }
+
+// TestNamesAreStable pins the digests. Every existing OrgUser is named (and every SCIM id is)
+// UserObjectName of its userName, and every display-name claim TeamNameClaim of its name: if
+// one of these values changes, every existing user gets a new id and is orphaned (its object
+// and identity-store row no longer match the name the identity provider sends), and every team
+// name is claimable twice. Do not update these values; make the change compatible instead.
+func TestNamesAreStable(t *testing.T) {
+	users := []struct{ userName, want string }{
+		{"ada@example.com", "u-b5fc85e55755f9e0d030a10ab4429b6b"},
+		{"Ada.Lovelace@Example.COM", "u-e814ff3dc480a94c7ce9334062ec4733"},
+		{"ada.lovelace@example.com", "u-e814ff3dc480a94c7ce9334062ec4733"},
+		{"5b4a7e2c-1d0f-4e5f-9a3b-2c1d0e4f5a6b", "u-b58e8e9e6daec07332e86202308131a9"},
+		{"ÉVA.Müller@Example.de", "u-eaaa737cb70790fbad9da8ea6f5f571f"},
+		{"Γιώργος@example.gr", "u-8d953c345cab2de76017cb9d20167645"},
+		{"ΓΙΏΡΓΟΣ@example.gr", "u-d800d17316f71c1f97a7386da3e9bd81"},
+		{"İlkay@example.com", "u-91428510d3a7eab3f265c32ce9553955"},
+		{"Straẞe@example.de", "u-7281afd3f5258ca191a9347070596d1b"},
+	}
+	for _, tc := range users {
+		if got := UserObjectName(tc.userName); got != tc.want {
+			t.Errorf("UserObjectName(%q) = %q, want %q: existing users would be orphaned", tc.userName, got, tc.want)
+		}
+	}
+	teams := []struct{ displayName, want string }{
+		{"Eng", "team-name-82fe032bd9337b5dfb99b28717cf8651"},
+		{"eNG", "team-name-82fe032bd9337b5dfb99b28717cf8651"},
+		{"Platform Team", "team-name-be84ebe551fafe45fc9f9f2725f4015d"},
+		{"Ωmega Ops", "team-name-510fbd1badc6024c37ac06c0928ebf37"},
+		{"Ünïcødé Group", "team-name-b4af10869b397a8759ddeaf622d5edd2"},
+	}
+	for _, tc := range teams {
+		if got := TeamNameClaim(tc.displayName); got != tc.want {
+			t.Errorf("TeamNameClaim(%q) = %q, want %q: existing claims would no longer hold their names", tc.displayName, got, tc.want)
+		}
+	}
+}
