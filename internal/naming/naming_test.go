@@ -35,6 +35,37 @@ func TestUserObjectName(t *testing.T) {
 	}
 }
 
+// TestFold pins which spellings are one user. Fold is strings.ToLower, so the pairs it keeps
+// apart are ones strings.EqualFold would join (and the other way round): any comparison of
+// userNames or display names must be Fold(a) == Fold(b), never EqualFold.
+func TestFold(t *testing.T) {
+	same := []struct{ a, b string }{
+		{"A@B.C", "a@b.c"},
+		{"ÉVA.Müller@Example.de", "éva.müller@example.de"},
+		{"ΓΙΏΡΓΟΣ@example.gr", "γιώργοσ@example.gr"}, // capital sigma folds to medial sigma
+		{"İlkay@example.com", "ilkay@example.com"},   // EqualFold says different
+		{"STRAẞE@example.de", "straße@example.de"},
+		{"\u212Aelvin", "kelvin"}, // Kelvin sign
+	}
+	for _, tc := range same {
+		if Fold(tc.a) != Fold(tc.b) || UserObjectName(tc.a) != UserObjectName(tc.b) || TeamNameClaim(tc.a) != TeamNameClaim(tc.b) {
+			t.Errorf("%q and %q must be one name", tc.a, tc.b)
+		}
+	}
+	different := []struct{ a, b string }{
+		{"Γιώργος@example.gr", "ΓΙΏΡΓΟΣ@example.gr"}, // final sigma is not medial sigma; EqualFold says same
+		{"ſam@example.com", "sam@example.com"},       // long s; EqualFold says same
+		{"µ@example.com", "μ@example.com"},           // micro sign and mu; EqualFold says same
+		{"ılkay@example.com", "ilkay@example.com"},   // dotless i
+		{"strasse@example.de", "straße@example.de"},
+	}
+	for _, tc := range different {
+		if Fold(tc.a) == Fold(tc.b) || UserObjectName(tc.a) == UserObjectName(tc.b) || TeamNameClaim(tc.a) == TeamNameClaim(tc.b) {
+			t.Errorf("%q and %q must be two names", tc.a, tc.b)
+		}
+	}
+}
+
 // TestNamesAreStable pins the digests. Every existing OrgUser is named (and every SCIM id is)
 // UserObjectName of its userName, and every display-name claim TeamNameClaim of its name: if
 // one of these values changes, every existing user gets a new id and is orphaned (its object

@@ -2,7 +2,6 @@ package scim
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -95,7 +94,7 @@ func (s *Server) claimIsStale(ctx context.Context, lease *coordinationv1.Lease, 
 	if apierrors.IsNotFound(err) {
 		return true
 	}
-	return err == nil && (holder.DeletionTimestamp != nil || !strings.EqualFold(holder.Spec.DisplayName, displayName))
+	return err == nil && (holder.DeletionTimestamp != nil || naming.Fold(holder.Spec.DisplayName) != naming.Fold(displayName))
 }
 
 // releaseDisplayName drops team's claim on displayName, if it still holds it.

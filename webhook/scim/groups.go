@@ -552,7 +552,7 @@ func (s *Server) updateTeamSpec(ctx context.Context, org *rosterv1.Organization,
 			return nil
 		}
 		oldName := t.Spec.DisplayName
-		renamed := !strings.EqualFold(spec.DisplayName, oldName)
+		renamed := naming.Fold(spec.DisplayName) != naming.Fold(oldName)
 		if renamed {
 			if err := s.claimDisplayName(ctx, t, spec.DisplayName); err != nil {
 				return err

@@ -196,7 +196,7 @@ func readUserSpec(c *gin.Context) (rosterv1.OrgUserSpec, error) {
 // keepUserName enforces that usernames are immutable: a different userName is 400
 // mutability; a change of case only is not a change and keeps the stored spelling.
 func keepUserName(current string, spec *rosterv1.OrgUserSpec) error {
-	if !strings.EqualFold(spec.UserName, current) {
+	if naming.Fold(spec.UserName) != naming.Fold(current) {
 		return scimerror.BadRequest(scimerror.Mutability, "userName is immutable: cannot change %q to %q", current, spec.UserName)
 	}
 	spec.UserName = current
