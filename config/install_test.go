@@ -526,9 +526,7 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 			}
 		}
 	}
-	if allows(clusterRules, "coordination.k8s.io", "leases", "create") {
-		t.Log("note: the manager's ClusterRole grants leases cluster-wide; the leader election Role already grants them in its namespace")
-	}
+	checkClusterWideLeases(t, clusterRules)
 
 	// Viewers of teams and users come with the built-in view role, team editors with edit.
 	aggregated := func(name, to string) bool {
@@ -545,6 +543,44 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 	}
 	if aggregated("roster-orguser-editor-role", "edit") {
 		t.Error("OrgUser editing is aggregated to edit; users belong to the identity provider")
+	}
+}
+
+// knownClusterWideLeaseVerbs is the cluster-wide Lease grant the manager's ClusterRole has
+// today, and the only one the install test tolerates: the SCIM server keeps each team
+// display-name claim as a Lease in the org's namespace (webhook/scim/claims.go), so the
+// ClusterRole grants Leases in every namespace — which also lets the manager's service account
+// take over any Lease in the cluster, other controllers' leader elections and kube-system's
+// included. The leader election Role already grants the manager its own Lease.
+//
+// TODO(issue 9, "The trust boundary"): the grant is removed there; set this to nil, and the
+// test then fails on any cluster-wide Lease verb.
+var knownClusterWideLeaseVerbs = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+
+// checkClusterWideLeases fails when the manager's cluster-wide rules grant Lease verbs other
+// than exactly knownClusterWideLeaseVerbs: a widened grant fails at once, and so does the
+// removal, so that the expectation is tightened with it.
+func checkClusterWideLeases(t *testing.T, clusterRules []rbacv1.PolicyRule) {
+	t.Helper()
+	var granted []string
+	for _, verb := range []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"} {
+		if allows(clusterRules, "coordination.k8s.io", "leases", verb) {
+			granted = append(granted, verb)
+		}
+	}
+	for _, rule := range clusterRules {
+		if slices.Contains(rule.APIGroups, "coordination.k8s.io") && !slices.Equal(rule.Resources, []string{"leases"}) {
+			t.Errorf("the manager's ClusterRole grants coordination.k8s.io resources %v; only leases are expected", rule.Resources)
+		}
+	}
+	slices.Sort(granted)
+	want := slices.Sorted(slices.Values(knownClusterWideLeaseVerbs))
+	switch {
+	case len(want) == 0 && len(granted) > 0:
+		t.Errorf("the manager's ClusterRole grants %v on leases in every namespace: only the leader election Role, in the manager's namespace, may grant leases", granted)
+	case !slices.Equal(granted, want):
+		t.Errorf("the manager's ClusterRole grants %v on leases in every namespace; the known grant, until issue 9 removes it, is exactly %v: "+
+			"do not widen it, and when it is removed update knownClusterWideLeaseVerbs", granted, want)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/controllers"
 	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/token"
 )
 
@@ -27,7 +28,8 @@ func orgCondition(t *testing.T, name, condType string) (*metav1.Condition, roste
 }
 
 // TestOrganizationStatus: Ready says why SCIM cannot serve an org (no namespace, no token),
-// counts follow users, and an old token turns TokenFresh False with a warning event.
+// the user, active-user and team counts follow creates and deletes, and an old token turns
+// TokenFresh False with a warning event.
 func TestOrganizationStatus(t *testing.T) {
 	ctx := context.Background()
 	env.StartRoster(t, func(c *app.Config) { c.TokenMaxAge = time.Hour })
@@ -60,6 +62,46 @@ func TestOrganizationStatus(t *testing.T) {
 			fresh != nil && fresh.Status == metav1.ConditionTrue
 		return ok, fmt.Sprintf("Ready = %+v, TokenFresh = %+v", ready, fresh)
 	})
+
+	// Counts follow users and teams as they come and go.
+	if _, o := orgCondition(t, name, rosterv1.ConditionReady); o.Status.Users != 0 || o.Status.ActiveUsers != 0 || o.Status.Teams != 0 {
+		t.Fatalf("an empty org counts %d users (%d active) and %d teams", o.Status.Users, o.Status.ActiveUsers, o.Status.Teams)
+	}
+	inactive := false
+	var users []*rosterv1.OrgUser
+	for i, active := range []*bool{nil, nil, &inactive} {
+		u := &rosterv1.OrgUser{Spec: rosterv1.OrgUserSpec{UserName: fmt.Sprintf("count%d@example.com", i), Active: active}}
+		u.Name, u.Namespace = naming.UserObjectName(u.Spec.UserName), name
+		if err := env.Client.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+	}
+	var teams []*rosterv1.OrgTeam
+	for i := range 2 {
+		team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: fmt.Sprintf("Count %d", i)}}
+		team.Name, team.Namespace = naming.NewTeamObjectName(), name
+		if err := env.Client.Create(ctx, team); err != nil {
+			t.Fatal(err)
+		}
+		teams = append(teams, team)
+	}
+	wantCounts := func(users, active, teams int32) {
+		t.Helper()
+		eventually(t, 20*time.Second, func() (bool, string) {
+			_, o := orgCondition(t, name, rosterv1.ConditionReady)
+			st := o.Status
+			return st.Users == users && st.ActiveUsers == active && st.Teams == teams,
+				fmt.Sprintf("status counts %d users (%d active) and %d teams, want %d (%d) and %d", st.Users, st.ActiveUsers, st.Teams, users, active, teams)
+		})
+	}
+	wantCounts(3, 2, 2)
+	for _, o := range []client.Object{users[0], teams[1]} {
+		if err := env.Client.Delete(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCounts(2, 1, 1)
 
 	// Backdate the rotation: the token is now older than the allowed hour.
 	var secret corev1.Secret

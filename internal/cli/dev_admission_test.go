@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -25,9 +24,6 @@ var tokenLine = regexp.MustCompile(`Token \(demo\):\s+(roster_\S+)`)
 // identity provider owns, also after a restart on the same state (the webhook configuration
 // in etcd is re-pointed at the new server); the SCIM server's own writes still pass.
 func TestDevAdmission(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS not set: run through `make test`")
-	}
 	dir := t.TempDir()
 	base, out, stop := startDev(t, "--data-dir", dir)
 	m := tokenLine.FindStringSubmatch(out.String())

@@ -39,9 +39,6 @@ func TestManagerNeedsIdentityStore(t *testing.T) {
 
 // TestDevIdentityStore: `roster dev` writes users to sqlite://<data-dir>/roster.db and says so.
 func TestDevIdentityStore(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS not set: run through `make test`")
-	}
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "tokens")
 	base, out, _ := startDev(t, "--data-dir", dir, "--token-file", tokenFile)

@@ -3,7 +3,6 @@ package directory
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -109,7 +108,7 @@ func (d *Directory) claimState(ctx context.Context, lease *coordinationv1.Lease,
 	switch {
 	case err != nil && !apierrors.IsNotFound(err):
 		return claimHeld
-	case err == nil && holder.DeletionTimestamp == nil && strings.EqualFold(holder.Spec.DisplayName, displayName):
+	case err == nil && holder.DeletionTimestamp == nil && naming.Fold(holder.Spec.DisplayName) == naming.Fold(displayName):
 		return claimHeld
 	case err == nil && holder.DeletionTimestamp == nil && young:
 		return claimHeld // renamed a moment ago: the rename may still be in flight

@@ -165,7 +165,7 @@ func (d *Directory) UpdateTeam(ctx context.Context, namespace, id string, pre Pr
 			return nil, err
 		}
 	}
-	renamed := !strings.EqualFold(spec.DisplayName, t.Spec.DisplayName)
+	renamed := naming.Fold(spec.DisplayName) != naming.Fold(t.Spec.DisplayName)
 	if renamed {
 		if err := d.claimDisplayName(ctx, t, spec.DisplayName); err != nil {
 			return nil, err

@@ -29,7 +29,8 @@ type User struct {
 	Org string
 	// ID is the SCIM id Roster assigned to the user; unique within Org.
 	ID string
-	// UserName is the SCIM userName, unique within Org ignoring case.
+	// UserName is the SCIM userName, unique within Org ignoring case as
+	// naming.Fold folds it (the store keeps that folding in a column).
 	UserName string
 	// ExternalID is the identity provider's id for the user, "" if unknown.
 	ExternalID  string
@@ -76,7 +77,7 @@ type Store interface {
 	ObserveUser(ctx context.Context, org, id string) (User, error)
 	// CreateUser inserts the user, or overwrites it if a user with the same
 	// Org and ID exists. It fails with ErrConflict if another user of the org
-	// has the same UserName ignoring case.
+	// has the same UserName ignoring case (the same naming.Fold).
 	CreateUser(ctx context.Context, u User) error
 	// UpdateUser overwrites an existing user; it fails with ErrNotFound if
 	// there is none and with ErrConflict like CreateUser. The store does not

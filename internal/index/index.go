@@ -4,34 +4,35 @@ package index
 
 import (
 	"context"
-	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/naming"
 )
 
 // Field names of the indexes. They are namespaced by the cache, so a lookup with
 // client.InNamespace only sees one organization.
 const (
-	UserName       = "scim.userName"    // lower-cased OrgUser.spec.userName
+	UserName       = "scim.userName"    // naming.Fold of OrgUser.spec.userName
 	UserExternalID = "scim.externalId"  // OrgUser.spec.externalId (caseExact)
-	UserEmail      = "scim.emailValue"  // lower-cased values of OrgUser.spec.emails
-	TeamName       = "scim.displayName" // lower-cased OrgTeam.spec.displayName
+	UserEmail      = "scim.emailValue"  // naming.Fold of the values of OrgUser.spec.emails
+	TeamName       = "scim.displayName" // naming.Fold of OrgTeam.spec.displayName
 	TeamExternalID = "scim.externalId"  // OrgTeam.spec.externalId (caseExact)
 	SliceTeam      = "spec.team"        // OrgTeamMemberSlice.spec.team
 	SliceMember    = "spec.members"     // each OrgTeamMemberSlice.spec.members value
 	OrgNamespace   = "spec.namespace"   // Organization.spec.namespace
 )
 
-// UserNameValue is the index value for a userName.
-func UserNameValue(userName string) string { return strings.ToLower(userName) }
+// UserNameValue is the index value for a userName: folded as the user's object name is, so a
+// lookup finds exactly the user that name would create.
+func UserNameValue(userName string) string { return naming.Fold(userName) }
 
-// TeamNameValue is the index value for a display name.
-func TeamNameValue(displayName string) string { return strings.ToLower(displayName) }
+// TeamNameValue is the index value for a display name, folded as its claim's name is.
+func TeamNameValue(displayName string) string { return naming.Fold(displayName) }
 
-// EmailValue is the index value for an email address.
-func EmailValue(email string) string { return strings.ToLower(email) }
+// EmailValue is the index value for an email address, folded as a filter compares it.
+func EmailValue(email string) string { return naming.Fold(email) }
 
 // UserNameOf extracts the UserName index value.
 func UserNameOf(o client.Object) []string {

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/naming"
 )
 
 func TestExtractors(t *testing.T) {
@@ -39,5 +40,30 @@ func TestExtractors(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNameValuesFoldLikeObjectNames: an index lookup by userName or display name must find
+// exactly the object that name would create or claim, so the index values fold as the object
+// names do (naming.Fold), non-ASCII letters included.
+func TestNameValuesFoldLikeObjectNames(t *testing.T) {
+	names := []string{
+		"ada@example.com", "ADA@Example.com",
+		"ÉVA@example.de", "éva@example.de",
+		"İlkay@example.com", "ilkay@example.com", "ılkay@example.com",
+		"Γιώργος@example.gr", "ΓΙΏΡΓΟΣ@example.gr", "γιώργοσ@example.gr",
+		"ſam@example.com", "sam@example.com",
+	}
+	for _, a := range names {
+		for _, b := range names {
+			sameUser := naming.UserObjectName(a) == naming.UserObjectName(b)
+			if (UserNameValue(a) == UserNameValue(b)) != sameUser {
+				t.Errorf("UserNameValue(%q) == UserNameValue(%q) is %v, but they are the same user: %v", a, b, !sameUser, sameUser)
+			}
+			sameClaim := naming.TeamNameClaim(a) == naming.TeamNameClaim(b)
+			if (TeamNameValue(a) == TeamNameValue(b)) != sameClaim {
+				t.Errorf("TeamNameValue(%q) == TeamNameValue(%q) is %v, but they share a claim: %v", a, b, !sameClaim, sameClaim)
+			}
+		}
 	}
 }

@@ -1,6 +1,6 @@
 // Package naming derives Kubernetes object names for Roster's resources.
 //
-// An OrgUser's object name is a pure function of its lower-cased userName. The apiserver
+// An OrgUser's object name is a pure function of its userName folded by Fold. The apiserver
 // refuses a second object with the same name, so two SCIM replicas racing to create the same
 // user cannot both succeed: the apiserver, not a check-then-write in Roster, guarantees that a
 // userName is unique in an org. The name doubles as the SCIM id, which lets a replica whose
@@ -22,15 +22,30 @@ const (
 	TeamNameClaimPrefix = "team-name-"
 )
 
+// Fold is Roster's one case folding of userNames and group display names: two names are the
+// same user (or the same group name) exactly when their Folds are equal. Object names, SCIM ids,
+// display-name claims, the cache indexes, userName immutability, filter matching and the
+// identity store's uniqueness all use it, so no two of them can disagree about who is who.
+//
+// It is strings.ToLower: each letter's Unicode lower case, one letter at a time, the same in
+// every locale ("A@B.C" and "a@b.c" are one user, as Okta and Entra expect). It is not
+// strings.EqualFold (Unicode simple case folding), which also joins letters ToLower keeps apart
+// (final and medial sigma "ς"/"σ", long s "ſ"/"s", micro sign "µ"/"μ") and keeps apart letters
+// ToLower joins ("İ" and "i"); nor SQL lower(), which depends on the database's locale (ASCII
+// only in SQLite and PostgreSQL's C locale, context-sensitive sigma under ICU). It stays
+// strings.ToLower because every existing user's object name is a digest of it: a different
+// folding would give users whose names it folds differently a new id and orphan their objects.
+func Fold(s string) string { return strings.ToLower(s) }
+
 // UserObjectName returns the OrgUser object name (and SCIM id) for a userName. Matching is
-// case-insensitive, as Okta and Entra expect: "A@B.C" and "a@b.c" are the same user.
+// case-insensitive (see Fold): "A@B.C" and "a@b.c" are the same user.
 func UserObjectName(userName string) string {
 	return UserPrefix + digest(userName)
 }
 
 // TeamNameClaim returns the name of the object that reserves a team display name in an org.
 // Display names change on rename, so they cannot be the team's own name; a claim object per
-// display name gives the same apiserver-enforced uniqueness.
+// display name gives the same apiserver-enforced uniqueness, ignoring case as Fold does.
 func TeamNameClaim(displayName string) string {
 	return TeamNameClaimPrefix + digest(displayName)
 }
@@ -42,10 +57,10 @@ func NewTeamObjectName() string {
 	return TeamPrefix + hex.EncodeToString(b[:])
 }
 
-// digest is 128 bits of SHA-256 over the case-folded value: collisions are not a practical
-// concern and the result is a valid DNS label.
+// digest is 128 bits of SHA-256 over the folded value: collisions are not a practical concern
+// and the result is a valid DNS label.
 func digest(s string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(s)))
+	sum := sha256.Sum256([]byte(Fold(s)))
 	return hex.EncodeToString(sum[:16])
 }
 

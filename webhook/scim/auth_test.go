@@ -78,25 +78,57 @@ func TestRotationReachesEveryReplica(t *testing.T) {
 	}
 }
 
-// TestRotationGracePeriod: with a grace period both tokens work on every replica until it ends.
+// TestRotationGracePeriod: with a grace period both tokens work on every replica (two managers,
+// two caches) until it ends, and then only the new one does, on every replica.
 func TestRotationGracePeriod(t *testing.T) {
 	c, org := newOrgClient(t)
-	newToken, err := token.Rotate(context.Background(), env.Client, org.Name, 8*time.Second)
+	second := env.StartRoster(t, nil)
+	old := []*scimtest.Client{c, scimtest.New(second.BaseURL, org.Name, org.Token)}
+	waitForToken(t, old[1])
+	// The expiry is stored to the second, so the old token works between grace-1s and grace.
+	const grace = 15 * time.Second
+	rotated := time.Now()
+	newToken, err := token.Rotate(context.Background(), env.Client, org.Name, grace)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := *c
-	fresh.Token = newToken
-	eventually(t, 10*time.Second, func() bool {
-		return fresh.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusOK
-	}, "new token not accepted")
-	// Within the grace period the old token still works...
-	c.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK)
-	// ...and once it is over, it does not.
-	eventually(t, 10*time.Second, func() bool {
-		return c.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusUnauthorized
-	}, "old token still works after the grace period")
-	fresh.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK)
+	fresh := make([]*scimtest.Client, len(old))
+	for i := range old {
+		f := *old[i]
+		f.Token = newToken
+		fresh[i] = &f
+		eventually(t, 10*time.Second, func() bool {
+			return fresh[i].Do(t, http.MethodGet, "/Users", nil).Status == http.StatusOK
+		}, "replica %d does not accept the new token", i)
+	}
+	// Every replica has seen the rotation. Within the grace period the old token still works
+	// on each...
+	if took := time.Since(rotated); took > grace-3*time.Second {
+		t.Fatalf("the replicas took %s to see the rotation: too close to the %s grace period to check it", took, grace)
+	}
+	for i := range old {
+		if r := old[i].Do(t, http.MethodGet, "/Users", nil); r.Status != http.StatusOK {
+			t.Errorf("replica %d refuses the old token %s into a %s grace period: %d", i, time.Since(rotated), grace, r.Status)
+		}
+	}
+	// ...and once it is over, on none (not before), while the new one goes on working.
+	refusedAfter := make([]time.Duration, len(old))
+	eventually(t, grace+5*time.Second, func() bool {
+		all := true
+		for i := range old {
+			if refusedAfter[i] == 0 && old[i].Do(t, http.MethodGet, "/Users", nil).Status == http.StatusUnauthorized {
+				refusedAfter[i] = time.Since(rotated)
+			}
+			all = all && refusedAfter[i] != 0
+		}
+		return all
+	}, "old token still accepted after the grace period (replicas refused it after %v)", refusedAfter)
+	for i := range old {
+		if refusedAfter[i] < grace-time.Second {
+			t.Errorf("replica %d refused the old token %s after the rotation, before the %s grace period ended", i, refusedAfter[i], grace)
+		}
+		fresh[i].Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK)
+	}
 }
 
 // TestConcurrentCreateAcrossReplicas races 20 identical POSTs over two SCIM servers with

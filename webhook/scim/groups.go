@@ -138,7 +138,7 @@ func (s *Server) getGroup(c *gin.Context) {
 
 // listGroups serves GET /Groups.
 func (s *Server) listGroups(c *gin.Context) {
-	p, err := parseListParams(c)
+	p, err := parseListParams(c, schema.Group)
 	if err != nil {
 		writeError(c, err)
 		return

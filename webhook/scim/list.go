@@ -29,13 +29,18 @@ type listParams struct {
 	Excluded   []string
 }
 
-// parseListParams reads and validates the query parameters. Out-of-range paging values are
-// clamped as RFC 7644 §3.4.2.4 says (startIndex < 1 is 1, count < 0 is 0).
-func parseListParams(c *gin.Context) (listParams, error) {
+// parseListParams reads and validates the query parameters of a list of rt. Out-of-range
+// paging values are clamped as RFC 7644 §3.4.2.4 says (startIndex < 1 is 1, count < 0 is 0).
+// A filter naming an attribute rt does not have is 400 invalidFilter: matched as is, it would
+// select nothing, or with ne or not every resource.
+func parseListParams(c *gin.Context, rt schema.ResourceType) (listParams, error) {
 	p := listParams{StartIndex: 1, Count: -1}
 	if f := c.Query("filter"); strings.TrimSpace(f) != "" {
 		e, err := filter.Parse(f)
 		if err != nil {
+			return p, err
+		}
+		if err := filter.Validate(rt, e); err != nil {
 			return p, err
 		}
 		p.Filter = e

@@ -10,6 +10,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/patch"
@@ -38,7 +39,7 @@ func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
 
 // listUsers serves GET /Users: filter, sort, page and project, all from the cache.
 func (s *Server) listUsers(c *gin.Context) {
-	p, err := parseListParams(c)
+	p, err := parseListParams(c, schema.User)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -132,7 +133,7 @@ func readUserSpec(c *gin.Context) (rosterv1.OrgUserSpec, error) {
 // keepUserName enforces that usernames are immutable: a different userName is 400
 // mutability; a change of case only is not a change and keeps the stored spelling.
 func keepUserName(current string, spec *rosterv1.OrgUserSpec) error {
-	if !strings.EqualFold(spec.UserName, current) {
+	if naming.Fold(spec.UserName) != naming.Fold(current) {
 		return scimerror.BadRequest(scimerror.Mutability, "userName is immutable: cannot change %q to %q", current, spec.UserName)
 	}
 	spec.UserName = current

@@ -421,3 +421,72 @@ func TestRecreateWhileDeleting(t *testing.T) {
 		return c.Do(t, http.MethodPost, "/Users", oktaUser("again@example.com")).Status == http.StatusCreated
 	}, "re-create after the deletion completed")
 }
+
+// TestFilterOnUnknownAttribute: a misspelt attribute is 400 invalidFilter naming it. Matched as
+// is, `userNme ne "x"` would select every user of the org.
+func TestFilterOnUnknownAttribute(t *testing.T) {
+	c, _ := newOrgClient(t)
+	createUser(t, c, "typo@example.com")
+	r := c.Do(t, http.MethodGet, "/Users?filter="+urlq(`userNme ne "x"`), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
+	if !strings.Contains(r.String("detail"), "userNme") {
+		t.Errorf("detail does not name the attribute: %s", r.Raw)
+	}
+	r = c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`userName eq "typo@example.com"`), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
+	if !strings.Contains(r.String("detail"), "userName") {
+		t.Errorf("detail does not name the attribute: %s", r.Raw)
+	}
+	// What identity providers send still passes.
+	for _, f := range []string{
+		`userName eq "TYPO@example.com"`,
+		`emails[type eq "work"].value eq "typo@example.com"`,
+		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "7"`,
+		`groups eq "g-00000000000000000000000000000000"`,
+		`meta.lastModified gt "2001-01-01T00:00:00Z"`,
+	} {
+		c.Do(t, http.MethodGet, "/Users?filter="+urlq(f), nil).Expect(t, http.StatusOK)
+	}
+	c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`members.value eq "u-1" or displayName eq "Eng"`), nil).Expect(t, http.StatusOK)
+}
+
+// TestNonASCIINamesFoldOneWay: the SCIM id, the 409 on a duplicate, the filter, userName
+// immutability and group display-name uniqueness agree on which non-ASCII spellings are one
+// name (naming.Fold). strings.EqualFold would join "Σ" and "ς" and keep "İ" and "i" apart.
+func TestNonASCIINamesFoldOneWay(t *testing.T) {
+	c, _ := newOrgClient(t)
+	ilkay := createUser(t, c, "ilkay@example.com")
+	// One user: POST is a conflict, the filter finds it, PUT keeps the stored spelling.
+	c.Do(t, http.MethodPost, "/Users", oktaUser("İlkay@example.com")).ExpectError(t, http.StatusConflict, "uniqueness")
+	r := c.Do(t, http.MethodGet, "/Users?filter="+urlq(`userName eq "İLKAY@EXAMPLE.COM"`), nil).Expect(t, http.StatusOK)
+	if r.Get("totalResults") != float64(1) || r.String("Resources.0.id") != ilkay.String("id") {
+		t.Fatalf("filter on another spelling of the same user: %s", r.Raw)
+	}
+	body := ilkay.Body
+	body["userName"] = "İlkay@example.com"
+	if p := c.Do(t, http.MethodPut, "/Users/"+ilkay.String("id"), body).Expect(t, http.StatusOK); p.String("userName") != "ilkay@example.com" {
+		t.Fatalf("a change of case only keeps the stored spelling: %s", p.Raw)
+	}
+
+	// Two users: final sigma is not capital sigma.
+	final := createUser(t, c, "Γιώργος@example.gr")
+	capital := c.Do(t, http.MethodPost, "/Users", oktaUser("ΓΙΏΡΓΟΣ@example.gr")).Expect(t, http.StatusCreated)
+	if final.String("id") == capital.String("id") {
+		t.Fatal("two names, one id")
+	}
+	awaitListed(t, c, "ΓΙΏΡΓΟΣ@example.gr")
+	r = c.Do(t, http.MethodGet, "/Users?filter="+urlq(`userName eq "ΓΙΏΡΓΟΣ@example.gr"`), nil).Expect(t, http.StatusOK)
+	if r.Get("totalResults") != float64(1) || r.String("Resources.0.id") != capital.String("id") {
+		t.Fatalf("the filter must select only the capital-sigma user: %s", r.Raw)
+	}
+	body = final.Body
+	body["userName"] = "ΓΙΏΡΓΟΣ@example.gr"
+	c.Do(t, http.MethodPut, "/Users/"+final.String("id"), body).ExpectError(t, http.StatusBadRequest, "mutability")
+
+	// Group names: the same spellings, the same answers.
+	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"İnfra"}`).Expect(t, http.StatusCreated)
+	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"infra"}`).ExpectError(t, http.StatusConflict, "uniqueness")
+	a := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Σύλλογος"}`).Expect(t, http.StatusCreated).String("id")
+	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"ΣΎΛΛΟΓΟΣ"}`).Expect(t, http.StatusCreated)
+	// Renaming onto the other one's name is a rename, and that name is taken.
+	c.Do(t, http.MethodPatch, "/Groups/"+a, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"ΣΎΛΛΟΓΟΣ"}]}`).
+		ExpectError(t, http.StatusConflict, "uniqueness")
+}

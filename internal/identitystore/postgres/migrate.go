@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rosterhq/roster/internal/identitystore/internal/migrate"
+	"github.com/rosterhq/roster/internal/naming"
 )
 
 //go:embed migrations/*.sql
@@ -61,10 +62,35 @@ func applyPending(ctx context.Context, tx pgx.Tx, all []migrate.Migration) error
 		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			return wrap(err, "apply migration %s", m.Name)
 		}
+		if m.Version == migrate.UserNameFoldedColumn {
+			if err := foldUserNames(ctx, tx); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO roster_schema_migrations (version, name) VALUES ($1, $2)`,
 			m.Version, m.Name); err != nil {
 			return wrap(err, "record migration %s", m.Name)
 		}
 	}
 	return nil
+}
+
+// foldUserNames fills user_name_folded, which migration 0002 adds, for every existing row.
+// The value is naming.Fold, which SQL cannot compute; migration 0003 then makes it unique.
+func foldUserNames(ctx context.Context, tx pgx.Tx) error {
+	var orgs, ids, folded []string
+	rows, _ := tx.Query(ctx, `SELECT org, id, user_name FROM roster_users`)
+	var org, id, userName string
+	_, err := pgx.ForEachRow(rows, []any{&org, &id, &userName}, func() error {
+		orgs, ids, folded = append(orgs, org), append(ids, id), append(folded, naming.Fold(userName))
+		return nil
+	})
+	if err != nil {
+		return wrap(err, "read user names to fold")
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE roster_users AS u SET user_name_folded = f.folded
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS f(org, id, folded)
+		WHERE u.org = f.org AND u.id = f.id`, orgs, ids, folded)
+	return wrap(err, "fold %d user names", len(ids))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/identitystore/internal/storeutil"
+	"github.com/rosterhq/roster/internal/naming"
 )
 
 // Store is an identity store in a PostgreSQL database.
@@ -78,11 +79,11 @@ func (s *Store) Ping(ctx context.Context) error {
 const userColumns = `org, id, user_name, external_id, display_name, given_name, family_name,
 	email, active, managed_by, created_at, updated_at`
 
-// userChanged is true when the row differs from the new values $3..$10, so
+// userChanged is true when the row differs from the new values $3..$10 and $12, so
 // that writing identical values leaves updated_at alone.
 const userChanged = `(u.user_name, u.external_id, u.display_name, u.given_name, u.family_name,
-	u.email, u.active, u.managed_by) IS DISTINCT FROM
-	($3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean, $10::text)`
+	u.email, u.active, u.managed_by, u.user_name_folded) IS DISTINCT FROM
+	($3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean, $10::text, $12::text)`
 
 // ObserveUser implements identitystore.Store.
 func (s *Store) ObserveUser(ctx context.Context, org, id string) (identitystore.User, error) {
@@ -103,9 +104,11 @@ func (s *Store) ObserveUser(ctx context.Context, org, id string) (identitystore.
 	return u, nil
 }
 
+// userArgs are the values $1..$12 of a user write; $12 is user_name_folded, the userName
+// folded as Roster folds it (naming.Fold), on which the unique index is.
 func userArgs(u identitystore.User) []any {
 	return []any{u.Org, u.ID, u.UserName, u.ExternalID, u.DisplayName, u.GivenName, u.FamilyName,
-		u.Email, u.Active, u.ManagedBy, storeutil.Now()}
+		u.Email, u.Active, u.ManagedBy, storeutil.Now(), naming.Fold(u.UserName)}
 }
 
 // CreateUser implements identitystore.Store.
@@ -114,14 +117,14 @@ func (s *Store) CreateUser(ctx context.Context, u identitystore.User) error {
 		return err
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO roster_users AS u (`+userColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+		INSERT INTO roster_users AS u (`+userColumns+`, user_name_folded)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
 		ON CONFLICT (org, id) DO UPDATE SET
 			user_name = excluded.user_name, external_id = excluded.external_id,
 			display_name = excluded.display_name, given_name = excluded.given_name,
 			family_name = excluded.family_name, email = excluded.email,
 			active = excluded.active, managed_by = excluded.managed_by,
-			updated_at = excluded.updated_at
+			updated_at = excluded.updated_at, user_name_folded = excluded.user_name_folded
 		WHERE `+userChanged, userArgs(u)...)
 	return wrap(err, "create user %s/%s", u.Org, u.ID)
 }
@@ -134,7 +137,8 @@ func (s *Store) UpdateUser(ctx context.Context, u identitystore.User) error {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE roster_users AS u SET
 			user_name = $3, external_id = $4, display_name = $5, given_name = $6,
-			family_name = $7, email = $8, active = $9, managed_by = $10, updated_at = $11
+			family_name = $7, email = $8, active = $9, managed_by = $10, updated_at = $11,
+			user_name_folded = $12
 		WHERE org = $1 AND id = $2 AND `+userChanged, userArgs(u)...)
 	if err != nil {
 		return wrap(err, "update user %s/%s", u.Org, u.ID)

@@ -3,8 +3,11 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/rosterhq/roster/internal/identitystore/postgres"
 	"github.com/rosterhq/roster/internal/identitystore/sqlite"
 	"github.com/rosterhq/roster/internal/identitystore/storetest"
+	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/testutil/pgtest"
 )
 
@@ -346,5 +350,112 @@ func TestRosterWritesAreQuiet(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the other writer's change was not announced")
+	}
+}
+
+// version1 makes a database as a Roster with only migration 0001 left it, holding users.
+func version1(t *testing.T, url string, userNames map[string]string) {
+	t.Helper()
+	init, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := psql(t, url)
+	exec(t, conn, string(init))
+	exec(t, conn, `CREATE TABLE roster_schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`)
+	exec(t, conn, `INSERT INTO roster_schema_migrations (version, name) VALUES (1, '0001_init.sql')`)
+	for id, userName := range userNames {
+		exec(t, conn, `INSERT INTO roster_users (org, id, user_name) VALUES ('acme', $1, $2)`, id, userName)
+	}
+}
+
+// TestUpgradeFoldsExistingUserNames: opening a version-1 database fills user_name_folded with
+// Roster's folding for every existing row, and uniqueness follows it from then on (the test
+// database has the C locale, whose lower() folds ASCII only).
+func TestUpgradeFoldsExistingUserNames(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	version1(t, url, map[string]string{"u1": "ÉVA@example.de", "u2": "ΓΙΏΡΓΟΣ@example.gr", "u3": "Ada@Example.com"})
+	s := open(t, url)
+
+	rows, _ := psql(t, url).Query(t.Context(), `SELECT ARRAY[user_name, user_name_folded] FROM roster_users`)
+	folded, err := pgx.CollectRows(rows, pgx.RowTo[[]string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(folded) != 3 {
+		t.Fatalf("%d rows after the upgrade, want 3", len(folded))
+	}
+	for _, r := range folded {
+		if r[1] != naming.Fold(r[0]) {
+			t.Errorf("user_name_folded of %q = %q, want %q", r[0], r[1], naming.Fold(r[0]))
+		}
+	}
+	ctx := t.Context()
+	err = s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u4", UserName: "éva@example.de", Active: true})
+	if !errors.Is(err, identitystore.ErrConflict) {
+		t.Errorf("CreateUser of another spelling of ÉVA@example.de after the upgrade: %v, want a conflict", err)
+	}
+	if err := s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u5", UserName: "Γιώργος@example.gr", Active: true}); err != nil {
+		t.Errorf("CreateUser of a user Roster tells apart from ΓΙΏΡΓΟΣ@example.gr: %v", err)
+	}
+}
+
+// TestUpgradeRefusesRowsRosterFoldsTogether: two rows the old lower() index let through but
+// that are one user to Roster (only possible when written by hand) stop the upgrade, which
+// changes nothing, and the error names the index.
+func TestUpgradeRefusesRowsRosterFoldsTogether(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	version1(t, url, map[string]string{"u1": "ÉVA@example.de", "u2": "éva@example.de"})
+	s, err := postgres.Open(t.Context(), url)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open migrated a database with two rows of one user")
+	}
+	if !errors.Is(err, identitystore.ErrConflict) || !strings.Contains(err.Error(), "user_name_folded") {
+		t.Errorf("Open: %v, want a conflict on user_name_folded", err)
+	}
+	var version int
+	if err := psql(t, url).QueryRow(t.Context(), `SELECT max(version) FROM roster_schema_migrations`).Scan(&version); err != nil || version != 1 {
+		t.Errorf("schema version after the failed upgrade = %d (%v), want 1", version, err)
+	}
+}
+
+// TestUserNamesIgnoreTheDatabaseLocale runs the folding conformance test in a database whose
+// lower() is ICU's: it lower-cases a final capital sigma to "ς", joining "ΓΙΏΡΓΟΣ" and
+// "Γιώργος", which Roster holds to be two users, and keeps "İ" apart from "i", which Roster
+// joins. The store must follow Roster, not lower().
+func TestUserNamesIgnoreTheDatabaseLocale(t *testing.T) {
+	srv := pgtest.Shared(t)
+	admin := psql(t, srv.DatabaseURL("postgres"))
+	exec(t, admin, `CREATE DATABASE roster_icu TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' LOCALE_PROVIDER icu ICU_LOCALE 'und'`)
+	t.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), `DROP DATABASE IF EXISTS roster_icu WITH (FORCE)`)
+	})
+	url := srv.DatabaseURL("roster_icu")
+	var joinsSigma, joinsDottedI bool
+	err := psql(t, url).QueryRow(t.Context(), `SELECT lower('ΓΙΏΡΓΟΣ@example.gr') = lower('Γιώργος@example.gr'),
+		lower('İlkay@example.com') = lower('ilkay@example.com')`).Scan(&joinsSigma, &joinsDottedI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !joinsSigma || joinsDottedI {
+		t.Fatalf("ICU lower() does not fold as this test assumes (sigma joined %v, dotted I joined %v)", joinsSigma, joinsDottedI)
+	}
+	s := open(t, url)
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u1", UserName: "ΓΙΏΡΓΟΣ@example.gr", Active: true}))
+	if err := s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u2", UserName: "Γιώργος@example.gr", Active: true}); err != nil {
+		t.Errorf("two users to Roster, one to ICU's lower(): %v", err)
+	}
+	must(s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u3", UserName: "İlkay@example.com", Active: true}))
+	if err := s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u4", UserName: "ilkay@example.com", Active: true}); !errors.Is(err, identitystore.ErrConflict) {
+		t.Errorf("one user to Roster, two to ICU's lower(): %v, want a conflict", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/rosterhq/roster/internal/identitystore/internal/migrate"
+	"github.com/rosterhq/roster/internal/naming"
 )
 
 //go:embed migrations/*.sql
@@ -40,6 +41,11 @@ func migrateSchema(ctx context.Context, db *sql.DB) error {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return wrap(err, "apply migration %s", m.Name)
 		}
+		if m.Version == migrate.UserNameFoldedColumn {
+			if err := foldUserNames(ctx, tx); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO roster_schema_migrations (version, name) VALUES (?, ?)`,
 			m.Version, m.Name); err != nil {
 			return wrap(err, "record migration %s", m.Name)
@@ -63,4 +69,34 @@ func appliedVersions(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
 		applied[v] = true
 	}
 	return applied, rows.Err()
+}
+
+// foldUserNames fills user_name_folded, which migration 0002 adds, for every existing row.
+// The value is naming.Fold, which SQL cannot compute; migration 0003 then makes it unique.
+func foldUserNames(ctx context.Context, tx *sql.Tx) error {
+	type key struct{ org, id, userName string }
+	rows, err := tx.QueryContext(ctx, `SELECT org, id, user_name FROM roster_users`)
+	if err != nil {
+		return wrap(err, "read user names to fold")
+	}
+	var keys []key
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.org, &k.id, &k.userName); err != nil {
+			rows.Close()
+			return wrap(err, "read user names to fold")
+		}
+		keys = append(keys, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return wrap(err, "read user names to fold")
+	}
+	for _, k := range keys {
+		if _, err := tx.ExecContext(ctx, `UPDATE roster_users SET user_name_folded = ? WHERE org = ? AND id = ?`,
+			naming.Fold(k.userName), k.org, k.id); err != nil {
+			return wrap(err, "fold user name of %s/%s", k.org, k.id)
+		}
+	}
+	return nil
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/identitystore/internal/storeutil"
+	"github.com/rosterhq/roster/internal/naming"
 )
 
 // DefaultBusyTimeout is how long a write waits for another process that
@@ -154,10 +155,10 @@ func (s *Store) Ping(ctx context.Context) error {
 const userColumns = `org, id, user_name, external_id, display_name, given_name, family_name,
 	email, active, managed_by, created_at, updated_at`
 
-// userChanged is true when the row differs from the new values ?3..?10, so
-// that writing identical values leaves updated_at alone.
+// userChanged is true when the row differs from the new values ?3..?10 and ?12,
+// so that writing identical values leaves updated_at alone.
 const userChanged = `(user_name, external_id, display_name, given_name, family_name,
-	email, active, managed_by) IS NOT (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`
+	email, active, managed_by, user_name_folded) IS NOT (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)`
 
 // ObserveUser implements identitystore.Store.
 func (s *Store) ObserveUser(ctx context.Context, org, id string) (identitystore.User, error) {
@@ -181,9 +182,11 @@ func (s *Store) ObserveUser(ctx context.Context, org, id string) (identitystore.
 	return u, nil
 }
 
+// userArgs are the values ?1..?12 of a user write; ?12 is user_name_folded, the userName
+// folded as Roster folds it (naming.Fold), on which the unique index is.
 func userArgs(u identitystore.User) []any {
 	return []any{u.Org, u.ID, u.UserName, u.ExternalID, u.DisplayName, u.GivenName, u.FamilyName,
-		u.Email, u.Active, u.ManagedBy, now()}
+		u.Email, u.Active, u.ManagedBy, now(), naming.Fold(u.UserName)}
 }
 
 // CreateUser implements identitystore.Store.
@@ -192,14 +195,14 @@ func (s *Store) CreateUser(ctx context.Context, u identitystore.User) error {
 		return err
 	}
 	_, err := s.w.ExecContext(ctx, `
-		INSERT INTO roster_users (`+userColumns+`)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+		INSERT INTO roster_users (`+userColumns+`, user_name_folded)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)
 		ON CONFLICT (org, id) DO UPDATE SET
 			user_name = excluded.user_name, external_id = excluded.external_id,
 			display_name = excluded.display_name, given_name = excluded.given_name,
 			family_name = excluded.family_name, email = excluded.email,
 			active = excluded.active, managed_by = excluded.managed_by,
-			updated_at = excluded.updated_at
+			updated_at = excluded.updated_at, user_name_folded = excluded.user_name_folded
 		WHERE `+userChanged, userArgs(u)...)
 	return wrap(err, "create user %s/%s", u.Org, u.ID)
 }
@@ -212,7 +215,8 @@ func (s *Store) UpdateUser(ctx context.Context, u identitystore.User) error {
 	res, err := s.w.ExecContext(ctx, `
 		UPDATE roster_users SET
 			user_name = ?3, external_id = ?4, display_name = ?5, given_name = ?6,
-			family_name = ?7, email = ?8, active = ?9, managed_by = ?10, updated_at = ?11
+			family_name = ?7, email = ?8, active = ?9, managed_by = ?10, updated_at = ?11,
+			user_name_folded = ?12
 		WHERE org = ?1 AND id = ?2 AND `+userChanged, userArgs(u)...)
 	if err != nil {
 		return wrap(err, "update user %s/%s", u.Org, u.ID)

@@ -3,7 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/identitystore/sqlite"
 	"github.com/rosterhq/roster/internal/identitystore/storetest"
+	"github.com/rosterhq/roster/internal/naming"
 )
 
 func open(t testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
@@ -211,5 +215,87 @@ func TestOpenRejectsWhatItCannotServe(t *testing.T) {
 			s.Close()
 			t.Errorf("Open(%q) succeeded", path)
 		}
+	}
+}
+
+// version1 makes a file as a Roster with only migration 0001 left it, holding users.
+func version1(t *testing.T, path string, userNames map[string]string) {
+	t.Helper()
+	init, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := rawDB(t, path)
+	for _, stmt := range []string{
+		string(init),
+		`CREATE TABLE roster_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+			applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))`,
+		`INSERT INTO roster_schema_migrations (version, name) VALUES (1, '0001_init.sql')`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, userName := range userNames {
+		if _, err := db.Exec(`INSERT INTO roster_users (org, id, user_name) VALUES ('acme', ?, ?)`, id, userName); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+}
+
+// TestUpgradeFoldsExistingUserNames: opening a version-1 file fills user_name_folded with
+// Roster's folding for every existing row, and uniqueness follows it from then on.
+func TestUpgradeFoldsExistingUserNames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	version1(t, path, map[string]string{"u1": "ÉVA@example.de", "u2": "ΓΙΏΡΓΟΣ@example.gr", "u3": "Ada@Example.com"})
+	s := open(t, path)
+
+	rows, err := rawDB(t, path).Query(`SELECT user_name, user_name_folded FROM roster_users`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var userName, folded string
+		if err := rows.Scan(&userName, &folded); err != nil {
+			t.Fatal(err)
+		}
+		if folded != naming.Fold(userName) {
+			t.Errorf("user_name_folded of %q = %q, want %q", userName, folded, naming.Fold(userName))
+		}
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("%d rows after the upgrade, want 3", n)
+	}
+	ctx := t.Context()
+	err = s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u4", UserName: "éva@example.de", Active: true})
+	if !errors.Is(err, identitystore.ErrConflict) {
+		t.Errorf("CreateUser of another spelling of ÉVA@example.de after the upgrade: %v, want a conflict", err)
+	}
+	if err := s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u5", UserName: "Γιώργος@example.gr", Active: true}); err != nil {
+		t.Errorf("CreateUser of a user Roster tells apart from ΓΙΏΡΓΟΣ@example.gr: %v", err)
+	}
+}
+
+// TestUpgradeRefusesRowsRosterFoldsTogether: two rows the old lower() index let through but
+// that are one user to Roster (only possible when written by hand) stop the upgrade, which
+// changes nothing, and the error says which index.
+func TestUpgradeRefusesRowsRosterFoldsTogether(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	version1(t, path, map[string]string{"u1": "ÉVA@example.de", "u2": "éva@example.de"})
+	s, err := sqlite.Open(t.Context(), path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open migrated a file with two rows of one user")
+	}
+	if !errors.Is(err, identitystore.ErrConflict) || !strings.Contains(err.Error(), "user_name_folded") {
+		t.Errorf("Open: %v, want a conflict on user_name_folded", err)
+	}
+	var version int
+	if err := rawDB(t, path).QueryRow(`SELECT max(version) FROM roster_schema_migrations`).Scan(&version); err != nil || version != 1 {
+		t.Errorf("schema version after the failed upgrade = %d (%v), want 1", version, err)
 	}
 }

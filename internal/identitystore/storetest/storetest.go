@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/internal/identitystore"
+	"github.com/rosterhq/roster/internal/naming"
 )
 
 // Run runs the suite. newStore must return a new, empty store each time it
@@ -30,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) identitystore.Store) {
 		{"User/NotFound", testUserNotFound},
 		{"User/DeleteIsIdempotent", testUserDeleteIsIdempotent},
 		{"User/UserNameUniqueIgnoringCase", testUserNameUnique},
+		{"User/UserNameFoldsAsRosterDoes", testUserNameFolding},
 		{"User/DeactivatedUserKeepsRowAndMemberships", testUserDeactivated},
 		{"Team/CreateObserveUpdateDelete", testTeamLifecycle},
 		{"Team/NotFound", testTeamNotFound},
@@ -271,6 +273,42 @@ func testUserNameUnique(t *testing.T, s identitystore.Store) {
 	other := alice("globex")
 	other.ID = "globex-alice"
 	must(t, s.CreateUser(t.Context(), other))
+}
+
+// testUserNameFolding: two userNames are one user in the store exactly when Roster makes them
+// one user (the same naming.Fold, so the same id), whatever the database's lower() would say:
+// SQLite's folds ASCII only, PostgreSQL's follows the locale.
+func testUserNameFolding(t *testing.T, s identitystore.Store) {
+	pairs := []struct {
+		first, second string
+		one           bool
+	}{
+		{"ÉVA.Müller@example.de", "éva.müller@EXAMPLE.de", true},
+		{"İlkay@example.com", "ilkay@example.com", true},
+		{"STRAẞE@example.de", "straße@example.de", true},
+		{"Γιώργος@example.gr", "ΓΙΏΡΓΟΣ@example.gr", false}, // final sigma is not capital sigma
+		{"ſam@example.com", "sam@example.com", false},
+		{"ılker@example.com", "ILKER@example.com", false}, // dotless i
+	}
+	for i, p := range pairs {
+		if same := naming.UserObjectName(p.first) == naming.UserObjectName(p.second); same != p.one {
+			t.Fatalf("test table disagrees with naming: %q and %q one user = %v", p.first, p.second, same)
+		}
+		a := identitystore.User{Org: "acme", ID: fmt.Sprintf("a%d", i), UserName: p.first, Active: true}
+		b := identitystore.User{Org: "acme", ID: fmt.Sprintf("b%d", i), UserName: p.second, Active: true}
+		must(t, s.CreateUser(t.Context(), a))
+		err := s.CreateUser(t.Context(), b)
+		if p.one {
+			wantErr(t, fmt.Sprintf("CreateUser(%q) next to %q", p.second, p.first), err, identitystore.ErrConflict)
+			continue
+		}
+		if err != nil {
+			t.Errorf("CreateUser(%q) next to %q: %v; Roster holds them to be two users", p.second, p.first, err)
+		}
+	}
+	// Changing the case of one's own userName is no conflict, in any script.
+	u := identitystore.User{Org: "acme", ID: "a0", UserName: "éva.müller@example.de", Active: true}
+	must(t, s.UpdateUser(t.Context(), u))
 }
 
 func testUserDeactivated(t *testing.T, s identitystore.Store) {

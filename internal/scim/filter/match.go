@@ -5,14 +5,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/scim/schema"
 )
 
 // Match reports whether the canonical document doc (as produced by schema.Normalize, plus id,
 // externalId and meta) satisfies e. Attribute names resolve against rt case-insensitively.
 //
-//   - Strings compare case-insensitively unless the attribute is caseExact (userName does not,
-//     id and externalId do); dateTime values compare as instants (meta.lastModified gt
+//   - Strings compare case-insensitively, folded by naming.Fold as the indexes and object names
+//     are, unless the attribute is caseExact (userName does not, id and externalId do); dateTime values compare as instants (meta.lastModified gt
 //     "2011-05-13T04:42:34Z"); booleans accept true/false or their string forms; numbers
 //     compare numerically. A literal of the wrong type never matches.
 //   - On a multi-valued attribute a comparison matches when any value matches; a complex
@@ -209,7 +210,7 @@ func compareOne(def *schema.Attribute, v any, op CompareOp, lit any) bool {
 			return ordered(op, ta.Compare(tb))
 		}
 	} else if !def.CaseExact {
-		a, b = strings.ToLower(a), strings.ToLower(b)
+		a, b = naming.Fold(a), naming.Fold(b)
 	}
 	switch op {
 	case Co:

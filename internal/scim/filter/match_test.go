@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/scim/schema"
 )
 
@@ -209,6 +210,25 @@ func TestValidate(t *testing.T) {
 		}
 		if err := Validate(schema.User, e); (err == nil) != tt.ok {
 			t.Errorf("Validate(%s) = %v, want ok=%v", tt.filter, err, tt.ok)
+		}
+	}
+}
+
+// TestMatchFoldsLikeObjectNames: `userName eq` selects exactly the user that userName names,
+// so a caseless comparison folds as naming.Fold does, not as strings.EqualFold.
+func TestMatchFoldsLikeObjectNames(t *testing.T) {
+	names := []string{"Γιώργος@example.gr", "ΓΙΏΡΓΟΣ@example.gr", "İlkay@example.com", "ilkay@example.com", "ſam@example.com", "SAM@example.com"}
+	for _, stored := range names {
+		doc := map[string]any{"userName": stored}
+		for _, asked := range names {
+			e, err := Parse(`userName eq "` + asked + `"`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := naming.UserObjectName(stored) == naming.UserObjectName(asked)
+			if got := Match(schema.User, e, doc); got != want {
+				t.Errorf("userName %q eq %q = %v, want %v", stored, asked, got, want)
+			}
 		}
 	}
 }

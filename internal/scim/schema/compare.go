@@ -4,15 +4,17 @@ import (
 	"cmp"
 	"strings"
 	"time"
+
+	"github.com/rosterhq/roster/internal/naming"
 )
 
 // Compare orders the documents a and b by the attribute at path, for the sortBy query parameter
 // (RFC 7644 §3.4.2.3). It returns a negative number when a sorts before b in ascending order,
 // a positive number when after, and 0 when they tie.
 //
-// Strings compare case-insensitively unless the attribute is caseExact; dateTime values compare
-// as instants, booleans as false < true, numbers numerically. A multi-valued attribute sorts by
-// its primary value, or else its first value; a complex attribute without a sub-attribute
+// Strings compare case-insensitively (naming.Fold) unless the attribute is caseExact; dateTime
+// values compare as instants, booleans as false < true, numbers numerically. A multi-valued
+// attribute sorts by its primary value, or else its first value; a complex attribute without a sub-attribute
 // ("emails") sorts by its "value" sub-attribute. A document without a value sorts after one
 // with a value, so missing values come last in ascending order and, once the caller reverses
 // the result for sortOrder=descending, first in descending order, as the RFC asks. An unknown
@@ -84,7 +86,7 @@ func sortKey(r Resolved, doc map[string]any) (any, bool) {
 			return nil, false
 		}
 		if !def.CaseExact {
-			s = strings.ToLower(s)
+			s = naming.Fold(s)
 		}
 		return s, true
 	}

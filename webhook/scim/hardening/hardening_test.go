@@ -148,15 +148,16 @@ func (s *syncBuffer) String() string {
 }
 
 // TestSecretsNeverLogged runs a SCIM session at the most verbose log level — good and bad
-// tokens, a rotation, a password in a body — and checks no token, token hash or password
-// appears in any log line, event or Secret.
+// tokens, a rotation, passwords in a POST and in PATCHes that really apply them, or are
+// refused after applying them — and checks no token, token hash or password appears in any
+// log line, event or Secret.
 func TestSecretsNeverLogged(t *testing.T) {
 	var logs syncBuffer
 	log := funcr.New(func(prefix, args string) { logs.add(prefix + " " + args) }, funcr.Options{Verbosity: 10})
 	r := env.StartRoster(t, func(c *app.Config) { c.SCIMLog = &log })
 	org := env.NewOrg(t, "secret")
 	c := orgClient(t, r, org)
-	c.Do(t, http.MethodPost, "/Users", `{"userName":"pw@example.com","password":"Hunter2-Secret!"}`).Expect(t, http.StatusCreated)
+	id := c.Do(t, http.MethodPost, "/Users", `{"userName":"pw@example.com","password":"Hunter2-Post!"}`).Expect(t, http.StatusCreated).String("id")
 	bad := *c
 	bad.Token = org.Token + "x"
 	bad.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusUnauthorized)
@@ -166,7 +167,29 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	c.Token = newTok
 	eventually(t, 10*time.Second, func() bool { return c.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusOK }, "new token")
-	c.Do(t, http.MethodPatch, "/Users/nope", `{"Operations":[{"op":"replace","path":"password","value":"Hunter2-Secret!"}]}`)
+
+	// Valid PATCHes whose every operation is applied: the password goes through patch.Apply
+	// (and is dropped there), the other change of the same request is made.
+	patch := func(ops string) *scimtest.Response {
+		return c.Do(t, http.MethodPatch, "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":`+ops+`}`)
+	}
+	if p := patch(`[{"op":"replace","path":"password","value":"Hunter2-Path!"},{"op":"replace","path":"displayName","value":"Patched"}]`).
+		Expect(t, http.StatusOK); p.String("displayName") != "Patched" {
+		t.Fatalf("the PATCH carrying a password was not applied: %s", p.Raw)
+	}
+	// Okta's path-less replace.
+	if p := patch(`[{"op":"replace","value":{"password":"Hunter2-Pathless!","active":false}}]`).
+		Expect(t, http.StatusOK); p.String("active") != "false" {
+		t.Fatalf("the path-less PATCH carrying a password was not applied: %s", p.Raw)
+	}
+	// Refused after the password was applied: the rejection is logged with its detail.
+	patch(`[{"op":"replace","path":"password","value":"Hunter2-Refused!"},{"op":"replace","path":"userName","value":"other@example.com"}]`).
+		ExpectError(t, http.StatusBadRequest, "mutability")
+	// A password of the wrong type is refused by patch.Apply, where values are checked.
+	patch(`[{"op":"replace","path":"password","value":{"v":"Hunter2-Typed!"}}]`).ExpectError(t, http.StatusBadRequest, "invalidValue")
+	if g := c.Do(t, http.MethodGet, "/Users/"+id, nil).Expect(t, http.StatusOK); bytes.Contains(g.Raw, []byte("Hunter2")) {
+		t.Fatalf("a password is returned: %s", g.Raw)
+	}
 
 	var events corev1.EventList
 	_ = env.Client.List(context.Background(), &events, client.InNamespace(org.Namespace))
@@ -175,12 +198,19 @@ func TestSecretsNeverLogged(t *testing.T) {
 	for _, e := range events.Items {
 		haystack.WriteString(e.Message + e.Reason)
 	}
-	if !strings.Contains(logs.String(), "SCIM write") {
-		t.Fatalf("expected audit lines in the captured logs, got:\n%s", logs.String())
+	// The writes were logged (so the absence of their secrets means something): four PATCH
+	// audit lines, two of them rejections.
+	if n := strings.Count(logs.String(), `"operation"="patch"`); n != 4 {
+		t.Fatalf("want 4 audit lines for the PATCHes, found %d in:\n%s", n, logs.String())
 	}
-	for _, secret := range []string{org.Token, newTok, token.Hash(org.Token), token.Hash(newTok), strings.TrimPrefix(token.Hash(newTok), "sha256:"), "Hunter2-Secret!"} {
+	for _, secret := range []string{org.Token, newTok, token.Hash(org.Token), token.Hash(newTok), strings.TrimPrefix(token.Hash(newTok), "sha256:")} {
 		if strings.Contains(haystack.String(), secret) {
-			t.Fatalf("secret %q leaked into logs or events", secret[:12])
+			t.Errorf("token or token hash %q… leaked into logs or events", secret[:12])
+		}
+	}
+	for _, pw := range []string{"Hunter2-Post!", "Hunter2-Path!", "Hunter2-Pathless!", "Hunter2-Refused!", "Hunter2-Typed!"} {
+		if strings.Contains(haystack.String(), pw) {
+			t.Errorf("password %q leaked into logs or events", pw)
 		}
 	}
 	var s corev1.Secret

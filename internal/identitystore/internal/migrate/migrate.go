@@ -15,6 +15,11 @@ import (
 	"strconv"
 )
 
+// UserNameFoldedColumn is the migration that adds roster_users.user_name_folded. Its value is
+// naming.Fold of user_name, which SQL cannot compute: each driver fills it for the existing
+// rows right after applying this migration, before the next one makes it NOT NULL and unique.
+const UserNameFoldedColumn = 2
+
 // Migration is one numbered schema change.
 type Migration struct {
 	Version int

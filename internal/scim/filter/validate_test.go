@@ -1,0 +1,99 @@
+package filter
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/rosterhq/roster/internal/scim/schema"
+	"github.com/rosterhq/roster/internal/scim/scimerror"
+)
+
+// TestValidateAcceptsIdentityProviderFilters lists the filters Okta and Entra send
+// (/work/shared/IDP-REQUESTS.md) and a few neighbours: a server that validates filters must
+// never turn one of them into a 400, or provisioning stops.
+func TestValidateAcceptsIdentityProviderFilters(t *testing.T) {
+	tests := []struct {
+		name   string
+		rt     schema.ResourceType
+		filter string
+	}{
+		{"Okta import and match", schema.User, `userName eq "a@b.c"`},
+		{"Okta spec test, upper-cased", schema.User, `userName eq "A@B.C"`},
+		{"attribute name in any case", schema.User, `USERNAME eq "a@b.c"`},
+		{"Entra externalId", schema.User, `externalId eq "8aa1a7c4"`},
+		{"Entra work email", schema.User, `emails[type eq "work"].value eq "a@b.c"`},
+		{"email value", schema.User, `emails.value eq "a@b.c"`},
+		{"email without sub-attribute", schema.User, `emails eq "a@b.c"`},
+		{"Entra capitalised sub-attribute", schema.User, `name.FamilyName eq "Liddell"`},
+		{"id", schema.User, `id eq "u-0123456789abcdef0123456789abcdef"`},
+		{"incremental import", schema.User, `meta.lastModified gt "2011-05-13T04:42:34Z"`},
+		{"Entra boolean as string", schema.User, `active eq "False"`},
+		{"Entra and", schema.User, `userName eq "a@b.c" and active eq true`},
+		{"core URN prefix", schema.User, `urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a@b.c"`},
+		{"enterprise attribute", schema.User, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "7"`},
+		{"enterprise manager", schema.User, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq "m"`},
+		{"enterprise manager value", schema.User, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m"`},
+		{"groups of a user", schema.User, `groups eq "g-1"`},
+		{"groups value", schema.User, `groups.value eq "g-1"`},
+		{"groups value path", schema.User, `groups[value eq "g-1"]`},
+		{"present", schema.User, `title pr`},
+		{"Entra group by name", schema.Group, `displayName eq "Eng"`},
+		{"group core URN prefix", schema.Group, `urn:ietf:params:scim:schemas:core:2.0:Group:displayName eq "Eng"`},
+		{"group externalId", schema.Group, `externalId eq "x"`},
+		{"groups of a member", schema.Group, `members.value eq "u-1"`},
+		{"member value path", schema.Group, `members[value eq "u-1"]`},
+		{"member without sub-attribute", schema.Group, `members eq "u-1"`},
+		{"group incremental import", schema.Group, `meta.lastModified gt "2011-05-13T04:42:34Z"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := Parse(tt.filter)
+			if err != nil {
+				t.Fatalf("Parse(%s): %v", tt.filter, err)
+			}
+			if err := Validate(tt.rt, e); err != nil {
+				t.Errorf("Validate(%s, %s) = %v, want nil", tt.rt.Name, tt.filter, err)
+			}
+		})
+	}
+}
+
+// TestValidateRejectsUnknownAttributes: a misspelt attribute is a 400 invalidFilter whose detail
+// names it. Without validation `userNme ne "x"` matches every user, since no user has userNme.
+func TestValidateRejectsUnknownAttributes(t *testing.T) {
+	tests := []struct {
+		rt      schema.ResourceType
+		filter  string
+		naming  string // the detail must contain it
+		explain string
+	}{
+		{schema.User, `userNme ne "x"`, `"userNme"`, "misspelt attribute with ne would match everyone"},
+		{schema.User, `not (userNme eq "x")`, `"userNme"`, "unknown attribute under not"},
+		{schema.User, `userName eq "a" or nickame eq "b"`, `"nickame"`, "unknown attribute on one side of or"},
+		{schema.User, `emails[kind eq "work"]`, `"kind"`, "unknown sub-attribute in a value path"},
+		{schema.User, `name.middle eq "x"`, `"name.middle"`, "unknown sub-attribute"},
+		{schema.User, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCentre eq "x"`, `costCentre`, "unknown enterprise attribute"},
+		{schema.User, `members.value eq "u-1"`, `"members.value"`, "a Group attribute on /Users"},
+		{schema.Group, `userName eq "x"`, `"userName"`, "a User attribute on /Groups"},
+		{schema.Group, `displayNme eq "Eng"`, `"displayNme"`, "misspelt group attribute"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.explain, func(t *testing.T) {
+			e, err := Parse(tt.filter)
+			if err != nil {
+				t.Fatalf("Parse(%s): %v", tt.filter, err)
+			}
+			se, ok := scimerror.As(Validate(tt.rt, e))
+			if !ok {
+				t.Fatalf("Validate(%s, %s) accepted it", tt.rt.Name, tt.filter)
+			}
+			if se.Status != http.StatusBadRequest || se.ScimType != scimerror.InvalidFilter {
+				t.Errorf("got %d %s, want 400 invalidFilter", se.Status, se.ScimType)
+			}
+			if !strings.Contains(se.Detail, tt.naming) {
+				t.Errorf("detail %q does not name %s", se.Detail, tt.naming)
+			}
+		})
+	}
+}
