@@ -5,6 +5,7 @@
 //	go run ./hack/bench                       # all scenarios, default sizes
 //	go run ./hack/bench -scenarios post -n 5000 -concurrency 16
 //	go run ./hack/bench -scenarios store      # SCIM write -> PostgreSQL row latency at 50 writes/s
+//	go run ./hack/bench -scenarios lag        # how long a GET on another replica shows older state
 package main
 
 import (
@@ -49,7 +50,7 @@ type bench struct {
 
 func main() {
 	var cfg config
-	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups, store (PostgreSQL; run it alone)")
+	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups, lag (GET on another replica), store (PostgreSQL; run it alone)")
 	flag.IntVar(&cfg.n, "n", 2000, "objects created per side in the post scenario")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "concurrent writers in the post scenario")
 	flag.IntVar(&cfg.users, "users", 100000, "users loaded for the filter and groups scenarios")
@@ -118,6 +119,8 @@ func run(cfg config, scenarios []string) error {
 			err = b.groups(ctx)
 		case "store":
 			err = b.store(ctx)
+		case "lag":
+			err = b.lag(ctx)
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}

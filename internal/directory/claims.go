@@ -94,7 +94,8 @@ const (
 
 // claimState says whether a claim may be taken over: its holder no longer exists, is being
 // deleted or holds another display name, and the claim is older than claimGrace. Within the
-// grace a claim whose holder is going is "releasing": a create of that name should retry.
+// grace a claim whose holder is being deleted is "releasing": a create of that name should
+// retry (the delete releases it); a holder that does not exist yet is a create in flight.
 func (d *Directory) claimState(ctx context.Context, lease *coordinationv1.Lease, displayName string) claimStatus {
 	young := lease.Spec.AcquireTime != nil && d.now().Sub(lease.Spec.AcquireTime.Time) < claimGrace
 	if lease.Spec.HolderIdentity == nil {
@@ -110,10 +111,10 @@ func (d *Directory) claimState(ctx context.Context, lease *coordinationv1.Lease,
 		return claimHeld
 	case err == nil && holder.DeletionTimestamp == nil && naming.Fold(holder.Spec.DisplayName) == naming.Fold(displayName):
 		return claimHeld
-	case err == nil && holder.DeletionTimestamp == nil && young:
-		return claimHeld // renamed a moment ago: the rename may still be in flight
-	case young:
+	case young && err == nil && holder.DeletionTimestamp != nil:
 		return claimReleasing
+	case young:
+		return claimHeld // being created, or renamed a moment ago: either may still be in flight
 	}
 	return claimStale
 }
