@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"sort"
@@ -183,7 +181,7 @@ func (r *OrgTeamReconciler) reconcileRow(ctx context.Context, org string, team *
 // difference in the store was made there, not in Kubernetes: it is drift, reverted (with an
 // event) for SCIM-managed teams and left alone for manual teams.
 func (r *OrgTeamReconciler) reconcileMembers(ctx context.Context, org string, team *rosterv1.OrgTeam, members []string, newRow bool) error {
-	digest := membersDigest(members)
+	digest := membership.Digest(members)
 	last := team.Status.MembersDigest
 	if d, ok := r.written.Load(team.UID); ok {
 		last = d.(string)
@@ -256,16 +254,6 @@ func (r *OrgTeamReconciler) finish(ctx context.Context, team *rosterv1.OrgTeam, 
 		return nil // the object is gone
 	}
 	return reconcileerr.Result(errors.Join(err, apiErr(patch.apply(ctx, r.Client, team), "patching the status")))
-}
-
-// membersDigest identifies a sorted member set.
-func membersDigest(sorted []string) string {
-	h := sha256.New()
-	for _, id := range sorted {
-		h.Write([]byte(id))
-		h.Write([]byte{0})
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // diffSorted returns what is in want but not in have, and what is in have but not in want.

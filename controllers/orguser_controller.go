@@ -91,7 +91,7 @@ func (r *OrgUserReconciler) reconcileRow(ctx context.Context, org string, user *
 // reconcileDelete takes the user out of every team's slices and deletes its row and its
 // memberships, then lets the object go.
 func (r *OrgUserReconciler) reconcileDelete(ctx context.Context, org string, user *rosterv1.OrgUser) error {
-	if err := r.Members.RemoveUserEverywhere(ctx, user.Namespace, user.Name); err != nil {
+	if _, err := r.Members.RemoveUserEverywhere(ctx, user.Namespace, user.Name); err != nil {
 		return apiErr(err, "removing the user from its teams")
 	}
 	if err := r.Store.DeleteUser(ctx, org, user.Name); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,15 +74,23 @@ func TestRandomizedAgainstModel(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 
+	// One group every worker changes at once (each with its own users only, so the model of
+	// its members is the union of the workers'): fences and group commits across replicas.
+	hot := replicas[0].Do(t, http.MethodPost, "/Groups", `{"displayName":"Hot"}`)
+	if hot.Status != http.StatusCreated {
+		t.Fatalf("creating the shared group: %d %s", hot.Status, hot.Raw)
+	}
+	hotID := hot.String("id")
+
 	models := make([]*model, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		models[w] = &model{users: map[string]*modelUser{}, groups: map[string]*modelGroup{}}
+		models[w] = &model{users: map[string]*modelUser{}, groups: map[string]*modelGroup{}, hot: map[string]bool{}}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(w)))
-			run := &runner{t: t, m: models[w], rng: rng, replicas: replicas, prefix: fmt.Sprintf("w%d", w)}
+			run := &runner{t: t, m: models[w], rng: rng, replicas: replicas, prefix: fmt.Sprintf("w%d", w), hot: hotID}
 			for i := 0; i < opsPerWorker && !t.Failed(); i++ {
 				run.step(i)
 			}
@@ -92,15 +101,21 @@ func TestRandomizedAgainstModel(t *testing.T) {
 		return
 	}
 
+	hotWant := &modelGroup{id: hotID, displayName: "Hot", members: map[string]bool{}}
 	for _, m := range models {
 		m.check(t, ctx, org.Namespace, org.Name, replicas, store)
+		for id := range m.hot {
+			hotWant.members[id] = true
+		}
 	}
+	(&model{groups: map[string]*modelGroup{hotID: hotWant}}).check(t, ctx, org.Namespace, org.Name, replicas, store)
 }
 
 // model is what one worker's identity provider believes.
 type model struct {
 	users  map[string]*modelUser  // by userName
 	groups map[string]*modelGroup // by id
+	hot    map[string]bool        // this worker's users in the shared group
 }
 
 type modelUser struct {
@@ -122,6 +137,7 @@ type runner struct {
 	replicas []*scimtest.Client
 	prefix   string
 	seq      int
+	hot      string // the shared group's id
 }
 
 func (r *runner) replica() *scimtest.Client { return r.replicas[r.rng.IntN(len(r.replicas))] }
@@ -141,7 +157,7 @@ func (r *runner) liveUsers() []*modelUser {
 			out = append(out, u)
 		}
 	}
-	slices.SortFunc(out, func(a, b *modelUser) int { return cmpString(a.userName, b.userName) })
+	slices.SortFunc(out, func(a, b *modelUser) int { return strings.Compare(a.userName, b.userName) })
 	return out
 }
 
@@ -152,18 +168,8 @@ func (r *runner) liveGroups() []*modelGroup {
 			out = append(out, g)
 		}
 	}
-	slices.SortFunc(out, func(a, b *modelGroup) int { return cmpString(a.id, b.id) })
+	slices.SortFunc(out, func(a, b *modelGroup) int { return strings.Compare(a.id, b.id) })
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // someUsers picks up to n live users.
@@ -205,11 +211,35 @@ func (r *runner) step(i int) {
 		})
 		r.expect(resp, http.StatusCreated, "create user "+name)
 		r.m.users[name] = &modelUser{id: resp.String("id"), userName: name, displayName: "new", active: true}
-	case k < 30: // profile update
+	case k < 24: // profile update
 		u := users[r.rng.IntN(len(users))]
 		u.displayName = fmt.Sprintf("name %d", i)
 		r.expect(r.replica().Do(t, http.MethodPatch, "/Users/"+u.id,
 			fmt.Sprintf(`{%s,"Operations":[{"op":"replace","path":"displayName","value":%q}]}`, patchSchema, u.displayName)), http.StatusOK, "rename user")
+	case k < 30: // profile update under If-Match, with the version read from either replica
+		u := users[r.rng.IntN(len(users))]
+		etag := r.replica().Do(t, http.MethodGet, "/Users/"+u.id, nil).Header.Get("ETag")
+		name := fmt.Sprintf("name %d", i)
+		resp := r.replica().Do(t, http.MethodPatch, "/Users/"+u.id,
+			fmt.Sprintf(`{%s,"Operations":[{"op":"replace","path":"displayName","value":%q}]}`, patchSchema, name), "If-Match: "+etag)
+		switch resp.Status {
+		case http.StatusOK:
+			u.displayName = name
+		case http.StatusPreconditionFailed: // the read came from a replica behind the last write
+		default:
+			t.Errorf("If-Match update: %d %s", resp.Status, resp.Raw)
+		}
+	case k < 36: // the shared group: add or remove one of this worker's users
+		u := users[r.rng.IntN(len(users))]
+		op := fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, u.id)
+		if r.m.hot[u.id] {
+			op = fmt.Sprintf(`{"op":"remove","path":"members[value eq \"%s\"]"}`, u.id)
+		}
+		r.expect(r.replica().Do(t, http.MethodPatch, "/Groups/"+r.hot, fmt.Sprintf(`{%s,"Operations":[%s]}`, patchSchema, op)), http.StatusNoContent, "shared group")
+		r.m.hot[u.id] = !r.m.hot[u.id]
+		if !r.m.hot[u.id] {
+			delete(r.m.hot, u.id)
+		}
 	case k < 42: // deactivate or reactivate
 		u := users[r.rng.IntN(len(users))]
 		u.active = !u.active
@@ -222,6 +252,7 @@ func (r *runner) step(i int) {
 		for _, g := range r.m.groups {
 			delete(g.members, u.id)
 		}
+		delete(r.m.hot, u.id)
 	case k < 56 || len(groups) == 0: // create a group with members
 		members := r.someUsers(r.rng.IntN(12))
 		name := fmt.Sprintf("%s group %d", r.prefix, r.seq)

@@ -1,5 +1,11 @@
 package v1alpha1
 
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
 // Labels and annotations Roster puts on its objects.
 const (
 	// LastModifiedAnnotation records the time of the last SCIM write to an object (RFC 3339),
@@ -25,3 +31,14 @@ const (
 	// ConditionTokenConfigured says whether the organization has a usable SCIM token.
 	ConditionTokenConfigured = "TokenConfigured"
 )
+
+// StampLastModified records t as the time of the last SCIM write of obj
+// (LastModifiedAnnotation).
+func StampLastModified(obj metav1.Object, t time.Time) {
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[LastModifiedAnnotation] = t.UTC().Format(time.RFC3339Nano)
+	obj.SetAnnotations(a)
+}

@@ -92,6 +92,8 @@ type WebhookConfig struct {
 type Roster struct {
 	Manager manager.Manager
 	SCIM    *scim.Server
+	// Directory is what the SCIM server reads and writes users and teams through.
+	Directory *directory.Directory
 	// Store is the identity store the controllers write to; nil without one.
 	Store *lazy.Store
 }
@@ -183,7 +185,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return &Roster{Manager: mgr, SCIM: srv, Store: store}, nil
+	return &Roster{Manager: mgr, SCIM: srv, Directory: dir, Store: store}, nil
 }
 
 // addWebhook registers the admission validators on the manager's webhook server (which the

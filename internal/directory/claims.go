@@ -67,7 +67,11 @@ func (d *Directory) claimDisplayName(ctx context.Context, team *rosterv1.OrgTeam
 	if h := existing.Spec.HolderIdentity; h != nil && *h == holder {
 		return nil // ours already (a retried request)
 	}
-	switch d.claimState(ctx, &existing, displayName) {
+	state, err := d.claimState(ctx, &existing, displayName)
+	if err != nil {
+		return err // not known to be held: the identity provider must retry, not give up
+	}
+	switch state {
 	case claimHeld:
 		return &NameTakenError{Detail: fmt.Sprintf("a Group with displayName %q already exists", displayName)}
 	case claimReleasing:
@@ -96,27 +100,27 @@ const (
 // deleted or holds another display name, and the claim is older than claimGrace. Within the
 // grace a claim whose holder is being deleted is "releasing": a create of that name should
 // retry (the delete releases it); a holder that does not exist yet is a create in flight.
-func (d *Directory) claimState(ctx context.Context, lease *coordinationv1.Lease, displayName string) claimStatus {
+func (d *Directory) claimState(ctx context.Context, lease *coordinationv1.Lease, displayName string) (claimStatus, error) {
 	young := lease.Spec.AcquireTime != nil && d.now().Sub(lease.Spec.AcquireTime.Time) < claimGrace
 	if lease.Spec.HolderIdentity == nil {
 		if young {
-			return claimHeld
+			return claimHeld, nil
 		}
-		return claimStale
+		return claimStale, nil
 	}
 	var holder rosterv1.OrgTeam
 	err := d.api.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: *lease.Spec.HolderIdentity}, &holder)
 	switch {
 	case err != nil && !apierrors.IsNotFound(err):
-		return claimHeld
+		return claimHeld, err
 	case err == nil && holder.DeletionTimestamp == nil && naming.Fold(holder.Spec.DisplayName) == naming.Fold(displayName):
-		return claimHeld
+		return claimHeld, nil
 	case young && err == nil && holder.DeletionTimestamp != nil:
-		return claimReleasing
+		return claimReleasing, nil
 	case young:
-		return claimHeld // being created, or renamed a moment ago: either may still be in flight
+		return claimHeld, nil // being created, or renamed a moment ago: either may still be in flight
 	}
-	return claimStale
+	return claimStale, nil
 }
 
 // releaseDisplayName drops team's claim on displayName, if it still holds it.
@@ -135,4 +139,25 @@ func (d *Directory) releaseDisplayName(ctx context.Context, team *rosterv1.OrgTe
 		return nil // gone, or taken over: either way no longer ours
 	}
 	return err
+}
+
+// releaseClaims drops every display-name claim team holds, found by its label in the
+// apiserver (not by the display name this replica last saw: another replica may have renamed
+// the team a moment ago).
+func (d *Directory) releaseClaims(ctx context.Context, team *rosterv1.OrgTeam) error {
+	var leases coordinationv1.LeaseList
+	if err := d.api.List(ctx, &leases, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name}); err != nil {
+		return err
+	}
+	for i := range leases.Items {
+		l := &leases.Items[i]
+		if h := l.Spec.HolderIdentity; h == nil || *h != team.Name {
+			continue
+		}
+		rv := l.ResourceVersion
+		if err := d.client.Delete(ctx, l, client.Preconditions{ResourceVersion: &rv}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return nil
 }

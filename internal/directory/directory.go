@@ -80,6 +80,7 @@ func (e *NameTakenError) Error() string { return e.Detail }
 // answer "retry" (SCIM: 503 + Retry-After), never "conflict", which identity providers take as
 // permanent.
 type BeingDeletedError struct {
+	// Detail says which name and what to do, for a person.
 	Detail string
 }
 
@@ -108,16 +109,6 @@ func (p Precondition) check(version string) error {
 		return nil
 	}
 	return ErrPreconditionFailed
-}
-
-// stampModified records the time of a SCIM write.
-func stampModified(obj client.Object, now time.Time) {
-	a := obj.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a[rosterv1.LastModifiedAnnotation] = now.UTC().Format(time.RFC3339Nano)
-	obj.SetAnnotations(a)
 }
 
 // LastModified is the time of the last SCIM write of an object, else its creation.

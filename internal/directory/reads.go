@@ -40,11 +40,17 @@ func newOwnWrites() *ownWrites {
 	return &ownWrites{changed: make(chan struct{}), wrote: map[string]uint64{}, seen: map[string]uint64{}}
 }
 
-// trackedKinds are the kinds whose writes the directory waits for.
+// The kinds whose writes the directory waits for.
+const (
+	kindUser  = "OrgUser"
+	kindTeam  = "OrgTeam"
+	kindSlice = "OrgTeamMemberSlice"
+)
+
 var trackedKinds = map[string]client.Object{
-	"OrgUser":            &rosterv1.OrgUser{},
-	"OrgTeam":            &rosterv1.OrgTeam{},
-	"OrgTeamMemberSlice": &rosterv1.OrgTeamMemberSlice{},
+	kindUser:  &rosterv1.OrgUser{},
+	kindTeam:  &rosterv1.OrgTeam{},
+	kindSlice: &rosterv1.OrgTeamMemberSlice{},
 }
 
 // Track registers handlers on the cache's informers that advance what the cache has seen.
@@ -110,26 +116,28 @@ func kindOf(obj client.Object) string {
 	case *metav1.PartialObjectMetadata:
 		return o.GetObjectKind().GroupVersionKind().Kind
 	case *rosterv1.OrgUser:
-		return "OrgUser"
+		return kindUser
 	case *rosterv1.OrgTeam:
-		return "OrgTeam"
+		return kindTeam
 	case *rosterv1.OrgTeamMemberSlice:
-		return "OrgTeamMemberSlice"
+		return kindSlice
 	}
 	return ""
 }
 
-// awaitOwnWrites waits until this replica's cache holds every write this replica has
-// acknowledged (bounded by ownWaitTimeout and ctx).
-func (d *Directory) awaitOwnWrites(ctx context.Context) {
+// awaitOwnWrites waits until this replica's cache holds every write of the given kinds this
+// replica has acknowledged (bounded by ownWaitTimeout and ctx). A read waits only for the kinds
+// it reads: a POST /Users answered with the user's groups reads slices, and must not wait for
+// the watch to deliver the user it just created.
+func (d *Directory) awaitOwnWrites(ctx context.Context, kinds ...string) {
 	w := d.own
 	var timeout <-chan time.Time
 	for {
 		w.mu.Lock()
 		behind := false
 		if w.tracked {
-			for kind, rv := range w.wrote {
-				if w.seen[kind] < rv {
+			for _, kind := range kinds {
+				if w.seen[kind] < w.wrote[kind] {
 					behind = true
 				}
 			}
@@ -154,6 +162,19 @@ func (d *Directory) awaitOwnWrites(ctx context.Context) {
 	}
 }
 
+// listKind is the kind of a list's items.
+func listKind(list client.ObjectList) string {
+	switch list.(type) {
+	case *rosterv1.OrgUserList:
+		return kindUser
+	case *rosterv1.OrgTeamList:
+		return kindTeam
+	case *rosterv1.OrgTeamMemberSliceList:
+		return kindSlice
+	}
+	return ""
+}
+
 // awaitGone waits until this replica's cache no longer shows obj (or shows it terminating),
 // after a delete: a delete's own revision is not returned to the client, so ownWrites cannot
 // wait for it.
@@ -175,7 +196,7 @@ func (d *Directory) awaitGone(ctx context.Context, obj client.Object) {
 func (d *Directory) get(ctx context.Context, key client.ObjectKey, obj client.Object, live bool) error {
 	var err error
 	if !live {
-		d.awaitOwnWrites(ctx)
+		d.awaitOwnWrites(ctx, kindOf(obj))
 		err = d.client.Get(ctx, key, obj)
 	}
 	if live || apierrors.IsNotFound(err) {
@@ -196,7 +217,7 @@ func (d *Directory) get(ctx context.Context, key client.ObjectKey, obj client.Ob
 // The objects are shared with the cache (no deep copies: a full scan of 100,000 users would
 // copy every one): callers only read them.
 func (d *Directory) list(ctx context.Context, namespace string, list client.ObjectList, opts ...client.ListOption) error {
-	d.awaitOwnWrites(ctx)
+	d.awaitOwnWrites(ctx, listKind(list))
 	opts = append(opts, client.InNamespace(namespace), client.UnsafeDisableDeepCopy)
 	return d.client.List(ctx, list, opts...)
 }

@@ -67,6 +67,7 @@ func (d *Directory) TeamsWithMember(ctx context.Context, namespace, userID strin
 	if err := d.list(ctx, namespace, &sl, client.MatchingFields{index.SliceMember: userID}); err != nil {
 		return nil, err
 	}
+	d.awaitOwnWrites(ctx, kindTeam)
 	seen := map[string]bool{}
 	var out []rosterv1.OrgTeam
 	for _, x := range sl.Items {
@@ -90,7 +91,7 @@ func (d *Directory) TeamsWithMember(ctx context.Context, namespace, userID strin
 // View returns a team as SCIM sees it (version and last-modified time cover its members),
 // from the cache's slices (their headers only: no member list is copied).
 func (d *Directory) View(ctx context.Context, t *rosterv1.OrgTeam) (membership.View, error) {
-	d.awaitOwnWrites(ctx)
+	d.awaitOwnWrites(ctx, kindSlice)
 	sl, err := d.members.Slices(ctx, t)
 	if err != nil {
 		return membership.View{}, err
@@ -100,7 +101,7 @@ func (d *Directory) View(ctx context.Context, t *rosterv1.OrgTeam) (membership.V
 
 // Members returns a team's member ids, sorted, from the cache.
 func (d *Directory) Members(ctx context.Context, t *rosterv1.OrgTeam) ([]string, error) {
-	d.awaitOwnWrites(ctx)
+	d.awaitOwnWrites(ctx, kindSlice)
 	sl, err := d.members.Slices(ctx, t)
 	if err != nil {
 		return nil, err
@@ -114,7 +115,7 @@ func (d *Directory) CreateTeam(ctx context.Context, org *rosterv1.Organization, 
 	t := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: displayName, ExternalID: externalID, ManagedBy: rosterv1.ManagedBySCIM}}
 	t.Name, t.Namespace = naming.NewTeamObjectName(), org.Spec.Namespace
 	t.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
-	stampModified(t, d.now())
+	rosterv1.StampLastModified(t, d.now())
 	if err := d.claimDisplayName(ctx, t, displayName); err != nil {
 		return nil, err
 	}
@@ -144,10 +145,13 @@ func (d *Directory) undoCreate(t *rosterv1.OrgTeam, displayName string) {
 
 // UpdateTeam changes a team: its spec (with a display-name claim on rename) and its members.
 //
-// The order keeps every failure whole: the new spec is computed (and validated) first, a new
+// The order keeps failures whole: the new spec is computed (and validated) first, a new
 // display name is claimed next (a name taken is refused before anything changed), then the
-// members are written, then the spec — both idempotent, so a failure of the last step is
-// answered "retry" and the retry converges — and the old claim is released last.
+// members are written (a failure releases the new claim: nothing changed), then the spec, and
+// the old claim is released last. Only an apiserver failure between the member write and the
+// spec write leaves part of the change; both steps are idempotent, so the identity provider's
+// retry of the request (it is answered 503) converges — without If-Match: a retry that carries
+// the old version is refused, as the members did change.
 //
 // With a precondition, the version is checked against the apiserver (the team and its slices'
 // metadata) and carried into the first write: the membership commit bumps the team's revision
@@ -227,7 +231,7 @@ func (d *Directory) updateTeamSpec(ctx context.Context, t *rosterv1.OrgTeam, pre
 		}
 		next := t.DeepCopy()
 		next.Spec = spec
-		stampModified(next, d.now())
+		rosterv1.StampLastModified(next, d.now())
 		if err := d.client.Update(ctx, next); err != nil {
 			return err
 		}
@@ -270,14 +274,25 @@ func (d *Directory) changeMembers(ctx context.Context, t *rosterv1.OrgTeam, ops 
 	case err != nil:
 		return err
 	}
-	d.noteWrite(res.Last)
-	if res.Revised != nil {
-		d.noteWrite(res.Revised)
+	d.noteResults(ctx, []membership.Result{res})
+	// Best effort: the change is durable, and the next change records its own unresolved ids.
+	_ = d.members.RecordUnresolved(ctx, t, res.Unresolved)
+	return nil
+}
+
+// noteResults records the writes of membership changes for read-your-writes. A slice delete's
+// revision is not returned to the client, so when a change ended with one, this waits until
+// the cache no longer shows that slice.
+func (d *Directory) noteResults(ctx context.Context, results []membership.Result) {
+	for _, res := range results {
+		d.noteWrite(res.Last)
+		if res.Revised != nil {
+			d.noteWrite(res.Revised)
+		}
+		if res.LastDeleted {
+			d.awaitGone(ctx, res.Last)
+		}
 	}
-	if res.LastDeleted {
-		d.awaitGone(ctx, res.Last)
-	}
-	return d.members.RecordUnresolved(ctx, t, res.Unresolved)
 }
 
 // liveView is a team's view as the apiserver holds it now: preconditions are checked on it.
@@ -328,7 +343,7 @@ func (d *Directory) DeleteTeam(ctx context.Context, namespace, id string, pre Pr
 	if err := d.members.DeleteAll(ctx, deleted); err != nil {
 		return err
 	}
-	if err := d.releaseDisplayName(ctx, deleted, deleted.Spec.DisplayName); err != nil {
+	if err := d.releaseClaims(ctx, deleted); err != nil {
 		return err
 	}
 	d.awaitGone(ctx, deleted)

@@ -50,7 +50,7 @@ func (d *Directory) CreateUser(ctx context.Context, org *rosterv1.Organization, 
 	u.Name = naming.UserObjectName(spec.UserName)
 	u.Namespace = org.Spec.Namespace
 	u.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
-	stampModified(u, d.now())
+	rosterv1.StampLastModified(u, d.now())
 	if err := d.client.Create(ctx, u); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return nil, d.userNameTaken(ctx, u)
@@ -60,10 +60,11 @@ func (d *Directory) CreateUser(ctx context.Context, org *rosterv1.Organization, 
 	d.noteWrite(u)
 	// The id derives from the userName: memberships that a previous user of this userName left
 	// behind (its delete raced a membership change) are not this user's. The cache's member
-	// index answers almost always with nothing, without a write; the team controller prunes
-	// what it misses (membership.Store.Prune).
-	if err := d.members.ForgetUser(ctx, u.Namespace, u.Name); err != nil {
-		return nil, fmt.Errorf("clearing stale memberships of %s: %w", u.Name, err)
+	// index answers almost always with nothing, without a write. Best effort: the user exists
+	// now, so the create must be answered as done; the deleted user's finalizer and the team
+	// controller's pruning remove leftovers too.
+	if res, err := d.members.ForgetUser(ctx, u.Namespace, u.Name); err == nil {
+		d.noteResults(ctx, res)
 	}
 	return u, nil
 }
@@ -74,6 +75,8 @@ func (d *Directory) userNameTaken(ctx context.Context, u *rosterv1.OrgUser) erro
 	var existing rosterv1.OrgUser
 	err := d.api.Get(ctx, client.ObjectKeyFromObject(u), &existing)
 	switch {
+	case err != nil && !apierrors.IsNotFound(err):
+		return err // not known to be taken: the identity provider must retry, not give up
 	case apierrors.IsNotFound(err):
 		// Gone between the create and this read: the previous user finished deleting.
 		return &BeingDeletedError{Detail: fmt.Sprintf("the previous User with userName %q was just deleted; retry", u.Spec.UserName)}
@@ -116,7 +119,7 @@ func (d *Directory) UpdateUser(ctx context.Context, namespace, id string, pre Pr
 				out = u
 				return nil
 			}
-			stampModified(next, d.now())
+			rosterv1.StampLastModified(next, d.now())
 			if err := d.client.Update(ctx, next); err != nil {
 				live = true // after a conflict the cache may still lag
 				return err
@@ -170,7 +173,9 @@ func (d *Directory) DeleteUser(ctx context.Context, namespace, id string, pre Pr
 	}
 	// The delete is durable whatever happens next: if this removal fails, the user's
 	// finalizer (and the team controller's pruning) removes it from its teams again.
-	_ = d.members.RemoveUserEverywhere(ctx, namespace, id)
+	if res, err := d.members.RemoveUserEverywhere(ctx, namespace, id); err == nil {
+		d.noteResults(ctx, res)
+	}
 	d.awaitGone(ctx, deleted)
 	return nil
 }

@@ -22,9 +22,11 @@ import (
 // change is bracketed by a mark on the team: an annotation written before its first slice
 // write and removed after its last. The team controller syncs a team's members only when no
 // mark is open (Settled). A change that fails half-way leaves its mark "failed": the state is
-// partial until the identity provider retries (it was answered 503), and the next successful
-// change of the team — the retry — clears it. A replica that dies mid-change leaves its mark
+// partial until the identity provider retries (it was answered with an error), and the
+// successful change that writes the member set the failed one meant to — the retry — clears it. A replica that dies mid-change leaves its mark
 // "open"; marks older than markTTL are ignored and cleared, so a team never stays unsynced.
+// A mark's value is "<state> <RFC 3339 time>", and for a failed change " <digest of the member
+// set it meant to write>".
 
 // MarkPrefix starts the annotation keys of open membership changes.
 const MarkPrefix = "change.scim.roster.dev/"
@@ -46,23 +48,30 @@ func (s *Store) openChange(ctx context.Context, team *rosterv1.OrgTeam) (string,
 	return key, s.patchAnnotations(ctx, team, map[string]any{key: markValue(markOpen, time.Now())}, "")
 }
 
-// closeChange removes the change's mark after success, with every failed or expired mark the
-// successful change supersedes; after a failure it turns the mark to failed. It runs on its
-// own context: the change's may be the reason it failed.
-func (s *Store) closeChange(team *rosterv1.OrgTeam, mark string, changeErr error, marks map[string]string) {
+// closeChange removes the change's mark after success; after a failure it turns the mark to
+// failed, with the digest of the member set the change meant to write. A success also clears
+// the failed marks it completes — those whose target is the member set now written (the
+// identity provider's retry) — and expired ones; a failed mark of another target stays until
+// it expires, so an unrelated change in between does not let a half-written state through.
+// It runs on its own context: the change's may be the reason it failed.
+func (s *Store) closeChange(team *rosterv1.OrgTeam, mark string, changeErr error, marks map[string]string, target string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	set := map[string]any{}
 	if changeErr != nil {
 		if mark != "" {
-			set[mark] = markValue(markFailed, time.Now())
+			set[mark] = markValue(markFailed, time.Now()) + " " + target
 		}
 	} else {
 		if mark != "" {
 			set[mark] = nil
 		}
 		for k, v := range marks {
-			if state, at, ok := parseMark(k, v); ok && (state == markFailed || time.Since(at) > markTTL) {
+			state, at, ok := parseMark(k, v)
+			if !ok {
+				continue
+			}
+			if time.Since(at) > markTTL || (state == markFailed && strings.HasSuffix(v, " "+target)) {
 				set[k] = nil
 			}
 		}
@@ -110,7 +119,8 @@ func parseMark(key, value string) (state string, at time.Time, ok bool) {
 	if !strings.HasPrefix(key, MarkPrefix) {
 		return "", time.Time{}, false
 	}
-	state, ts, _ := strings.Cut(value, " ")
+	state, rest, _ := strings.Cut(value, " ")
+	ts, _, _ := strings.Cut(rest, " ")
 	at, err := time.Parse(time.RFC3339Nano, ts)
 	if err != nil {
 		return state, time.Time{}, true // unreadable: treat as long expired

@@ -7,6 +7,8 @@
 package membership
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"sort"
 
@@ -56,6 +58,17 @@ func Members(sl []rosterv1.OrgTeamMemberSlice) Set {
 		}
 	}
 	return s
+}
+
+// Digest identifies a sorted member set (SHA-256 of the ids): the team controller records the
+// set it last wrote to the identity store, and a failed change the set it meant to write.
+func Digest(sorted []string) string {
+	h := sha256.New()
+	for _, id := range sorted {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Desired applies membership operations, in request order, to the current members. resolved

@@ -135,3 +135,14 @@ func TestDesired(t *testing.T) {
 		})
 	}
 }
+
+func TestDigest(t *testing.T) {
+	// Different sets never share a digest, also when the concatenations are equal.
+	a, b := Digest([]string{"ab", "c"}), Digest([]string{"a", "bc"})
+	if a == b || Digest(nil) == Digest([]string{""}) {
+		t.Error("ambiguous digests")
+	}
+	if Digest([]string{"u-1", "u-2"}) != Digest([]string{"u-1", "u-2"}) {
+		t.Error("digest not deterministic")
+	}
+}

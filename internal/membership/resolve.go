@@ -37,8 +37,9 @@ func (s *Store) Users(ctx context.Context, namespace string, ids []string) (Set,
 		switch {
 		case err == nil && u.DeletionTimestamp == nil:
 			users[id] = struct{}{}
-		case err == nil: // being deleted: that cannot be undone
-		case apierrors.IsNotFound(err):
+		case err == nil || apierrors.IsNotFound(err):
+			// Unknown, or being deleted in the cache: Entra deletes a user, creates it again and
+			// adds it to a group, and the new user may not be in this cache yet.
 			unknown = append(unknown, id)
 		default:
 			return nil, err

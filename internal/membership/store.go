@@ -64,10 +64,14 @@ func (s *Store) Slices(ctx context.Context, team *rosterv1.OrgTeam) ([]rosterv1.
 
 // Result says what a Change did.
 type Result struct {
+	// Added and Removed count the members this change added and removed; Members is the
+	// team's member count after it.
 	Added, Removed int
 	Members        int
-	Writes         int
-	Unresolved     []string
+	// Writes is the number of slice writes of the commit that carried the change.
+	Writes int
+	// Unresolved are the ids the change could not add: not users of the organization.
+	Unresolved []string
 	// Last is the last object written, and LastDeleted whether that write was a delete: once a
 	// cache shows it, it shows every earlier write of the change too (one watch, in order).
 	Last        client.Object
@@ -172,6 +176,11 @@ func (s *Store) drain(key string, team *rosterv1.OrgTeam, q *queue) {
 
 // commit applies a group of changes in one set of writes, retrying on conflicts. Each
 // attempt starts from a fence, so nothing is planned from a stale view.
+//
+// A precondition is checked, and the team's revision bumped, once: after the bump this change
+// has won, so a later attempt (a slice write lost a race with a writer without precondition)
+// re-plans from the fence but does not check again — it would see its own bump. A change that
+// writes nothing bumps nothing, so a no-op under If-Match keeps the version.
 func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*request, pre Precondition) (results []Result, err error) {
 	defer func() {
 		if p := recover(); p != nil { // never leave the other callers waiting
@@ -183,13 +192,15 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 	}()
 	var mark string
 	var marks map[string]string // the team's annotations at the last fence
+	var revised client.Object
+	var target string // digest of the member set the change writes
 	err = retry.OnError(ConflictBackoff, apierrors.IsConflict, func() error {
 		snap, err := s.fence(ctx, team)
 		if err != nil {
 			return err
 		}
 		marks = snap.team.Annotations
-		if pre != nil {
+		if pre != nil && revised == nil {
 			if err := pre(snap.view(team)); err != nil {
 				return err
 			}
@@ -207,9 +218,9 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 			res.Removed = len(current) + res.Added - len(want)
 			results[i], current = res, want
 		}
+		target = Digest(current.Sorted())
 		w := Plan(snap.slices, current, s.capacity())
-		var revised client.Object
-		if pre != nil {
+		if pre != nil && revised == nil && !w.Empty() {
 			if revised, err = s.bumpRevision(ctx, team, &snap.team); err != nil {
 				return err
 			}
@@ -220,22 +231,26 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 				return err
 			}
 		}
-		last, deleted, err := s.write(ctx, team, w)
+		// The team as the fence read it: a queue's batches may come from callers that knew
+		// the team only by name (RemoveUserEverywhere), but new slices need its UID.
+		owner := team.DeepCopy()
+		owner.UID, owner.Labels = snap.team.UID, snap.team.Labels
+		last, deleted, err := s.write(ctx, owner, w)
 		for i := range results {
 			results[i].Writes, results[i].Last, results[i].LastDeleted, results[i].Revised = w.Count(), last, deleted, revised
 		}
 		return err
 	})
-	s.closeChange(team, mark, err, marks)
+	s.closeChange(team, mark, err, marks, target)
 	return results, err
 }
 
 // write performs the writes: updates and deletes first (they carry resourceVersions and
 // fail on conflict before anything new exists), then creates.
 func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (last client.Object, deleted bool, err error) {
-	now := time.Now().UTC().Format(time.RFC3339Nano)
+	now := time.Now()
 	for _, sl := range w.Update {
-		stamp(sl, now)
+		rosterv1.StampLastModified(sl, now)
 		if err := s.Writer.Update(ctx, sl); err != nil {
 			return nil, false, err
 		}
@@ -250,21 +265,13 @@ func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (la
 	}
 	for _, members := range w.Create {
 		sl := NewSlice(team, members)
-		stamp(sl, now)
+		rosterv1.StampLastModified(sl, now)
 		if err := s.Writer.Create(ctx, sl); err != nil {
 			return nil, false, err
 		}
 		last, deleted = sl, false
 	}
 	return last, deleted, nil
-}
-
-// stamp records when a slice was written: a team's meta.lastModified covers its members.
-func stamp(sl *rosterv1.OrgTeamMemberSlice, now string) {
-	if sl.Annotations == nil {
-		sl.Annotations = map[string]string{}
-	}
-	sl.Annotations[rosterv1.LastModifiedAnnotation] = now
 }
 
 // NewSlice returns a slice object for a team with the given members.
@@ -286,10 +293,10 @@ func NewSlice(team *rosterv1.OrgTeam, members []string) *rosterv1.OrgTeamMemberS
 // deleted. The slices that list it are found through the cache's member index once the cache
 // holds exactly the namespace's slices (a slice another replica wrote a moment ago must not be
 // missed), else from a live list; each affected team gets one fenced change.
-func (s *Store) RemoveUserEverywhere(ctx context.Context, namespace, userID string) error {
+func (s *Store) RemoveUserEverywhere(ctx context.Context, namespace, userID string) ([]Result, error) {
 	all, err := s.settledNamespace(ctx, namespace)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	teams := map[string]*rosterv1.OrgTeam{}
 	for i := range all {
@@ -302,29 +309,31 @@ func (s *Store) RemoveUserEverywhere(ctx context.Context, namespace, userID stri
 		t.Labels = map[string]string{rosterv1.OrgLabel: sl.Labels[rosterv1.OrgLabel]}
 		teams[sl.Spec.Team] = t
 	}
+	results := make([]Result, 0, len(teams))
 	for _, t := range teams {
-		_, err := s.Change(ctx, t, func(cur Set) (Set, []string) {
+		res, err := s.Change(ctx, t, func(cur Set) (Set, []string) {
 			return Desired(cur, []patch.MemberOp{{Kind: patch.MemberRemove, Values: []string{userID}}}, nil)
 		}, nil)
 		if err != nil && !errors.Is(err, ErrTeamGone) {
-			return fmt.Errorf("removing %s from team %s: %w", userID, t.Name, err)
+			return results, fmt.Errorf("removing %s from team %s: %w", userID, t.Name, err)
 		}
+		results = append(results, res)
 	}
-	return nil
+	return results, nil
 }
 
 // ForgetUser removes a user that was just created from any team that still lists its id,
 // which only a previous user of the same userName can have left there. The cache's member
 // index answers first (almost always with nothing, at no cost); only when it names slices is
 // the removal made, fenced like any change.
-func (s *Store) ForgetUser(ctx context.Context, namespace, userID string) error {
+func (s *Store) ForgetUser(ctx context.Context, namespace, userID string) ([]Result, error) {
 	var list rosterv1.OrgTeamMemberSliceList
 	if err := s.Cache.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{index.SliceMember: userID},
 		client.UnsafeDisableDeepCopy); err != nil {
-		return err
+		return nil, err
 	}
 	if len(list.Items) == 0 {
-		return nil
+		return nil, nil
 	}
 	return s.RemoveUserEverywhere(ctx, namespace, userID)
 }

@@ -107,6 +107,11 @@ func (s *Server) writeGroup(c *gin.Context, status int, t *rosterv1.OrgTeam) {
 		writeError(c, err)
 		return
 	}
+	s.writeView(c, status, v)
+}
+
+// writeView renders a team view with its ETag.
+func (s *Server) writeView(c *gin.Context, status int, v membership.View) {
 	attrs, excluded := projection(c)
 	doc, err := s.renderGroup(c, v, attrs, excluded)
 	if err != nil {
@@ -133,7 +138,7 @@ func (s *Server) getGroup(c *gin.Context) {
 	if notModified(c, v.Version) {
 		return
 	}
-	s.writeGroup(c, http.StatusOK, t)
+	s.writeView(c, http.StatusOK, v)
 }
 
 // listGroups serves GET /Groups.

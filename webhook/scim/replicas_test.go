@@ -208,7 +208,12 @@ func TestRecreatedUserInheritsNoMembership(t *testing.T) {
 		id := a.Do(t, http.MethodPost, "/Users", oktaUser(name)).Expect(t, http.StatusCreated).String("id")
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { defer wg.Done(); a.Do(t, http.MethodDelete, "/Users/"+id, nil).Expect(t, http.StatusNoContent) }()
+		go func() {
+			defer wg.Done()
+			if r := a.Do(t, http.MethodDelete, "/Users/"+id, nil); r.Status != http.StatusNoContent {
+				t.Errorf("round %d: delete: %d %s", i, r.Status, r.Raw)
+			}
+		}()
 		go func() {
 			defer wg.Done()
 			if r := addMember(t, b, g, id); r.Status != http.StatusNoContent {
@@ -303,6 +308,69 @@ func TestFailedWritesChangeNothing(t *testing.T) {
 		t.Fatalf("the holder of the name changed: %s", r.Raw)
 	}
 	converge(t, org.Namespace, g, a, b)
+
+	// A rename together with a member write that the apiserver refuses (a real write, denied
+	// by a policy on the real apiserver, as an outage would fail it): 503, the name stays, and
+	// the new name is not left reserved.
+	poison := a.Do(t, http.MethodPost, "/Users", oktaUser("poison@example.com")).Expect(t, http.StatusCreated).String("id")
+	lift := env.DenySliceWrites(t, org.Namespace, poison)
+	for i := range 5 {
+		r := patchGroup(t, []*scimtest.Client{a, b}[i%2], g, fmt.Sprintf(`[{"op":"replace","value":{"id":%q,"displayName":"Moved %d"}},{"op":"add","path":"members","value":%s}]`, g, i, memberList(poison)))
+		r.ExpectError(t, http.StatusServiceUnavailable, "")
+		var team rosterv1.OrgTeam
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: org.Namespace, Name: g}, &team); err != nil {
+			t.Fatal(err)
+		}
+		if team.Spec.DisplayName != "Original" {
+			t.Fatalf("the member write failed, yet the rename stayed: %q", team.Spec.DisplayName)
+		}
+		if live := liveMembers(t, org.Namespace, g); !slices.Equal(live, []string{u}) {
+			t.Fatalf("a failed change left members %v", live)
+		}
+		b.Do(t, http.MethodPost, "/Groups", fmt.Sprintf(`{"displayName":"Moved %d"}`, i)).Expect(t, http.StatusCreated)
+	}
+	lift()
+}
+
+// Groups' ETags move only with what SCIM shows, the same on both replicas; a member change
+// under If-Match that changes nothing keeps the version.
+func TestGroupETagsAreStableAcrossReplicas(t *testing.T) {
+	a, b, org := newReplicaPair(t)
+	u := a.Do(t, http.MethodPost, "/Users", oktaUser("tagged@example.com")).Expect(t, http.StatusCreated).String("id")
+	for i := range 10 {
+		r := a.Do(t, http.MethodPost, "/Groups", fmt.Sprintf(`{"displayName":"Tagged %d","members":%s}`, i, memberList(u))).Expect(t, http.StatusCreated)
+		g, v1 := r.String("id"), r.Header.Get("ETag")
+		// What the controllers write (a finalizer, status) and a display-name claim's bookkeeping
+		// move the resourceVersion, never the version.
+		var team rosterv1.OrgTeam
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: org.Namespace, Name: g}, &team); err != nil {
+			t.Fatal(err)
+		}
+		team.Finalizers = append(team.Finalizers, "test.roster.dev/bookkeeping")
+		if err := env.Client.Update(context.Background(), &team); err != nil {
+			t.Fatal(err)
+		}
+		team.Status.MemberCount = 1
+		if err := env.Client.Status().Update(context.Background(), &team); err != nil {
+			t.Fatal(err)
+		}
+		for j, c := range []*scimtest.Client{a, b} {
+			eventually(t, 5*time.Second, func() bool {
+				g := c.Do(t, http.MethodGet, "/Groups/"+g+"?excludedAttributes=members", nil)
+				return g.Status == http.StatusOK && g.Header.Get("ETag") == v1
+			}, "round %d: replica %d shows another version than the POST's %s", i, j, v1)
+		}
+		// Adding a member that is already in: nothing changes, the version stays.
+		same := addMember(t, b, g, u, "If-Match: "+v1).Expect(t, http.StatusNoContent)
+		if same.Header.Get("ETag") != v1 {
+			t.Fatalf("round %d: a no-op member change moved the version: %s -> %s", i, v1, same.Header.Get("ETag"))
+		}
+		patchGroup(t, a, g, `[{"op":"remove","path":"members"}]`, "If-Match: "+v1).Expect(t, http.StatusNoContent)
+		addMember(t, b, g, u, "If-Match: "+v1).ExpectError(t, http.StatusPreconditionFailed, "")
+		if live := liveMembers(t, org.Namespace, g); len(live) != 0 {
+			t.Fatalf("round %d: a refused change wrote: %v", i, live)
+		}
+	}
 }
 
 // ETags move only with what SCIM shows: the version from a POST still matches after the

@@ -109,7 +109,6 @@ func TestFilterUsers(t *testing.T) {
 	c, _ := newOrgClient(t)
 	ada := createUser(t, c, "ada@example.com").String("id")
 	bob := c.Do(t, http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob@example.com","externalId":"ext-bob","emails":[{"type":"work","value":"Bob@Work.example"}],"active":true}`).Expect(t, http.StatusCreated).String("id")
-	awaitListed(t, c, "bob@example.com")
 	cases := []struct {
 		filter string
 		want   []string
@@ -472,7 +471,6 @@ func TestNonASCIINamesFoldOneWay(t *testing.T) {
 	if final.String("id") == capital.String("id") {
 		t.Fatal("two names, one id")
 	}
-	awaitListed(t, c, "ΓΙΏΡΓΟΣ@example.gr")
 	r = c.Do(t, http.MethodGet, "/Users?filter="+urlq(`userName eq "ΓΙΏΡΓΟΣ@example.gr"`), nil).Expect(t, http.StatusOK)
 	if r.Get("totalResults") != float64(1) || r.String("Resources.0.id") != capital.String("id") {
 		t.Fatalf("the filter must select only the capital-sigma user: %s", r.Raw)
