@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/membership"

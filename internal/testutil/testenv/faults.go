@@ -85,4 +85,3 @@ func (e *Env) DenySliceWrites(t testing.TB, namespace, poison string) (lift func
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
