@@ -54,13 +54,21 @@ func (s *Store) openChange(ctx context.Context, team *rosterv1.OrgTeam) (string,
 // identity provider's retry) — and expired ones; a failed mark of another target stays until
 // it expires, so an unrelated change in between does not let a half-written state through.
 // It runs on its own context: the change's may be the reason it failed.
-func (s *Store) closeChange(team *rosterv1.OrgTeam, mark string, changeErr error, marks map[string]string, target string) {
+func (s *Store) closeChange(team *rosterv1.OrgTeam, mark string, changeErr error, marks map[string]string, final Set) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// The digest sorts and hashes every member: computed only when a mark needs it.
+	target := ""
+	digest := func() string {
+		if target == "" {
+			target = Digest(final.Sorted())
+		}
+		return target
+	}
 	set := map[string]any{}
 	if changeErr != nil {
 		if mark != "" {
-			set[mark] = markValue(markFailed, time.Now()) + " " + target
+			set[mark] = markValue(markFailed, time.Now()) + " " + digest()
 		}
 	} else {
 		if mark != "" {
@@ -71,7 +79,7 @@ func (s *Store) closeChange(team *rosterv1.OrgTeam, mark string, changeErr error
 			if !ok {
 				continue
 			}
-			if time.Since(at) > markTTL || (state == markFailed && strings.HasSuffix(v, " "+target)) {
+			if time.Since(at) > markTTL || (state == markFailed && strings.HasSuffix(v, " "+digest())) {
 				set[k] = nil
 			}
 		}

@@ -193,7 +193,7 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 	var mark string
 	var marks map[string]string // the team's annotations at the last fence
 	var revised client.Object
-	var target string // digest of the member set the change writes
+	var final Set // the member set the change writes
 	err = retry.OnError(ConflictBackoff, apierrors.IsConflict, func() error {
 		snap, err := s.fence(ctx, team)
 		if err != nil {
@@ -218,7 +218,7 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 			res.Removed = len(current) + res.Added - len(want)
 			results[i], current = res, want
 		}
-		target = Digest(current.Sorted())
+		final = current
 		w := Plan(snap.slices, current, s.capacity())
 		if pre != nil && revised == nil && !w.Empty() {
 			if revised, err = s.bumpRevision(ctx, team, &snap.team); err != nil {
@@ -241,7 +241,7 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		}
 		return err
 	})
-	s.closeChange(team, mark, err, marks, target)
+	s.closeChange(team, mark, err, marks, final)
 	return results, err
 }
 
