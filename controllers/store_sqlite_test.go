@@ -167,13 +167,15 @@ func TestTeamLifecycleSQLite(t *testing.T) {
 
 	// The Organization sums it up.
 	f.awaitCondition(f.organization(), rosterv1.ConditionSynced, metav1.ConditionTrue, controllers.ReasonInStore, 10*time.Second)
-	org := f.organization()
-	if err := env.Client.Get(f.ctx, key(org), org); err != nil {
-		t.Fatal(err)
-	}
-	if org.Status.Users != 3 || org.Status.Teams != 1 || org.Status.TokenRotatedAt == nil {
-		t.Errorf("organization status: users %d teams %d tokenRotatedAt %v, want 3, 1, set", org.Status.Users, org.Status.Teams, org.Status.TokenRotatedAt)
-	}
+	// Counts are recomputed at most every 2 s.
+	f.eventually(10*time.Second, func() (bool, string) {
+		org := f.organization()
+		if err := env.Client.Get(f.ctx, key(org), org); err != nil {
+			return false, err.Error()
+		}
+		return org.Status.Users == 3 && org.Status.Teams == 1 && org.Status.TokenRotatedAt != nil,
+			fmt.Sprintf("organization status: users %d teams %d tokenRotatedAt %v, want 3, 1, set", org.Status.Users, org.Status.Teams, org.Status.TokenRotatedAt)
+	})
 
 	// kubectl shows whether each object is in the store.
 	out := kubectl(t, "get", "orgusers,orgteams", "-n", f.org.Namespace)

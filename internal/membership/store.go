@@ -221,9 +221,11 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		final = current
 		w := Plan(snap.slices, current, s.capacity())
 		if pre != nil && revised == nil && !w.Empty() {
-			if revised, err = s.bumpRevision(ctx, team, &snap.team); err != nil {
-				return err
+			bumped, err := s.bumpRevision(ctx, team, &snap.team)
+			if err != nil {
+				return err // a conflict: another writer changed the team, check again
 			}
+			revised = bumped
 		}
 		if w.Count() > 1 && mark == "" {
 			// Several writes: the team controller must not sync the team half-way (marks.go).
