@@ -58,10 +58,8 @@ func TestTokenIsolationBetweenOrgs(t *testing.T) {
 // TestRotationReachesEveryReplica rotates a token while two SCIM servers (two managers, two
 // caches) serve the org: both refuse the old token within seconds and accept the new one.
 func TestRotationReachesEveryReplica(t *testing.T) {
-	c, org := newOrgClient(t)
-	second := env.StartRoster(t, nil)
-	replicas := []*scimtest.Client{c, scimtest.New(second.BaseURL, org.Name, org.Token)}
-	waitForToken(t, replicas[1])
+	c, other, org := newReplicaPair(t)
+	replicas := []*scimtest.Client{c, other}
 	newToken, err := token.Rotate(context.Background(), env.Client, org.Name, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -81,10 +79,8 @@ func TestRotationReachesEveryReplica(t *testing.T) {
 // TestRotationGracePeriod: with a grace period both tokens work on every replica (two managers,
 // two caches) until it ends, and then only the new one does, on every replica.
 func TestRotationGracePeriod(t *testing.T) {
-	c, org := newOrgClient(t)
-	second := env.StartRoster(t, nil)
-	old := []*scimtest.Client{c, scimtest.New(second.BaseURL, org.Name, org.Token)}
-	waitForToken(t, old[1])
+	c, other, org := newReplicaPair(t)
+	old := []*scimtest.Client{c, other}
 	// The expiry is stored to the second, so the old token works between grace-1s and grace.
 	const grace = 15 * time.Second
 	rotated := time.Now()
@@ -134,10 +130,8 @@ func TestRotationGracePeriod(t *testing.T) {
 // TestConcurrentCreateAcrossReplicas races 20 identical POSTs over two SCIM servers with
 // separate caches against one apiserver: exactly one 201, the rest 409, one object.
 func TestConcurrentCreateAcrossReplicas(t *testing.T) {
-	c, org := newOrgClient(t)
-	second := env.StartRoster(t, nil)
-	clients := []*scimtest.Client{c, scimtest.New(second.BaseURL, org.Name, org.Token)}
-	waitForToken(t, clients[1])
+	c, other, org := newReplicaPair(t)
+	clients := []*scimtest.Client{c, other}
 	var mu sync.Mutex
 	codes := map[int]int{}
 	var wg sync.WaitGroup

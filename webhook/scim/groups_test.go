@@ -183,10 +183,8 @@ func TestGroupDisplayNameUnique(t *testing.T) {
 
 // TestGroupCreateRaceAcrossReplicas: 20 identical group creates over two SCIM servers → one.
 func TestGroupCreateRaceAcrossReplicas(t *testing.T) {
-	c, org := newOrgClient(t)
-	second := env.StartRoster(t, nil)
-	clients := []*scimtest.Client{c, scimtest.New(second.BaseURL, org.Name, org.Token)}
-	waitForToken(t, clients[1])
+	c, other, org := newReplicaPair(t)
+	clients := []*scimtest.Client{c, other}
 	codes := map[int]int{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -307,10 +305,7 @@ func TestGroupETags(t *testing.T) {
 // TestConcurrentMemberPatchesAcrossReplicas: two SCIM servers apply 40 concurrent
 // single-member PATCHes to one team; all 40 members end up present.
 func TestConcurrentMemberPatchesAcrossReplicas(t *testing.T) {
-	c, org := newOrgClient(t)
-	second := env.StartRoster(t, nil)
-	other := scimtest.New(second.BaseURL, org.Name, org.Token)
-	waitForToken(t, other)
+	c, other, org := newReplicaPair(t)
 	u := createUsers(t, c, 40, "conc")
 	// No waiting for the second replica's cache: the users and the team were created a
 	// moment ago on the first, and the PATCHes must still find them.
