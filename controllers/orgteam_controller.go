@@ -73,7 +73,7 @@ func (r *OrgTeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	}
 	patch.rebase(team)
 	// The member count follows the slices even while the store is down.
-	members, settled, err := r.countMembers(ctx, team)
+	members, retry, err := r.countMembers(ctx, team)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -81,39 +81,36 @@ func (r *OrgTeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !settled {
+	if retry > 0 {
 		// A membership change is in flight, or this cache is behind the apiserver: the store
 		// gets the members once the change is whole.
-		return ctrl.Result{RequeueAfter: settleRetry}, nil
+		return ctrl.Result{RequeueAfter: retry}, nil
 	}
 	return ctrl.Result{}, r.reconcileMembers(ctx, org, team, members, created)
 }
-
-// settleRetry is how soon a team whose members were not settled is looked at again.
-const settleRetry = 100 * time.Millisecond
 
 // countMembers sets status.memberCount and returns the members to write to the store: the
 // ids in the team's slices that name an OrgUser which exists and is not being deleted.
 //
 // A SCIM team's slices are taken only when settled (membership.Store.Settled): no
-// multi-slice change in flight, and the cache exactly as the apiserver — otherwise settled is
-// false and nothing is counted. Ids that name no user at all are pruned from its slices: ids
+// multi-slice change in flight, and the cache exactly as the apiserver — otherwise retry says
+// when to look again and nothing is counted. Ids that name no user at all are pruned from its slices: ids
 // derive from userNames, so such a leftover (a delete that raced a membership change) would
 // make a re-created user of that userName a member again.
-func (r *OrgTeamReconciler) countMembers(ctx context.Context, team *rosterv1.OrgTeam) (members []string, settled bool, err error) {
+func (r *OrgTeamReconciler) countMembers(ctx context.Context, team *rosterv1.OrgTeam) (members []string, retry time.Duration, err error) {
 	var held []rosterv1.OrgTeamMemberSlice
 	scim := team.Spec.ManagedBy == rosterv1.ManagedBySCIM
 	if scim {
-		sl, ok, err := r.Members.Settled(ctx, team)
-		if err != nil || !ok {
-			return nil, false, apiErr(err, "reading the team's member slices")
+		sl, wait, err := r.Members.Settled(ctx, team)
+		if err != nil || wait > 0 {
+			return nil, wait, apiErr(err, "reading the team's member slices")
 		}
 		held = sl
 	} else {
 		var list rosterv1.OrgTeamMemberSliceList
 		if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
 			client.UnsafeDisableDeepCopy); err != nil {
-			return nil, false, apiErr(err, "listing the team's member slices")
+			return nil, 0, apiErr(err, "listing the team's member slices")
 		}
 		held = list.Items
 	}
@@ -131,13 +128,13 @@ func (r *OrgTeamReconciler) countMembers(ctx context.Context, team *rosterv1.Org
 		case apierrors.IsNotFound(err):
 			missing = append(missing, id)
 		case err != nil:
-			return nil, false, apiErr(err, "reading user %s", id)
+			return nil, 0, apiErr(err, "reading user %s", id)
 		}
 	}
 	if scim && len(missing) > 0 {
 		pruned, err := r.Members.Prune(ctx, team, missing)
 		if err != nil {
-			return nil, false, apiErr(err, "pruning %d ids that are not users", len(missing))
+			return nil, 0, apiErr(err, "pruning %d ids that are not users", len(missing))
 		}
 		if len(pruned) > 0 {
 			sort.Strings(pruned)
@@ -146,7 +143,7 @@ func (r *OrgTeamReconciler) countMembers(ctx context.Context, team *rosterv1.Org
 		}
 	}
 	slices.Sort(out)
-	return out, true, nil
+	return out, 0, nil
 }
 
 // reconcileRow makes the team's row match the OrgTeam; created reports a new row.

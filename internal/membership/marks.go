@@ -146,38 +146,46 @@ func pendingChange(annotations map[string]string, now time.Time) bool {
 	return false
 }
 
-// Settled returns a team's slices for the identity store, or ok=false when they may not be
-// synced yet — a multi-write change is in flight (or failed half-way, awaiting its retry), or
-// this replica's cache does not yet hold what the apiserver holds — and the caller should look
-// again shortly. The apiserver is read (metadata only) before and after the cached slices are
-// compared with it, so a change that started and ended in between is noticed too.
-func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []rosterv1.OrgTeamMemberSlice, ok bool, err error) {
+// Settled returns a team's slices for the identity store, or retry > 0 when they may not be
+// synced yet and the caller should look again after retry: a multi-write change is in flight
+// (or failed half-way, awaiting its retry), or this replica's cache does not yet hold what the
+// apiserver holds (the watch event that catches it up usually comes sooner). The apiserver is
+// read (metadata only) before and after the cached slices are compared with it, so a change
+// that started and ended in between is noticed too.
+func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []rosterv1.OrgTeamMemberSlice, retry time.Duration, err error) {
 	key := types.NamespacedName{Namespace: team.Namespace, Name: team.Name}
 	before := teamMeta()
 	if err := s.API.Get(ctx, key, before); err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
 	if pendingChange(before.Annotations, time.Now()) {
-		return nil, false, nil
+		return nil, pendingRetry, nil
 	}
 	live := sliceMetaList()
 	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
 	if err := s.API.List(ctx, live, client.InNamespace(team.Namespace), sel); err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
 	var cached rosterv1.OrgTeamMemberSliceList
 	if err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
 	if !sameVersions(cached.Items, live.Items) {
-		return nil, false, nil
+		return nil, behindRetry, nil
 	}
 	after := teamMeta()
 	if err := s.API.Get(ctx, key, after); err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
 	if after.ResourceVersion != before.ResourceVersion {
-		return nil, false, nil
+		return nil, behindRetry, nil
 	}
-	return cached.Items, true, nil
+	return cached.Items, 0, nil
 }
+
+// How soon Settled asks to look again: a cache behind the apiserver catches up within a
+// watch round trip; an open change takes a commit (tens of milliseconds to seconds).
+const (
+	behindRetry  = 10 * time.Millisecond
+	pendingRetry = 100 * time.Millisecond
+)
