@@ -86,7 +86,25 @@ func (r *OrgTeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		// gets the members once the change is whole.
 		return ctrl.Result{RequeueAfter: retry}, nil
 	}
-	return ctrl.Result{}, r.reconcileMembers(ctx, org, team, members, created)
+	if err := r.reconcileMembers(ctx, org, team, members, created); err != nil {
+		return ctrl.Result{}, err
+	}
+	next, err := r.deleteEmptySlices(ctx, team)
+	return ctrl.Result{RequeueAfter: next}, err
+}
+
+// deleteEmptySlices removes the slices that membership changes emptied, once they have been
+// empty long enough (membership.Store.DeleteEmpty); next is when to look again.
+func (r *OrgTeamReconciler) deleteEmptySlices(ctx context.Context, team *rosterv1.OrgTeam) (next time.Duration, err error) {
+	if team.Spec.ManagedBy != rosterv1.ManagedBySCIM {
+		return 0, nil
+	}
+	var list rosterv1.OrgTeamMemberSliceList
+	if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name}); err != nil {
+		return 0, apiErr(err, "listing the team's member slices")
+	}
+	next, err = r.Members.DeleteEmpty(ctx, list.Items)
+	return next, apiErr(err, "deleting empty member slices")
 }
 
 // countMembers sets status.memberCount and returns the members to write to the store: the

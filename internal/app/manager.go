@@ -137,6 +137,9 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err := dir.Track(context.Background(), mgr.GetCache()); err != nil {
 		return nil, err
 	}
+	if err := members.Track(context.Background(), mgr.GetCache()); err != nil {
+		return nil, err
+	}
 	srv, err := scim.New(scim.Options{
 		Addr:              cfg.SCIMAddr,
 		Client:            mgr.GetClient(),

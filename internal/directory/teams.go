@@ -274,23 +274,18 @@ func (d *Directory) changeMembers(ctx context.Context, t *rosterv1.OrgTeam, ops 
 	case err != nil:
 		return err
 	}
-	d.noteResults(ctx, []membership.Result{res})
+	d.noteResults([]membership.Result{res})
 	// Best effort: the change is durable, and the next change records its own unresolved ids.
 	_ = d.members.RecordUnresolved(ctx, t, res.Unresolved)
 	return nil
 }
 
-// noteResults records the writes of membership changes for read-your-writes. A slice delete's
-// revision is not returned to the client, so when a change ended with one, this waits until
-// the cache no longer shows that slice.
-func (d *Directory) noteResults(ctx context.Context, results []membership.Result) {
+// noteResults records the writes of membership changes for read-your-writes.
+func (d *Directory) noteResults(results []membership.Result) {
 	for _, res := range results {
 		d.noteWrite(res.Last)
 		if res.Revised != nil {
 			d.noteWrite(res.Revised)
-		}
-		if res.LastDeleted {
-			d.awaitGone(ctx, res.Last)
 		}
 	}
 }

@@ -64,7 +64,7 @@ func (d *Directory) CreateUser(ctx context.Context, org *rosterv1.Organization, 
 	// now, so the create must be answered as done; the deleted user's finalizer and the team
 	// controller's pruning remove leftovers too.
 	if res, err := d.members.ForgetUser(ctx, u.Namespace, u.Name); err == nil {
-		d.noteResults(ctx, res)
+		d.noteResults(res)
 	}
 	return u, nil
 }
@@ -174,7 +174,7 @@ func (d *Directory) DeleteUser(ctx context.Context, namespace, id string, pre Pr
 	// The delete is durable whatever happens next: if this removal fails, the user's
 	// finalizer (and the team controller's pruning) removes it from its teams again.
 	if res, err := d.members.RemoveUserEverywhere(ctx, namespace, id); err == nil {
-		d.noteResults(ctx, res)
+		d.noteResults(res)
 	}
 	d.awaitGone(ctx, deleted)
 	return nil

@@ -2,12 +2,17 @@ package membership
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"strconv"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
@@ -17,10 +22,25 @@ import (
 // a millisecond ago. A change planned from a stale view would be wrong without conflicting:
 // a removal of a member this replica has not seen yet plans no write at all, and a new slice
 // that another replica created carries no resourceVersion this replica could collide with.
-// So every commit is fenced: its first read is a consistent (quorum) read of the apiserver,
-// of metadata only, which is cheap whatever the team's size. When the cache holds exactly
-// those slice versions, the cached member lists are the truth and are used without copying;
-// otherwise the slices are read whole from the apiserver.
+//
+// So every commit is fenced by a watermark. After its slice writes, and before it is
+// acknowledged, a commit records on the team (WatermarkAnnotation) the highest
+// resourceVersion it wrote. A commit starts by reading the team from the apiserver — a single
+// GET, a quorum read straight from etcd — and waits until this replica's slice informer has
+// delivered that revision: resourceVersions are etcd revisions and one watch delivers a kind's
+// events in order, so the cache then holds every slice write of every acknowledged commit,
+// and its member lists are the truth. (A consistent LIST of the slices would say the same, but
+// the apiserver answers it from its watch cache once that has caught up, which took up to
+// 100 ms per request here.) A team without a watermark (written before it existed), or a cache
+// that does not catch up in time, is read with a LIST instead.
+
+// WatermarkAnnotation holds the highest slice resourceVersion written by an acknowledged
+// membership change of the team.
+const WatermarkAnnotation = "scim.roster.dev/members-watermark"
+
+// watermarkWait bounds how long a fence waits for this replica's cache to reach a watermark
+// before it lists the slices from the apiserver instead.
+const watermarkWait = time.Second
 
 // snapshot is a team and its slices as they are in the apiserver at one moment.
 type snapshot struct {
@@ -29,7 +49,7 @@ type snapshot struct {
 }
 
 // ErrTeamGone is returned when the team of a change no longer exists or is being deleted.
-var ErrTeamGone = fmt.Errorf("the team no longer exists")
+var ErrTeamGone = errors.New("the team no longer exists")
 
 func teamMeta() *metav1.PartialObjectMetadata {
 	m := &metav1.PartialObjectMetadata{}
@@ -43,34 +63,159 @@ func sliceMetaList() *metav1.PartialObjectMetadataList {
 	return l
 }
 
-// fence reads the team's metadata and its slices' metadata from the apiserver (in parallel)
-// and returns the team's slices as they are now.
+// sliceWatch tracks the highest slice resourceVersion this process's informer has delivered.
+type sliceWatch struct {
+	mu      sync.Mutex
+	seen    uint64
+	changed chan struct{} // closed and replaced whenever seen advances
+	tracked bool
+}
+
+// Track registers a handler on the cache's slice informer that advances what the fences may
+// rely on. Call it before the cache starts; without it every fence lists from the apiserver.
+func (s *Store) Track(ctx context.Context, informers cache.Informers) error {
+	inf, err := informers.GetInformer(ctx, &rosterv1.OrgTeamMemberSlice{})
+	if err != nil {
+		return err
+	}
+	w := s.watch()
+	seen := func(o any) {
+		if m, ok := o.(client.Object); ok {
+			w.observe(m.GetResourceVersion())
+		}
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    seen,
+		UpdateFunc: func(_, o any) { seen(o) },
+		DeleteFunc: seen,
+	}); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.tracked = true
+	w.mu.Unlock()
+	return nil
+}
+
+func (s *Store) watch() *sliceWatch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sliceWatch == nil {
+		s.sliceWatch = &sliceWatch{changed: make(chan struct{})}
+	}
+	return s.sliceWatch
+}
+
+func (w *sliceWatch) observe(resourceVersion string) {
+	rv, err := strconv.ParseUint(resourceVersion, 10, 64)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rv > w.seen {
+		w.seen = rv
+		close(w.changed)
+		w.changed = make(chan struct{})
+	}
+}
+
+// reached waits until the informer has delivered revision want; false when it is not tracked
+// or does not get there within watermarkWait.
+func (w *sliceWatch) reached(ctx context.Context, want uint64) bool {
+	timer := time.NewTimer(watermarkWait)
+	defer timer.Stop()
+	for {
+		w.mu.Lock()
+		tracked, seen, changed := w.tracked, w.seen, w.changed
+		w.mu.Unlock()
+		switch {
+		case !tracked:
+			return false
+		case seen >= want:
+			return true
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// watermark reads a team's watermark; ok is false when it has none.
+func watermark(annotations map[string]string) (uint64, bool) {
+	rv, err := strconv.ParseUint(annotations[WatermarkAnnotation], 10, 64)
+	return rv, err == nil
+}
+
+// fence reads the team from the apiserver and returns its slices as they are now.
 func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam) (snapshot, error) {
 	var snap snapshot
-	var teamErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		m := teamMeta()
-		teamErr = s.API.Get(ctx, types.NamespacedName{Namespace: team.Namespace, Name: team.Name}, m)
-		snap.team = *m
-	}()
-	live := sliceMetaList()
-	err := s.API.List(ctx, live, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name})
-	wg.Wait()
+	m := teamMeta()
+	err := s.API.Get(ctx, types.NamespacedName{Namespace: team.Namespace, Name: team.Name}, m)
 	switch {
-	case apierrors.IsNotFound(teamErr):
+	case apierrors.IsNotFound(err):
 		return snap, ErrTeamGone
-	case teamErr != nil:
-		return snap, teamErr
 	case err != nil:
 		return snap, err
-	case snap.team.DeletionTimestamp != nil || (team.UID != "" && snap.team.UID != team.UID):
+	case m.DeletionTimestamp != nil || (team.UID != "" && m.UID != team.UID):
 		return snap, ErrTeamGone
 	}
-	snap.slices, err = s.exactSlices(ctx, team.Namespace, client.MatchingLabels{rosterv1.TeamLabel: team.Name}, live)
+	snap.team = *m
+	snap.slices, err = s.currentSlices(ctx, team, m.Annotations)
 	return snap, err
+}
+
+// currentSlices returns the team's slices as the apiserver holds them, given the team's
+// annotations as just read from it: from the cache once it reached the watermark (shared with
+// the cache: read only), else listed from the apiserver.
+func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annotations map[string]string) ([]rosterv1.OrgTeamMemberSlice, error) {
+	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
+	if rv, ok := watermark(annotations); ok && s.watch().reached(ctx, rv) {
+		var cached rosterv1.OrgTeamMemberSliceList
+		err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy)
+		return cached.Items, err
+	}
+	var fresh rosterv1.OrgTeamMemberSliceList
+	err := s.API.List(ctx, &fresh, client.InNamespace(team.Namespace), sel)
+	return fresh.Items, err
+}
+
+// LiveView returns a team's view as the apiserver holds it now, for checking a precondition
+// that a write then carries.
+func (s *Store) LiveView(ctx context.Context, team *rosterv1.OrgTeam) (View, error) {
+	snap, err := s.fence(ctx, team)
+	if err != nil {
+		return View{}, err
+	}
+	return snap.view(team), nil
+}
+
+// raiseWatermark records on the team that its slices were written up to revision rv (it never
+// lowers it: another replica's commit may have raised it further meanwhile). meta is the team
+// as this commit last knew it; a conflict reads it again.
+func (s *Store) raiseWatermark(ctx context.Context, team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata, rv uint64) error {
+	key := types.NamespacedName{Namespace: team.Namespace, Name: team.Name}
+	m := meta.DeepCopy()
+	return retry.RetryOnConflict(ConflictBackoff, func() error {
+		if m == nil {
+			m = teamMeta()
+			if err := s.API.Get(ctx, key, m); err != nil {
+				return err
+			}
+		}
+		cur, ok := watermark(m.Annotations)
+		resourceVersion := m.ResourceVersion
+		m = nil // a retry reads the team again
+		if ok && cur >= rv {
+			return nil
+		}
+		_, err := s.patchTeam(ctx, team, map[string]any{WatermarkAnnotation: strconv.FormatUint(rv, 10)}, resourceVersion)
+		return err
+	})
 }
 
 // exactSlices returns the slices that live describes: from the cache where it holds a slice
@@ -135,7 +280,6 @@ func (s *Store) exactSlices(ctx context.Context, namespace string, sel client.Ma
 // maxSliceGets is how many slices the cache may miss before they are listed instead of read
 // one by one.
 const maxSliceGets = 8
-
 // sameVersions reports whether cached slices are exactly the live ones (names and versions).
 func sameVersions(cached []rosterv1.OrgTeamMemberSlice, live []metav1.PartialObjectMetadata) bool {
 	if len(cached) != len(live) {
@@ -151,14 +295,4 @@ func sameVersions(cached []rosterv1.OrgTeamMemberSlice, live []metav1.PartialObj
 		}
 	}
 	return true
-}
-
-// LiveView returns a team's view as the apiserver holds it now, for checking a precondition
-// that a write then carries.
-func (s *Store) LiveView(ctx context.Context, team *rosterv1.OrgTeam) (View, error) {
-	snap, err := s.fence(ctx, team)
-	if err != nil {
-		return View{}, err
-	}
-	return snap.view(team), nil
 }

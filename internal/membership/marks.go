@@ -40,12 +40,13 @@ const (
 	markFailed = "failed"
 )
 
-// openChange writes a new open mark on the team and returns its key.
-func (s *Store) openChange(ctx context.Context, team *rosterv1.OrgTeam) (string, error) {
+// openChange writes a new open mark on the team and returns its key and the team after it.
+func (s *Store) openChange(ctx context.Context, team *rosterv1.OrgTeam) (string, *metav1.PartialObjectMetadata, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	key := MarkPrefix + hex.EncodeToString(b[:])
-	return key, s.patchAnnotations(ctx, team, map[string]any{key: markValue(markOpen, time.Now())}, "")
+	meta, err := s.patchTeam(ctx, team, map[string]any{key: markValue(markOpen, time.Now())}, "")
+	return key, meta, err
 }
 
 // closeChange removes the change's mark after success; after a failure it turns the mark to
@@ -91,7 +92,7 @@ func (s *Store) closeChange(team *rosterv1.OrgTeam, mark string, changeErr error
 
 // bumpRevision increments the team's RevisionAnnotation, failing with a conflict if the team
 // changed since meta was read. It returns the team's metadata after the write.
-func (s *Store) bumpRevision(ctx context.Context, team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata) (client.Object, error) {
+func (s *Store) bumpRevision(ctx context.Context, team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata) (*metav1.PartialObjectMetadata, error) {
 	n, _ := strconv.ParseInt(meta.Annotations[RevisionAnnotation], 10, 64)
 	return s.patchTeam(ctx, team, map[string]any{RevisionAnnotation: strconv.FormatInt(n+1, 10)}, meta.ResourceVersion)
 }
@@ -104,7 +105,7 @@ func (s *Store) patchAnnotations(ctx context.Context, team *rosterv1.OrgTeam, se
 }
 
 // patchTeam is patchAnnotations returning the team's metadata after the patch.
-func (s *Store) patchTeam(ctx context.Context, team *rosterv1.OrgTeam, set map[string]any, resourceVersion string) (client.Object, error) {
+func (s *Store) patchTeam(ctx context.Context, team *rosterv1.OrgTeam, set map[string]any, resourceVersion string) (*metav1.PartialObjectMetadata, error) {
 	meta := map[string]any{"annotations": set}
 	if resourceVersion != "" {
 		meta["resourceVersion"] = resourceVersion
@@ -148,10 +149,10 @@ func pendingChange(annotations map[string]string, now time.Time) bool {
 
 // Settled returns a team's slices for the identity store, or retry > 0 when they may not be
 // synced yet and the caller should look again after retry: a multi-write change is in flight
-// (or failed half-way, awaiting its retry), or this replica's cache does not yet hold what the
-// apiserver holds (the watch event that catches it up usually comes sooner). The apiserver is
-// read (metadata only) before and after the cached slices are compared with it, so a change
-// that started and ended in between is noticed too.
+// (or failed half-way, awaiting its retry), or this replica's cache has not reached the team's
+// watermark (the watch event that catches it up usually comes sooner). The team is read from
+// the apiserver before and after the cached slices are taken, so a change that started and
+// ended in between is noticed too.
 func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []rosterv1.OrgTeamMemberSlice, retry time.Duration, err error) {
 	key := types.NamespacedName{Namespace: team.Namespace, Name: team.Name}
 	before := teamMeta()
@@ -161,17 +162,21 @@ func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []r
 	if pendingChange(before.Annotations, time.Now()) {
 		return nil, pendingRetry, nil
 	}
-	live := sliceMetaList()
-	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
-	if err := s.API.List(ctx, live, client.InNamespace(team.Namespace), sel); err != nil {
-		return nil, 0, err
+	if rv, ok := watermark(before.Annotations); ok {
+		w := s.watch()
+		w.mu.Lock()
+		behind := !w.tracked || w.seen < rv
+		w.mu.Unlock()
+		if behind {
+			return nil, behindRetry, nil
+		}
 	}
+	// Teams without a watermark (made by hand, or before it existed) are read from the cache
+	// as they are: a later change raises it.
 	var cached rosterv1.OrgTeamMemberSliceList
-	if err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy); err != nil {
+	if err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return nil, 0, err
-	}
-	if !sameVersions(cached.Items, live.Items) {
-		return nil, behindRetry, nil
 	}
 	after := teamMeta()
 	if err := s.API.Get(ctx, key, after); err != nil {

@@ -118,25 +118,28 @@ func Desired(current Set, ops []patch.MemberOp, resolved func(string) bool) (wan
 }
 
 // Writes are the apiserver writes that turn the current slices into the desired members.
+//
+// A slice that a change empties is written empty, not deleted: a delete's revision is not
+// returned to the writer, so it could not be part of the revision watermark other replicas
+// wait for (fence.go). Empty slices are removed later (Store.DeleteEmpty), once no cache can
+// still be behind them; Plan never puts members into an empty slice.
 type Writes struct {
 	// Update are existing slices with new member lists (each carries its resourceVersion).
 	Update []*rosterv1.OrgTeamMemberSlice
-	// Delete are slices left empty.
-	Delete []*rosterv1.OrgTeamMemberSlice
 	// Create are member lists for new slices, each at most the slice capacity.
 	Create [][]string
 }
 
 // Empty reports whether nothing needs writing.
-func (w Writes) Empty() bool { return len(w.Update)+len(w.Delete)+len(w.Create) == 0 }
+func (w Writes) Empty() bool { return len(w.Update)+len(w.Create) == 0 }
 
 // Count is the number of apiserver writes.
-func (w Writes) Count() int { return len(w.Update) + len(w.Delete) + len(w.Create) }
+func (w Writes) Count() int { return len(w.Update) + len(w.Create) }
 
 // Plan computes the writes that make the slices hold exactly want. Members leave the slices
 // that hold them (duplicates are dropped from all but the first); new members go to the
 // slices with free room, fullest first so that slices stay few, then to new slices of at most
-// capacity members. Untouched slices are not written.
+// capacity members. Untouched slices, and slices that were empty already, are not written.
 func Plan(current []rosterv1.OrgTeamMemberSlice, want Set, capacity int) Writes {
 	var w Writes
 	placed := make(Set, len(want))
@@ -158,8 +161,8 @@ func Plan(current []rosterv1.OrgTeamMemberSlice, want Set, capacity int) Writes 
 				placed[m] = struct{}{}
 			}
 		}
-		if len(members) != len(s.Spec.Members) || len(members) == 0 {
-			changed[s] = true // an empty slice, however it came to be, is deleted
+		if len(members) != len(s.Spec.Members) {
+			changed[s] = true
 		}
 		s.Spec.Members = members
 		kept = append(kept, s)
@@ -190,10 +193,6 @@ func Plan(current []rosterv1.OrgTeamMemberSlice, want Set, capacity int) Writes 
 	}
 	for _, s := range kept {
 		if !changed[s] {
-			continue
-		}
-		if len(s.Spec.Members) == 0 {
-			w.Delete = append(w.Delete, s)
 			continue
 		}
 		slices.Sort(s.Spec.Members)

@@ -25,9 +25,6 @@ func apply(current []rosterv1.OrgTeamMemberSlice, w Writes) []rosterv1.OrgTeamMe
 	for _, s := range w.Update {
 		byName[s.Name] = *s
 	}
-	for _, s := range w.Delete {
-		delete(byName, s.Name)
-	}
 	for i, m := range w.Create {
 		byName[fmt.Sprintf("new-%d", i)] = slice("", m...)
 	}
@@ -43,22 +40,23 @@ func TestPlan(t *testing.T) {
 		name                      string
 		current                   []rosterv1.OrgTeamMemberSlice
 		want                      []string
-		updates, deletes, creates int
+		updates, creates          int
 	}{
-		{"empty to three", nil, []string{"a", "b", "c"}, 0, 0, 1},
-		{"no change, no writes", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b")}, []string{"a", "b"}, 0, 0, 0},
-		{"add fills existing slice", []rosterv1.OrgTeamMemberSlice{slice("s1", "a")}, []string{"a", "b", "c"}, 1, 0, 0},
-		{"overflow creates a slice", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b", "c")}, []string{"a", "b", "c", "d", "e"}, 1, 0, 1},
-		{"remove from one slice only", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b"), slice("s2", "c", "d")}, []string{"a", "c", "d"}, 1, 0, 0},
-		{"emptied slice is deleted", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b"), slice("s2", "c")}, []string{"a", "b"}, 0, 1, 0},
-		{"remove all", []rosterv1.OrgTeamMemberSlice{slice("s1", "a"), slice("s2", "c")}, nil, 0, 2, 0},
-		{"duplicate across slices is dropped once", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b"), slice("s2", "b", "c")}, []string{"a", "b", "c"}, 1, 0, 0},
+		{"empty to three", nil, []string{"a", "b", "c"}, 0, 1},
+		{"no change, no writes", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b")}, []string{"a", "b"}, 0, 0},
+		{"add fills existing slice", []rosterv1.OrgTeamMemberSlice{slice("s1", "a")}, []string{"a", "b", "c"}, 1, 0},
+		{"overflow creates a slice", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b", "c")}, []string{"a", "b", "c", "d", "e"}, 1, 1},
+		{"remove from one slice only", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b"), slice("s2", "c", "d")}, []string{"a", "c", "d"}, 1, 0},
+		{"emptied slice is written empty", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b"), slice("s2", "c")}, []string{"a", "b"}, 1, 0},
+		{"an empty slice is neither written nor filled", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b", "c", "d"), slice("s2")}, []string{"a", "b", "c", "d", "e"}, 0, 1},
+		{"remove all", []rosterv1.OrgTeamMemberSlice{slice("s1", "a"), slice("s2", "c")}, nil, 2, 0},
+		{"duplicate across slices is dropped once", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b"), slice("s2", "b", "c")}, []string{"a", "b", "c"}, 1, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := Plan(tc.current, NewSet(tc.want...), 4)
-			if len(w.Update) != tc.updates || len(w.Delete) != tc.deletes || len(w.Create) != tc.creates {
-				t.Fatalf("writes: %d updates, %d deletes, %d creates; want %d, %d, %d", len(w.Update), len(w.Delete), len(w.Create), tc.updates, tc.deletes, tc.creates)
+			if len(w.Update) != tc.updates || len(w.Create) != tc.creates {
+				t.Fatalf("writes: %d updates, %d creates; want %d, %d", len(w.Update), len(w.Create), tc.updates, tc.creates)
 			}
 			got := Members(apply(tc.current, w)).Sorted()
 			if !reflect.DeepEqual(got, NewSet(tc.want...).Sorted()) {
@@ -69,7 +67,8 @@ func TestPlan(t *testing.T) {
 }
 
 // TestPlanProperties: for random states and targets, the writes produce exactly the target,
-// every slice stays within capacity, no member is listed twice, and the input is not changed.
+// every slice stays within capacity, no member is listed twice, no slice is deleted (emptied
+// slices are written empty), and the input is not changed.
 func TestPlanProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	id := func() string { return fmt.Sprintf("u-%03d", r.IntN(300)) }
@@ -98,7 +97,8 @@ func TestPlanProperties(t *testing.T) {
 		}
 		seen := Set{}
 		for _, s := range after {
-			if len(s.Spec.Members) > capacity || len(s.Spec.Members) == 0 {
+			// Emptied slices stay, empty, until DeleteEmpty removes them.
+			if len(s.Spec.Members) > capacity {
 				t.Fatalf("iter %d: slice with %d members (capacity %d)", iter, len(s.Spec.Members), capacity)
 			}
 			for _, m := range s.Spec.Members {

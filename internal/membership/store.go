@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -33,8 +34,9 @@ type Store struct {
 	// Capacity is the most members per slice (rosterv1.MaxMembersPerSlice when zero).
 	Capacity int
 
-	mu     sync.Mutex
-	queues map[string]*queue // per team: changes waiting for a group commit
+	mu         sync.Mutex
+	queues     map[string]*queue // per team: changes waiting for a group commit
+	sliceWatch *sliceWatch       // what the slice informer has delivered (fence.go)
 }
 
 func (s *Store) capacity() int {
@@ -72,10 +74,9 @@ type Result struct {
 	Writes int
 	// Unresolved are the ids the change could not add: not users of the organization.
 	Unresolved []string
-	// Last is the last object written, and LastDeleted whether that write was a delete: once a
-	// cache shows it, it shows every earlier write of the change too (one watch, in order).
-	Last        client.Object
-	LastDeleted bool
+	// Last is the slice written last: once a cache shows it, it shows every earlier slice
+	// write of the change too (one watch, in order).
+	Last client.Object
 	// Revised is the team after a precondition's revision bump (nil without one): the team's
 	// version changed with it.
 	Revised client.Object
@@ -175,7 +176,8 @@ func (s *Store) drain(key string, team *rosterv1.OrgTeam, q *queue) {
 }
 
 // commit applies a group of changes in one set of writes, retrying on conflicts. Each
-// attempt starts from a fence, so nothing is planned from a stale view.
+// attempt starts from a fence (fence.go), so nothing is planned from a stale view, and the
+// commit raises the team's watermark before it is acknowledged.
 //
 // A precondition is checked, and the team's revision bumped, once: after the bump this change
 // has won, so a later attempt (a slice write lost a race with a writer without precondition)
@@ -191,15 +193,16 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		}
 	}()
 	var mark string
-	var marks map[string]string // the team's annotations at the last fence
+	var meta *metav1.PartialObjectMetadata // the team as this commit last wrote or read it
 	var revised client.Object
 	var final Set // the member set the change writes
-	err = retry.OnError(ConflictBackoff, apierrors.IsConflict, func() error {
+	var high uint64
+	err = retry.OnError(ConflictBackoff, isConflictOrGone, func() error {
 		snap, err := s.fence(ctx, team)
 		if err != nil {
 			return err
 		}
-		marks = snap.team.Annotations
+		meta = &snap.team
 		if pre != nil && revised == nil {
 			if err := pre(snap.view(team)); err != nil {
 				return err
@@ -221,15 +224,15 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		final = current
 		w := Plan(snap.slices, current, s.capacity())
 		if pre != nil && revised == nil && !w.Empty() {
-			bumped, err := s.bumpRevision(ctx, team, &snap.team)
+			bumped, err := s.bumpRevision(ctx, team, meta)
 			if err != nil {
 				return err // a conflict: another writer changed the team, check again
 			}
-			revised = bumped
+			revised, meta = bumped, bumped
 		}
 		if w.Count() > 1 && mark == "" {
 			// Several writes: the team controller must not sync the team half-way (marks.go).
-			if mark, err = s.openChange(ctx, team); err != nil {
+			if mark, meta, err = s.openChange(ctx, team); err != nil {
 				return err
 			}
 		}
@@ -237,43 +240,59 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		// the team only by name (RemoveUserEverywhere), but new slices need its UID.
 		owner := team.DeepCopy()
 		owner.UID, owner.Labels = snap.team.UID, snap.team.Labels
-		last, deleted, err := s.write(ctx, owner, w)
+		last, rv, err := s.write(ctx, owner, w)
+		high = max(high, rv)
 		for i := range results {
-			results[i].Writes, results[i].Last, results[i].LastDeleted, results[i].Revised = w.Count(), last, deleted, revised
+			results[i].Writes, results[i].Last, results[i].Revised = w.Count(), last, revised
 		}
 		return err
 	})
-	s.closeChange(team, mark, err, marks, final)
+	if high > 0 {
+		// Also after a failure: what was written is in the apiserver, and other replicas must
+		// plan from it.
+		if werr := s.raiseWatermark(ctx, team, meta, high); err == nil {
+			err = werr
+		}
+	}
+	var annotations map[string]string
+	if meta != nil {
+		annotations = meta.Annotations
+	}
+	s.closeChange(team, mark, err, annotations, final)
 	return results, err
 }
 
-// write performs the writes: updates and deletes first (they carry resourceVersions and
-// fail on conflict before anything new exists), then creates.
-func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (last client.Object, deleted bool, err error) {
+// isConflictOrGone reports a write that lost a race: a conflict, or a slice deleted since
+// the fence (an empty one, removed by DeleteEmpty).
+func isConflictOrGone(err error) bool { return apierrors.IsConflict(err) || apierrors.IsNotFound(err) }
+
+// write performs the writes, updates first (they carry resourceVersions and fail on conflict
+// before anything new exists), then creates; it returns the last slice written and the
+// highest resourceVersion written.
+func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (last client.Object, high uint64, err error) {
 	now := time.Now()
-	for _, sl := range w.Update {
-		rosterv1.StampLastModified(sl, now)
-		if err := s.Writer.Update(ctx, sl); err != nil {
-			return nil, false, err
+	note := func(sl *rosterv1.OrgTeamMemberSlice) {
+		if rv, err := strconv.ParseUint(sl.ResourceVersion, 10, 64); err == nil {
+			high = max(high, rv)
 		}
 		last = sl
 	}
-	for _, sl := range w.Delete {
-		rv := sl.ResourceVersion
-		if err := s.Writer.Delete(ctx, sl, client.Preconditions{ResourceVersion: &rv}); err != nil && !apierrors.IsNotFound(err) {
-			return nil, false, err
+	for _, sl := range w.Update {
+		rosterv1.StampLastModified(sl, now)
+		if err := s.Writer.Update(ctx, sl); err != nil {
+			return last, high, err
 		}
-		last, deleted = sl, true
+		note(sl)
 	}
 	for _, members := range w.Create {
 		sl := NewSlice(team, members)
 		rosterv1.StampLastModified(sl, now)
 		if err := s.Writer.Create(ctx, sl); err != nil {
-			return nil, false, err
+			return last, high, err
 		}
-		last, deleted = sl, false
+		note(sl)
 	}
-	return last, deleted, nil
+	return last, high, nil
 }
 
 // NewSlice returns a slice object for a team with the given members.
@@ -388,6 +407,37 @@ func (s *Store) RecordUnresolved(ctx context.Context, t *rosterv1.OrgTeam, unres
 	t.Status.UnresolvedMembers = shown
 	t.Status.UnresolvedMemberCount = int32(len(unresolved))
 	return s.Writer.Status().Patch(ctx, t, client.MergeFrom(base))
+}
+
+// emptyTTL is how long a slice a change emptied stays before it is deleted: far longer than
+// any cache lags, so no fence can still plan from it (a delete's revision cannot be part of a
+// watermark, see Writes).
+const emptyTTL = 10 * time.Second
+
+// DeleteEmpty deletes the given slices of a team that have been empty for emptyTTL (each
+// delete carries its resourceVersion) and returns how soon the next one is due (0: none).
+func (s *Store) DeleteEmpty(ctx context.Context, slices []rosterv1.OrgTeamMemberSlice) (next time.Duration, err error) {
+	for i := range slices {
+		sl := &slices[i]
+		if len(sl.Spec.Members) > 0 {
+			continue
+		}
+		at, perr := time.Parse(time.RFC3339Nano, sl.Annotations[rosterv1.LastModifiedAnnotation])
+		if perr != nil {
+			at = sl.CreationTimestamp.Time
+		}
+		if wait := emptyTTL - time.Since(at); wait > 0 {
+			if next == 0 || wait < next {
+				next = wait
+			}
+			continue
+		}
+		rv := sl.ResourceVersion
+		if derr := s.Writer.Delete(ctx, sl.DeepCopy(), client.Preconditions{ResourceVersion: &rv}); derr != nil && !apierrors.IsNotFound(derr) && !apierrors.IsConflict(derr) {
+			err = errors.Join(err, derr)
+		}
+	}
+	return next, err
 }
 
 // DeleteAll deletes every slice of a team with one delete-collection request.
