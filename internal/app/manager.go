@@ -101,6 +101,13 @@ type Roster struct {
 // New builds the manager. Token Secrets are the only Secrets cached: caching every Secret of a
 // cluster would cost memory and broaden what a compromised replica could read.
 func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
+	if restCfg.QPS == 0 && restCfg.RateLimiter == nil {
+		// client-go's default is 5 requests/s (bursts of 10) per process: a bulk push would
+		// queue behind it. Like controller-runtime's GetConfig, rely on the apiserver's API
+		// Priority and Fairness instead.
+		restCfg = rest.CopyConfig(restCfg)
+		restCfg.QPS = -1
+	}
 	tokenSecrets := labels.SelectorFromSet(labels.Set{token.SecretLabel: "true"})
 	var syncPeriod *time.Duration
 	if cfg.SyncPeriod > 0 {
