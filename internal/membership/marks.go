@@ -150,39 +150,30 @@ func pendingChange(annotations map[string]string, now time.Time) bool {
 // Settled returns a team's slices for the identity store, or retry > 0 when they may not be
 // synced yet and the caller should look again after retry: a multi-write change is in flight
 // (or failed half-way, awaiting its retry), or this replica's cache has not reached the team's
-// watermark (the watch event that catches it up usually comes sooner). The team is read from
-// the apiserver before and after the cached slices are taken, so a change that started and
-// ended in between is noticed too.
+// watermark (the watch event that catches it up usually comes sooner).
+//
+// The cached slices are taken first, then the team is read from the apiserver: a change still
+// in flight then shows its mark, and a change that completed in the meantime raised the
+// watermark past what the cached slices were known to include — either way the slices are
+// not taken. Teams without a watermark (made by hand) are taken from the cache as they are.
 func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []rosterv1.OrgTeamMemberSlice, retry time.Duration, err error) {
-	key := types.NamespacedName{Namespace: team.Namespace, Name: team.Name}
-	before := teamMeta()
-	if err := s.API.Get(ctx, key, before); err != nil {
-		return nil, 0, err
-	}
-	if pendingChange(before.Annotations, time.Now()) {
-		return nil, pendingRetry, nil
-	}
-	if rv, ok := watermark(before.Annotations); ok {
-		w := s.watch()
-		w.mu.Lock()
-		behind := !w.tracked || w.seen < rv
-		w.mu.Unlock()
-		if behind {
-			return nil, behindRetry, nil
-		}
-	}
-	// Teams without a watermark (made by hand, or before it existed) are read from the cache
-	// as they are: a later change raises it.
+	w := s.watch()
+	w.mu.Lock()
+	tracked, seen := w.tracked, w.seen
+	w.mu.Unlock()
 	var cached rosterv1.OrgTeamMemberSliceList
 	if err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name},
 		client.UnsafeDisableDeepCopy); err != nil {
 		return nil, 0, err
 	}
-	after := teamMeta()
-	if err := s.API.Get(ctx, key, after); err != nil {
+	m := teamMeta()
+	if err := s.API.Get(ctx, types.NamespacedName{Namespace: team.Namespace, Name: team.Name}, m); err != nil {
 		return nil, 0, err
 	}
-	if after.ResourceVersion != before.ResourceVersion {
+	if pendingChange(m.Annotations, time.Now()) {
+		return nil, pendingRetry, nil
+	}
+	if rv, ok := watermark(m.Annotations); ok && (!tracked || seen < rv) {
 		return nil, behindRetry, nil
 	}
 	return cached.Items, 0, nil
