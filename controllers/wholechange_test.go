@@ -42,10 +42,10 @@ func TestMultiSliceChangeIsSeenWhole(t *testing.T) {
 	watching := make(chan struct{})
 	go func() {
 		defer close(watching)
-		for {
+		for stopped := false; !stopped; {
 			select {
 			case <-stop:
-				return
+				stopped = true // one last sample, then done
 			case <-time.After(5 * time.Millisecond):
 			}
 			if got, err := f.store.ObserveMembers(f.ctx, f.org.Name, group); err == nil {

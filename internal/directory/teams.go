@@ -116,6 +116,8 @@ func (d *Directory) CreateTeam(ctx context.Context, org *rosterv1.Organization, 
 	t.Name, t.Namespace = naming.NewTeamObjectName(), org.Spec.Namespace
 	t.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
 	rosterv1.StampLastModified(t, d.now())
+	// A new team has no slices: its fences need not list them from the apiserver.
+	t.Annotations[membership.WatermarkAnnotation] = "0"
 	if err := d.claimDisplayName(ctx, t, displayName); err != nil {
 		return nil, err
 	}
