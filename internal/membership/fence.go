@@ -280,6 +280,7 @@ func (s *Store) exactSlices(ctx context.Context, namespace string, sel client.Ma
 // maxSliceGets is how many slices the cache may miss before they are listed instead of read
 // one by one.
 const maxSliceGets = 8
+
 // sameVersions reports whether cached slices are exactly the live ones (names and versions).
 func sameVersions(cached []rosterv1.OrgTeamMemberSlice, live []metav1.PartialObjectMetadata) bool {
 	if len(cached) != len(live) {

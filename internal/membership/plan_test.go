@@ -37,10 +37,10 @@ func apply(current []rosterv1.OrgTeamMemberSlice, w Writes) []rosterv1.OrgTeamMe
 
 func TestPlan(t *testing.T) {
 	cases := []struct {
-		name                      string
-		current                   []rosterv1.OrgTeamMemberSlice
-		want                      []string
-		updates, creates          int
+		name             string
+		current          []rosterv1.OrgTeamMemberSlice
+		want             []string
+		updates, creates int
 	}{
 		{"empty to three", nil, []string{"a", "b", "c"}, 0, 1},
 		{"no change, no writes", []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b")}, []string{"a", "b"}, 0, 0},
