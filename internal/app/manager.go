@@ -18,7 +18,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/controllers"
+	"github.com/rosterhq/roster/internal/cachewatch"
 	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/identitystore/lazy"
 	"github.com/rosterhq/roster/internal/index"
@@ -136,15 +138,19 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	}
 	// One membership store per process: its group commit batches only the changes that go
 	// through it, and the SCIM server and the controllers share it.
-	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient(), Capacity: cfg.MemberSliceCapacity}
-	dir, err := directory.New(directory.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members})
+	// How far the cache has got per kind: reads wait there for this replica's own writes,
+	// membership fences for a team's watermark.
+	var progress [3]*cachewatch.Progress
+	for i, obj := range []client.Object{&rosterv1.OrgUser{}, &rosterv1.OrgTeam{}, &rosterv1.OrgTeamMemberSlice{}} {
+		if progress[i], err = cachewatch.Track(context.Background(), mgr.GetCache(), obj); err != nil {
+			return nil, err
+		}
+	}
+	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+		Capacity: cfg.MemberSliceCapacity, SliceProgress: progress[2]}
+	dir, err := directory.New(directory.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members,
+		Users: progress[0], Teams: progress[1], Slices: progress[2]})
 	if err != nil {
-		return nil, err
-	}
-	if err := dir.Track(context.Background(), mgr.GetCache()); err != nil {
-		return nil, err
-	}
-	if err := members.Track(context.Background(), mgr.GetCache()); err != nil {
 		return nil, err
 	}
 	srv, err := scim.New(scim.Options{

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/cachewatch"
 	"github.com/rosterhq/roster/internal/membership"
 )
 
@@ -34,6 +35,9 @@ type Options struct {
 	Members *membership.Store
 	// Now returns the current time (time.Now when nil).
 	Now func() time.Time
+	// Users, Teams and Slices say how far the cache has got for each kind (cachewatch.Track);
+	// reads wait there for this replica's own writes. Nil: reads do not wait.
+	Users, Teams, Slices *cachewatch.Progress
 }
 
 // Directory is the Users and Teams repositories of every organization served by a replica.
@@ -45,8 +49,7 @@ type Directory struct {
 	own     *ownWrites
 }
 
-// New returns a Directory. Call Track before the manager's cache starts, so reads can wait for
-// this replica's own writes.
+// New returns a Directory.
 func New(o Options) (*Directory, error) {
 	if o.Client == nil || o.APIReader == nil || o.Members == nil {
 		return nil, errors.New("directory: Client, APIReader and Members are required")
@@ -54,7 +57,10 @@ func New(o Options) (*Directory, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Directory{client: o.Client, api: o.APIReader, members: o.Members, now: o.Now, own: newOwnWrites()}, nil
+	own := &ownWrites{wrote: map[string]uint64{}, progress: map[string]*cachewatch.Progress{
+		kindUser: o.Users, kindTeam: o.Teams, kindSlice: o.Slices,
+	}}
+	return &Directory{client: o.Client, api: o.APIReader, members: o.Members, now: o.Now, own: own}, nil
 }
 
 // Errors a caller maps to its protocol (the SCIM server to status codes, once).

@@ -2,7 +2,6 @@ package directory
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -10,11 +9,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/cachewatch"
 )
 
 // ownWaitTimeout bounds how long a read waits for this replica's cache to show the replica's
@@ -23,21 +21,13 @@ import (
 const ownWaitTimeout = 2 * time.Second
 
 // ownWrites gives read-your-writes on one replica without making writes wait: it remembers
-// the highest resourceVersion this replica wrote and the highest its cache has seen, per kind,
-// and a read waits only while the first is ahead of the second — typically a millisecond
-// after a write, never when the replica wrote nothing new. resourceVersions are etcd revisions,
-// and one watch delivers a kind's events in revision order, so a cache that has seen revision
-// R holds every write of that kind up to R.
+// the highest resourceVersion this replica wrote per kind, and a read waits only while the
+// cache (cachewatch.Progress) is behind it — typically a millisecond after a write, never when
+// the replica wrote nothing new.
 type ownWrites struct {
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced whenever seen advances
-	wrote   map[string]uint64
-	seen    map[string]uint64
-	tracked bool
-}
-
-func newOwnWrites() *ownWrites {
-	return &ownWrites{changed: make(chan struct{}), wrote: map[string]uint64{}, seen: map[string]uint64{}}
+	mu       sync.Mutex
+	wrote    map[string]uint64
+	progress map[string]*cachewatch.Progress // nil entries: not tracked, reads do not wait
 }
 
 // The kinds whose writes the directory waits for.
@@ -46,53 +36,6 @@ const (
 	kindTeam  = "OrgTeam"
 	kindSlice = "OrgTeamMemberSlice"
 )
-
-var trackedKinds = map[string]client.Object{
-	kindUser:  &rosterv1.OrgUser{},
-	kindTeam:  &rosterv1.OrgTeam{},
-	kindSlice: &rosterv1.OrgTeamMemberSlice{},
-}
-
-// Track registers handlers on the cache's informers that advance what the cache has seen.
-// Call it before the cache starts.
-func (d *Directory) Track(ctx context.Context, informers cache.Informers) error {
-	for kind, obj := range trackedKinds {
-		inf, err := informers.GetInformer(ctx, obj)
-		if err != nil {
-			return fmt.Errorf("directory: informer for %s: %w", kind, err)
-		}
-		seen := func(o any) {
-			if m, ok := o.(client.Object); ok {
-				d.own.observe(kind, m.GetResourceVersion())
-			}
-		}
-		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    seen,
-			UpdateFunc: func(_, o any) { seen(o) },
-			DeleteFunc: seen, // a tombstone (DeletedFinalStateUnknown) is not an object: skipped
-		}); err != nil {
-			return err
-		}
-	}
-	d.own.mu.Lock()
-	d.own.tracked = true
-	d.own.mu.Unlock()
-	return nil
-}
-
-func (w *ownWrites) observe(kind, resourceVersion string) {
-	rv, err := strconv.ParseUint(resourceVersion, 10, 64)
-	if err != nil {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if rv > w.seen[kind] {
-		w.seen[kind] = rv
-		close(w.changed)
-		w.changed = make(chan struct{})
-	}
-}
 
 // noteWrite records an acknowledged write of this replica.
 func (d *Directory) noteWrite(obj client.Object) {
@@ -130,34 +73,12 @@ func kindOf(obj client.Object) string {
 // it reads: a POST /Users answered with the user's groups reads slices, and must not wait for
 // the watch to deliver the user it just created.
 func (d *Directory) awaitOwnWrites(ctx context.Context, kinds ...string) {
-	w := d.own
-	var timeout <-chan time.Time
-	for {
-		w.mu.Lock()
-		behind := false
-		if w.tracked {
-			for _, kind := range kinds {
-				if w.seen[kind] < w.wrote[kind] {
-					behind = true
-				}
-			}
-		}
-		changed := w.changed
-		w.mu.Unlock()
-		if !behind {
-			return
-		}
-		if timeout == nil {
-			t := time.NewTimer(ownWaitTimeout)
-			defer t.Stop()
-			timeout = t.C
-		}
-		select {
-		case <-changed:
-		case <-timeout:
-			return
-		case <-ctx.Done():
-			return
+	for _, kind := range kinds {
+		d.own.mu.Lock()
+		want, p := d.own.wrote[kind], d.own.progress[kind]
+		d.own.mu.Unlock()
+		if seen, ok := p.Seen(); ok && seen < want {
+			p.Await(ctx, want, ownWaitTimeout)
 		}
 	}
 }

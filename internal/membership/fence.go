@@ -10,9 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
@@ -63,88 +61,6 @@ func sliceMetaList() *metav1.PartialObjectMetadataList {
 	return l
 }
 
-// sliceWatch tracks the highest slice resourceVersion this process's informer has delivered.
-type sliceWatch struct {
-	mu      sync.Mutex
-	seen    uint64
-	changed chan struct{} // closed and replaced whenever seen advances
-	tracked bool
-}
-
-// Track registers a handler on the cache's slice informer that advances what the fences may
-// rely on. Call it before the cache starts; without it every fence lists from the apiserver.
-func (s *Store) Track(ctx context.Context, informers cache.Informers) error {
-	inf, err := informers.GetInformer(ctx, &rosterv1.OrgTeamMemberSlice{})
-	if err != nil {
-		return err
-	}
-	w := s.watch()
-	seen := func(o any) {
-		if m, ok := o.(client.Object); ok {
-			w.observe(m.GetResourceVersion())
-		}
-	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    seen,
-		UpdateFunc: func(_, o any) { seen(o) },
-		DeleteFunc: seen,
-	}); err != nil {
-		return err
-	}
-	w.mu.Lock()
-	w.tracked = true
-	w.mu.Unlock()
-	return nil
-}
-
-func (s *Store) watch() *sliceWatch {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sliceWatch == nil {
-		s.sliceWatch = &sliceWatch{changed: make(chan struct{})}
-	}
-	return s.sliceWatch
-}
-
-func (w *sliceWatch) observe(resourceVersion string) {
-	rv, err := strconv.ParseUint(resourceVersion, 10, 64)
-	if err != nil {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if rv > w.seen {
-		w.seen = rv
-		close(w.changed)
-		w.changed = make(chan struct{})
-	}
-}
-
-// reached waits until the informer has delivered revision want; false when it is not tracked
-// or does not get there within watermarkWait.
-func (w *sliceWatch) reached(ctx context.Context, want uint64) bool {
-	timer := time.NewTimer(watermarkWait)
-	defer timer.Stop()
-	for {
-		w.mu.Lock()
-		tracked, seen, changed := w.tracked, w.seen, w.changed
-		w.mu.Unlock()
-		switch {
-		case !tracked:
-			return false
-		case seen >= want:
-			return true
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return false
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
-
 // watermark reads a team's watermark; ok is false when it has none.
 func watermark(annotations map[string]string) (uint64, bool) {
 	rv, err := strconv.ParseUint(annotations[WatermarkAnnotation], 10, 64)
@@ -174,7 +90,7 @@ func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam) (snapshot, er
 // the cache: read only), else listed from the apiserver.
 func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annotations map[string]string) ([]rosterv1.OrgTeamMemberSlice, error) {
 	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
-	if rv, ok := watermark(annotations); ok && s.watch().reached(ctx, rv) {
+	if rv, ok := watermark(annotations); ok && s.SliceProgress.Await(ctx, rv, watermarkWait) {
 		var cached rosterv1.OrgTeamMemberSliceList
 		err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy)
 		return cached.Items, err

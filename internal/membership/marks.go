@@ -157,10 +157,7 @@ func pendingChange(annotations map[string]string, now time.Time) bool {
 // watermark past what the cached slices were known to include — either way the slices are
 // not taken. Teams without a watermark (made by hand) are taken from the cache as they are.
 func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []rosterv1.OrgTeamMemberSlice, retry time.Duration, err error) {
-	w := s.watch()
-	w.mu.Lock()
-	tracked, seen := w.tracked, w.seen
-	w.mu.Unlock()
+	seen, tracked := s.SliceProgress.Seen()
 	var cached rosterv1.OrgTeamMemberSliceList
 	if err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name},
 		client.UnsafeDisableDeepCopy); err != nil {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/cachewatch"
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/scim/patch"
 )
@@ -33,10 +34,12 @@ type Store struct {
 	Writer client.Client
 	// Capacity is the most members per slice (rosterv1.MaxMembersPerSlice when zero).
 	Capacity int
+	// SliceProgress says how far Cache has got with slices (cachewatch.Track); fences wait
+	// there for a team's watermark. Nil: every fence lists the slices from the apiserver.
+	SliceProgress *cachewatch.Progress
 
-	mu         sync.Mutex
-	queues     map[string]*queue // per team: changes waiting for a group commit
-	sliceWatch *sliceWatch       // what the slice informer has delivered (fence.go)
+	mu     sync.Mutex
+	queues map[string]*queue // per team: changes waiting for a group commit
 }
 
 func (s *Store) capacity() int {

@@ -1,0 +1,107 @@
+// Package cachewatch tells how far an informer cache has got: the highest resourceVersion it
+// has delivered for a kind. resourceVersions are etcd revisions, and one watch delivers a
+// kind's events in revision order, so a cache that has delivered revision R holds every write
+// of that kind up to R. Reads that must not be staler than a known write (read-your-writes,
+// membership fences) wait for it here instead of reading the apiserver.
+package cachewatch
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Progress is the highest resourceVersion an informer has delivered. The zero value and nil
+// are "not tracked": Await then reports false at once.
+type Progress struct {
+	mu      sync.Mutex
+	seen    uint64
+	changed chan struct{} // closed and replaced whenever seen advances
+	tracked bool
+}
+
+// Track registers a handler on the cache's informer for obj's kind and returns its progress.
+// Call it before the cache starts. Handlers run after the informer's store is updated, so what
+// Progress reports is already readable from the cache.
+func Track(ctx context.Context, informers cache.Informers, obj client.Object) (*Progress, error) {
+	inf, err := informers.GetInformer(ctx, obj)
+	if err != nil {
+		return nil, fmt.Errorf("informer for %T: %w", obj, err)
+	}
+	p := &Progress{changed: make(chan struct{}), tracked: true}
+	seen := func(o any) {
+		if m, ok := o.(client.Object); ok { // a tombstone (DeletedFinalStateUnknown) is skipped
+			p.observe(m.GetResourceVersion())
+		}
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    seen,
+		UpdateFunc: func(_, o any) { seen(o) },
+		DeleteFunc: seen,
+	}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Progress) observe(resourceVersion string) {
+	rv, err := strconv.ParseUint(resourceVersion, 10, 64)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rv > p.seen {
+		p.seen = rv
+		close(p.changed)
+		p.changed = make(chan struct{})
+	}
+}
+
+// Seen returns the highest revision delivered so far; ok is false when not tracked.
+func (p *Progress) Seen() (rv uint64, ok bool) {
+	if p == nil {
+		return 0, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen, p.tracked
+}
+
+// Await waits until the cache has delivered revision want, at most timeout (and ctx); it
+// reports whether it got there.
+func (p *Progress) Await(ctx context.Context, want uint64, timeout time.Duration) bool {
+	if p == nil {
+		return false
+	}
+	var expired <-chan time.Time
+	for {
+		p.mu.Lock()
+		tracked, seen, changed := p.tracked, p.seen, p.changed
+		p.mu.Unlock()
+		switch {
+		case !tracked:
+			return false
+		case seen >= want:
+			return true
+		}
+		if expired == nil {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			expired = t.C
+		}
+		select {
+		case <-changed:
+		case <-expired:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
