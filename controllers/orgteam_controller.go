@@ -96,11 +96,9 @@ func (r *OrgTeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 // deleteEmptySlices removes the slices that membership changes emptied, once they have been
 // empty long enough (membership.Store.DeleteEmpty); next is when to look again.
 func (r *OrgTeamReconciler) deleteEmptySlices(ctx context.Context, team *rosterv1.OrgTeam) (next time.Duration, err error) {
-	if team.Spec.ManagedBy != rosterv1.ManagedBySCIM {
-		return 0, nil
-	}
 	var list rosterv1.OrgTeamMemberSliceList
-	if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name}); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return 0, apiErr(err, "listing the team's member slices")
 	}
 	next, err = r.Members.DeleteEmpty(ctx, list.Items)

@@ -37,8 +37,10 @@ import (
 const WatermarkAnnotation = "scim.roster.dev/members-watermark"
 
 // watermarkWait bounds how long a fence waits for this replica's cache to reach a watermark
-// before it lists the slices from the apiserver instead.
-const watermarkWait = time.Second
+// before it lists the slices from the apiserver instead. The cache is normally a millisecond
+// behind; a replica that just started may not see any slice event for a while (its cache
+// learns revisions only from the objects it receives), and then lists.
+const watermarkWait = 250 * time.Millisecond
 
 // snapshot is a team and its slices as they are in the apiserver at one moment.
 type snapshot struct {
@@ -67,8 +69,10 @@ func watermark(annotations map[string]string) (uint64, bool) {
 	return rv, err == nil
 }
 
-// fence reads the team from the apiserver and returns its slices as they are now.
-func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam) (snapshot, error) {
+// fence reads the team from the apiserver and returns its slices as they are now. atLeast is
+// a revision the slices must include besides the watermark: a retried commit's own earlier
+// writes.
+func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam, atLeast uint64) (snapshot, error) {
 	var snap snapshot
 	m := teamMeta()
 	err := s.API.Get(ctx, types.NamespacedName{Namespace: team.Namespace, Name: team.Name}, m)
@@ -81,16 +85,18 @@ func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam) (snapshot, er
 		return snap, ErrTeamGone
 	}
 	snap.team = *m
-	snap.slices, err = s.currentSlices(ctx, team, m.Annotations)
+	snap.slices, err = s.currentSlices(ctx, team, m.Annotations, atLeast)
 	return snap, err
 }
 
 // currentSlices returns the team's slices as the apiserver holds them, given the team's
 // annotations as just read from it: from the cache once it reached the watermark (shared with
-// the cache: read only), else listed from the apiserver.
-func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annotations map[string]string) ([]rosterv1.OrgTeamMemberSlice, error) {
+// the cache: read only), else listed from the apiserver. A team with an open or failed change
+// is always listed: that change's writes may not be under the watermark yet.
+func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annotations map[string]string, atLeast uint64) ([]rosterv1.OrgTeamMemberSlice, error) {
 	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
-	if rv, ok := watermark(annotations); ok && s.SliceProgress.Await(ctx, rv, watermarkWait) {
+	rv, ok := watermark(annotations)
+	if ok && !pendingChange(annotations, time.Now()) && s.SliceProgress.Await(ctx, max(rv, atLeast), watermarkWait) {
 		var cached rosterv1.OrgTeamMemberSliceList
 		err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy)
 		return cached.Items, err
@@ -103,7 +109,7 @@ func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annot
 // LiveView returns a team's view as the apiserver holds it now, for checking a precondition
 // that a write then carries.
 func (s *Store) LiveView(ctx context.Context, team *rosterv1.OrgTeam) (View, error) {
-	snap, err := s.fence(ctx, team)
+	snap, err := s.fence(ctx, team, 0)
 	if err != nil {
 		return View{}, err
 	}
@@ -112,8 +118,11 @@ func (s *Store) LiveView(ctx context.Context, team *rosterv1.OrgTeam) (View, err
 
 // raiseWatermark records on the team that its slices were written up to revision rv (it never
 // lowers it: another replica's commit may have raised it further meanwhile). meta is the team
-// as this commit last knew it; a conflict reads it again.
-func (s *Store) raiseWatermark(ctx context.Context, team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata, rv uint64) error {
+// as this commit last knew it; a conflict reads it again. It runs on its own context: the
+// slices are written, so the watermark must follow even when the change ran out of time.
+func (s *Store) raiseWatermark(team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata, rv uint64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	key := types.NamespacedName{Namespace: team.Namespace, Name: team.Name}
 	m := meta.DeepCopy()
 	return retry.RetryOnConflict(ConflictBackoff, func() error {
@@ -129,7 +138,12 @@ func (s *Store) raiseWatermark(ctx context.Context, team *rosterv1.OrgTeam, meta
 		if ok && cur >= rv {
 			return nil
 		}
-		_, err := s.patchTeam(ctx, team, map[string]any{WatermarkAnnotation: strconv.FormatUint(rv, 10)}, resourceVersion)
+		// The team's lastModified moves with its members too: a change that only empties
+		// slices leaves no other trace once they are deleted.
+		_, err := s.patchTeam(ctx, team, map[string]any{
+			WatermarkAnnotation:             strconv.FormatUint(rv, 10),
+			rosterv1.LastModifiedAnnotation: time.Now().UTC().Format(time.RFC3339Nano),
+		}, resourceVersion)
 		return err
 	})
 }

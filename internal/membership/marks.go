@@ -155,7 +155,8 @@ func pendingChange(annotations map[string]string, now time.Time) bool {
 // The cached slices are taken first, then the team is read from the apiserver: a change still
 // in flight then shows its mark, and a change that completed in the meantime raised the
 // watermark past what the cached slices were known to include — either way the slices are
-// not taken. Teams without a watermark (made by hand) are taken from the cache as they are.
+// not taken unless a consistent list shows the cache holds exactly them. Teams without a
+// watermark (made by hand) are taken from the cache as they are.
 func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []rosterv1.OrgTeamMemberSlice, retry time.Duration, err error) {
 	seen, tracked := s.SliceProgress.Seen()
 	var cached rosterv1.OrgTeamMemberSliceList
@@ -171,7 +172,16 @@ func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []r
 		return nil, pendingRetry, nil
 	}
 	if rv, ok := watermark(m.Annotations); ok && (!tracked || seen < rv) {
-		return nil, behindRetry, nil
+		// The cache has not shown that revision yet. Usually its event is on the way; but a
+		// replica that just started learns revisions only from the slices it receives, so
+		// compare with a consistent list (slower) before asking to wait.
+		live := sliceMetaList()
+		if err := s.API.List(ctx, live, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name}); err != nil {
+			return nil, 0, err
+		}
+		if !sameVersions(cached.Items, live.Items) {
+			return nil, behindRetry, nil
+		}
 	}
 	return cached.Items, 0, nil
 }

@@ -201,7 +201,7 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 	var final Set // the member set the change writes
 	var high uint64
 	err = retry.OnError(ConflictBackoff, isConflictOrGone, func() error {
-		snap, err := s.fence(ctx, team)
+		snap, err := s.fence(ctx, team, high)
 		if err != nil {
 			return err
 		}
@@ -235,9 +235,11 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		}
 		if w.Count() > 1 && mark == "" {
 			// Several writes: the team controller must not sync the team half-way (marks.go).
-			if mark, meta, err = s.openChange(ctx, team); err != nil {
+			opened, after, err := s.openChange(ctx, team)
+			if err != nil {
 				return err
 			}
+			mark, meta = opened, after
 		}
 		// The team as the fence read it: a queue's batches may come from callers that knew
 		// the team only by name (RemoveUserEverywhere), but new slices need its UID.
@@ -250,10 +252,11 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		}
 		return err
 	})
-	if high > 0 {
+	if high > 0 && team.Spec.ManagedBy == rosterv1.ManagedBySCIM {
 		// Also after a failure: what was written is in the apiserver, and other replicas must
-		// plan from it.
-		if werr := s.raiseWatermark(ctx, team, meta, high); err == nil {
+		// plan from it. (Manual teams have none: people write their slices by hand, so their
+		// fences always list.)
+		if werr := s.raiseWatermark(team, meta, high); err == nil {
 			err = werr
 		}
 	}
@@ -328,9 +331,14 @@ func (s *Store) RemoveUserEverywhere(ctx context.Context, namespace, userID stri
 		if _, seen := teams[sl.Spec.Team]; seen || !slices.Contains(sl.Spec.Members, userID) {
 			continue
 		}
+		// The team as the apiserver has it: whether it is SCIM-managed decides its watermark.
 		t := &rosterv1.OrgTeam{}
-		t.Name, t.Namespace = sl.Spec.Team, namespace
-		t.Labels = map[string]string{rosterv1.OrgLabel: sl.Labels[rosterv1.OrgLabel]}
+		if err := s.API.Get(ctx, client.ObjectKey{Namespace: namespace, Name: sl.Spec.Team}, t); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue // being deleted with its slices
+			}
+			return nil, err
+		}
 		teams[sl.Spec.Team] = t
 	}
 	results := make([]Result, 0, len(teams))

@@ -36,6 +36,7 @@ type sliceStamp struct {
 	generation   int64
 	resourceVer  string
 	lastModified string
+	empty        bool
 }
 
 // NewView builds the view of a team from its slices (from the cache or a fence).
@@ -46,7 +47,8 @@ func NewView(team *rosterv1.OrgTeam, slices []rosterv1.OrgTeamMemberSlice) View 
 func stamps(slices []rosterv1.OrgTeamMemberSlice) []sliceStamp {
 	out := make([]sliceStamp, len(slices))
 	for i := range slices {
-		out[i] = sliceStamp{slices[i].Name, slices[i].Generation, slices[i].ResourceVersion, slices[i].Annotations[rosterv1.LastModifiedAnnotation]}
+		out[i] = sliceStamp{slices[i].Name, slices[i].Generation, slices[i].ResourceVersion,
+			slices[i].Annotations[rosterv1.LastModifiedAnnotation], len(slices[i].Spec.Members) == 0}
 	}
 	return out
 }
@@ -57,6 +59,12 @@ func newView(team *rosterv1.OrgTeam, meta metav1.Object, slices []sliceStamp) Vi
 	var sum uint64
 	newest, newestRV := -1, uint64(0)
 	for i, sl := range slices {
+		if sl.empty {
+			// An emptied slice shows nothing, and is deleted later: neither may move the
+			// version or lastModified. (The change that emptied it stamped the team itself
+			// with the watermark, so lastModified still moved with it.)
+			continue
+		}
 		h := fnv.New64a()
 		h.Write([]byte(sl.name))
 		h.Write([]byte{0})
