@@ -109,7 +109,7 @@ func (r *OrgTeamReconciler) deleteEmptySlices(ctx context.Context, team *rosterv
 // ids in the team's slices that name an OrgUser which exists and is not being deleted.
 //
 // A SCIM team's slices are taken only when settled (membership.Store.Settled): no
-// multi-slice change in flight, and the cache exactly as the apiserver — otherwise retry says
+// multi-slice change in flight, and the cache at the team's watermark — otherwise retry says
 // when to look again and nothing is counted. Ids that name no user at all are pruned from its slices: ids
 // derive from userNames, so such a leftover (a delete that raced a membership change) would
 // make a re-created user of that userName a member again.
