@@ -116,7 +116,10 @@ func (s *Store) patchTeam(ctx context.Context, team *rosterv1.OrgTeam, set map[s
 	}
 	target := teamMeta()
 	target.Name, target.Namespace = team.Name, team.Namespace
-	return target, s.Writer.Patch(ctx, target, client.RawPatch(types.MergePatchType, body))
+	err = s.Writer.Patch(ctx, target, client.RawPatch(types.MergePatchType, body))
+	// Decoding the answer may clear the kind; callers tell objects apart by it.
+	target.SetGroupVersionKind(rosterv1.GroupVersion.WithKind("OrgTeam"))
+	return target, err
 }
 
 func markValue(state string, at time.Time) string {
