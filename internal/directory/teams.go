@@ -278,7 +278,7 @@ func (d *Directory) changeMembers(ctx context.Context, t *rosterv1.OrgTeam, ops 
 	}
 	d.noteResults([]membership.Result{res})
 	// Best effort: the change is durable, and the next change records its own unresolved ids.
-	_ = d.members.RecordUnresolved(ctx, t, res.Unresolved)
+	_ = d.members.RecordUnresolved(ctx, t, res)
 	return nil
 }
 

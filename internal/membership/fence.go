@@ -46,6 +46,8 @@ const watermarkWait = 250 * time.Millisecond
 type snapshot struct {
 	team   metav1.PartialObjectMetadata
 	slices []rosterv1.OrgTeamMemberSlice
+	// unresolvedRecorded: the team's status lists unresolved members.
+	unresolvedRecorded bool
 }
 
 // ErrTeamGone is returned when the team of a change no longer exists or is being deleted.
@@ -74,18 +76,22 @@ func watermark(annotations map[string]string) (uint64, bool) {
 // writes.
 func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam, atLeast uint64) (snapshot, error) {
 	var snap snapshot
-	m := teamMeta()
-	err := s.API.Get(ctx, types.NamespacedName{Namespace: team.Namespace, Name: team.Name}, m)
+	// The whole team (a few hundred bytes): its status says whether unresolved members are
+	// recorded, which decides whether a change must clear them (RecordUnresolved).
+	var full rosterv1.OrgTeam
+	err := s.API.Get(ctx, types.NamespacedName{Namespace: team.Namespace, Name: team.Name}, &full)
 	switch {
 	case apierrors.IsNotFound(err):
 		return snap, ErrTeamGone
 	case err != nil:
 		return snap, err
-	case m.DeletionTimestamp != nil || (team.UID != "" && m.UID != team.UID):
+	case full.DeletionTimestamp != nil || (team.UID != "" && full.UID != team.UID):
 		return snap, ErrTeamGone
 	}
-	snap.team = *m
-	snap.slices, err = s.currentSlices(ctx, team, m.Annotations, atLeast)
+	snap.team = *teamMeta()
+	snap.team.ObjectMeta = full.ObjectMeta
+	snap.unresolvedRecorded = full.Status.UnresolvedMemberCount > 0 || len(full.Status.UnresolvedMembers) > 0
+	snap.slices, err = s.currentSlices(ctx, team, full.Annotations, atLeast)
 	return snap, err
 }
 

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -77,6 +79,9 @@ type Result struct {
 	Writes int
 	// Unresolved are the ids the change could not add: not users of the organization.
 	Unresolved []string
+	// UnresolvedRecorded says whether the team's status listed unresolved members when the
+	// change was fenced (read from the apiserver, not the cache).
+	UnresolvedRecorded bool
 	// Last is the slice written last: once a cache shows it, it shows every earlier slice
 	// write of the change too (one watch, in order).
 	Last client.Object
@@ -215,7 +220,7 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		current := Members(snap.slices)
 		for i, r := range batch {
 			want, unresolved := r.desired(current)
-			res := Result{Members: len(want), Unresolved: unresolved}
+			res := Result{Members: len(want), Unresolved: unresolved, UnresolvedRecorded: snap.unresolvedRecorded}
 			for id := range want {
 				if _, ok := current[id]; !ok {
 					res.Added++
@@ -403,21 +408,26 @@ func (s *Store) Prune(ctx context.Context, team *rosterv1.OrgTeam, candidates []
 	return pruned, err
 }
 
-// RecordUnresolved writes the member ids of the last change that are not users of the org
-// to the team's status (bounded), so an admin sees why someone is missing. No write when
-// nothing changes.
-func (s *Store) RecordUnresolved(ctx context.Context, t *rosterv1.OrgTeam, unresolved []string) error {
-	if len(unresolved) == 0 && t.Status.UnresolvedMemberCount == 0 && len(t.Status.UnresolvedMembers) == 0 {
+// RecordUnresolved writes the member ids of a change that are not users of the org to the
+// team's status (bounded), so an admin sees why someone is missing; it clears them when the
+// change had none. No write when there is nothing to record and res says (from the fence, not
+// the cache: another replica may have recorded some a moment ago) that none are recorded.
+func (s *Store) RecordUnresolved(ctx context.Context, t *rosterv1.OrgTeam, res Result) error {
+	if len(res.Unresolved) == 0 && !res.UnresolvedRecorded {
 		return nil
 	}
-	shown := unresolved
+	shown := res.Unresolved
 	if len(shown) > rosterv1.MaxUnresolvedMembers {
 		shown = shown[len(shown)-rosterv1.MaxUnresolvedMembers:]
 	}
-	base := t.DeepCopy()
-	t.Status.UnresolvedMembers = shown
-	t.Status.UnresolvedMemberCount = int32(len(unresolved))
-	return s.Writer.Status().Patch(ctx, t, client.MergeFrom(base))
+	// A merge patch of both fields as they must be, not a diff against the cached status.
+	body, err := json.Marshal(map[string]any{"status": map[string]any{
+		"unresolvedMembers": shown, "unresolvedMemberCount": len(res.Unresolved),
+	}})
+	if err != nil {
+		return err
+	}
+	return s.Writer.Status().Patch(ctx, t.DeepCopy(), client.RawPatch(types.MergePatchType, body))
 }
 
 // emptyTTL is how long a slice a change emptied stays before it is deleted: far longer than

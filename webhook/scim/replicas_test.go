@@ -424,3 +424,32 @@ func TestRecreateRightAfterDeleteIsNever409(t *testing.T) {
 		}, "round %d: re-create never succeeded", i)
 	}
 }
+
+// Unresolved members are reported for the last change: a change on one replica with an
+// unknown id records it, and the next change on the other replica (whose cache may not show
+// that status yet) clears it.
+func TestUnresolvedClearedAcrossReplicas(t *testing.T) {
+	a, b, org := newReplicaPair(t)
+	g := a.Do(t, http.MethodPost, "/Groups", `{"displayName":"Reported"}`).Expect(t, http.StatusCreated).String("id")
+	u := a.Do(t, http.MethodPost, "/Users", oktaUser("known@example.com")).Expect(t, http.StatusCreated).String("id")
+	status := func() rosterv1.OrgTeamStatus {
+		var team rosterv1.OrgTeam
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: org.Namespace, Name: g}, &team); err != nil {
+			t.Fatal(err)
+		}
+		return team.Status
+	}
+	for i := range 10 {
+		ghost := fmt.Sprintf("u-%032x", i+1) // the shape of an id, but no user
+		addMember(t, b, g, ghost).Expect(t, http.StatusNoContent)
+		addMember(t, a, g, u).Expect(t, http.StatusNoContent)
+		if st := status(); st.UnresolvedMemberCount != 0 || len(st.UnresolvedMembers) != 0 {
+			t.Fatalf("round %d: a change without unresolved ids left the other replica's report: %+v", i, st)
+		}
+	}
+	ghost := fmt.Sprintf("u-%032x", 99)
+	addMember(t, b, g, ghost).Expect(t, http.StatusNoContent)
+	if st := status(); st.UnresolvedMemberCount != 1 || len(st.UnresolvedMembers) != 1 || st.UnresolvedMembers[0] != ghost {
+		t.Fatalf("unresolved id not recorded: %+v", st)
+	}
+}
