@@ -456,7 +456,7 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 	isManager := func(s rbacv1.Subject) bool {
 		return s.Kind == rbacv1.ServiceAccountKind && s.Name == sa.GetName() && s.Namespace == sa.GetNamespace()
 	}
-	var clusterRules, leaderRules []rbacv1.PolicyRule
+	var clusterRules, namespaceRules []rbacv1.PolicyRule
 	for _, o := range r.ofKind("ClusterRoleBinding") {
 		b := decode[rbacv1.ClusterRoleBinding](t, o)
 		if !slices.ContainsFunc(b.Subjects, isManager) {
@@ -482,7 +482,7 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 		if b.Namespace != dep.Namespace {
 			t.Errorf("RoleBinding %s is in %s, not the manager's namespace", b.Name, b.Namespace)
 		}
-		leaderRules = append(leaderRules, decode[rbacv1.Role](t, role).Rules...)
+		namespaceRules = append(namespaceRules, decode[rbacv1.Role](t, role).Rules...)
 	}
 
 	// Cluster-wide: the controllers and the SCIM server read and write Roster's resources.
@@ -500,20 +500,30 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 		}
 	}
 	for _, verb := range []string{"get", "list", "watch"} {
-		for _, res := range []string{"organizations", "secrets"} {
-			g := group
-			if res == "secrets" {
-				g = ""
-			}
-			if !allows(clusterRules, g, res, verb) {
-				t.Errorf("the manager's ClusterRole does not allow %s %s", verb, res)
-			}
+		if !allows(clusterRules, group, "organizations", verb) {
+			t.Errorf("the manager's ClusterRole does not allow %s organizations", verb)
+		}
+		// Token Secrets: in its own namespace only.
+		if !allows(namespaceRules, "", "secrets", verb) {
+			t.Errorf("the manager's Roles in its namespace do not allow %s secrets", verb)
 		}
 	}
 	// In its namespace: the leader election Lease.
 	for _, verb := range []string{"get", "create", "update"} {
-		if !allows(leaderRules, "coordination.k8s.io", "leases", verb) {
+		if !allows(namespaceRules, "coordination.k8s.io", "leases", verb) {
 			t.Errorf("the leader election Role does not allow %s leases", verb)
+		}
+	}
+	// No ClusterRole of the install, the manager's or the ones for people, grants anything
+	// on Secrets or Leases: a token Secret anywhere but Roster's namespace authenticates
+	// nobody, and other namespaces' Leases are other controllers' (kube-system's included).
+	for _, o := range r.ofKind("ClusterRole") {
+		for _, rule := range decode[rbacv1.ClusterRole](t, o).Rules {
+			for _, res := range []struct{ group, resource string }{{"", "secrets"}, {"coordination.k8s.io", "leases"}} {
+				if slices.Contains(rule.APIGroups, res.group) && slices.Contains(rule.Resources, res.resource) {
+					t.Errorf("ClusterRole %s grants %v on %s: only Roles in Roster's namespace may", o.GetName(), rule.Verbs, res.resource)
+				}
+			}
 		}
 	}
 	// Least privilege: no wildcard anywhere in the install's roles.
@@ -526,7 +536,6 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 			}
 		}
 	}
-	checkClusterWideLeases(t, clusterRules)
 
 	// Viewers of teams and users come with the built-in view role, team editors with edit.
 	aggregated := func(name, to string) bool {
@@ -543,44 +552,6 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 	}
 	if aggregated("roster-orguser-editor-role", "edit") {
 		t.Error("OrgUser editing is aggregated to edit; users belong to the identity provider")
-	}
-}
-
-// knownClusterWideLeaseVerbs is the cluster-wide Lease grant the manager's ClusterRole has
-// today, and the only one the install test tolerates: the SCIM server keeps each team
-// display-name claim as a Lease in the org's namespace (webhook/scim/claims.go), so the
-// ClusterRole grants Leases in every namespace — which also lets the manager's service account
-// take over any Lease in the cluster, other controllers' leader elections and kube-system's
-// included. The leader election Role already grants the manager its own Lease.
-//
-// TODO(issue 9, "The trust boundary"): the grant is removed there; set this to nil, and the
-// test then fails on any cluster-wide Lease verb.
-var knownClusterWideLeaseVerbs = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
-
-// checkClusterWideLeases fails when the manager's cluster-wide rules grant Lease verbs other
-// than exactly knownClusterWideLeaseVerbs: a widened grant fails at once, and so does the
-// removal, so that the expectation is tightened with it.
-func checkClusterWideLeases(t *testing.T, clusterRules []rbacv1.PolicyRule) {
-	t.Helper()
-	var granted []string
-	for _, verb := range []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"} {
-		if allows(clusterRules, "coordination.k8s.io", "leases", verb) {
-			granted = append(granted, verb)
-		}
-	}
-	for _, rule := range clusterRules {
-		if slices.Contains(rule.APIGroups, "coordination.k8s.io") && !slices.Equal(rule.Resources, []string{"leases"}) {
-			t.Errorf("the manager's ClusterRole grants coordination.k8s.io resources %v; only leases are expected", rule.Resources)
-		}
-	}
-	slices.Sort(granted)
-	want := slices.Sorted(slices.Values(knownClusterWideLeaseVerbs))
-	switch {
-	case len(want) == 0 && len(granted) > 0:
-		t.Errorf("the manager's ClusterRole grants %v on leases in every namespace: only the leader election Role, in the manager's namespace, may grant leases", granted)
-	case !slices.Equal(granted, want):
-		t.Errorf("the manager's ClusterRole grants %v on leases in every namespace; the known grant, until issue 9 removes it, is exactly %v: "+
-			"do not widen it, and when it is removed update knownClusterWideLeaseVerbs", granted, want)
 	}
 }
 

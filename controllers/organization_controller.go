@@ -50,6 +50,8 @@ const ConditionTokenFresh = "TokenFresh"
 type OrganizationReconciler struct {
 	client.Client
 	Recorder record.EventRecorder
+	// TokenNamespace is Roster's namespace, where the token Secrets are (internal/token).
+	TokenNamespace string
 	// Store is the identity store; nil when Roster runs without one (no Synced condition).
 	Store *lazy.Store
 	// Events, when set, re-queues every Organization when the store's reachability changes.
@@ -89,11 +91,10 @@ func (r *OrganizationReconciler) debounce(org string) time.Duration {
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=organizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgusers;orgteams;orgteammemberslices,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgusers/status;orgteams/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// Token Secrets are read in Roster's namespace only (config/rbac/token_secret_role.yaml).
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile computes the Organization's status.
 func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -278,12 +279,13 @@ func (r *OrganizationReconciler) observeStore(org *rosterv1.Organization, t stor
 // observeToken sets TokenConfigured and TokenRotatedAt from the token Secret.
 func (r *OrganizationReconciler) observeToken(ctx context.Context, org *rosterv1.Organization) (bool, error) {
 	var secret corev1.Secret
-	err := r.Get(ctx, token.SecretKey(org), &secret)
+	key := token.SecretKey(r.TokenNamespace, org.Name)
+	err := r.Get(ctx, key, &secret)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return false, err
 	}
 	cond := metav1.Condition{Type: rosterv1.ConditionTokenConfigured, ObservedGeneration: org.Generation}
-	if err == nil && token.Configured(&secret) {
+	if err == nil && token.Configured(&secret) && token.ForOrg(&secret, org.Name) {
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, ReasonTokenConfigured, "the token Secret holds a token hash"
 		if at, ok := token.RotatedAt(&secret); ok {
 			t := metav1.NewTime(at)
@@ -291,7 +293,8 @@ func (r *OrganizationReconciler) observeToken(ctx context.Context, org *rosterv1
 		}
 	} else {
 		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonTokenMissing
-		cond.Message = fmt.Sprintf("Secret %s holds no token hash: run `roster token rotate --org %s`", token.SecretKey(org), org.Name)
+		cond.Message = fmt.Sprintf("Secret %s holds no token hash for this organization: run `roster token rotate --org %s`"+
+			" (after an upgrade from an install that kept it in the organization's namespace: `roster token migrate`)", key, org.Name)
 	}
 	meta.SetStatusCondition(&org.Status.Conditions, cond)
 	return cond.Status == metav1.ConditionTrue, nil

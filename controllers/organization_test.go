@@ -52,7 +52,7 @@ func TestOrganizationStatus(t *testing.T) {
 		c, _ := orgCondition(t, name, rosterv1.ConditionReady)
 		return c != nil && c.Reason == controllers.ReasonTokenMissing, fmt.Sprintf("Ready = %+v", c)
 	})
-	if _, err := token.Rotate(ctx, env.Client, name, 0); err != nil {
+	if _, err := token.Rotate(ctx, env.Client, token.DefaultNamespace, name, 0); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, func() (bool, string) {
@@ -105,7 +105,7 @@ func TestOrganizationStatus(t *testing.T) {
 
 	// Backdate the rotation: the token is now older than the allowed hour.
 	var secret corev1.Secret
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: name, Name: token.DefaultSecretName}, &secret); err != nil {
+	if err := env.Client.Get(ctx, token.SecretKey(token.DefaultNamespace, name), &secret); err != nil {
 		t.Fatal(err)
 	}
 	secret.Annotations[token.RotatedAtAnnotation] = time.Now().Add(-3 * time.Hour).UTC().Format(time.RFC3339)

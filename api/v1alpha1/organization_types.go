@@ -6,7 +6,7 @@ import (
 
 // OrganizationSpec is the desired state of an Organization.
 type OrganizationSpec struct {
-	// Namespace holds the organization's OrgUsers, OrgTeams and token Secret. One namespace
+	// Namespace holds the organization's OrgUsers and OrgTeams. One namespace
 	// per organization keeps RBAC and uniqueness per org simple.
 	// +kubebuilder:validation:Required
 	// +kubebuilder:validation:MinLength=1
@@ -14,8 +14,10 @@ type OrganizationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="namespace is immutable; create a new Organization instead"
 	Namespace string `json:"namespace"`
 
-	// TokenSecretName is the Secret in Namespace that holds the hash of the SCIM bearer token.
-	// Only a hash is ever stored; the token itself is shown once by `roster token rotate`.
+	// TokenSecretName is where earlier installs kept the token hash: a Secret of this name
+	// in Namespace. Deprecated: token Secrets now live in Roster's own namespace, out of the
+	// tenants' reach (scim-token-<organization>); only `roster token migrate` reads this, to
+	// move an old Secret there.
 	// +kubebuilder:default=scim-token
 	// +optional
 	TokenSecretName string `json:"tokenSecretName,omitempty"`

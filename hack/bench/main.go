@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/controlplane"
+	"github.com/rosterhq/roster/internal/token"
 )
 
 type config struct {
@@ -94,6 +96,11 @@ func run(cfg config, scenarios []string) error {
 
 	b := &bench{cfg: cfg, rest: restCfg}
 	if b.client, err = client.New(restCfg, client.Options{Scheme: app.NewScheme()}); err != nil {
+		return err
+	}
+	rosterNS := &corev1.Namespace{}
+	rosterNS.Name = token.DefaultNamespace // where the token Secrets are
+	if err := b.client.Create(context.Background(), rosterNS); err != nil {
 		return err
 	}
 	b.roster, err = app.New(rest.CopyConfig(restCfg), app.Config{SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0",

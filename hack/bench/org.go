@@ -28,7 +28,7 @@ func (b *bench) newOrg(ctx context.Context, name string) (org, error) {
 	if err := b.client.Create(ctx, o); err != nil {
 		return org{}, err
 	}
-	tok, err := token.Rotate(ctx, b.client, name, 0)
+	tok, err := token.Rotate(ctx, b.client, token.DefaultNamespace, name, 0)
 	if err != nil {
 		return org{}, err
 	}

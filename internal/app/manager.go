@@ -33,6 +33,9 @@ import (
 
 // Config is what `roster manager` and `roster dev` configure.
 type Config struct {
+	// Namespace is Roster's own namespace: token Secrets live there and nowhere else
+	// (internal/token). Empty: token.DefaultNamespace.
+	Namespace string
 	// SCIMAddr is where the SCIM server listens.
 	SCIMAddr string
 	// MetricsAddr serves Prometheus metrics ("0" disables).
@@ -100,8 +103,8 @@ type Roster struct {
 	Store *lazy.Store
 }
 
-// New builds the manager. Token Secrets are the only Secrets cached: caching every Secret of a
-// cluster would cost memory and broaden what a compromised replica could read.
+// New builds the manager. Token Secrets are the only Secrets cached, from Roster's namespace
+// only: Roster may read no other Secret.
 func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if restCfg.QPS == 0 && restCfg.RateLimiter == nil {
 		// client-go's default is 5 requests/s (bursts of 10) per process: a bulk push would
@@ -109,6 +112,9 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		// Priority and Fairness instead.
 		restCfg = rest.CopyConfig(restCfg)
 		restCfg.QPS = -1
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = token.DefaultNamespace
 	}
 	tokenSecrets := labels.SelectorFromSet(labels.Set{token.SecretLabel: "true"})
 	var syncPeriod *time.Duration
@@ -124,7 +130,10 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		LeaderElectionNamespace: cfg.LeaderElectionNamespace,
 		Cache: cache.Options{
 			SyncPeriod: syncPeriod,
-			ByObject:   map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: tokenSecrets}},
+			// Token Secrets are all in Roster's namespace, and Roster may read Secrets there only.
+			ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {
+				Label: tokenSecrets, Namespaces: map[string]cache.Config{cfg.Namespace: {}},
+			}},
 		},
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: cfg.Webhook.Host, Port: cfg.Webhook.Port, CertDir: cfg.Webhook.CertDir,
@@ -156,6 +165,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	srv, err := scim.New(scim.Options{
 		Addr:              cfg.SCIMAddr,
 		Client:            mgr.GetClient(),
+		TokenNamespace:    cfg.Namespace,
 		Directory:         dir,
 		Log:               scimLog(cfg),
 		ExternalURL:       cfg.ExternalURL,
@@ -168,7 +178,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err != nil {
 		return nil, err
 	}
-	rostermetrics.RegisterTokenAge(mgr.GetClient())
+	rostermetrics.RegisterTokenAge(mgr.GetClient(), cfg.Namespace)
 	if err := mgr.Add(srv); err != nil {
 		return nil, err
 	}
@@ -177,11 +187,12 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		return nil, err
 	}
 	if err := (&controllers.OrganizationReconciler{
-		Client:      mgr.GetClient(),
-		Recorder:    mgr.GetEventRecorderFor("roster-organization"),
-		Store:       store,
-		Events:      events,
-		TokenMaxAge: cfg.TokenMaxAge,
+		Client:         mgr.GetClient(),
+		TokenNamespace: cfg.Namespace,
+		Recorder:       mgr.GetEventRecorderFor("roster-organization"),
+		Store:          store,
+		Events:         events,
+		TokenMaxAge:    cfg.TokenMaxAge,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Organization controller: %w", err)
 	}

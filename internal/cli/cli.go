@@ -1,4 +1,4 @@
-// Package cli implements Roster's subcommands: manager, dev and token rotate.
+// Package cli implements Roster's subcommands: manager, dev, token rotate and token migrate.
 package cli
 
 import (
@@ -54,6 +54,7 @@ Usage:
   roster dev [flags]                     run everything locally: control plane, SCIM, controllers
   roster manager [flags]                 run in a cluster: controllers, SCIM server, webhook
   roster token rotate --org NAME [flags] generate a new SCIM token (printed once on stdout)
+  roster token migrate [flags]           move token Secrets of an earlier install to Roster's namespace
 
 Run "roster <command> -h" for the flags of a command.
 `)

@@ -92,6 +92,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// Roster's own namespace, where the token Secrets are.
+	cfg.Namespace = token.DefaultNamespace
+	if err := ensureNamespace(ctx, c, cfg.Namespace); err != nil {
+		return err
+	}
 	tokens := map[string]string{}
 	for _, org := range orgs {
 		tok, err := ensureOrg(ctx, c, org)
@@ -129,10 +134,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // ensureOrg creates the organization and its namespace if missing and, when the org has no
 // token yet, generates one and returns it (the only time it is ever visible).
 func ensureOrg(ctx context.Context, c client.Client, name string) (string, error) {
-	ns := &corev1.Namespace{}
-	ns.Name = name
-	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", fmt.Errorf("creating namespace %q: %w", name, err)
+	if err := ensureNamespace(ctx, c, name); err != nil {
+		return "", err
 	}
 	org := &rosterv1.Organization{}
 	org.Name = name
@@ -144,14 +147,14 @@ func ensureOrg(ctx context.Context, c client.Client, name string) (string, error
 		return "", err
 	}
 	var secret corev1.Secret
-	err := c.Get(ctx, token.SecretKey(org), &secret)
+	err := c.Get(ctx, token.SecretKey(token.DefaultNamespace, org.Name), &secret)
 	if err == nil && token.Configured(&secret) {
 		return "", nil
 	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		return "", err
 	}
-	return token.Rotate(ctx, c, name, 0)
+	return token.Rotate(ctx, c, token.DefaultNamespace, name, 0)
 }
 
 // writeKubeconfig writes an admin kubeconfig for the local apiserver.
@@ -204,4 +207,14 @@ func redactURL(s string) string {
 		return u.Redacted()
 	}
 	return "(unparsable URL)"
+}
+
+// ensureNamespace creates a namespace unless it exists.
+func ensureNamespace(ctx context.Context, c client.Client, name string) error {
+	ns := &corev1.Namespace{}
+	ns.Name = name
+	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %q: %w", name, err)
+	}
+	return nil
 }

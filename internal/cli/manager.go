@@ -14,6 +14,7 @@ import (
 	"github.com/rosterhq/roster/controllers"
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/identitystore/open"
+	"github.com/rosterhq/roster/internal/token"
 	"github.com/rosterhq/roster/webhook/scim"
 )
 
@@ -63,6 +64,7 @@ func runManager(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&cfg.LeaderElection, "leader-elect", true, "run controllers on one replica at a time (SCIM serves on all)")
 	fs.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's)")
+	fs.StringVar(&cfg.Namespace, "namespace", envOr("POD_NAMESPACE", token.DefaultNamespace), "Roster's own namespace, where the organizations' token Secrets are (default: $POD_NAMESPACE, else "+token.DefaultNamespace+")")
 	fs.IntVar(&cfg.Webhook.Port, "webhook-bind-port", 9443, "port of the admission webhook server (every replica)")
 	fs.StringVar(&cfg.Webhook.CertDir, "webhook-cert-dir", filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs"), "directory with the admission webhook's tls.crt and tls.key")
 	managerFlags(fs, &cfg, &proxies)
@@ -85,4 +87,12 @@ func runManager(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	ctrl.Log.Info("starting manager", "scim", cfg.SCIMAddr)
 	return r.Manager.Start(ctx)
+}
+
+// envOr returns the environment variable's value, or def when it is unset or empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

@@ -14,19 +14,35 @@ import (
 	"github.com/rosterhq/roster/internal/token"
 )
 
-// runToken implements `roster token rotate`. The new token is the only thing written to
-// stdout (one line), so TOKEN=$(roster token rotate --org acme) works; the rest goes to stderr.
+const tokenUsage = `usage:
+  roster token rotate --org NAME [--grace DURATION] [--namespace NS] [--kubeconfig FILE]
+  roster token migrate [--keep-old] [--namespace NS] [--kubeconfig FILE]`
+
+// runToken implements `roster token rotate` and `roster token migrate`. The new token is the
+// only thing rotate writes to stdout (one line), so TOKEN=$(roster token rotate --org acme)
+// works; the rest goes to stderr.
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		return errors.New(`usage: roster token rotate --org NAME [--grace DURATION] [--kubeconfig FILE]`)
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "migrate") {
+		return errors.New(tokenUsage)
 	}
-	fs := flag.NewFlagSet("token rotate", flag.ContinueOnError)
+	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	org := fs.String("org", "", "organization whose SCIM token to replace (required)")
-	grace := fs.Duration("grace", 0, "keep the previous token valid this long (e.g. 1h), so the identity provider can be updated without a provisioning gap; 0 revokes it at once")
+	namespace := fs.String("namespace", token.DefaultNamespace, "Roster's namespace, where token Secrets live")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+	org := fs.String("org", "", "organization whose SCIM token to replace (rotate; required)")
+	grace := fs.Duration("grace", 0, "rotate: keep the previous token valid this long (e.g. 1h), so the identity provider can be updated without a provisioning gap; 0 revokes it at once")
+	keepOld := fs.Bool("keep-old", false, "migrate: copy the token Secrets but leave the old ones in the organizations' namespaces (run before upgrading; run again without it after)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	c, err := tokenClient(*kubeconfig)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if args[0] == "migrate" {
+		return migrateTokens(ctx, c, *namespace, *keepOld, stderr)
 	}
 	if *org == "" {
 		return errors.New("--org is required")
@@ -34,17 +50,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *grace < 0 {
 		return errors.New("--grace must not be negative")
 	}
-	cfg, err := restConfig(*kubeconfig)
-	if err != nil {
-		return err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: app.NewScheme()})
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	tok, err := token.Rotate(ctx, c, *org, *grace)
+	tok, err := token.Rotate(ctx, c, *namespace, *org, *grace)
 	if err != nil {
 		return err
 	}
@@ -53,6 +59,39 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "New SCIM token for %q printed above; it cannot be shown again. The previous token keeps working for %s.\n", *org, *grace)
 	} else {
 		fmt.Fprintf(stderr, "New SCIM token for %q printed above; it cannot be shown again. The previous token no longer works.\n", *org)
+	}
+	return nil
+}
+
+func tokenClient(kubeconfig string) (client.Client, error) {
+	cfg, err := restConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg, client.Options{Scheme: app.NewScheme()})
+}
+
+// migrateTokens moves token Secrets from the organizations' namespaces (installs before the
+// move) to Roster's namespace and says what it did, one line per organization.
+func migrateTokens(ctx context.Context, c client.Client, namespace string, keepOld bool, out io.Writer) error {
+	moved, err := token.Migrate(ctx, c, namespace, keepOld)
+	for _, m := range moved {
+		switch {
+		case m.Copied && m.Deleted:
+			fmt.Fprintf(out, "%s: moved %s to %s (same token)\n", m.Org, m.From, m.To)
+		case m.Copied:
+			fmt.Fprintf(out, "%s: copied %s to %s (same token; the old Secret stays)\n", m.Org, m.From, m.To)
+		case m.Deleted:
+			fmt.Fprintf(out, "%s: %s already held the token; deleted %s\n", m.Org, m.To, m.From)
+		default:
+			fmt.Fprintf(out, "%s: %s already holds the token\n", m.Org, m.To)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if len(moved) == 0 {
+		fmt.Fprintln(out, "no token Secrets in organization namespaces: nothing to migrate")
 	}
 	return nil
 }

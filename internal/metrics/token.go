@@ -20,7 +20,9 @@ var tokenAgeDesc = prometheus.NewDesc("roster_token_age_seconds",
 // state to keep in step, and nothing about the token but its rotation time is read.
 type TokenAgeCollector struct {
 	Reader client.Reader
-	Now    func() time.Time
+	// Namespace is Roster's namespace, where the token Secrets are.
+	Namespace string
+	Now       func() time.Time
 }
 
 // Describe implements prometheus.Collector.
@@ -41,7 +43,7 @@ func (c *TokenAgeCollector) Collect(ch chan<- prometheus.Metric) {
 	for i := range orgs.Items {
 		org := &orgs.Items[i]
 		var secret corev1.Secret
-		if err := c.Reader.Get(ctx, token.SecretKey(org), &secret); err != nil {
+		if err := c.Reader.Get(ctx, token.SecretKey(c.Namespace, org.Name), &secret); err != nil {
 			continue
 		}
 		if at, ok := token.RotatedAt(&secret); ok {
@@ -51,6 +53,6 @@ func (c *TokenAgeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // RegisterTokenAge registers a TokenAgeCollector once per process (tests run several managers).
-func RegisterTokenAge(r client.Reader) {
-	_ = crmetrics.Registry.Register(&TokenAgeCollector{Reader: r})
+func RegisterTokenAge(r client.Reader, namespace string) {
+	_ = crmetrics.Registry.Register(&TokenAgeCollector{Reader: r, Namespace: namespace})
 }

@@ -1,7 +1,8 @@
 // Package token generates SCIM bearer tokens and checks presented tokens against the hashes
-// kept in an organization's token Secret. The plaintext exists only in the output of a
-// rotation; the Secret holds a SHA-256 hash, which is safe for 256-bit random tokens (a slow
-// password hash buys nothing against a secret that cannot be guessed).
+// kept in an organization's token Secret, in Roster's own namespace (rotate.go says why). The
+// plaintext exists only in the output of a rotation; the Secret holds a SHA-256 hash, which is
+// safe for 256-bit random tokens (a slow password hash buys nothing against a secret that
+// cannot be guessed).
 package token
 
 import (
@@ -86,15 +87,7 @@ func RotatedAt(secret *corev1.Secret) (time.Time, bool) {
 // Apply writes a new token hash into secret (creating maps as needed). With grace > 0 the
 // replaced token stays valid until now+grace; without, it stops working at once.
 func Apply(secret *corev1.Secret, newHash string, grace time.Duration, now time.Time) {
-	if secret.Data == nil {
-		secret.Data = map[string][]byte{}
-	}
-	if secret.Annotations == nil {
-		secret.Annotations = map[string]string{}
-	}
-	if secret.Labels == nil {
-		secret.Labels = map[string]string{}
-	}
+	ensureMaps(secret)
 	old := secret.Data[HashKey]
 	delete(secret.Data, PreviousHashKey)
 	delete(secret.Data, PreviousExpiresKey)

@@ -60,7 +60,7 @@ func TestTokenIsolationBetweenOrgs(t *testing.T) {
 func TestRotationReachesEveryReplica(t *testing.T) {
 	c, other, org := newReplicaPair(t)
 	replicas := []*scimtest.Client{c, other}
-	newToken, err := token.Rotate(context.Background(), env.Client, org.Name, 0)
+	newToken, err := token.Rotate(context.Background(), env.Client, token.DefaultNamespace, org.Name, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestRotationGracePeriod(t *testing.T) {
 	// The expiry is stored to the second, so the old token works between grace-1s and grace.
 	const grace = 15 * time.Second
 	rotated := time.Now()
-	newToken, err := token.Rotate(context.Background(), env.Client, org.Name, grace)
+	newToken, err := token.Rotate(context.Background(), env.Client, token.DefaultNamespace, org.Name, grace)
 	if err != nil {
 		t.Fatal(err)
 	}

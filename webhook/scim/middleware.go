@@ -92,11 +92,11 @@ func (s *Server) authenticate() gin.HandlerFunc {
 			return
 		}
 		var secret corev1.Secret
-		if err := s.opts.Client.Get(ctx, token.SecretKey(&org), &secret); err != nil && !apierrors.IsNotFound(err) {
+		if err := s.opts.Client.Get(ctx, token.SecretKey(s.opts.TokenNamespace, org.Name), &secret); err != nil && !apierrors.IsNotFound(err) {
 			writeError(c, err)
 			return
 		}
-		if !token.Valid(&secret, presented, s.opts.Now()) {
+		if !token.ForOrg(&secret, org.Name) || !token.Valid(&secret, presented, s.opts.Now()) {
 			c.Header("WWW-Authenticate", `Bearer realm="roster"`)
 			writeError(c, errUnauthorized)
 			return

@@ -27,6 +27,8 @@ type Options struct {
 	Addr string
 	// Client reads organizations and token Secrets from the manager's cache.
 	Client client.Client
+	// TokenNamespace is Roster's namespace, where the token Secrets are (internal/token).
+	TokenNamespace string
 	// Directory reads and writes users and teams.
 	Directory *directory.Directory
 	// Log receives request and audit logs.

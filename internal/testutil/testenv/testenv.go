@@ -116,6 +116,13 @@ func start(withWebhook bool, prepare func(*envtest.Environment)) (*Env, error) {
 		_ = te.Stop()
 		return nil, err
 	}
+	// Roster's own namespace, where the token Secrets are.
+	rosterNS := &corev1.Namespace{}
+	rosterNS.Name = token.DefaultNamespace
+	if err := c.Create(context.Background(), rosterNS); err != nil {
+		_ = te.Stop()
+		return nil, fmt.Errorf("creating namespace %s: %w", rosterNS.Name, err)
+	}
 	e := &Env{Environment: te, Config: cfg, Client: c, webhook: app.WebhookConfig{Disabled: true}}
 	if withWebhook {
 		e.webhook = app.WebhookConfig{}
@@ -158,7 +165,7 @@ func (e *Env) NewOrg(t testing.TB, prefix string) Org {
 	if err := e.Client.Create(ctx, org); err != nil {
 		t.Fatalf("creating organization: %v", err)
 	}
-	tok, err := token.Rotate(ctx, e.Client, name, 0)
+	tok, err := token.Rotate(ctx, e.Client, token.DefaultNamespace, name, 0)
 	if err != nil {
 		t.Fatalf("rotating token: %v", err)
 	}

@@ -161,7 +161,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	bad := *c
 	bad.Token = org.Token + "x"
 	bad.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusUnauthorized)
-	newTok, err := token.Rotate(context.Background(), env.Client, org.Name, time.Minute)
+	newTok, err := token.Rotate(context.Background(), env.Client, token.DefaultNamespace, org.Name, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		}
 	}
 	var s corev1.Secret
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: org.Namespace, Name: token.DefaultSecretName}, &s); err != nil {
+	if err := env.Client.Get(context.Background(), token.SecretKey(token.DefaultNamespace, org.Name), &s); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range s.Data {
