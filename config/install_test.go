@@ -164,7 +164,7 @@ func TestDefaultInstall(t *testing.T) {
 	}{
 		"roster-scim":            {80, 8080, "http"},
 		"roster-webhook-service": {443, 9443, "https"},
-		"roster-metrics-service": {8082, 8082, "http-metrics"},
+		"roster-metrics-service": {8082, 8082, "https-metrics"},
 	}
 	for name, want := range services {
 		svc := decode[corev1.Service](t, r.get(t, "Service", name))
@@ -550,6 +550,16 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 			t.Errorf("ClusterRole %s is not aggregated to %s", c.role, c.to)
 		}
 	}
+	// Metrics are served over HTTPS to callers the apiserver authorizes: the manager may ask
+	// (TokenReview, SubjectAccessReview), and a role to bind scrapers to exists.
+	if !allows(clusterRules, "authentication.k8s.io", "tokenreviews", "create") || !allows(clusterRules, "authorization.k8s.io", "subjectaccessreviews", "create") {
+		t.Error("the manager's ClusterRole cannot create TokenReviews and SubjectAccessReviews: metrics authentication would fail")
+	}
+	if reader := r.find("ClusterRole", "roster-metrics-reader"); reader == nil {
+		t.Error("no ClusterRole roster-metrics-reader for Prometheus")
+	} else if rules := decode[rbacv1.ClusterRole](t, reader).Rules; len(rules) != 1 || !slices.Equal(rules[0].NonResourceURLs, []string{"/metrics"}) || !slices.Equal(rules[0].Verbs, []string{"get"}) {
+		t.Errorf("roster-metrics-reader rules %+v, want exactly get /metrics", rules)
+	}
 	if aggregated("roster-orguser-editor-role", "edit") {
 		t.Error("OrgUser editing is aggregated to edit; users belong to the identity provider")
 	}
@@ -620,8 +630,13 @@ func TestOptionalPieces(t *testing.T) {
 	prom := render(t, "prometheus")
 	sm := prom.get(t, "ServiceMonitor", "controller-manager-metrics-monitor")
 	eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
-	if len(eps) != 1 || eps[0].(map[string]any)["port"] != "http-metrics" {
-		t.Errorf("ServiceMonitor endpoints %v, want the metrics Service's port http-metrics", eps)
+	if len(eps) != 1 || eps[0].(map[string]any)["port"] != "https-metrics" || eps[0].(map[string]any)["scheme"] != "https" {
+		t.Errorf("ServiceMonitor endpoints %v, want https on the metrics Service's port https-metrics", eps)
+	}
+	// Prometheus is bound to the role that may read /metrics.
+	crb := decode[rbacv1.ClusterRoleBinding](t, prom.get(t, "ClusterRoleBinding", "metrics-reader-prometheus"))
+	if crb.RoleRef.Kind != "ClusterRole" || crb.RoleRef.Name != "metrics-reader" {
+		t.Errorf("the Prometheus binding refers to %s %s, want the install's metrics reader", crb.RoleRef.Kind, crb.RoleRef.Name)
 	}
 	t.Log("ServiceMonitor not applied: the test apiserver has no Prometheus Operator CRDs")
 }

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -40,6 +41,13 @@ type Config struct {
 	SCIMAddr string
 	// MetricsAddr serves Prometheus metrics ("0" disables).
 	MetricsAddr string
+	// MetricsInsecure serves metrics over plain HTTP to anyone who can connect (`roster dev`).
+	// Otherwise they are served over HTTPS, and only to callers the apiserver authenticates
+	// (TokenReview) and authorizes for GET /metrics (SubjectAccessReview).
+	MetricsInsecure bool
+	// MetricsCertDir holds tls.crt and tls.key for the metrics server ("": a self-signed
+	// certificate generated at startup).
+	MetricsCertDir string
 	// ProbeAddr serves /healthz and /readyz ("0" disables).
 	ProbeAddr string
 	// LeaderElection makes controllers run on one replica; SCIM serves on all.
@@ -123,7 +131,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  NewScheme(),
-		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		Metrics:                 metricsOptions(cfg),
 		HealthProbeBindAddress:  cfg.ProbeAddr,
 		LeaderElection:          cfg.LeaderElection,
 		LeaderElectionID:        "roster-controllers.scim.roster.dev",
@@ -247,4 +255,22 @@ func scimLog(cfg Config) logr.Logger {
 		return *cfg.SCIMLog
 	}
 	return ctrl.Log.WithName("scim")
+}
+
+// The metrics filter asks the apiserver who a scraper is and whether it may GET /metrics.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// metricsOptions serves metrics over HTTPS to authenticated and authorized scrapers (a
+// ServiceAccount bound to roster-metrics-reader-role), unless cfg says plain HTTP. Metrics
+// name organizations, and a plain HTTP endpoint anyone in the cluster can reach would tell
+// them every tenant and its traffic.
+func metricsOptions(cfg Config) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: cfg.MetricsAddr}
+	if cfg.MetricsInsecure || cfg.MetricsAddr == "0" {
+		return opts
+	}
+	opts.SecureServing, opts.CertDir = true, cfg.MetricsCertDir
+	opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	return opts
 }

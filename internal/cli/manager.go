@@ -61,6 +61,8 @@ func runManager(ctx context.Context, args []string, stderr io.Writer) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: in-cluster)")
 	fs.StringVar(&cfg.SCIMAddr, "scim-bind-address", ":8080", "address the SCIM server listens on")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-bind-address", ":8082", "address of the metrics endpoint (0 disables)")
+	fs.BoolVar(&cfg.MetricsInsecure, "metrics-insecure", false, "serve metrics over plain HTTP without authentication (default: HTTPS, only to callers the apiserver authorizes for GET /metrics)")
+	fs.StringVar(&cfg.MetricsCertDir, "metrics-cert-dir", "", "directory with the metrics server's tls.crt and tls.key (default: a self-signed certificate generated at startup)")
 	fs.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&cfg.LeaderElection, "leader-elect", true, "run controllers on one replica at a time (SCIM serves on all)")
 	fs.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's)")

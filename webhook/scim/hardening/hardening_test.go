@@ -248,7 +248,7 @@ func TestMetricsCount(t *testing.T) {
 		t.Fatal("no latency histogram series")
 	}
 	// The token age gauge reports this org.
-	coll := &metrics.TokenAgeCollector{Reader: env.Client}
+	coll := &metrics.TokenAgeCollector{Reader: env.Client, Namespace: token.DefaultNamespace}
 	if n := testutil.CollectAndCount(coll); n < 1 {
 		t.Fatalf("token age series: %d", n)
 	}
