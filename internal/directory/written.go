@@ -32,7 +32,7 @@ func TrackWrites(ctx context.Context) (context.Context, *Written) {
 func (w *Written) Objects() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return slices.Clone(w.names)
+	return append([]string{}, w.names...) // never nil: "objects":[] says nothing was written
 }
 
 func (w *Written) add(name string) {

@@ -118,7 +118,9 @@ func (s *Server) auditWrites() gin.HandlerFunc {
 		}
 		if v, ok := c.Get(scimErrorKey); ok {
 			se := v.(*scimerror.Error)
-			kv = append(kv, "scimType", se.ScimType)
+			if se.ScimType != "" {
+				kv = append(kv, "scimType", se.ScimType)
+			}
 			if noted {
 				kv = append(kv, "detail", se.Detail)
 			}
