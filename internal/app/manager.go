@@ -99,6 +99,8 @@ type WebhookConfig struct {
 	// SCIMIdentities are the usernames allowed to write what SCIM owns. Empty: the manager's
 	// own user, asked from the apiserver at startup (admission.SelfIdentity).
 	SCIMIdentities []string
+	// Log receives the webhook's lines, denials included (default: ctrl.Log's "admission").
+	Log *logr.Logger
 }
 
 // Roster is an assembled manager and its SCIM server.
@@ -237,6 +239,9 @@ func addWebhook(mgr manager.Manager, restCfg *rest.Config, cfg WebhookConfig) er
 		ids = []string{self}
 	}
 	log := ctrl.Log.WithName("admission")
+	if cfg.Log != nil {
+		log = *cfg.Log
+	}
 	log.Info("SCIM-owned objects are writable only by", "identities", ids)
 	srv := mgr.GetWebhookServer()
 	if err := admission.Register(srv, mgr.GetScheme(), admission.Options{

@@ -21,7 +21,7 @@ import (
 // managerFlags binds the flags `roster manager` and `roster dev` share.
 func managerFlags(fs *flag.FlagSet, cfg *app.Config, proxies *stringList) {
 	fs.StringVar(&cfg.ExternalURL, "external-url", "", "public scheme://host of the SCIM endpoint, used in meta.location (default: from the request)")
-	fs.Var(proxies, "trusted-proxies", "CIDRs of proxies (the ingress) whose X-Forwarded-* headers are trusted; repeatable")
+	fs.Var(proxies, "trusted-proxies", "CIDRs of proxies (the ingress) whose X-Forwarded-* headers are trusted (meta.location's scheme, the client address in audit lines); repeatable")
 	fs.Int64Var(&cfg.MaxUserBodyBytes, "max-user-body-bytes", scim.DefaultMaxUserBodyBytes, "largest accepted /Users request body")
 	fs.Int64Var(&cfg.MaxGroupBodyBytes, "max-group-body-bytes", scim.DefaultMaxGroupBodyBytes, "largest accepted /Groups request body")
 	fs.DurationVar(&cfg.TokenMaxAge, "token-max-age", 90*24*time.Hour, "SCIM token age past which an Organization warns (condition TokenFresh=False and an event); 0 disables")

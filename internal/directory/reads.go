@@ -37,12 +37,14 @@ const (
 	kindSlice = "OrgTeamMemberSlice"
 )
 
-// noteWrite records an acknowledged write of this replica.
-func (d *Directory) noteWrite(obj client.Object) {
+// noteWrite records an acknowledged write of this replica, for read-your-writes and in the
+// context's Written.
+func (d *Directory) noteWrite(ctx context.Context, obj client.Object) {
 	if obj == nil {
 		return
 	}
 	kind := kindOf(obj)
+	recordWrite(ctx, kind, obj.GetName())
 	rv, err := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
 	if kind == "" || err != nil {
 		return

@@ -125,7 +125,7 @@ func (d *Directory) CreateTeam(ctx context.Context, org *rosterv1.Organization, 
 		_ = d.releaseDisplayName(ctx, t, displayName)
 		return nil, err
 	}
-	d.noteWrite(t)
+	d.noteWrite(ctx, t)
 	if len(members) > 0 {
 		if err := d.changeMembers(ctx, t, []patch.MemberOp{{Kind: patch.MemberReplace, Values: members}}, nil); err != nil {
 			d.undoCreate(t, displayName)
@@ -237,7 +237,7 @@ func (d *Directory) updateTeamSpec(ctx context.Context, t *rosterv1.OrgTeam, pre
 		if err := d.client.Update(ctx, next); err != nil {
 			return err
 		}
-		d.noteWrite(next)
+		d.noteWrite(ctx, next)
 		*t = *next
 		return nil
 	})
@@ -276,20 +276,22 @@ func (d *Directory) changeMembers(ctx context.Context, t *rosterv1.OrgTeam, ops 
 	case err != nil:
 		return err
 	}
-	d.noteResults([]membership.Result{res})
+	d.noteResults(ctx, []membership.Result{res})
 	// Best effort: the change is durable, and the next change records its own unresolved ids.
 	_ = d.members.RecordUnresolved(ctx, t, res)
 	return nil
 }
 
-// noteResults records the writes of membership changes for read-your-writes.
-func (d *Directory) noteResults(results []membership.Result) {
+// noteResults records the writes of membership changes for read-your-writes and in the
+// context's Written.
+func (d *Directory) noteResults(ctx context.Context, results []membership.Result) {
 	for _, res := range results {
-		d.noteWrite(res.Last)
+		d.noteWrite(ctx, res.Last)
 		if res.Revised != nil {
-			d.noteWrite(res.Revised)
+			d.noteWrite(ctx, res.Revised)
 		}
 	}
+	recordResults(ctx, results)
 }
 
 // liveView is a team's view as the apiserver holds it now: preconditions are checked on it.
@@ -329,6 +331,7 @@ func (d *Directory) DeleteTeam(ctx context.Context, namespace, id string, pre Pr
 			return err
 		}
 		deleted = t
+		recordWrite(ctx, kindTeam, t.Name)
 		return nil
 	})
 	if apierrors.IsConflict(err) {
@@ -337,6 +340,7 @@ func (d *Directory) DeleteTeam(ctx context.Context, namespace, id string, pre Pr
 	if err != nil {
 		return err
 	}
+	recordSlicesOf(ctx, deleted.Name)
 	if err := d.members.DeleteAll(ctx, deleted); err != nil {
 		return err
 	}

@@ -57,14 +57,14 @@ func (d *Directory) CreateUser(ctx context.Context, org *rosterv1.Organization, 
 		}
 		return nil, err
 	}
-	d.noteWrite(u)
+	d.noteWrite(ctx, u)
 	// The id derives from the userName: memberships that a previous user of this userName left
 	// behind (its delete raced a membership change) are not this user's. The cache's member
 	// index answers almost always with nothing, without a write. Best effort: the user exists
 	// now, so the create must be answered as done; the deleted user's finalizer and the team
 	// controller's pruning remove leftovers too.
 	if res, err := d.members.ForgetUser(ctx, u.Namespace, u.Name); err == nil {
-		d.noteResults(res)
+		d.noteResults(ctx, res)
 	}
 	return u, nil
 }
@@ -124,7 +124,7 @@ func (d *Directory) UpdateUser(ctx context.Context, namespace, id string, pre Pr
 				live = true // after a conflict the cache may still lag
 				return err
 			}
-			d.noteWrite(next)
+			d.noteWrite(ctx, next)
 			out = next
 			return nil
 		}
@@ -163,6 +163,7 @@ func (d *Directory) DeleteUser(ctx context.Context, namespace, id string, pre Pr
 			return err
 		}
 		deleted = u
+		recordWrite(ctx, kindUser, u.Name)
 		return nil
 	})
 	if apierrors.IsConflict(err) {
@@ -174,7 +175,7 @@ func (d *Directory) DeleteUser(ctx context.Context, namespace, id string, pre Pr
 	// The delete is durable whatever happens next: if this removal fails, the user's
 	// finalizer (and the team controller's pruning) removes it from its teams again.
 	if res, err := d.members.RemoveUserEverywhere(ctx, namespace, id); err == nil {
-		d.noteResults(res)
+		d.noteResults(ctx, res)
 	}
 	d.awaitGone(ctx, deleted)
 	return nil

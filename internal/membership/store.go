@@ -88,6 +88,9 @@ type Result struct {
 	// Revised is the team after a precondition's revision bump (nil without one): the team's
 	// version changed with it.
 	Revised client.Object
+	// Slices names the slices the commit that carried the change created or updated (with a
+	// group commit, other changes of the same team rode along), for audit lines.
+	Slices []string
 }
 
 // Desire computes the wanted members from the current ones, and the ids it could not add.
@@ -205,6 +208,7 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 	var revised client.Object
 	var final Set // the member set the change writes
 	var high uint64
+	var written []string // slices written, over every attempt
 	err = retry.OnError(ConflictBackoff, isConflictOrGone, func() error {
 		snap, err := s.fence(ctx, team, high)
 		if err != nil {
@@ -250,10 +254,16 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		// the team only by name (RemoveUserEverywhere), but new slices need its UID.
 		owner := team.DeepCopy()
 		owner.UID, owner.Labels = snap.team.UID, snap.team.Labels
-		last, rv, err := s.write(ctx, owner, w)
+		last, rv, names, err := s.write(ctx, owner, w)
 		high = max(high, rv)
+		for _, n := range names {
+			if !slices.Contains(written, n) {
+				written = append(written, n)
+			}
+		}
 		for i := range results {
 			results[i].Writes, results[i].Last, results[i].Revised = w.Count(), last, revised
+			results[i].Slices = written
 		}
 		return err
 	})
@@ -278,20 +288,21 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 func isConflictOrGone(err error) bool { return apierrors.IsConflict(err) || apierrors.IsNotFound(err) }
 
 // write performs the writes, updates first (they carry resourceVersions and fail on conflict
-// before anything new exists), then creates; it returns the last slice written and the
-// highest resourceVersion written.
-func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (last client.Object, high uint64, err error) {
+// before anything new exists), then creates; it returns the last slice written, the highest
+// resourceVersion written and the names of the slices written.
+func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (last client.Object, high uint64, names []string, err error) {
 	now := time.Now()
 	note := func(sl *rosterv1.OrgTeamMemberSlice) {
 		if rv, err := strconv.ParseUint(sl.ResourceVersion, 10, 64); err == nil {
 			high = max(high, rv)
 		}
 		last = sl
+		names = append(names, sl.Name)
 	}
 	for _, sl := range w.Update {
 		rosterv1.StampLastModified(sl, now)
 		if err := s.Writer.Update(ctx, sl); err != nil {
-			return last, high, err
+			return last, high, names, err
 		}
 		note(sl)
 	}
@@ -299,11 +310,11 @@ func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (la
 		sl := NewSlice(team, members)
 		rosterv1.StampLastModified(sl, now)
 		if err := s.Writer.Create(ctx, sl); err != nil {
-			return last, high, err
+			return last, high, names, err
 		}
 		note(sl)
 	}
-	return last, high, nil
+	return last, high, names, nil
 }
 
 // NewSlice returns a slice object for a team with the given members.

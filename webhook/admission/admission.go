@@ -56,7 +56,8 @@ type Options struct {
 	// APIReader reads OrgTeams from the apiserver when the cache has not seen one (yet): a
 	// team and its first slice are often created back to back.
 	APIReader client.Reader
-	// Log receives a line per denial at V(1).
+	// Log receives a line per denial, at Info: who asked (username and groups), the operation
+	// and the object's kind, namespace and name, and the reason. Never the object's contents.
 	Log logr.Logger
 }
 
@@ -135,9 +136,12 @@ func (v validator[T]) run(ctx context.Context, op admissionv1.Operation, oldObj,
 	r := request{op: op, user: req.UserInfo.Username, old: oldObj, new: newObj}
 	err = v.judge(ctx, r)
 	if err != nil {
+		// At the default level: a denied write is someone trying to change what the identity
+		// provider owns, which a reviewer wants to see without turning debug logs on.
 		subject := r.subject()
-		v.log.V(1).Info("denied", "operation", op, "user", r.user, "kind", req.Kind.Kind,
-			"namespace", subject.GetNamespace(), "name", subject.GetName(), "reason", err.Error())
+		v.log.Info("denied", "operation", op, "user", r.user, "groups", req.UserInfo.Groups,
+			"kind", req.Kind.Kind, "namespace", subject.GetNamespace(), "name", subject.GetName(),
+			"reason", err.Error())
 	}
 	return err
 }

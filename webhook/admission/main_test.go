@@ -28,6 +28,8 @@ func TestMain(m *testing.M) { os.Exit(testenv.RunWithWebhook(m, &env)) }
 var (
 	sharedOnce   sync.Once
 	sharedRoster *testenv.Roster
+	// webhookLogs has the shared Roster's webhook lines at the default level (Info).
+	webhookLogs, webhookLog = testenv.NewLogRecorder(0)
 )
 
 // roster returns the package's Roster manager, started on first use. Its client, its SCIM
@@ -35,7 +37,9 @@ var (
 // identity" here, as a ServiceAccount is in a cluster.
 func roster(t *testing.T) *testenv.Roster {
 	t.Helper()
-	sharedOnce.Do(func() { sharedRoster = env.StartSharedRoster(t, nil) })
+	sharedOnce.Do(func() {
+		sharedRoster = env.StartSharedRoster(t, func(c *app.Config) { c.Webhook.Log = &webhookLog })
+	})
 	return sharedRoster
 }
 

@@ -18,6 +18,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/controlplane"
 	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/testutil/testenv"
 )
 
 var teamSeq atomic.Int64
@@ -328,5 +329,34 @@ func TestKubectl(t *testing.T) {
 	var live rosterv1.OrgTeam
 	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(team), &live); err != nil || live.Spec.DisplayName != "Eng" || live.DeletionTimestamp != nil {
 		t.Errorf("team after kubectl: %+v %v", live.Spec, err)
+	}
+}
+
+// TestDenialsLogWhoAsked: a denial is logged at the default level with the requesting
+// user and groups, the operation and the object, and the reason — never the object's
+// contents.
+func TestDenialsLogWhoAsked(t *testing.T) {
+	ctx := context.Background()
+	org, _ := newOrg(t)
+	_, sl := scimTeam(t, org.Name, "u-1")
+	more := sl.DeepCopy()
+	more.Spec.Members = append(more.Spec.Members, "u-smuggled-member")
+	expectDenied(t, others(t)["cluster-admin"].Update(ctx, more), sliceWebhook, "spec.members")
+
+	lines := webhookLogs.Find("denied", map[string]string{
+		"user": "alice-admin", "operation": "UPDATE", "kind": "OrgTeamMemberSlice", "namespace": org.Name, "name": sl.Name,
+	})
+	if len(lines) != 1 {
+		t.Fatalf("want one denial line naming alice-admin and the slice at Info, found %d in:\n%s", len(lines), webhookLogs)
+	}
+	line := lines[0]
+	if groups := testenv.FieldString(line["groups"]); !strings.Contains(groups, `"system:masters"`) {
+		t.Errorf("denial line groups = %s, want the user's groups", groups)
+	}
+	if reason := testenv.FieldString(line["reason"]); !strings.Contains(reason, "the identity provider of organization") {
+		t.Errorf("denial line reason = %q", reason)
+	}
+	if strings.Contains(webhookLogs.String(), "u-smuggled-member") {
+		t.Error("the denied object's contents were logged")
 	}
 }

@@ -285,11 +285,11 @@ func (s *Server) createGroup(c *gin.Context) {
 	}
 	t, err := s.dir.CreateTeam(c.Request.Context(), orgOf(c), in.displayName, in.externalID, in.members)
 	if err != nil {
-		s.audit(c, "create", "Group", "", err) // nothing was created: no id to name
+		s.audit(c, "create", "Group", "") // nothing was created: no id to name
 		writeError(c, groupErr(err, ""))
 		return
 	}
-	s.audit(c, "create", "Group", t.Name, nil)
+	s.audit(c, "create", "Group", t.Name)
 	c.Header("Location", s.resourceURL(c, "Groups", t.Name))
 	s.writeGroup(c, http.StatusCreated, t)
 }
@@ -357,7 +357,7 @@ func (s *Server) patchGroup(c *gin.Context) {
 func (s *Server) changeGroup(c *gin.Context, op string, change directory.TeamChange, respond bool) {
 	ctx, id := c.Request.Context(), c.Param("id")
 	t, err := s.dir.UpdateTeam(ctx, orgOf(c).Spec.Namespace, id, ifMatch(c), change)
-	s.audit(c, op, "Group", id, err)
+	s.audit(c, op, "Group", id)
 	if err != nil {
 		writeError(c, groupErr(err, id))
 		return
@@ -376,7 +376,7 @@ func (s *Server) changeGroup(c *gin.Context, op string, change directory.TeamCha
 func (s *Server) deleteGroup(c *gin.Context) {
 	id := c.Param("id")
 	err := s.dir.DeleteTeam(c.Request.Context(), orgOf(c).Spec.Namespace, id, ifMatch(c))
-	s.audit(c, "delete", "Group", id, err)
+	s.audit(c, "delete", "Group", id)
 	if err != nil {
 		writeError(c, groupErr(err, id))
 		return

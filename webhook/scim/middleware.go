@@ -38,7 +38,8 @@ func (s *Server) recovery() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			if r := recover(); r != nil {
-				s.opts.Log.Error(fmt.Errorf("panic: %v", r), "SCIM handler panicked", "path", c.FullPath(), "method", c.Request.Method)
+				s.opts.Log.Error(fmt.Errorf("panic: %v", r), "SCIM handler panicked", "path", c.FullPath(), "method", c.Request.Method,
+					"requestId", requestIDOf(c))
 				writeError(c, errors.New("panic"))
 			}
 		}()
@@ -46,13 +47,14 @@ func (s *Server) recovery() gin.HandlerFunc {
 	}
 }
 
-// requestLog writes one line per request. Request bodies and headers are never logged: they
-// carry passwords (Okta sends one) and bearer tokens.
+// requestLog writes one line per request, with its id and client address. Request bodies and
+// headers are never logged: they carry passwords (Okta sends one) and bearer tokens.
 func (s *Server) requestLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		kv := []any{
+			"requestId", requestIDOf(c), "clientIP", c.ClientIP(),
 			"method", c.Request.Method, "route", c.FullPath(), "org", c.Param("org"),
 			"status", c.Writer.Status(), "duration", time.Since(start).String(),
 			"userAgent", c.Request.UserAgent(),

@@ -14,6 +14,9 @@ import (
 // ContentType is the media type of every SCIM response (RFC 7644 §3.1).
 const ContentType = "application/scim+json; charset=utf-8"
 
+// scimErrorKey is where writeError leaves the *scimerror.Error it answered with.
+const scimErrorKey = "roster.scimError"
+
 // writeJSON renders v as a SCIM response with the given status.
 func writeJSON(c *gin.Context, status int, v any) {
 	body, err := json.Marshal(v)
@@ -29,6 +32,7 @@ func writeJSON(c *gin.Context, status int, v any) {
 // anything else is a 500 whose detail does not leak internals.
 func writeError(c *gin.Context, err error) {
 	se := toSCIMError(err)
+	c.Set(scimErrorKey, se)
 	if se.Status >= 500 {
 		c.Error(err) //nolint:errcheck // recorded for the request log
 	}

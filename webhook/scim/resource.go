@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
@@ -65,39 +66,77 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
-// audit writes one structured line per SCIM write: who (user agent), what, on which resource,
-// and the result. Bodies are never logged: they can carry passwords.
-func (s *Server) audit(c *gin.Context, op, resource, id string, err error) {
-	c.Set(auditedKey, true)
-	kv := []any{
-		"audit", true, "org", c.Param("org"), "operation", op, "resourceType", resource,
-		"id", id, "userAgent", c.Request.UserAgent(),
-	}
-	if err != nil {
-		se := toSCIMError(err)
-		s.opts.Log.Info("SCIM write rejected", append(kv, "result", se.Status, "scimType", se.ScimType, "detail", se.Detail)...)
-		return
-	}
-	s.opts.Log.Info("SCIM write", append(kv, "result", "ok")...)
+// audit names a write handler's operation and resource for the request's audit line, which
+// auditWrites writes once the response is known. A handler calls it once it has read and
+// parsed the request, right after its directory call.
+func (s *Server) audit(c *gin.Context, op, resource, id string) {
+	c.Set(auditKey, auditNote{op: op, resource: resource, id: id})
 }
 
-const auditedKey = "roster.audited"
+const auditKey = "roster.audit"
 
-// auditRejected writes the audit line for writes refused before a handler could name the
-// resource (bad JSON, a body over the limit, a malformed PATCH): every SCIM write gets one.
-func (s *Server) auditRejected() gin.HandlerFunc {
+type auditNote struct{ op, resource, id string }
+
+// auditWrites writes one structured line per SCIM write (POST, PUT, PATCH, DELETE), accepted
+// or refused — before authentication too, so failed attempts are on record: the request id,
+// the client address (X-Forwarded-For believed only from a trusted proxy), the org, the
+// operation, the resource type and id, the status, and the Kubernetes objects the request
+// wrote, which the apiserver's audit log names too. Bodies and headers are never logged: they
+// carry passwords and tokens. A refusal's detail is logged only when it came after the
+// handler's audit call (the directory's and PATCH application's details are tested free of
+// request secrets); one refused before that (bad JSON, a body over the limit, a bad token)
+// logs the status and scimType only: a parser's detail may quote the body.
+func (s *Server) auditWrites() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Next()
 		switch c.Request.Method {
 		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		default:
+			c.Next()
 			return
 		}
-		if _, done := c.Get(auditedKey); done || c.Writer.Status() < 400 {
+		ctx, written := directory.TrackWrites(c.Request.Context())
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+
+		note := auditNote{op: strings.ToLower(c.Request.Method), resource: resourceKind(c.FullPath()), id: c.Param("id")}
+		v, noted := c.Get(auditKey)
+		if noted {
+			note = v.(auditNote)
+		}
+		status := c.Writer.Status()
+		kv := []any{
+			"audit", true, "requestId", requestIDOf(c), "clientIP", c.ClientIP(), "org", c.Param("org"),
+			"operation", note.op, "resourceType", note.resource, "id", note.id,
+			"userAgent", c.Request.UserAgent(), "status", status, "objects", written.Objects(),
+		}
+		if v, ok := c.Get(orgKey); ok {
+			kv = append(kv, "namespace", v.(*rosterv1.Organization).Spec.Namespace)
+		}
+		if status < 400 {
+			s.opts.Log.Info("SCIM write", kv...)
 			return
 		}
-		s.opts.Log.Info("SCIM write rejected", "audit", true, "org", c.Param("org"),
-			"operation", strings.ToLower(c.Request.Method), "resourceType", resourceOf(c.FullPath()),
-			"id", c.Param("id"), "userAgent", c.Request.UserAgent(), "result", c.Writer.Status())
+		if v, ok := c.Get(scimErrorKey); ok {
+			se := v.(*scimerror.Error)
+			if se.ScimType != "" {
+				kv = append(kv, "scimType", se.ScimType)
+			}
+			if noted {
+				kv = append(kv, "detail", se.Detail)
+			}
+		}
+		s.opts.Log.Info("SCIM write rejected", kv...)
+	}
+}
+
+// resourceKind maps a route to the SCIM resource type it writes: ".../Users/:id" → "User".
+func resourceKind(route string) string {
+	switch r := resourceOf(route); r {
+	case "Users":
+		return "User"
+	case "Groups":
+		return "Group"
+	default:
+		return r
 	}
 }

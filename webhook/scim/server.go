@@ -36,7 +36,9 @@ type Options struct {
 	// ExternalURL, when set, is the scheme://host[:port] used in meta.location; otherwise it is
 	// taken from the request (honouring X-Forwarded-* from trusted proxies).
 	ExternalURL string
-	// TrustedProxies are the CIDRs whose X-Forwarded-For/Proto headers are believed.
+	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For/Proto headers are
+	// believed: the client address in logs is X-Forwarded-For's nearest untrusted hop only when
+	// the request comes from one of them, else the peer's address.
 	TrustedProxies []string
 	// MaxUserBodyBytes and MaxGroupBodyBytes bound request bodies (413 beyond).
 	MaxUserBodyBytes  int64
@@ -155,13 +157,13 @@ func (s *Server) routes() (http.Handler, error) {
 	if err := r.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("scim: trusted proxies: %w", err)
 	}
-	r.Use(s.recovery(), s.requestLog(), s.observe())
+	r.Use(s.requestID(), s.recovery(), s.requestLog(), s.observe())
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFoundRoute) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
 	r.GET("/readyz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 
-	org := r.Group("/scim/v2/:org", s.auditRejected(), s.authenticate(), s.rateLimit(), s.requireSCIMContentType())
+	org := r.Group("/scim/v2/:org", s.auditWrites(), s.authenticate(), s.rateLimit(), s.requireSCIMContentType())
 	org.GET("/ServiceProviderConfig", s.serviceProviderConfig)
 	org.GET("/Schemas", s.schemas)
 	org.GET("/Schemas/:id", s.schemaByID)

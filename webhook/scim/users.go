@@ -112,11 +112,11 @@ func (s *Server) createUser(c *gin.Context) {
 	}
 	u, err := s.dir.CreateUser(c.Request.Context(), orgOf(c), spec)
 	if err != nil {
-		s.audit(c, "create", "User", "", err) // nothing was created: no id to name
+		s.audit(c, "create", "User", "") // nothing was created: no id to name
 		writeError(c, userErr(err, ""))
 		return
 	}
-	s.audit(c, "create", "User", u.Name, nil)
+	s.audit(c, "create", "User", u.Name)
 	c.Header("Location", s.resourceURL(c, "Users", u.Name))
 	s.writeUser(c, http.StatusCreated, u)
 }
@@ -191,7 +191,7 @@ func (s *Server) patchUser(c *gin.Context) {
 func (s *Server) updateUser(c *gin.Context, op string, mutate func(*rosterv1.OrgUser) error) {
 	id := c.Param("id")
 	u, err := s.dir.UpdateUser(c.Request.Context(), orgOf(c).Spec.Namespace, id, ifMatch(c), mutate)
-	s.audit(c, op, "User", id, err)
+	s.audit(c, op, "User", id)
 	if err != nil {
 		writeError(c, userErr(err, id))
 		return
@@ -204,7 +204,7 @@ func (s *Server) updateUser(c *gin.Context, op string, mutate func(*rosterv1.Org
 func (s *Server) deleteUser(c *gin.Context) {
 	id := c.Param("id")
 	err := s.dir.DeleteUser(c.Request.Context(), orgOf(c).Spec.Namespace, id, ifMatch(c))
-	s.audit(c, "delete", "User", id, err)
+	s.audit(c, "delete", "User", id)
 	if err != nil {
 		writeError(c, userErr(err, id))
 		return
