@@ -53,8 +53,12 @@ const (
 	fieldOwner       = "roster-install-test"
 )
 
-// k8s talks to the package's kube-apiserver (with Roster's CRDs installed).
-var k8s client.Client
+// k8s talks to the package's kube-apiserver (with Roster's CRDs installed), as an admin;
+// restConfig is its configuration.
+var (
+	k8s        client.Client
+	restConfig *rest.Config
+)
 
 func TestMain(m *testing.M) {
 	ctrllog.SetLogger(logr.Discard())
@@ -77,6 +81,7 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "stopping the control plane:", err)
 		}
 	}()
+	restConfig = rest.CopyConfig(cfg)
 	cfg = rest.CopyConfig(cfg)
 	cfg.WarningHandlerWithContext = warningCollector{}
 	scheme := runtime.NewScheme()

@@ -1,0 +1,286 @@
+package config_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/testutil/scimtest"
+	"github.com/rosterhq/roster/internal/token"
+)
+
+// TestInstallRBACIsSufficientAndNoMore applies the RBAC of config/default to the apiserver for
+// real, runs a manager that authenticates as the install's ServiceAccount (impersonated: the
+// apiserver authorizes every request as that account, exactly as for the pod's token), drives
+// an Okta push and an Entra push through its SCIM server until the controllers have written
+// every user and team to the identity store, and checks that the apiserver refused none of the
+// manager's requests — and that what the manager must never do is refused.
+//
+// What a real cluster adds: the aggregated edit/admin/view ClusterRoles (envtest runs no
+// controller-manager); Roster's roles aggregate nothing into them that the manager needs.
+// The admission webhook is not installed here: it adds a check on writes, not a permission.
+func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
+	ctx := context.Background()
+	r := render(t, "default")
+	var rbac rendered
+	for _, o := range r {
+		switch o.GetKind() {
+		case "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			rbac = append(rbac, o)
+		}
+	}
+	applyForReal(t, rbac)
+	dep := decode[appsv1.Deployment](t, r.get(t, "Deployment", "roster-controller-manager"))
+	sa := "system:serviceaccount:" + dep.Namespace + ":" + dep.Spec.Template.Spec.ServiceAccountName
+
+	// A tenant: its namespace and Organization, and a token written by an admin.
+	const orgName = "rbac-acme"
+	ensureNamespace(t, orgName)
+	org := &rosterv1.Organization{}
+	org.Name, org.Spec.Namespace = orgName, orgName
+	admin, err := client.New(restConfig, client.Options{Scheme: app.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Create(ctx, org); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	tok, err := token.Rotate(ctx, admin, installNamespace, orgName, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The manager, as the ServiceAccount, every apiserver answer recorded.
+	cfg := rest.CopyConfig(restConfig)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: sa,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + dep.Namespace, "system:authenticated"}}
+	rec := &requestLog{}
+	cfg.Wrap(rec.wrap)
+	roster, err := app.New(cfg, app.Config{
+		Namespace: installNamespace, SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0",
+		LeaderElection: true, LeaderElectionNamespace: installNamespace,
+		IdentityStore: "sqlite://" + filepath.Join(t.TempDir(), "roster.db"),
+		// The webhook's configuration is not installed in this apiserver.
+		Webhook: app.WebhookConfig{Disabled: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- roster.Manager.Start(mctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	select {
+	case <-roster.SCIM.Ready():
+	case err := <-done:
+		t.Fatalf("manager stopped: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("SCIM server did not start")
+	}
+	base := "http://" + roster.SCIM.Addr()
+	okta := scimtest.New(base, orgName, tok)
+	entra := scimtest.New(base, orgName, tok)
+	entra.UserAgent = "Azure-AD-SCIM-Provisioning-Client/1.0"
+	pushOkta(t, okta)
+	pushEntra(t, entra)
+
+	// The controllers write everything to the identity store; the org then reports it.
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		var o rosterv1.Organization
+		if err := admin.Get(ctx, client.ObjectKey{Name: orgName}, &o); err != nil {
+			return false, nil
+		}
+		for _, c := range o.Status.Conditions {
+			if c.Type == rosterv1.ConditionSynced && c.Status == metav1.ConditionTrue && o.Status.Users > 0 && c.ObservedGeneration == o.Generation {
+				return true, nil
+			}
+		}
+		return false, nil
+	}); err != nil {
+		t.Errorf("the organization never reported everything synced to the identity store")
+	}
+	stop()
+	<-done
+
+	if denied := rec.forbidden(); len(denied) > 0 {
+		t.Errorf("the install's RBAC refused the manager %d request(s); first ones:\n%s", len(denied), strings.Join(denied[:min(len(denied), 10)], "\n"))
+	}
+	if rec.count() < 20 {
+		t.Fatalf("only %d apiserver requests recorded: the manager did not run as the ServiceAccount", rec.count())
+	}
+
+	// What the manager's account must never be able to do.
+	c, err := client.New(cfg, client.Options{Scheme: app.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease := func(ns string) *coordinationv1.Lease {
+		l := &coordinationv1.Lease{}
+		l.Namespace, l.Name = ns, "roster-squat"
+		return l
+	}
+	secret := func(ns, name string) *corev1.Secret {
+		s := &corev1.Secret{}
+		s.Namespace, s.Name = ns, name
+		s.StringData = map[string]string{token.HashKey: "sha256:00"}
+		return s
+	}
+	for _, tc := range []struct {
+		what string
+		do   func() error
+	}{
+		{"read a Secret in kube-system", func() error { return c.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "any"}, &corev1.Secret{}) }},
+		{"list Secrets cluster-wide", func() error { return c.List(ctx, &corev1.SecretList{}) }},
+		{"read a Secret in a tenant namespace", func() error { return c.Get(ctx, client.ObjectKey{Namespace: orgName, Name: "scim-token"}, &corev1.Secret{}) }},
+		{"write a token Secret in a tenant namespace", func() error { return c.Create(ctx, secret(orgName, "scim-token")) }},
+		{"write a token Secret in its own namespace", func() error { return c.Create(ctx, secret(installNamespace, token.SecretName("other"))) }},
+		{"write a Lease in kube-system", func() error { return c.Create(ctx, lease("kube-system")) }},
+		{"write a Lease in a tenant namespace", func() error { return c.Create(ctx, lease(orgName)) }},
+		{"read Leases in kube-system", func() error { return c.List(ctx, &coordinationv1.LeaseList{}, client.InNamespace("kube-system")) }},
+		{"create an Organization", func() error {
+			o := &rosterv1.Organization{}
+			o.Name, o.Spec.Namespace = "rbac-rogue", "kube-system"
+			return c.Create(ctx, o)
+		}},
+	} {
+		if err := tc.do(); !apierrors.IsForbidden(err) {
+			t.Errorf("the manager's account may %s: err = %v, want Forbidden", tc.what, err)
+		}
+	}
+}
+
+// pushOkta sends what Okta sends for a user's lifecycle and a group push (IDP-REQUESTS.md).
+func pushOkta(t *testing.T, c *scimtest.Client) {
+	t.Helper()
+	c.Do(t, http.MethodGet, `/Users?filter=userName%20eq%20%22ada%40example.com%22&startIndex=1&count=100`, nil).Expect(t, http.StatusOK)
+	ada := c.Do(t, http.MethodPost, "/Users", oktaUserBody("ada@example.com")).Expect(t, http.StatusCreated).String("id")
+	bob := c.Do(t, http.MethodPost, "/Users", oktaUserBody("bob@example.com")).Expect(t, http.StatusCreated).String("id")
+	got := c.Do(t, http.MethodGet, "/Users/"+ada, nil).Expect(t, http.StatusOK)
+	got.Body["displayName"] = "Ada L."
+	c.Do(t, http.MethodPut, "/Users/"+ada, got.Body).Expect(t, http.StatusOK)
+	group := c.Do(t, http.MethodPost, "/Groups", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Eng", "members": []any{},
+	}).Expect(t, http.StatusCreated).String("id")
+	c.Do(t, http.MethodPatch, "/Groups/"+group, patchOps(
+		map[string]any{"op": "replace", "value": map[string]any{"id": group, "displayName": "Engineering"}},
+		map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": ada}, map[string]any{"value": bob}}},
+	)).Expect(t, http.StatusNoContent)
+	c.Do(t, http.MethodPatch, "/Groups/"+group, patchOps(
+		map[string]any{"op": "remove", "path": fmt.Sprintf(`members[value eq "%s"]`, bob)},
+	)).Expect(t, http.StatusNoContent)
+	c.Do(t, http.MethodPatch, "/Users/"+bob, patchOps(map[string]any{"op": "replace", "value": map[string]any{"active": false}})).Expect(t, http.StatusOK)
+	c.Do(t, http.MethodGet, "/Groups?filter=displayName%20eq%20%22Engineering%22", nil).Expect(t, http.StatusOK)
+	other := c.Do(t, http.MethodPost, "/Groups", map[string]any{"displayName": "Short-lived"}).Expect(t, http.StatusCreated).String("id")
+	c.Do(t, http.MethodDelete, "/Groups/"+other, nil).Expect(t, http.StatusNoContent)
+}
+
+// pushEntra sends Entra ID's shapes: PATCH with paths and string booleans, group member adds
+// by path, and DELETE of a user.
+func pushEntra(t *testing.T, c *scimtest.Client) {
+	t.Helper()
+	c.Do(t, http.MethodGet, `/Users?filter=userName+eq+%22cy%40example.com%22`, nil).Expect(t, http.StatusOK)
+	cy := c.Do(t, http.MethodPost, "/Users", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "cy@example.com", "active": true,
+		"externalId": "cy", "name": map[string]any{"givenName": "Cy", "familyName": "Young"},
+		"emails": []any{map[string]any{"primary": true, "type": "work", "value": "cy@example.com"}},
+	}).Expect(t, http.StatusCreated).String("id")
+	c.Do(t, http.MethodPatch, "/Users/"+cy, patchOps(
+		map[string]any{"op": "Replace", "path": "name.familyName", "value": "Yang"},
+		map[string]any{"op": "Replace", "path": "active", "value": "False"},
+	)).Expect(t, http.StatusOK)
+	group := c.Do(t, http.MethodPost, "/Groups", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Ops", "externalId": "ops",
+	}).Expect(t, http.StatusCreated).String("id")
+	c.Do(t, http.MethodPatch, "/Groups/"+group, patchOps(
+		map[string]any{"op": "Add", "path": "members", "value": []any{map[string]any{"value": cy}}},
+	)).Expect(t, http.StatusNoContent)
+	c.Do(t, http.MethodDelete, "/Users/"+cy, nil).Expect(t, http.StatusNoContent)
+}
+
+func oktaUserBody(userName string) map[string]any {
+	return map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": userName, "active": true,
+		"name":   map[string]any{"givenName": "A", "familyName": "B"},
+		"emails": []any{map[string]any{"primary": true, "value": userName, "type": "work"}},
+		"groups": []any{}, "password": "never-stored-1!",
+	}
+}
+
+func patchOps(ops ...map[string]any) map[string]any {
+	return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"}, "Operations": ops}
+}
+
+// requestLog records every apiserver request of a rest config and its status.
+type requestLog struct {
+	mu   sync.Mutex
+	seen []string
+	bad  []string
+}
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(req)
+		if err == nil {
+			line := fmt.Sprintf("%s %s -> %d", req.Method, req.URL.Path, resp.StatusCode)
+			l.mu.Lock()
+			l.seen = append(l.seen, line)
+			if resp.StatusCode == http.StatusForbidden && !slices.Contains(l.bad, line) {
+				l.bad = append(l.bad, line)
+			}
+			l.mu.Unlock()
+		}
+		return resp, err
+	})
+}
+
+func (l *requestLog) forbidden() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.bad)
+}
+
+func (l *requestLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.seen)
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// applyForReal creates (server-side applies) the objects, namespaced ones without a namespace
+// in the install's.
+func applyForReal(t *testing.T, objs rendered) {
+	t.Helper()
+	ctx := context.Background()
+	for _, o := range objs.ofKind("Namespace") {
+		ensureNamespace(t, o.GetName())
+	}
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" {
+			continue
+		}
+		o = o.DeepCopy()
+		if err := k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
+			t.Fatalf("applying %s %s/%s: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		}
+	}
+}
