@@ -118,7 +118,7 @@ func TestDefaultInstall(t *testing.T) {
 		t.Errorf("rendered kinds = %v, want %v", gotKinds, wantKinds)
 	}
 
-	// The four CRDs, exactly the generated ones.
+	// The five CRDs, exactly the generated ones.
 	var crdNames []string
 	for _, o := range r.ofKind("CustomResourceDefinition") {
 		crdNames = append(crdNames, o.GetName())
@@ -126,7 +126,7 @@ func TestDefaultInstall(t *testing.T) {
 	slices.Sort(crdNames)
 	wantCRDs := []string{
 		"organizations.scim.roster.dev", "orgteammemberslices.scim.roster.dev",
-		"orgteams.scim.roster.dev", "orgusers.scim.roster.dev",
+		"orgteamnameclaims.scim.roster.dev", "orgteams.scim.roster.dev", "orgusers.scim.roster.dev",
 	}
 	if !slices.Equal(crdNames, wantCRDs) {
 		t.Errorf("CRDs = %v, want %v", crdNames, wantCRDs)
@@ -338,6 +338,7 @@ var webhookPaths = map[string]string{
 	"orgusers":            "/validate-scim-roster-dev-v1alpha1-orguser",
 	"orgteams":            "/validate-scim-roster-dev-v1alpha1-orgteam",
 	"orgteammemberslices": "/validate-scim-roster-dev-v1alpha1-orgteammemberslice",
+	"orgteamnameclaims":   "/validate-scim-roster-dev-v1alpha1-orgteamnameclaim",
 }
 
 // checkWebhook checks the ValidatingWebhookConfiguration against the webhook Service, the
@@ -494,6 +495,12 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 			}
 		}
 	}
+	// Display-name claims, read and written only live (no watch: Roster caches none).
+	for _, verb := range []string{"get", "list", "create", "update", "delete"} {
+		if !allows(clusterRules, group, "orgteamnameclaims", verb) {
+			t.Errorf("the manager's ClusterRole does not allow %s orgteamnameclaims", verb)
+		}
+	}
 	for _, res := range []string{"orgusers/status", "orgteams/status", "organizations/status"} {
 		if !allows(clusterRules, group, res, "update") {
 			t.Errorf("the manager's ClusterRole does not allow update %s", res)
@@ -544,18 +551,25 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 	if aggregated("roster-orguser-editor-role", "edit") {
 		t.Error("OrgUser editing is aggregated to edit; users belong to the identity provider")
 	}
+	// Display-name claims are Roster's alone: no role for people grants writing them.
+	for _, o := range r.ofKind("ClusterRole") {
+		if o.GetName() == "roster-manager-role" {
+			continue
+		}
+		for _, verb := range []string{"create", "update", "patch", "delete", "deletecollection"} {
+			if allows(decode[rbacv1.ClusterRole](t, o).Rules, group, "orgteamnameclaims", verb) {
+				t.Errorf("ClusterRole %s allows %s orgteamnameclaims; only Roster writes claims", o.GetName(), verb)
+			}
+		}
+	}
 }
 
-// knownClusterWideLeaseVerbs is the cluster-wide Lease grant the manager's ClusterRole has
-// today, and the only one the install test tolerates: the SCIM server keeps each team
-// display-name claim as a Lease in the org's namespace (webhook/scim/claims.go), so the
-// ClusterRole grants Leases in every namespace — which also lets the manager's service account
-// take over any Lease in the cluster, other controllers' leader elections and kube-system's
-// included. The leader election Role already grants the manager its own Lease.
-//
-// TODO(issue 9, "The trust boundary"): the grant is removed there; set this to nil, and the
-// test then fails on any cluster-wide Lease verb.
-var knownClusterWideLeaseVerbs = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+// knownClusterWideLeaseVerbs is the cluster-wide Lease grant the install test tolerates in
+// the manager's ClusterRole: none. Team display-name claims were Leases in the org's
+// namespace, which made the ClusterRole grant Leases in every namespace (kube-system's leader
+// elections and node heartbeats included); they are OrgTeamNameClaims now, and the leader
+// election Role grants the manager its own Lease in its own namespace.
+var knownClusterWideLeaseVerbs []string
 
 // checkClusterWideLeases fails when the manager's cluster-wide rules grant Lease verbs other
 // than exactly knownClusterWideLeaseVerbs: a widened grant fails at once, and so does the
