@@ -5,6 +5,8 @@
 // same process share) may create, change or delete them; anyone else, cluster-admin
 // included, is denied with a message that names the identity provider as the place to make
 // the change. Manual teams (managedBy=manual) and their slices are left to RBAC.
+// OrgTeamNameClaims, which reserve SCIM teams' display names, are Roster's alone too
+// (claims.go).
 //
 // The ValidatingWebhookConfiguration is config/webhook/manifests.yaml. Its failurePolicy is
 // Fail on purpose: a webhook that fails open lets anyone change a SCIM-managed team while no
