@@ -123,7 +123,7 @@ func TestDefaultInstall(t *testing.T) {
 		t.Errorf("rendered kinds = %v, want %v", gotKinds, wantKinds)
 	}
 
-	// The four CRDs, exactly the generated ones.
+	// The five CRDs, exactly the generated ones.
 	var crdNames []string
 	for _, o := range r.ofKind("CustomResourceDefinition") {
 		crdNames = append(crdNames, o.GetName())
@@ -131,7 +131,7 @@ func TestDefaultInstall(t *testing.T) {
 	slices.Sort(crdNames)
 	wantCRDs := []string{
 		"organizations.scim.roster.dev", "orgteammemberslices.scim.roster.dev",
-		"orgteams.scim.roster.dev", "orgusers.scim.roster.dev",
+		"orgteamnameclaims.scim.roster.dev", "orgteams.scim.roster.dev", "orgusers.scim.roster.dev",
 	}
 	if !slices.Equal(crdNames, wantCRDs) {
 		t.Errorf("CRDs = %v, want %v", crdNames, wantCRDs)
@@ -343,6 +343,7 @@ var webhookPaths = map[string]string{
 	"orgusers":            "/validate-scim-roster-dev-v1alpha1-orguser",
 	"orgteams":            "/validate-scim-roster-dev-v1alpha1-orgteam",
 	"orgteammemberslices": "/validate-scim-roster-dev-v1alpha1-orgteammemberslice",
+	"orgteamnameclaims":   "/validate-scim-roster-dev-v1alpha1-orgteamnameclaim",
 }
 
 // checkWebhook checks the ValidatingWebhookConfiguration against the webhook Service, the
@@ -499,6 +500,12 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 			}
 		}
 	}
+	// Display-name claims, read and written only live (no watch: Roster caches none).
+	for _, verb := range []string{"get", "list", "create", "update", "delete"} {
+		if !allows(clusterRules, group, "orgteamnameclaims", verb) {
+			t.Errorf("the manager's ClusterRole does not allow %s orgteamnameclaims", verb)
+		}
+	}
 	for _, res := range []string{"orgusers/status", "orgteams/status", "organizations/status"} {
 		if !allows(clusterRules, group, res, "update") {
 			t.Errorf("the manager's ClusterRole does not allow update %s", res)
@@ -567,6 +574,17 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 	}
 	if aggregated("roster-orguser-editor-role", "edit") {
 		t.Error("OrgUser editing is aggregated to edit; users belong to the identity provider")
+	}
+	// Display-name claims are Roster's alone: no role for people grants writing them.
+	for _, o := range r.ofKind("ClusterRole") {
+		if o.GetName() == "roster-manager-role" {
+			continue
+		}
+		for _, verb := range []string{"create", "update", "patch", "delete", "deletecollection"} {
+			if allows(decode[rbacv1.ClusterRole](t, o).Rules, group, "orgteamnameclaims", verb) {
+				t.Errorf("ClusterRole %s allows %s orgteamnameclaims; only Roster writes claims", o.GetName(), verb)
+			}
+		}
 	}
 }
 

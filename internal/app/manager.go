@@ -196,6 +196,13 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if store != nil {
+		// Upkeep of the leader, beside the controllers (which tests of the SCIM server alone
+		// leave out): SCIM teams of an older Roster get their display-name claims.
+		if err := mgr.Add(claimBackfill(dir, ctrl.Log.WithName("claims"))); err != nil {
+			return nil, err
+		}
+	}
 	if err := (&controllers.OrganizationReconciler{
 		Client:         mgr.GetClient(),
 		TokenNamespace: cfg.Namespace,
@@ -278,4 +285,29 @@ func metricsOptions(cfg Config) metricsserver.Options {
 	opts.SecureServing, opts.CertDir = true, cfg.MetricsCertDir
 	opts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	return opts
+}
+
+// claimBackfill runs directory.BackfillClaims once on the leader, retrying until it
+// succeeds. Its failure stops nothing: the directory counts a SCIM team without a claim as the
+// holder of its name anyway.
+func claimBackfill(dir *directory.Directory, log logr.Logger) manager.Runnable {
+	return manager.RunnableFunc(func(ctx context.Context) error {
+		wait := time.Second
+		for {
+			n, err := dir.BackfillClaims(ctx)
+			if err == nil {
+				if n > 0 {
+					log.Info("claimed the display names of SCIM teams that had no OrgTeamNameClaim", "teams", n)
+				}
+				return nil
+			}
+			log.Error(err, "backfilling display-name claims; retrying", "in", wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 5*time.Minute)
+		}
+	})
 }

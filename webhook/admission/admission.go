@@ -5,6 +5,8 @@
 // same process share) may create, change or delete them; anyone else, cluster-admin
 // included, is denied with a message that names the identity provider as the place to make
 // the change. Manual teams (managedBy=manual) and their slices are left to RBAC.
+// OrgTeamNameClaims, which reserve SCIM teams' display names, are Roster's alone too
+// (claims.go).
 //
 // The ValidatingWebhookConfiguration is config/webhook/manifests.yaml. Its failurePolicy is
 // Fail on purpose: a webhook that fails open lets anyone change a SCIM-managed team while no
@@ -39,6 +41,7 @@ const (
 	UserPath  = "/validate-scim-roster-dev-v1alpha1-orguser"
 	TeamPath  = "/validate-scim-roster-dev-v1alpha1-orgteam"
 	SlicePath = "/validate-scim-roster-dev-v1alpha1-orgteammemberslice"
+	ClaimPath = "/validate-scim-roster-dev-v1alpha1-orgteamnameclaim"
 )
 
 // The validators read teams through the manager's cache; SelfIdentity asks who Roster is
@@ -61,7 +64,7 @@ type Options struct {
 	Log logr.Logger
 }
 
-// Register adds the three validators to a webhook server.
+// Register adds the validators to a webhook server.
 func Register(srv webhook.Server, scheme *runtime.Scheme, opts Options) error {
 	g, err := newGuard(opts)
 	if err != nil {
@@ -70,6 +73,7 @@ func Register(srv webhook.Server, scheme *runtime.Scheme, opts Options) error {
 	srv.Register(UserPath, admission.WithValidator[*rosterv1.OrgUser](scheme, validator[*rosterv1.OrgUser]{g.log, g.judgeUser}))
 	srv.Register(TeamPath, admission.WithValidator[*rosterv1.OrgTeam](scheme, validator[*rosterv1.OrgTeam]{g.log, g.judgeTeam}))
 	srv.Register(SlicePath, admission.WithValidator[*rosterv1.OrgTeamMemberSlice](scheme, validator[*rosterv1.OrgTeamMemberSlice]{g.log, g.judgeSlice}))
+	srv.Register(ClaimPath, admission.WithValidator[*rosterv1.OrgTeamNameClaim](scheme, validator[*rosterv1.OrgTeamNameClaim]{g.log, g.judgeClaim}))
 	return nil
 }
 

@@ -42,6 +42,13 @@ func slice(teamName string, members ...string) *rosterv1.OrgTeamMemberSlice {
 	return s
 }
 
+func claim(displayName, teamName string) *rosterv1.OrgTeamNameClaim {
+	c := &rosterv1.OrgTeamNameClaim{Spec: rosterv1.OrgTeamNameClaimSpec{Team: teamName, DisplayName: displayName}}
+	c.Name, c.Namespace = "team-name-0123456789abcdef0123456789abcdef", "acme"
+	c.Labels = map[string]string{rosterv1.OrgLabel: "acme", rosterv1.TeamLabel: teamName}
+	return c
+}
+
 // with returns a deep copy of o changed by f.
 func with[T client.Object](o T, f func(T)) T {
 	c := o.DeepCopyObject().(T)
@@ -84,7 +91,7 @@ func TestDecisions(t *testing.T) {
 	withFinalizer := func(o client.Object) { o.SetFinalizers([]string{"scim.roster.dev/store", "other"}) }
 	cases := []struct {
 		name     string
-		kind     string // user, team, slice
+		kind     string // user, team, slice, claim
 		op       admissionv1.Operation
 		user     string
 		old, new client.Object
@@ -146,9 +153,19 @@ func TestDecisions(t *testing.T) {
 		{name: "garbage collector cannot change members", kind: "slice", op: update, user: garbageCollector, old: engSlice, new: slice("eng"), wantCode: 403, wantField: "spec.members"},
 		{name: "kube-controller-manager's shared identity deletes a team", kind: "team", op: del, user: controllerManager, old: eng},
 		{name: "another kube-system account is refused", kind: "team", op: del, user: "system:serviceaccount:kube-system:default", old: eng, wantCode: 403},
+
+		// Display-name claims are Roster's alone, whatever the team.
+		{name: "roster claims a name", kind: "claim", op: create, user: rosterUser, new: claim("Eng", "eng")},
+		{name: "roster takes over a stale claim", kind: "claim", op: update, user: rosterUser, old: claim("Eng", "gone"), new: claim("eng", "eng")},
+		{name: "roster releases a name", kind: "claim", op: del, user: rosterUser, old: claim("Eng", "eng")},
+		{name: "admin squats a name", kind: "claim", op: create, user: admin, new: claim("Eng", "g-squatter"), wantCode: 403, wantField: "spec.displayName", wantMsg: "only Roster's SCIM server creates OrgTeamNameClaims"},
+		{name: "admin hands a name to another team", kind: "claim", op: update, user: admin, old: claim("Eng", "eng"), new: with(claim("Eng", "eng"), func(c *rosterv1.OrgTeamNameClaim) { c.Spec.Team = "ops" }), wantCode: 403, wantField: "spec.team", wantMsg: `the display name "Eng" is held by team "eng"`},
+		{name: "admin frees a name", kind: "claim", op: del, user: admin, old: claim("Eng", "eng"), wantCode: 403, wantField: "spec.displayName", wantMsg: "Roster releases the name"},
+		{name: "re-applying an unchanged claim", kind: "claim", op: update, user: admin, old: claim("Eng", "eng"), new: with(claim("Eng", "eng"), func(c *rosterv1.OrgTeamNameClaim) { c.ResourceVersion = "7" })},
+		{name: "namespace controller deletes a claim", kind: "claim", op: del, user: namespaceController, old: claim("Eng", "eng")},
 	}
 	g := testGuard()
-	judges := map[string]func(context.Context, request) error{"user": g.judgeUser, "team": g.judgeTeam, "slice": g.judgeSlice}
+	judges := map[string]func(context.Context, request) error{"user": g.judgeUser, "team": g.judgeTeam, "slice": g.judgeSlice, "claim": g.judgeClaim}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := judges[tc.kind](context.Background(), request{op: tc.op, user: tc.user, old: tc.old, new: tc.new})

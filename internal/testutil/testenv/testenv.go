@@ -74,8 +74,8 @@ func run(m *testing.M, env **Env, start func() (*Env, error)) int {
 func Start() (*Env, error) { return start(false, nil) }
 
 // StartWithWebhook also installs Roster's ValidatingWebhookConfiguration (failurePolicy
-// Fail): every OrgUser, OrgTeam and OrgTeamMemberSlice write is refused until a Roster from
-// StartRoster serves the webhook, which it then does.
+// Fail): every OrgUser, OrgTeam, OrgTeamMemberSlice and OrgTeamNameClaim write is refused
+// until a Roster from StartRoster serves the webhook, which it then does.
 func StartWithWebhook() (*Env, error) { return start(true, nil) }
 
 // StartRestartable starts a control plane whose kube-apiserver can be stopped and started
