@@ -86,7 +86,8 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 	mctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- roster.Manager.Start(mctx) }()
-	t.Cleanup(func() { stop(); <-done })
+	stopManager := sync.OnceFunc(func() { stop(); <-done })
+	t.Cleanup(stopManager)
 	select {
 	case <-roster.SCIM.Ready():
 	case err := <-done:
@@ -116,8 +117,7 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 	}); err != nil {
 		t.Errorf("the organization never reported everything synced to the identity store")
 	}
-	stop()
-	<-done
+	stopManager()
 
 	if denied := rec.forbidden(); len(denied) > 0 {
 		t.Errorf("the install's RBAC refused the manager %d request(s); first ones:\n%s", len(denied), strings.Join(denied[:min(len(denied), 10)], "\n"))
