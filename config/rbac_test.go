@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -62,10 +63,7 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 	if err := admin.Create(ctx, org); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	tok, err := token.Rotate(ctx, admin, installNamespace, orgName, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := rotateAsPlatformAdmin(t, orgName)
 
 	// The manager, as the ServiceAccount, every apiserver answer recorded.
 	cfg := rest.CopyConfig(restConfig)
@@ -164,6 +162,46 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 			t.Errorf("the manager's account may %s: err = %v, want Forbidden", tc.what, err)
 		}
 	}
+}
+
+// rotateAsPlatformAdmin rotates the org's token as a person holding exactly what
+// docs/operations.md says `roster token rotate` needs: the install's token rotator Role in
+// Roster's namespace and the organization viewer ClusterRole. A namespace editor of the
+// organization cannot rotate.
+func rotateAsPlatformAdmin(t *testing.T, org string) string {
+	t.Helper()
+	ctx := context.Background()
+	const person, editor = "platform-admin@example.com", "tenant-editor@example.com"
+	bind := func(b client.Object) {
+		if err := k8s.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	user := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: person}}
+	bind(&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: installNamespace, Name: "rotate-tokens"},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: namePrefix + "token-rotator-role"}, Subjects: user})
+	bind(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "read-orgs"},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: namePrefix + "organization-viewer-role"}, Subjects: user})
+	bind(&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: org, Name: "tenant-edit"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:aggregate-to-edit"},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: editor}}})
+	as := func(name string) client.Client {
+		cfg := rest.CopyConfig(restConfig)
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: name, Groups: []string{"system:authenticated"}}
+		c, err := client.New(cfg, client.Options{Scheme: app.NewScheme()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := token.Rotate(ctx, as(editor), installNamespace, org, 0); !apierrors.IsForbidden(err) {
+		t.Errorf("a namespace editor rotated the token: err = %v, want forbidden", err)
+	}
+	tok, err := token.Rotate(ctx, as(person), installNamespace, org, 0)
+	if err != nil {
+		t.Fatalf("rotating with the documented roles: %v", err)
+	}
+	return tok
 }
 
 // pushOkta sends what Okta sends for a user's lifecycle and a group push (IDP-REQUESTS.md).
