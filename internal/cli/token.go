@@ -35,6 +35,15 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	if args[0] == "rotate" {
+		// Bad flags fail before any connection is made.
+		if *org == "" {
+			return errors.New("--org is required")
+		}
+		if *grace < 0 {
+			return errors.New("--grace must not be negative")
+		}
+	}
 	c, err := tokenClient(*kubeconfig)
 	if err != nil {
 		return err
@@ -43,12 +52,6 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	if args[0] == "migrate" {
 		return migrateTokens(ctx, c, *namespace, *keepOld, stderr)
-	}
-	if *org == "" {
-		return errors.New("--org is required")
-	}
-	if *grace < 0 {
-		return errors.New("--grace must not be negative")
 	}
 	tok, err := token.Rotate(ctx, c, *namespace, *org, *grace)
 	if err != nil {
