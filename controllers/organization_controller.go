@@ -108,6 +108,17 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	base := org.DeepCopy()
 	before := &base.Status
 
+	var releaseRetry time.Duration
+	if org.SCIMDisabled() {
+		retry, err := r.releaseTeams(ctx, &org)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if retry {
+			releaseRetry = statusInterval
+		}
+	}
+
 	tally, err := r.countMembers(ctx, &org)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -135,6 +146,9 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	case !nsOK:
 		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonNamespaceMissing
 		ready.Message = fmt.Sprintf("namespace %q does not exist: create it (kubectl create namespace %s); it holds the org's users, teams and token", org.Spec.Namespace, org.Spec.Namespace)
+	case org.SCIMDisabled():
+		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonSCIMDisabled
+		ready.Message = fmt.Sprintf("SCIM is disabled (spec.scim: Disabled): /scim/v2/%s answers 403 and the org's teams are managed by hand; set spec.scim: Enabled to serve the identity provider again", org.Name)
 	case !tokenOK:
 		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonTokenMissing
 		ready.Message = fmt.Sprintf("no SCIM token yet: run `roster token rotate --org %s`", org.Name)
@@ -143,6 +157,9 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	meta.SetStatusCondition(&org.Status.Conditions, ready)
 	org.Status.ObservedGeneration = org.Generation
 
+	if releaseRetry > 0 && (recheck == 0 || releaseRetry < recheck) {
+		recheck = releaseRetry
+	}
 	if equalStatus(before, &org.Status) {
 		return ctrl.Result{RequeueAfter: recheck}, nil
 	}

@@ -20,6 +20,12 @@ const (
 	ManagedBySCIM = "scim"
 	// ManagedByManual is the OrgTeam.spec.managedBy value of teams created by hand.
 	ManagedByManual = "manual"
+
+	// BreakGlassAnnotation on a SCIM-managed OrgTeam holds the reason for an emergency edit
+	// by hand. The admission webhook lets members of the break-glass group (roster manager
+	// --break-glass-group) set it, and while the team carries it, change the team's member
+	// slices; the identity provider's next write of the team removes it.
+	BreakGlassAnnotation = "scim.roster.dev/break-glass"
 )
 
 // Condition types shared by Roster's kinds.

@@ -25,7 +25,32 @@ type OrganizationSpec struct {
 	// DisplayName is a human-readable name of the organization.
 	// +optional
 	DisplayName string `json:"displayName,omitempty"`
+
+	// SCIM switches the organization's SCIM endpoint. Enabled (the default): the identity
+	// provider provisions users and teams through /scim/v2/<name>. Disabled, e.g. while the
+	// identity provider integration is being removed: every request there is answered 403,
+	// and Roster turns the organization's SCIM-managed teams into manual teams
+	// (spec.managedBy: manual, recorded in an event on each) so they can be edited by hand.
+	// OrgUsers stay read-only. Enabling SCIM again does not turn those teams back: they stay
+	// manual, and the identity provider may create new teams.
+	// +kubebuilder:default=Enabled
+	// +optional
+	SCIM SCIMState `json:"scim,omitempty"`
 }
+
+// SCIMState is whether an organization's SCIM endpoint serves its identity provider.
+// +kubebuilder:validation:Enum=Enabled;Disabled
+type SCIMState string
+
+// The values of OrganizationSpec.SCIM.
+const (
+	SCIMEnabled  SCIMState = "Enabled"
+	SCIMDisabled SCIMState = "Disabled"
+)
+
+// SCIMDisabled reports whether the organization's SCIM endpoint is switched off. An empty
+// spec.scim (an object written before the field existed) is Enabled.
+func (o *Organization) SCIMDisabled() bool { return o.Spec.SCIM == SCIMDisabled }
 
 // OrganizationStatus is the observed state of an Organization.
 type OrganizationStatus struct {
@@ -57,6 +82,7 @@ type OrganizationStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=org;orgs,categories=roster
 // +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.spec.namespace`
+// +kubebuilder:printcolumn:name="SCIM",type=string,JSONPath=`.spec.scim`
 // +kubebuilder:printcolumn:name="Users",type=integer,JSONPath=`.status.users`
 // +kubebuilder:printcolumn:name="Teams",type=integer,JSONPath=`.status.teams`
 // +kubebuilder:printcolumn:name="Token-Rotated",type=date,JSONPath=`.status.tokenRotatedAt`

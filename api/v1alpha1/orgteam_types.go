@@ -24,9 +24,12 @@ type OrgTeamSpec struct {
 	ExternalID string `json:"externalId,omitempty"`
 	// ManagedBy says who owns the team's memberships: "scim" teams mirror the identity
 	// provider's groups and can only be changed through SCIM; "manual" teams are edited by hand.
+	// It never changes, with one exception: when SCIM is disabled for the organization
+	// (Organization spec.scim: Disabled), Roster turns its SCIM teams manual. The admission
+	// webhook lets only Roster make that change, and only while SCIM is disabled.
 	// +kubebuilder:validation:Enum=scim;manual
 	// +kubebuilder:default=manual
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="managedBy is immutable"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf || (oldSelf == 'scim' && self == 'manual')",message="managedBy is immutable (only Roster turns scim into manual, when SCIM is disabled for the organization)"
 	// +optional
 	ManagedBy string `json:"managedBy,omitempty"`
 }

@@ -101,6 +101,9 @@ type WebhookConfig struct {
 	SCIMIdentities []string
 	// Log receives the webhook's lines, denials included (default: ctrl.Log's "admission").
 	Log *logr.Logger
+	// BreakGlassGroup is the group whose members may edit SCIM-managed teams in an emergency
+	// (docs/operations.md, "Break-glass edits"); empty disables break-glass.
+	BreakGlassGroup string
 }
 
 // Roster is an assembled manager and its SCIM server.
@@ -176,6 +179,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		Addr:              cfg.SCIMAddr,
 		Client:            mgr.GetClient(),
 		TokenNamespace:    cfg.Namespace,
+		APIReader:         mgr.GetAPIReader(),
 		Directory:         dir,
 		Log:               scimLog(cfg),
 		ExternalURL:       cfg.ExternalURL,
@@ -250,12 +254,17 @@ func addWebhook(mgr manager.Manager, restCfg *rest.Config, cfg WebhookConfig) er
 		log = *cfg.Log
 	}
 	log.Info("SCIM-owned objects are writable only by", "identities", ids)
+	if cfg.BreakGlassGroup != "" {
+		log.Info("break-glass edits of SCIM-managed teams are open to", "group", cfg.BreakGlassGroup)
+	}
 	srv := mgr.GetWebhookServer()
 	if err := admission.Register(srv, mgr.GetScheme(), admission.Options{
-		SCIMIdentities: ids,
-		Cache:          mgr.GetClient(),
-		APIReader:      mgr.GetAPIReader(),
-		Log:            log,
+		SCIMIdentities:  ids,
+		Cache:           mgr.GetClient(),
+		APIReader:       mgr.GetAPIReader(),
+		Log:             log,
+		BreakGlassGroup: cfg.BreakGlassGroup,
+		Recorder:        mgr.GetEventRecorderFor("roster-admission"),
 	}); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/controllers"
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/identitystore/open"
@@ -32,6 +33,8 @@ func managerFlags(fs *flag.FlagSet, cfg *app.Config, proxies *stringList) {
 		"sqlite:///path/roster.db or postgres://user:pass@host/db (default: $"+identityStoreEnv+"; roster dev: sqlite://<data-dir>/roster.db)")
 	fs.DurationVar(&cfg.StoreResyncInterval, "store-resync-interval", controllers.DefaultStoreResyncInterval,
 		"how often every team's memberships are compared with the identity store, reverting drift in SCIM-managed teams (PostgreSQL also notifies at once)")
+	fs.StringVar(&cfg.Webhook.BreakGlassGroup, "break-glass-group", "", "group whose members may edit SCIM-managed teams in an emergency, with the annotation "+
+		rosterv1.BreakGlassAnnotation+": <reason> (logged, a Warning event; the identity provider's next write reverts it); empty disables break-glass")
 	fs.Var((*stringList)(&cfg.Webhook.SCIMIdentities), "scim-identity", "username allowed to write OrgUsers, SCIM-managed OrgTeams and their member slices; repeatable (default: Roster's own user, from a SelfSubjectReview)")
 }
 

@@ -198,6 +198,11 @@ func (d *Directory) UpdateTeam(ctx context.Context, namespace, id string, pre Pr
 			_ = d.releaseDisplayName(ctx, t, oldName) // a leftover claim is stale and reclaimable
 		}
 	}
+	// The identity provider's write of the team ends a break-glass edit (webhook/admission).
+	// Best effort: the change above is durable either way, and the next write tries again.
+	if _, open := t.Annotations[rosterv1.BreakGlassAnnotation]; open {
+		_ = d.members.EndBreakGlass(ctx, t)
+	}
 	// As this replica's cache holds it now, with every write above.
 	return d.GetTeam(ctx, namespace, id)
 }

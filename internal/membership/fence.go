@@ -98,11 +98,12 @@ func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam, atLeast uint6
 // currentSlices returns the team's slices as the apiserver holds them, given the team's
 // annotations as just read from it: from the cache once it reached the watermark (shared with
 // the cache: read only), else listed from the apiserver. A team with an open or failed change
-// is always listed: that change's writes may not be under the watermark yet.
+// is always listed: that change's writes may not be under the watermark yet; so is a team
+// open to break-glass edits (breakglass.go), whose slices people write.
 func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annotations map[string]string, atLeast uint64) ([]rosterv1.OrgTeamMemberSlice, error) {
 	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
 	rv, ok := watermark(annotations)
-	if ok && !pendingChange(annotations, time.Now()) && s.SliceProgress.Await(ctx, max(rv, atLeast), watermarkWait) {
+	if ok && !pendingChange(annotations, time.Now()) && !breakGlass(annotations) && s.SliceProgress.Await(ctx, max(rv, atLeast), watermarkWait) {
 		var cached rosterv1.OrgTeamMemberSliceList
 		err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy)
 		return cached.Items, err

@@ -6,7 +6,9 @@
 // included, is denied with a message that names the identity provider as the place to make
 // the change. Manual teams (managedBy=manual) and their slices are left to RBAC.
 // OrgTeamNameClaims, which reserve SCIM teams' display names, are Roster's alone too
-// (claims.go).
+// (claims.go). Two deliberate exceptions, escape.go: Roster turns SCIM teams manual when SCIM
+// is disabled for their organization, and a configured break-glass group may edit SCIM teams
+// in an emergency.
 //
 // The ValidatingWebhookConfiguration is config/webhook/manifests.yaml. Its failurePolicy is
 // Fail on purpose: a webhook that fails open lets anyone change a SCIM-managed team while no
@@ -28,6 +30,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -47,6 +51,8 @@ const (
 // The validators read teams through the manager's cache; SelfIdentity asks who Roster is
 // (also granted to every user by system:basic-user, named here so the role says it all).
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgteams,verbs=get;list;watch
+// +kubebuilder:rbac:groups=scim.roster.dev,resources=organizations,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=selfsubjectreviews,verbs=create
 
 // Options configure the validators.
@@ -61,7 +67,13 @@ type Options struct {
 	APIReader client.Reader
 	// Log receives a line per denial, at Info: who asked (username and groups), the operation
 	// and the object's kind, namespace and name, and the reason. Never the object's contents.
+	// And a line per break-glass write admitted.
 	Log logr.Logger
+	// BreakGlassGroup is the group whose members may edit SCIM-managed teams in an emergency
+	// (escape.go); empty disables break-glass.
+	BreakGlassGroup string
+	// Recorder records break-glass writes as Warning events on their teams (optional).
+	Recorder record.EventRecorder
 }
 
 // Register adds the validators to a webhook server.
@@ -84,32 +96,72 @@ func newGuard(opts Options) (*guard, error) {
 	if opts.Cache == nil || opts.APIReader == nil {
 		return nil, errors.New("admission: Cache and APIReader are required")
 	}
+	if everyone.Has(opts.BreakGlassGroup) {
+		return nil, fmt.Errorf("admission: break-glass group %q holds every user (or none): name a group that only emergency admins are in", opts.BreakGlassGroup)
+	}
 	return &guard{
-		scim:  sets.New(opts.SCIMIdentities...),
-		teams: cachedTeams(opts.Cache, opts.APIReader),
-		log:   opts.Log,
+		scim:       sets.New(opts.SCIMIdentities...),
+		teams:      cachedTeams(opts.Cache, opts.APIReader),
+		liveTeam:   liveTeams(opts.APIReader),
+		orgs:       liveOrgs(opts.APIReader),
+		log:        opts.Log,
+		breakGlass: opts.BreakGlassGroup,
+		events:     opts.Recorder,
 	}, nil
 }
 
-// cachedTeams looks a team up in the cache and, when the cache does not have it, in the
-// apiserver. Whether a team is SCIM-managed never changes (managedBy is immutable), so a
-// cached answer is never stale in the way that matters here.
-func cachedTeams(cache, api client.Reader) teamLookup {
-	return func(ctx context.Context, namespace, name string) (*rosterv1.OrgTeam, error) {
-		key := types.NamespacedName{Namespace: namespace, Name: name}
-		var team rosterv1.OrgTeam
-		err := cache.Get(ctx, key, &team)
-		if apierrors.IsNotFound(err) {
-			err = api.Get(ctx, key, &team)
-		}
+// everyone are groups that every user, every anonymous request or every service account is
+// in: break-glass through one of them would be anyone's.
+var everyone = sets.New("system:authenticated", "system:unauthenticated", "system:serviceaccounts")
+
+// liveOrgs reads an organization from the apiserver.
+func liveOrgs(api client.Reader) orgLookup {
+	return func(ctx context.Context, name string) (*rosterv1.Organization, error) {
+		var org rosterv1.Organization
+		err := api.Get(ctx, types.NamespacedName{Name: name}, &org)
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading team %s: %w", key, err)
+			return nil, fmt.Errorf("reading organization %q: %w", name, err)
 		}
-		return &team, nil
+		return &org, nil
 	}
+}
+
+// cachedTeams looks a team up in the cache and, when the cache does not have it, in the
+// apiserver. Whether a team is SCIM-managed changes only one way (scim to manual, when SCIM
+// is disabled for its organization), so a stale cached answer can only refuse a write that
+// passes a moment later, never let one through.
+func cachedTeams(cache, api client.Reader) teamLookup {
+	return func(ctx context.Context, namespace, name string) (*rosterv1.OrgTeam, error) {
+		t, err := getTeam(ctx, cache, namespace, name)
+		if t == nil && err == nil {
+			return getTeam(ctx, api, namespace, name)
+		}
+		return t, err
+	}
+}
+
+// liveTeams looks a team up in the apiserver only.
+func liveTeams(api client.Reader) teamLookup {
+	return func(ctx context.Context, namespace, name string) (*rosterv1.OrgTeam, error) {
+		return getTeam(ctx, api, namespace, name)
+	}
+}
+
+// getTeam reads a team, or nil when it does not exist.
+func getTeam(ctx context.Context, r client.Reader, namespace, name string) (*rosterv1.OrgTeam, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	var team rosterv1.OrgTeam
+	err := r.Get(ctx, key, &team)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading team %s: %w", key, err)
+	}
+	return &team, nil
 }
 
 // validator adapts a judge function to controller-runtime's typed Validator, which decodes
@@ -137,7 +189,7 @@ func (v validator[T]) run(ctx context.Context, op admissionv1.Operation, oldObj,
 	if err != nil {
 		return err
 	}
-	r := request{op: op, user: req.UserInfo.Username, old: oldObj, new: newObj}
+	r := request{op: op, user: req.UserInfo.Username, groups: req.UserInfo.Groups, dryRun: ptr.Deref(req.DryRun, false), old: oldObj, new: newObj}
 	err = v.judge(ctx, r)
 	if err != nil {
 		// At the default level: a denied write is someone trying to change what the identity

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
@@ -54,6 +55,8 @@ type teamLookup func(ctx context.Context, namespace, name string) (*rosterv1.Org
 type request struct {
 	op       admissionv1.Operation
 	user     string
+	groups   []string
+	dryRun   bool
 	old, new client.Object
 }
 
@@ -65,11 +68,19 @@ func (r request) subject() client.Object {
 	return r.old
 }
 
-// guard holds what the decisions need: who Roster's SCIM server is, and how to find a team.
+// guard holds what the decisions need: who Roster's SCIM server is, how to find a team and
+// an organization, and who may break the glass (escape.go).
 type guard struct {
 	scim  sets.Set[string]
 	teams teamLookup
 	log   logr.Logger
+	// liveTeam reads a team from the apiserver; orgs reads an organization from it.
+	liveTeam teamLookup
+	orgs     orgLookup
+	// breakGlass is the group whose members may edit SCIM teams in an emergency ("": none).
+	breakGlass string
+	// events records break-glass writes on their teams (nil: none).
+	events record.EventRecorder
 }
 
 // exempt reports whether a request passes whatever it touches, and otherwise the fields an
@@ -130,15 +141,22 @@ func (g *guard) judgeUser(_ context.Context, r request) error {
 }
 
 // judgeTeam: SCIM-managed teams are the identity provider's; manual teams are RBAC's.
-// managedBy is immutable (CEL), so the old object decides an UPDATE.
-func (g *guard) judgeTeam(_ context.Context, r request) error {
+// managedBy changes only from scim to manual (CEL), so the old object decides an UPDATE; that
+// change itself is judgeRelease's, and a break-glass member's write breakGlassTeam's.
+func (g *guard) judgeTeam(ctx context.Context, r request) error {
 	t := r.subject().(*rosterv1.OrgTeam)
 	if t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
 		return nil
 	}
+	if r.op == admissionv1.Update && r.new.(*rosterv1.OrgTeam).Spec.ManagedBy != t.Spec.ManagedBy {
+		return g.judgeRelease(ctx, r, t)
+	}
 	ok, changed, err := g.exempt(r)
 	if ok || err != nil {
 		return err
+	}
+	if g.inBreakGlass(r) {
+		return g.breakGlassTeam(r, t, changed)
 	}
 	idp := identityProvider(t)
 	var msg string
@@ -148,10 +166,10 @@ func (g *guard) judgeTeam(_ context.Context, r request) error {
 			"(Okta: Push Groups; Entra ID: assign the group to Roster's app), or create the team with managedBy: manual to manage its members by hand", idp)
 	case admissionv1.Delete:
 		msg = fmt.Sprintf("team %q is provisioned by SCIM from %s; delete or unlink the pushed group there "+
-			"(Okta: Push Groups; Entra ID: Users and groups) — SCIM-managed teams mirror the identity provider", t.Spec.DisplayName, idp)
+			"(Okta: Push Groups; Entra ID: Users and groups) — SCIM-managed teams mirror the identity provider", t.Spec.DisplayName, idp) + g.breakGlassHint()
 	default:
 		msg = fmt.Sprintf("team %q is provisioned by SCIM from %s; change it there "+
-			"(Okta: Push Groups; Entra ID: Users and groups) — SCIM-managed teams mirror the identity provider", t.Spec.DisplayName, idp)
+			"(Okta: Push Groups; Entra ID: Users and groups) — SCIM-managed teams mirror the identity provider", t.Spec.DisplayName, idp) + g.breakGlassHint()
 	}
 	return forbidden(teamsResource, t, pathOf(r, changed, field.NewPath("spec", "managedBy")), msg)
 }
@@ -177,6 +195,8 @@ func (g *guard) judgeSlice(ctx context.Context, r request) error {
 				fmt.Sprintf("must name the slice's team, spec.team %q", sl.Spec.Team)))
 		}
 	}
+	// Break-glass writes are recorded once every team the slice names has allowed the write.
+	var admitted []*rosterv1.OrgTeam
 	for _, name := range sliceTeams(r) {
 		team, err := g.teams(ctx, subject.Namespace, name)
 		if err != nil {
@@ -198,11 +218,27 @@ func (g *guard) judgeSlice(ctx context.Context, r request) error {
 		}
 		msg := fmt.Sprintf("the members of team %q are provisioned by SCIM from %s; change them there "+
 			"(Okta: Push Groups; Entra ID: the group's members) — SCIM-managed teams mirror the identity provider", team.Spec.DisplayName, identityProvider(team))
+		if g.inBreakGlass(r) {
+			open, err := g.breakGlassOpen(ctx, team)
+			if err != nil {
+				return apierrors.NewServiceUnavailable(err.Error())
+			}
+			if open != nil {
+				admitted = append(admitted, open)
+				continue
+			}
+			msg += g.breakGlassFirst(team)
+		} else {
+			msg += g.breakGlassHint()
+		}
 		def := field.NewPath("spec", "members")
 		if r.op == admissionv1.Delete {
 			def = field.NewPath("spec", "team")
 		}
 		return forbidden(slicesResource, subject, pathOf(r, changed, def), msg)
+	}
+	for _, team := range admitted {
+		g.admitBreakGlass(r, team, fmt.Sprintf("OrgTeamMemberSlice %s", subject.Name), team.Annotations[rosterv1.BreakGlassAnnotation])
 	}
 	return nil
 }

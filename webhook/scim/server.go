@@ -29,6 +29,9 @@ type Options struct {
 	Client client.Client
 	// TokenNamespace is Roster's namespace, where the token Secrets are (internal/token).
 	TokenNamespace string
+	// APIReader reads an organization from the apiserver before a write: whether SCIM is
+	// disabled for it is decided on fresh state (requireEnabled).
+	APIReader client.Reader
 	// Directory reads and writes users and teams.
 	Directory *directory.Directory
 	// Log receives request and audit logs.
@@ -76,8 +79,8 @@ var (
 
 // New returns a SCIM server.
 func New(opts Options) (*Server, error) {
-	if opts.Client == nil || opts.Directory == nil {
-		return nil, errors.New("scim: Client and Directory are required")
+	if opts.Client == nil || opts.APIReader == nil || opts.Directory == nil {
+		return nil, errors.New("scim: Client, APIReader and Directory are required")
 	}
 	if opts.MaxUserBodyBytes <= 0 {
 		opts.MaxUserBodyBytes = DefaultMaxUserBodyBytes
@@ -163,7 +166,7 @@ func (s *Server) routes() (http.Handler, error) {
 	r.GET("/readyz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 
-	org := r.Group("/scim/v2/:org", s.auditWrites(), s.authenticate(), s.rateLimit(), s.requireSCIMContentType())
+	org := r.Group("/scim/v2/:org", s.auditWrites(), s.authenticate(), s.requireEnabled(), s.rateLimit(), s.requireSCIMContentType())
 	org.GET("/ServiceProviderConfig", s.serviceProviderConfig)
 	org.GET("/Schemas", s.schemas)
 	org.GET("/Schemas/:id", s.schemaByID)
