@@ -34,14 +34,21 @@ var (
 
 // roster returns the package's Roster manager, started on first use. Its client, its SCIM
 // server and its webhook all run as the control plane's admin user: that is "Roster's own
-// identity" here, as a ServiceAccount is in a cluster.
+// identity" here, as a ServiceAccount is in a cluster. Break-glass is open to
+// breakGlassGroup.
 func roster(t *testing.T) *testenv.Roster {
 	t.Helper()
 	sharedOnce.Do(func() {
-		sharedRoster = env.StartSharedRoster(t, func(c *app.Config) { c.Webhook.Log = &webhookLog })
+		sharedRoster = env.StartSharedRoster(t, func(c *app.Config) {
+			c.Webhook.Log = &webhookLog
+			c.Webhook.BreakGlassGroup = breakGlassGroup
+		})
 	})
 	return sharedRoster
 }
+
+// breakGlassGroup is the shared Roster's --break-glass-group.
+const breakGlassGroup = "roster:break-glass"
 
 // newOrg creates an organization whose token the shared Roster's SCIM server accepts.
 func newOrg(t *testing.T) (testenv.Org, *scimtest.Client) {

@@ -1,0 +1,266 @@
+package admission_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/controllers"
+	"github.com/rosterhq/roster/webhook/admission"
+)
+
+// teamEditors is the group the install's OrgTeam editor role is bound to here: what a tenant
+// namespace editor holds through the built-in edit role, which aggregates that role.
+const teamEditors = "roster-test:team-editors"
+
+var (
+	editorsOnce sync.Once
+	editorsErr  error
+)
+
+// as returns a client that impersonates user, a member of groups and of teamEditors.
+// envtest runs no aggregation controller, so the install's OrgTeam editor ClusterRole
+// (config/rbac/orgteam_editor_role.yaml) is bound to teamEditors directly.
+func as(t *testing.T, user string, groups ...string) client.Client {
+	t.Helper()
+	editorsOnce.Do(func() {
+		f, err := os.Open("../../config/rbac/orgteam_editor_role.yaml")
+		if err != nil {
+			editorsErr = err
+			return
+		}
+		defer f.Close()
+		var role rbacv1.ClusterRole
+		if editorsErr = yaml.NewYAMLOrJSONDecoder(f, 4096).Decode(&role); editorsErr != nil {
+			return
+		}
+		role.Name = "roster-orgteam-editor-test"
+		ctx := context.Background()
+		if editorsErr = env.Client.Create(ctx, &role); editorsErr != nil {
+			return
+		}
+		binding := &rbacv1.ClusterRoleBinding{
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: teamEditors}},
+		}
+		binding.Name = role.Name
+		editorsErr = env.Client.Create(ctx, binding)
+	})
+	if editorsErr != nil {
+		t.Fatalf("binding the OrgTeam editor role: %v", editorsErr)
+	}
+	cfg := rest.CopyConfig(env.Config) // a system:masters user, who may impersonate
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append(groups, teamEditors, "system:authenticated")}
+	c, err := newClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// getTeam reads a team from the apiserver.
+func getTeam(t *testing.T, ns, name string) *rosterv1.OrgTeam {
+	t.Helper()
+	var team rosterv1.OrgTeam
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &team); err != nil {
+		t.Fatal(err)
+	}
+	return &team
+}
+
+// teamSlices reads a team's member slices from the apiserver, and all their members.
+func teamSlices(t *testing.T, ns, team string) ([]rosterv1.OrgTeamMemberSlice, []string) {
+	t.Helper()
+	var list rosterv1.OrgTeamMemberSliceList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns), client.MatchingLabels{rosterv1.TeamLabel: team}); err != nil {
+		t.Fatal(err)
+	}
+	var members []string
+	for _, sl := range list.Items {
+		members = append(members, sl.Spec.Members...)
+	}
+	return list.Items, members
+}
+
+// eventsFor lists the events of reason on an object, in namespace ns.
+func eventsFor(t *testing.T, ns, name, reason string) []corev1.Event {
+	t.Helper()
+	var list corev1.EventList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var out []corev1.Event
+	for _, e := range list.Items {
+		if e.InvolvedObject.Name == name && e.Reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func mergePatch(format string, args ...any) client.Patch {
+	return client.RawPatch("application/merge-patch+json", []byte(fmt.Sprintf(format, args...)))
+}
+
+// TestDisablingSCIM: while SCIM is enabled nobody turns a SCIM team manual by hand, not even
+// Roster's own service account; switching the organization to spec.scim: Disabled makes
+// SCIM answer 403 and turns its teams manual, with events, after which a tenant editor edits
+// them. Users stay read-only, and enabling SCIM again leaves the teams manual.
+func TestDisablingSCIM(t *testing.T) {
+	ctx := context.Background()
+	org, c := newOrg(t)
+	ada := c.Do(t, http.MethodPost, "/Users", `{"userName":"ada@example.com"}`).Expect(t, http.StatusCreated).String("id")
+	gid := c.Do(t, http.MethodPost, "/Groups", fmt.Sprintf(`{"displayName":"Eng","members":[{"value":%q}]}`, ada)).Expect(t, http.StatusCreated).String("id")
+	editor := as(t, "dana-editor")
+
+	// Enabled: managedBy does not move by hand, for a tenant editor or Roster's own service
+	// account, whose other writes the webhook configuration's matchCondition lets through
+	// unjudged (this test's Roster runs as another user, so the webhook alone would refuse
+	// the label below).
+	release := mergePatch(`{"spec":{"managedBy":%q}}`, rosterv1.ManagedByManual)
+	team := getTeam(t, org.Namespace, gid)
+	expectDenied(t, editor.Patch(ctx, team, release), teamWebhook, "spec.managedBy", "only Roster turns a SCIM team manual, when SCIM is disabled for the organization")
+	sa := as(t, "system:serviceaccount:roster-system:roster-controller-manager")
+	if err := sa.Patch(ctx, getTeam(t, org.Namespace, gid), mergePatch(`{"metadata":{"labels":{"probe":"skipped"}}}`)); err != nil {
+		t.Fatalf("Roster's service account is not skipped by the matchCondition: %v", err)
+	}
+	expectDenied(t, sa.Patch(ctx, getTeam(t, org.Namespace, gid), release), teamWebhook, "spec.managedBy")
+	expectDenied(t, roster(t).Manager.GetClient().Patch(ctx, getTeam(t, org.Namespace, gid), release), teamWebhook, "spec.managedBy",
+		fmt.Sprintf("SCIM is not disabled for organization %q", org.Name))
+	// And a manual team never becomes a SCIM team (the CRD's rule, for everyone).
+	hand := newTeam(org.Namespace, "Oncall", rosterv1.ManagedByManual)
+	if err := editor.Create(ctx, hand); err != nil {
+		t.Fatal(err)
+	}
+	if err := editor.Patch(ctx, hand, mergePatch(`{"spec":{"managedBy":%q}}`, rosterv1.ManagedBySCIM)); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "managedBy is immutable") {
+		t.Errorf("manual → scim: %v", err)
+	}
+
+	// The switch. A write right after it is refused on fresh state; reads follow the cache.
+	var o rosterv1.Organization
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: org.Name}, &o); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Patch(ctx, &o, mergePatch(`{"spec":{"scim":"Disabled"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	denied := c.Do(t, http.MethodPost, "/Users", `{"userName":"grace@example.com"}`).ExpectError(t, http.StatusForbidden, "")
+	if d := denied.String("detail"); !strings.Contains(d, fmt.Sprintf("SCIM is disabled for organization %q", org.Name)) || !strings.Contains(d, "spec.scim: Enabled") {
+		t.Errorf("detail: %s", d)
+	}
+	eventually(t, func() bool { return c.Do(t, http.MethodGet, "/Groups", nil).Status == http.StatusForbidden })
+	wrong := *c
+	wrong.Token = "roster_not-the-token"
+	wrong.Do(t, http.MethodGet, "/Groups", nil).ExpectError(t, http.StatusUnauthorized, "")
+
+	// The teams are manual now, each with an event, and one on the Organization.
+	eventually(t, func() bool { return getTeam(t, org.Namespace, gid).Spec.ManagedBy == rosterv1.ManagedByManual })
+	eventually(t, func() bool { return len(eventsFor(t, org.Namespace, gid, controllers.EventManagedByManual)) == 1 })
+	eventually(t, func() bool { return len(eventsFor(t, clusterEvents, org.Name, controllers.EventTeamsReleased)) == 1 })
+	if e := eventsFor(t, org.Namespace, gid, controllers.EventManagedByManual)[0]; !strings.Contains(e.Message, "stays manual if SCIM is enabled again") {
+		t.Errorf("event: %s", e.Message)
+	}
+
+	// A tenant editor changes the team and its members now; users stay the identity provider's.
+	team = getTeam(t, org.Namespace, gid)
+	if err := editor.Patch(ctx, team, mergePatch(`{"spec":{"displayName":"Engineering"}}`)); err != nil {
+		t.Fatalf("renaming a released team: %v", err)
+	}
+	slices, _ := teamSlices(t, org.Namespace, gid)
+	if err := editor.Patch(ctx, &slices[0], mergePatch(`{"spec":{"members":[]}}`)); err != nil {
+		t.Fatalf("changing a released team's members: %v", err)
+	}
+	var u rosterv1.OrgUser
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: org.Namespace, Name: ada}, &u); err != nil {
+		t.Fatal(err)
+	}
+	expectDenied(t, others(t)["cluster-admin"].Patch(ctx, &u, mergePatch(`{"spec":{"displayName":"Ada"}}`)), userWebhook, "spec.displayName")
+
+	// Enabled again: SCIM answers, the team stays manual, and a push of the same group finds
+	// its name held by the manual team rather than taking the team over.
+	if err := env.Client.Patch(ctx, &o, mergePatch(`{"spec":{"scim":"Enabled"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return c.Do(t, http.MethodGet, "/Groups", nil).Status == http.StatusOK })
+	c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Engineering"}`).ExpectError(t, http.StatusConflict, "uniqueness")
+	c.Do(t, http.MethodGet, "/Groups/"+gid, nil).ExpectError(t, http.StatusNotFound, "")
+	if got := getTeam(t, org.Namespace, gid); got.Spec.ManagedBy != rosterv1.ManagedByManual {
+		t.Errorf("managedBy %q after enabling SCIM again", got.Spec.ManagedBy)
+	}
+}
+
+// clusterEvents is the namespace of the events of cluster-scoped objects (Organizations).
+const clusterEvents = "default"
+
+// TestBreakGlass: a member of the break-glass group edits a SCIM team's members once the
+// team carries the reason (each write a Warning event); without the reason, or outside the
+// group, the write is refused with a message that says what is missing; the identity
+// provider's next replace ends the break-glass and restores its member set.
+func TestBreakGlass(t *testing.T) {
+	ctx := context.Background()
+	org, c := newOrg(t)
+	ada := c.Do(t, http.MethodPost, "/Users", `{"userName":"ada@example.com"}`).Expect(t, http.StatusCreated).String("id")
+	mallory := c.Do(t, http.MethodPost, "/Users", `{"userName":"mallory@example.com"}`).Expect(t, http.StatusCreated).String("id")
+	gid := c.Do(t, http.MethodPost, "/Groups", fmt.Sprintf(`{"displayName":"Prod","members":[{"value":%q},{"value":%q}]}`, ada, mallory)).Expect(t, http.StatusCreated).String("id")
+	glass := as(t, "erin-oncall", breakGlassGroup)
+	editor := as(t, "frank-editor")
+	annotate := mergePatch(`{"metadata":{"annotations":{%q:"INC-42: mallory's laptop was stolen"}}}`, rosterv1.BreakGlassAnnotation)
+	setMembers := func(c client.Client, members string) error {
+		slices, _ := teamSlices(t, org.Namespace, gid)
+		return c.Patch(ctx, &slices[0], mergePatch(`{"spec":{"members":%s}}`, members))
+	}
+	onlyAda := fmt.Sprintf("[%q]", ada)
+
+	// Outside the group: refused, naming the group that may.
+	expectDenied(t, editor.Patch(ctx, getTeam(t, org.Namespace, gid), annotate), teamWebhook, "metadata.annotations[scim.roster.dev/break-glass]",
+		fmt.Sprintf(`in an emergency, a member of group %q can edit it by hand`, breakGlassGroup))
+	// In the group, without the reason on the team: refused, saying how to give it.
+	expectDenied(t, setMembers(glass, onlyAda), sliceWebhook, "spec.members",
+		fmt.Sprintf("first give the reason on the team (kubectl annotate orgteam -n %s %s %s=", org.Namespace, gid, rosterv1.BreakGlassAnnotation))
+
+	// With it: the team, then its members.
+	if err := glass.Patch(ctx, getTeam(t, org.Namespace, gid), annotate); err != nil {
+		t.Fatalf("annotating as a member of the break-glass group: %v", err)
+	}
+	if err := setMembers(glass, onlyAda); err != nil {
+		t.Fatalf("a break-glass member change: %v", err)
+	}
+	if _, members := teamSlices(t, org.Namespace, gid); strings.Join(members, ",") != ada {
+		t.Fatalf("members after the break-glass change: %v", members)
+	}
+	// Still nobody else, and still not the team's other fields.
+	expectDenied(t, editor.Patch(ctx, getTeam(t, org.Namespace, gid), mergePatch(`{"metadata":{"labels":{"x":"y"}}}`)), teamWebhook, "metadata.labels[x]", breakGlassGroup)
+	expectDenied(t, setMembers(editor, "[]"), sliceWebhook, "spec.members", breakGlassGroup)
+	expectDenied(t, glass.Patch(ctx, getTeam(t, org.Namespace, gid), mergePatch(`{"spec":{"displayName":"Mine"}}`)), teamWebhook, "spec.displayName",
+		"a break-glass edit of the team itself only sets or removes annotation")
+
+	// Each admitted write is a Warning event on the team.
+	eventually(t, func() bool { return len(eventsFor(t, org.Namespace, gid, admission.EventBreakGlass)) == 2 })
+	for _, e := range eventsFor(t, org.Namespace, gid, admission.EventBreakGlass) {
+		if e.Type != corev1.EventTypeWarning || !strings.Contains(e.Message, `by erin-oncall (group roster:break-glass), reason: "INC-42: mallory's laptop was stolen"`) {
+			t.Errorf("event %s: %s", e.Type, e.Message)
+		}
+	}
+
+	// The identity provider's next write ends it; a replace restores its member set.
+	c.Do(t, http.MethodPut, "/Groups/"+gid, fmt.Sprintf(`{"displayName":"Prod","members":[{"value":%q},{"value":%q}]}`, ada, mallory)).Expect(t, http.StatusOK)
+	if _, open := getTeam(t, org.Namespace, gid).Annotations[rosterv1.BreakGlassAnnotation]; open {
+		t.Error("the identity provider's write left the break-glass annotation")
+	}
+	if _, members := teamSlices(t, org.Namespace, gid); len(members) != 2 {
+		t.Errorf("members after the identity provider's replace: %v", members)
+	}
+	expectDenied(t, setMembers(glass, onlyAda), sliceWebhook, "spec.members", "first give the reason on the team")
+}
