@@ -97,7 +97,7 @@ func newGuard(opts Options) (*guard, error) {
 		return nil, errors.New("admission: Cache and APIReader are required")
 	}
 	if everyone.Has(opts.BreakGlassGroup) {
-		return nil, fmt.Errorf("admission: break-glass group %q holds every user (or none): name a group that only emergency admins are in", opts.BreakGlassGroup)
+		return nil, fmt.Errorf("admission: break-glass group %q is one that Kubernetes puts whole classes of callers in: name a group that only emergency admins are in", opts.BreakGlassGroup)
 	}
 	return &guard{
 		scim:       sets.New(opts.SCIMIdentities...),

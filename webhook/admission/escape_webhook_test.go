@@ -246,7 +246,12 @@ func TestBreakGlass(t *testing.T) {
 	expectDenied(t, glass.Patch(ctx, getTeam(t, org.Namespace, gid), mergePatch(`{"spec":{"displayName":"Mine"}}`)), teamWebhook, "spec.displayName",
 		"a break-glass edit of the team itself only sets or removes annotation")
 
-	// Each admitted write is a Warning event on the team.
+	// Each admitted write is logged, and a Warning event on the team.
+	if lines := webhookLogs.Find("break-glass write admitted", map[string]string{
+		"user": "erin-oncall", "group": breakGlassGroup, "namespace": org.Namespace, "team": gid, "reason": "INC-42: mallory's laptop was stolen",
+	}); len(lines) != 2 {
+		t.Errorf("want two break-glass log lines, found %d in:\n%s", len(lines), webhookLogs)
+	}
 	eventually(t, func() bool { return len(eventsFor(t, org.Namespace, gid, admission.EventBreakGlass)) == 2 })
 	for _, e := range eventsFor(t, org.Namespace, gid, admission.EventBreakGlass) {
 		if e.Type != corev1.EventTypeWarning || !strings.Contains(e.Message, `by erin-oncall (group roster:break-glass), reason: "INC-42: mallory's laptop was stolen"`) {
