@@ -12,9 +12,9 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -144,9 +144,13 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 		what string
 		do   func() error
 	}{
-		{"read a Secret in kube-system", func() error { return c.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "any"}, &corev1.Secret{}) }},
+		{"read a Secret in kube-system", func() error {
+			return c.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "any"}, &corev1.Secret{})
+		}},
 		{"list Secrets cluster-wide", func() error { return c.List(ctx, &corev1.SecretList{}) }},
-		{"read a Secret in a tenant namespace", func() error { return c.Get(ctx, client.ObjectKey{Namespace: orgName, Name: "scim-token"}, &corev1.Secret{}) }},
+		{"read a Secret in a tenant namespace", func() error {
+			return c.Get(ctx, client.ObjectKey{Namespace: orgName, Name: "scim-token"}, &corev1.Secret{})
+		}},
 		{"write a token Secret in a tenant namespace", func() error { return c.Create(ctx, secret(orgName, "scim-token")) }},
 		{"write a token Secret in its own namespace", func() error { return c.Create(ctx, secret(installNamespace, token.SecretName("other"))) }},
 		{"write a Lease in kube-system", func() error { return c.Create(ctx, lease("kube-system")) }},
