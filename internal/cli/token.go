@@ -75,26 +75,37 @@ func tokenClient(kubeconfig string) (client.Client, error) {
 }
 
 // migrateTokens moves token Secrets from the organizations' namespaces (installs before the
-// move) to Roster's namespace and says what it did, one line per organization.
+// move) to Roster's namespace and says what it did, one line per organization. It fails when
+// any organization could not be migrated or needs a rotation.
 func migrateTokens(ctx context.Context, c client.Client, namespace string, keepOld bool, out io.Writer) error {
 	moved, err := token.Migrate(ctx, c, namespace, keepOld)
+	if err != nil {
+		return err
+	}
+	failed := 0
 	for _, m := range moved {
 		switch {
+		case m.Err != nil:
+			failed++
+			fmt.Fprintf(out, "%s: %v\n", m.Org, m.Err)
+		case m.Differs:
+			failed++
+			fmt.Fprintf(out, "%s: %s and %s hold different tokens; both left alone: run `roster token rotate --org %s` (the old Secret is then no longer read; delete it)\n", m.Org, m.From, m.To, m.Org)
 		case m.Copied && m.Deleted:
 			fmt.Fprintf(out, "%s: moved %s to %s (same token)\n", m.Org, m.From, m.To)
 		case m.Copied:
 			fmt.Fprintf(out, "%s: copied %s to %s (same token; the old Secret stays)\n", m.Org, m.From, m.To)
 		case m.Deleted:
-			fmt.Fprintf(out, "%s: %s already held the token; deleted %s\n", m.Org, m.To, m.From)
+			fmt.Fprintf(out, "%s: %s holds the same token; deleted %s\n", m.Org, m.To, m.From)
 		default:
-			fmt.Fprintf(out, "%s: %s already holds the token\n", m.Org, m.To)
+			fmt.Fprintf(out, "%s: %s already holds the same token\n", m.Org, m.To)
 		}
-	}
-	if err != nil {
-		return err
 	}
 	if len(moved) == 0 {
 		fmt.Fprintln(out, "no token Secrets in organization namespaces: nothing to migrate")
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d organization(s) not migrated: see above", failed)
 	}
 	return nil
 }

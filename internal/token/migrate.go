@@ -1,12 +1,12 @@
 package token
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
@@ -17,21 +17,30 @@ type Moved struct {
 	Org string
 	// From and To are the Secrets' namespace/name.
 	From, To string
-	// Copied: the hash was written to To (false when To already held the same or a newer
-	// token). Deleted: From was deleted.
-	Copied, Deleted bool
+	// Copied: the old Secret's token was written to To, which held none. Deleted: From was
+	// deleted. Differs: To already held a different token, and neither was touched.
+	Copied, Deleted, Differs bool
+	// Err is what went wrong for this organization (the others are still migrated).
+	Err error
 }
 
 // Migrate moves every organization's token Secret from where earlier installs kept it (the
 // organization's namespace, LegacySecretKey) to Roster's namespace, keeping the token: the
 // hash, a previous hash still in its grace period, and the rotation time are copied as they
-// are. A Secret that the new place already holds with the same or a later rotation is not
-// overwritten (a rotation after the copy wins). With keepOld the old Secrets stay (copy before
+// are.
+//
+// The old Secrets sit where tenants with the built-in `edit` role may write, so nothing in
+// them may ever replace a token Roster already holds: a Secret is copied only to a place that
+// holds no token yet. When the new place holds a different token than the old one (a tenant
+// planted one after the copy, or a rotation by the old version), both are left alone and the
+// organization is reported: rotate its token. With keepOld the old Secrets stay (copy before
 // upgrading, so the old version keeps authenticating until the new one runs); without, each
-// is deleted once its copy is in place, carrying the resourceVersion it was copied from.
+// old Secret is deleted once the new place holds the same token, carrying the
+// resourceVersion it was compared at.
 //
 // It runs with the caller's credentials — a platform admin's: the manager has no access to
-// Secrets outside its namespace, by design.
+// Secrets outside its namespace, by design. A failure for one organization is reported in
+// its Moved and does not stop the others; the returned error is for the organization list.
 func Migrate(ctx context.Context, c client.Client, namespace string, keepOld bool) ([]Moved, error) {
 	var orgs rosterv1.OrganizationList
 	if err := c.List(ctx, &orgs); err != nil {
@@ -41,64 +50,74 @@ func Migrate(ctx context.Context, c client.Client, namespace string, keepOld boo
 	for i := range orgs.Items {
 		org := &orgs.Items[i]
 		from, to := LegacySecretKey(org), SecretKey(namespace, org.Name)
+		m := Moved{Org: org.Name, From: from.String(), To: to.String()}
 		var old corev1.Secret
 		if err := c.Get(ctx, from, &old); apierrors.IsNotFound(err) {
 			continue
 		} else if err != nil {
-			return out, fmt.Errorf("reading %s: %w", from, err)
+			m.Err = fmt.Errorf("reading %s: %w", from, err)
+			out = append(out, m)
+			continue
 		}
 		if !Configured(&old) {
 			continue // not a token Secret (or an empty one): nothing to carry over
 		}
-		m := Moved{Org: org.Name, From: from.String(), To: to.String()}
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			m.Copied = false
-			return upsert(ctx, c, to, func(secret *corev1.Secret) {
-				if Configured(secret) && !olderThan(secret, &old) {
-					return
-				}
-				for _, k := range []string{HashKey, PreviousHashKey, PreviousExpiresKey} {
-					delete(secret.Data, k)
-					if v, ok := old.Data[k]; ok {
-						secret.Data[k] = v
-					}
-				}
-				delete(secret.Annotations, RotatedAtAnnotation)
-				if v, ok := old.Annotations[RotatedAtAnnotation]; ok {
-					secret.Annotations[RotatedAtAnnotation] = v
-				}
-				secret.Labels[SecretLabel] = "true"
-				secret.Labels[rosterv1.OrgLabel] = org.Name
-				secret.Type = corev1.SecretTypeOpaque
-				m.Copied = true
-			})
-		})
-		if err != nil {
-			return out, fmt.Errorf("writing %s: %w", to, err)
-		}
-		if !keepOld {
-			rv := old.ResourceVersion
-			err := c.Delete(ctx, &old, client.Preconditions{ResourceVersion: &rv})
-			switch {
-			case apierrors.IsConflict(err):
-				return out, fmt.Errorf("%s changed while it was copied (a rotation by the old version?): run the migration again", from)
-			case err != nil && !apierrors.IsNotFound(err):
-				return out, fmt.Errorf("deleting %s: %w", from, err)
-			}
-			m.Deleted = err == nil
-		}
+		m.Err = migrateOne(ctx, c, org.Name, &old, to, keepOld, &m)
 		out = append(out, m)
 	}
 	return out, nil
 }
 
-// olderThan reports whether secret's token was generated before other's (an unknown time
-// counts as older).
-func olderThan(secret, other *corev1.Secret) bool {
-	a, okA := RotatedAt(secret)
-	b, okB := RotatedAt(other)
-	if !okB {
-		return false
+// migrateOne copies old to key unless a token is there already, and deletes old once key
+// holds the same token.
+func migrateOne(ctx context.Context, c client.Client, org string, old *corev1.Secret, key client.ObjectKey, keepOld bool, m *Moved) error {
+	var cur corev1.Secret
+	err := c.Get(ctx, key, &cur)
+	switch {
+	case apierrors.IsNotFound(err):
+		cur = corev1.Secret{}
+		cur.Namespace, cur.Name = key.Namespace, key.Name
+		ensureMaps(&cur)
+		copyToken(&cur, old)
+		cur.Labels[SecretLabel] = "true"
+		cur.Labels[rosterv1.OrgLabel] = org
+		cur.Type = corev1.SecretTypeOpaque
+		// Create, not update: a token that appeared meanwhile (a rotation) is never overwritten.
+		if err := c.Create(ctx, &cur); err != nil {
+			return fmt.Errorf("writing %s: %w", key, err)
+		}
+		m.Copied = true
+	case err != nil:
+		return fmt.Errorf("reading %s: %w", key, err)
+	case !Configured(&cur):
+		return fmt.Errorf("%s exists but holds no token hash: run `roster token rotate --org %s`", key, org)
+	case !bytes.Equal(cur.Data[HashKey], old.Data[HashKey]):
+		m.Differs = true
+		return nil
 	}
-	return !okA || a.Before(b)
+	if keepOld {
+		return nil
+	}
+	rv := old.ResourceVersion
+	err = c.Delete(ctx, old, client.Preconditions{ResourceVersion: &rv})
+	switch {
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("%s/%s changed while it was migrated: run the migration again", old.Namespace, old.Name)
+	case err != nil && !apierrors.IsNotFound(err):
+		return fmt.Errorf("deleting %s/%s: %w", old.Namespace, old.Name, err)
+	}
+	m.Deleted = err == nil
+	return nil
+}
+
+// copyToken copies the token fields of src into dst.
+func copyToken(dst, src *corev1.Secret) {
+	for _, k := range []string{HashKey, PreviousHashKey, PreviousExpiresKey} {
+		if v, ok := src.Data[k]; ok {
+			dst.Data[k] = v
+		}
+	}
+	if v, ok := src.Annotations[RotatedAtAnnotation]; ok {
+		dst.Annotations[RotatedAtAnnotation] = v
+	}
 }

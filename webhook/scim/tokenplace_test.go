@@ -164,10 +164,62 @@ func TestTokenMigration(t *testing.T) {
 		t.Fatal("the moved Secret does not hold the same token and rotation time")
 	}
 	c.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK)
-	// A third run finds nothing to do.
-	if moved, err = token.Migrate(ctx, env.Client, token.DefaultNamespace, false); err != nil || findMoved(moved, org.Name) != nil {
-		t.Fatalf("third migrate: %+v, %v; want nothing for %s", moved, err, org.Name)
+	// The old place is a tenant's: a token planted there later (newer, by its rotation time)
+	// never replaces the one Roster holds. The migration reports it and touches neither.
+	const editor = "migrate-editor@example.com"
+	bindEdit(t, org.Namespace, editor)
+	plantedKey := client.ObjectKey{Namespace: oldKey.Namespace, Name: oldKey.Name}
+	planted, err := plantToken(ctx, impersonating(t, editor), plantedKey, org.Name)
+	if err != nil {
+		t.Fatal(err)
 	}
+	moved, err = token.Migrate(ctx, env.Client, token.DefaultNamespace, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mine = findMoved(moved, org.Name); mine == nil || !mine.Differs || mine.Copied || mine.Deleted {
+		t.Fatalf("migrate after a planted Secret: %+v, want it reported as differing and nothing written", mine)
+	}
+	var after corev1.Secret
+	if err := env.Client.Get(ctx, newKey, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != moved1.ResourceVersion {
+		t.Fatal("the migration rewrote Roster's token Secret from a tenant's Secret")
+	}
+	scimtest.New(sharedRoster.BaseURL, org.Name, planted).Do(t, http.MethodGet, "/Users", nil).ExpectError(t, http.StatusUnauthorized, "")
+	c.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK)
+}
+
+// TestTokenSecretOfAnotherOrg: a Secret in Roster's namespace authenticates only the
+// organization its label names, even under another organization's Secret name.
+func TestTokenSecretOfAnotherOrg(t *testing.T) {
+	_, a := newOrgClient(t)
+	_, b := newOrgClient(t)
+	ctx := context.Background()
+	keyB := token.SecretKey(token.DefaultNamespace, b.Name)
+	var secretB corev1.Secret
+	if err := env.Client.Get(ctx, keyB, &secretB); err != nil {
+		t.Fatal(err)
+	}
+	// B's Secret now carries A's token hash but still B's label… then A's label.
+	var secretA corev1.Secret
+	if err := env.Client.Get(ctx, token.SecretKey(token.DefaultNamespace, a.Name), &secretA); err != nil {
+		t.Fatal(err)
+	}
+	secretB.Data[token.HashKey] = secretA.Data[token.HashKey]
+	secretB.Labels[rosterv1.OrgLabel] = a.Name
+	if err := env.Client.Update(ctx, &secretB); err != nil {
+		t.Fatal(err)
+	}
+	withAsToken := scimtest.New(sharedRoster.BaseURL, b.Name, a.Token)
+	// Wait until the replica holds the rewritten Secret (B's own token stops working), then
+	// A's token must not open B.
+	own := scimtest.New(sharedRoster.BaseURL, b.Name, b.Token)
+	eventually(t, 10*time.Second, func() bool {
+		return own.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusUnauthorized
+	}, "the rewritten Secret never reached the SCIM server")
+	withAsToken.Do(t, http.MethodGet, "/Users", nil).ExpectError(t, http.StatusUnauthorized, "")
 }
 
 func findMoved(moved []token.Moved, org string) *token.Moved {
