@@ -183,7 +183,7 @@ func TestEscapeDecisions(t *testing.T) {
 // open SCIM teams to all of them; Roster refuses to start with it.
 func TestBreakGlassGroupOfEveryone(t *testing.T) {
 	opts := Options{SCIMIdentities: []string{rosterUser}, Cache: nopReader{}, APIReader: nopReader{}}
-	for _, g := range []string{"system:authenticated", "system:serviceaccounts"} {
+	for _, g := range []string{"system:authenticated", "system:serviceaccounts", "system:serviceaccounts:tenant", "system:nodes", "system:masters"} {
 		opts.BreakGlassGroup = g
 		if _, err := newGuard(opts); err == nil || !strings.Contains(err.Error(), g) {
 			t.Errorf("group %q: %v", g, err)
