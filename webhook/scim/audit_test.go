@@ -69,12 +69,12 @@ var generatedID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // which the apiserver holds under those names. A malformed request id is replaced, never
 // logged; a refused write and a 401 are on record with their ids too.
 func TestAuditLine(t *testing.T) {
-	logs, c, org := auditedRoster(t, "10.0.0.0/8")
-	const spoofed = "203.0.113.7"
+	// The test client plays the ingress: a trusted proxy on loopback.
+	logs, c, org := auditedRoster(t, "127.0.0.1")
 
 	// A well-formed id from the ingress is kept, echoed and logged.
 	resp := c.Do(t, http.MethodPost, "/Users", `{"userName":"audit@example.com"}`,
-		"X-Request-Id: okta-7f3a2c.1", "X-Forwarded-For: "+spoofed).Expect(t, http.StatusCreated)
+		"X-Request-Id: okta-7f3a2c.1").Expect(t, http.StatusCreated)
 	if got := resp.Header.Get(scim.RequestIDHeader); got != "okta-7f3a2c.1" {
 		t.Fatalf("response X-Request-Id = %q, want the request's", got)
 	}
@@ -139,7 +139,7 @@ func TestAuditLine(t *testing.T) {
 	// Failed authentication: the 401 carries an id, and the attempt is on record.
 	anon := *c
 	anon.Token = "not-the-token"
-	resp = anon.Do(t, http.MethodDelete, "/Users/"+uid, nil, "X-Forwarded-For: "+spoofed).Expect(t, http.StatusUnauthorized)
+	resp = anon.Do(t, http.MethodDelete, "/Users/"+uid, nil).Expect(t, http.StatusUnauthorized)
 	id := resp.Header.Get(scim.RequestIDHeader)
 	if !generatedID.MatchString(id) {
 		t.Fatalf("401 without a generated X-Request-Id: %q", id)
@@ -162,8 +162,33 @@ func TestAuditLine(t *testing.T) {
 	if id := c.Do(t, http.MethodGet, "/Nope", nil).Expect(t, http.StatusNotFound).Header.Get(scim.RequestIDHeader); !generatedID.MatchString(id) {
 		t.Errorf("404 without X-Request-Id: %q", id)
 	}
-	if strings.Contains(logs.String(), spoofed) {
-		t.Errorf("X-Forwarded-For from an untrusted peer was believed:\n%s", logs)
+}
+
+// TestAuditUntrustedPeer: a caller that is not a trusted proxy can neither choose the logged
+// client address (X-Forwarded-For) nor the request id (X-Request-Id, which would let it pass
+// its lines off as another request's): both come from the connection and a fresh id.
+func TestAuditUntrustedPeer(t *testing.T) {
+	logs, c, _ := auditedRoster(t, "10.0.0.0/8")
+	const spoofed, forged = "203.0.113.7", "okta-7f3a2c.1"
+	for _, tok := range []string{c.Token, "not-the-token"} {
+		caller := *c
+		caller.Token = tok
+		resp := caller.Do(t, http.MethodPost, "/Users", `{"userName":"untrusted@example.com"}`,
+			"X-Request-Id: "+forged, "X-Forwarded-For: "+spoofed)
+		id := resp.Header.Get(scim.RequestIDHeader)
+		if !generatedID.MatchString(id) {
+			t.Fatalf("X-Request-Id from an untrusted peer answered with %q, want a generated id", id)
+		}
+		msg := "SCIM write"
+		if resp.Status >= 400 {
+			msg = "SCIM write rejected"
+		}
+		expectFields(t, auditLine(t, logs, msg, id), map[string]string{"clientIP": "127.0.0.1"})
+	}
+	for _, s := range []string{spoofed, forged} {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("%q from an untrusted peer was believed:\n%s", s, logs)
+		}
 	}
 }
 

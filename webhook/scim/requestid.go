@@ -7,8 +7,8 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// RequestIDHeader carries a request's id: taken from the request when an ingress or the
-// client set a well-formed one, generated otherwise, and always set on the response.
+// RequestIDHeader carries a request's id: taken from the request when a trusted proxy (the
+// ingress) set a well-formed one, generated otherwise, and always set on the response.
 const RequestIDHeader = "X-Request-Id"
 
 // maxRequestIDLen bounds an id taken from a request. Ingress controllers send 32 hex digits
@@ -21,8 +21,10 @@ const requestIDKey = "roster.requestID"
 // 429 too) carries it and every log line about the request can name it.
 func (s *Server) requestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		// Only the ingress's id is believed: a client choosing its id could pass its log lines
+		// off as another request's.
 		id := c.GetHeader(RequestIDHeader)
-		if !validRequestID(id) {
+		if !s.fromTrustedProxy(c) || !validRequestID(id) {
 			id = newRequestID()
 		}
 		c.Set(requestIDKey, id)
