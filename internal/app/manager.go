@@ -283,7 +283,7 @@ func scimLog(cfg Config) logr.Logger {
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // metricsOptions serves metrics over HTTPS to authenticated and authorized scrapers (a
-// ServiceAccount bound to roster-metrics-reader-role), unless cfg says plain HTTP. Metrics
+// ServiceAccount bound to the ClusterRole roster-metrics-reader), unless cfg says plain HTTP. Metrics
 // name organizations, and a plain HTTP endpoint anyone in the cluster can reach would tell
 // them every tenant and its traffic.
 func metricsOptions(cfg Config) metricsserver.Options {
