@@ -2,7 +2,10 @@ package config_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -12,12 +15,14 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,18 +30,23 @@ import (
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/testutil/scimtest"
 	"github.com/rosterhq/roster/internal/token"
+	"github.com/rosterhq/roster/webhook/admission"
 )
 
 // TestInstallRBACIsSufficientAndNoMore applies the RBAC of config/default to the apiserver for
 // real, runs a manager that authenticates as the install's ServiceAccount (impersonated: the
 // apiserver authorizes every request as that account, exactly as for the pod's token), drives
 // an Okta push and an Entra push through its SCIM server until the controllers have written
-// every user and team to the identity store, and checks that the apiserver refused none of the
-// manager's requests — and that what the manager must never do is refused.
+// every user and team to the identity store, has Prometheus scrape the metrics (the manager's
+// TokenReview and SubjectAccessReview) and asks who Roster is (the webhook's SelfSubjectReview),
+// and checks that the apiserver refused none of the manager's requests — and that what the
+// manager must never do is refused.
 //
 // What a real cluster adds: the aggregated edit/admin/view ClusterRoles (envtest runs no
 // controller-manager); Roster's roles aggregate nothing into them that the manager needs.
-// The admission webhook is not installed here: it adds a check on writes, not a permission.
+// The admission webhook's configuration is not installed here (its reads — OrgTeams,
+// Organizations — and its Events use the same grants the push exercises); its own decisions
+// are tested in webhook/admission.
 func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 	ctx := context.Background()
 	r := render(t, "default")
@@ -71,8 +81,9 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + dep.Namespace, "system:authenticated"}}
 	rec := &requestLog{}
 	cfg.Wrap(rec.wrap)
+	metricsAddr := freeAddr(t)
 	roster, err := app.New(cfg, app.Config{
-		Namespace: installNamespace, SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0",
+		Namespace: installNamespace, SCIMAddr: "127.0.0.1:0", MetricsAddr: metricsAddr, ProbeAddr: "0",
 		LeaderElection: true, LeaderElectionNamespace: installNamespace,
 		IdentityStore: "sqlite://" + filepath.Join(t.TempDir(), "roster.db"),
 		// The webhook's configuration is not installed in this apiserver.
@@ -99,6 +110,13 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 	entra.UserAgent = "Azure-AD-SCIM-Provisioning-Client/1.0"
 	pushOkta(t, okta)
 	pushEntra(t, entra)
+	// The webhook asks who Roster is at startup (SelfSubjectReview), as the ServiceAccount.
+	if who, err := admission.SelfIdentity(ctx, cfg); err != nil || who != sa {
+		t.Errorf("SelfIdentity as the ServiceAccount: %q, %v; want %s", who, err, sa)
+	}
+	// Prometheus, bound as config/prometheus binds it, scrapes: the manager's TokenReview and
+	// SubjectAccessReview go out as the ServiceAccount too.
+	scrapeAsPrometheus(t, metricsAddr)
 
 	// The controllers write everything to the identity store; the org then reports it.
 	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
@@ -166,6 +184,57 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 			t.Errorf("the manager's account may %s: err = %v, want Forbidden", tc.what, err)
 		}
 	}
+}
+
+// scrapeAsPrometheus applies config/prometheus's binding, makes its ServiceAccount and a token
+// for it, and scrapes the manager's metrics with that token.
+func scrapeAsPrometheus(t *testing.T, addr string) {
+	t.Helper()
+	ctx := context.Background()
+	crb := decode[rbacv1.ClusterRoleBinding](t, render(t, "prometheus").get(t, "ClusterRoleBinding", "metrics-reader-prometheus"))
+	crb.RoleRef.Name = namePrefix + crb.RoleRef.Name // as config/default's namePrefix renames it
+	if err := k8s.Create(ctx, crb); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	subject := crb.Subjects[0]
+	ensureNamespace(t, subject.Namespace)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: subject.Namespace, Name: subject.Name}}
+	if err := k8s.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	tr, err := kubernetes.NewForConfigOrDie(restConfig).CoreV1().ServiceAccounts(sa.Namespace).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // self-signed
+	var code int
+	var body []byte
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+tr.Status.Token)
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return false, nil // not listening yet
+		}
+		defer resp.Body.Close()
+		code = resp.StatusCode
+		body, _ = io.ReadAll(resp.Body)
+		return true, nil
+	})
+	if code != http.StatusOK || !strings.Contains(string(body), "scim_requests_total") {
+		t.Errorf("Prometheus's scrape: %d, want 200 with scim_requests_total\n%.300s", code, body)
+	}
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // rotateAsPlatformAdmin rotates the org's token as a person holding exactly what
