@@ -50,6 +50,9 @@ func (d *Directory) claimDisplayName(ctx context.Context, team *rosterv1.OrgTeam
 		Spec: rosterv1.OrgTeamNameClaimSpec{Team: team.Name, DisplayName: displayName, AcquireTime: now},
 	}
 	err := d.client.Create(ctx, claim)
+	if err == nil {
+		recordWrite(ctx, kindClaim, claim.Name)
+	}
 	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
@@ -78,6 +81,7 @@ func (d *Directory) claimDisplayName(ctx context.Context, team *rosterv1.OrgTeam
 		}
 		return err
 	}
+	recordWrite(ctx, kindClaim, existing.Name)
 	return nil
 }
 
@@ -192,6 +196,9 @@ func (d *Directory) releaseClaims(ctx context.Context, team *rosterv1.OrgTeam) e
 func (d *Directory) dropClaim(ctx context.Context, claim *rosterv1.OrgTeamNameClaim) error {
 	rv := claim.ResourceVersion
 	err := d.client.Delete(ctx, claim, client.Preconditions{ResourceVersion: &rv})
+	if err == nil {
+		recordWrite(ctx, kindClaim, claim.Name)
+	}
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil // gone, or taken over: either way no longer ours
 	}

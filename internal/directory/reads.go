@@ -37,6 +37,10 @@ const (
 	kindSlice = "OrgTeamMemberSlice"
 )
 
+// kindClaim names display-name claims in audit records (Written); reads never wait for them:
+// claims are read from the apiserver only.
+const kindClaim = "OrgTeamNameClaim"
+
 // noteWrite records an acknowledged write of this replica, for read-your-writes and in the
 // context's Written.
 func (d *Directory) noteWrite(ctx context.Context, obj client.Object) {

@@ -13,6 +13,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/testutil/scimtest"
 	"github.com/rosterhq/roster/internal/testutil/testenv"
 	"github.com/rosterhq/roster/webhook/scim"
@@ -108,7 +109,7 @@ func TestAuditLine(t *testing.T) {
 			t.Fatalf("slices of %s: %d %v", gid, len(sl.Items), err)
 		}
 		objs := objectsOf(line)
-		for _, want := range append([]string{"OrgTeam/" + gid}, "OrgTeamMemberSlice/"+sl.Items[0].Name) {
+		for _, want := range []string{"OrgTeam/" + gid, "OrgTeamMemberSlice/" + sl.Items[0].Name, "OrgTeamNameClaim/" + naming.TeamNameClaim(fmt.Sprintf("Audit %d", i))} {
 			if !slices.Contains(objs, want) {
 				t.Errorf("objects %v lack %s", objs, want)
 			}
@@ -151,11 +152,12 @@ func TestAuditLine(t *testing.T) {
 		t.Error("a presented token was logged")
 	}
 
-	// A delete names the team and the delete-collection of its slices.
+	// A delete names the team, the delete-collection of its slices and the claim it frees.
 	resp = c.Do(t, http.MethodDelete, "/Groups/"+gid, nil, "X-Request-Id: delete-1").Expect(t, http.StatusNoContent)
 	expectFields(t, auditLine(t, logs, "SCIM write", "delete-1"), map[string]string{
 		"operation": "delete", "status": "204",
-		"objects": fmt.Sprintf(`["OrgTeam/%s","OrgTeamMemberSlice/*?labelSelector=%s=%s"]`, gid, rosterv1.TeamLabel, gid),
+		"objects": fmt.Sprintf(`["OrgTeam/%s","OrgTeamMemberSlice/*?labelSelector=%s=%s","OrgTeamNameClaim/%s"]`,
+			gid, rosterv1.TeamLabel, gid, naming.TeamNameClaim(fmt.Sprintf("Audit %d", len(junk)-1))),
 	})
 
 	// Unknown routes answer with an id too.
