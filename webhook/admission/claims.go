@@ -29,8 +29,8 @@ func (g *guard) judgeClaim(_ context.Context, r request) error {
 	switch r.op {
 	case admissionv1.Create:
 		msg = fmt.Sprintf("display-name claims are taken by Roster's SCIM server when %s pushes a group; "+
-			"to reserve a name push the group from there (Okta: Push Groups; Entra ID: assign the group to Roster's app), "+
-			"or create an OrgTeam with managedBy: manual — only Roster's SCIM server creates OrgTeamNameClaims", idp)
+			"to reserve a name push the group from there (Okta: Push Groups; Entra ID: assign the group to Roster's app) "+
+			"— only Roster's SCIM server creates OrgTeamNameClaims", idp)
 	case admissionv1.Delete:
 		msg = fmt.Sprintf("the display name %q is held by team %q, provisioned by SCIM from %s; rename or delete the group there "+
 			"(Okta: Push Groups; Entra ID: Users and groups) and Roster releases the name — only Roster's SCIM server deletes OrgTeamNameClaims",
