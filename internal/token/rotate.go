@@ -2,8 +2,6 @@ package token
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -29,18 +27,9 @@ const DefaultNamespace = "roster-system"
 // secretPrefix starts every token Secret's name.
 const secretPrefix = "scim-token-"
 
-// SecretName is the name of an organization's token Secret in Roster's namespace. Both names
-// are DNS subdomains; an organization name too long for the prefix is cut and completed with
-// a digest, so names stay distinct.
-func SecretName(org string) string {
-	const maxName = 253
-	if len(secretPrefix)+len(org) <= maxName {
-		return secretPrefix + org
-	}
-	sum := sha256.Sum256([]byte(org))
-	digest := hex.EncodeToString(sum[:])[:16]
-	return secretPrefix + org[:maxName-len(secretPrefix)-len(digest)-1] + "-" + digest
-}
+// SecretName is the name of an organization's token Secret in Roster's namespace. Organization
+// names are DNS labels of at most 63 characters (the CRD says so), so the name is always valid.
+func SecretName(org string) string { return secretPrefix + org }
 
 // SecretKey returns where an organization's token Secret lives: namespace is Roster's.
 func SecretKey(namespace, org string) types.NamespacedName {
