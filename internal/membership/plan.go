@@ -9,6 +9,7 @@ package membership
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"sort"
 
@@ -76,9 +77,10 @@ func Digest(sorted []string) string {
 // returned as unresolved (in request order, once each) so the team can report them. resolved
 // is only called for ids being added: it may be nil for changes that only remove.
 func Desired(current Set, ops []patch.MemberOp, resolved func(string) bool) (want Set, unresolved []string) {
-	want = make(Set, len(current))
-	for id := range current {
-		want[id] = struct{}{}
+	// A clone copies the table as it is, without hashing 100,000 ids again.
+	want = maps.Clone(current)
+	if want == nil {
+		want = Set{}
 	}
 	seen := Set{}
 	keep := func(id string) bool {
@@ -128,6 +130,8 @@ type Writes struct {
 	Update []*rosterv1.OrgTeamMemberSlice
 	// Create are member lists for new slices, each at most the slice capacity.
 	Create [][]string
+	// Added is how many members of want no slice listed.
+	Added int
 }
 
 // Empty reports whether nothing needs writing.
@@ -140,61 +144,72 @@ func (w Writes) Count() int { return len(w.Update) + len(w.Create) }
 // that hold them (duplicates are dropped from all but the first); new members go to the
 // slices with free room, fullest first so that slices stay few, then to new slices of at most
 // capacity members. Untouched slices, and slices that were empty already, are not written.
+//
+// It is on the path of every membership change of a 100,000-member team, so it hashes each
+// member once (a member found in a clone of want is placed and struck off; what is left is
+// to add) and copies only the slices it writes.
 func Plan(current []rosterv1.OrgTeamMemberSlice, want Set, capacity int) Writes {
 	var w Writes
-	placed := make(Set, len(want))
+	remaining := maps.Clone(want) // wanted members not placed yet
 	type room struct {
-		slice *rosterv1.OrgTeamMemberSlice
-		free  int
+		slice   *rosterv1.OrgTeamMemberSlice // the input's: read only
+		members []string                     // what it keeps: its own list unless changed
+		changed bool
 	}
-	var rooms []room
-	changed := map[*rosterv1.OrgTeamMemberSlice]bool{}
-	kept := make([]*rosterv1.OrgTeamMemberSlice, 0, len(current))
+	rooms := make([]room, 0, len(current))
 	for i := range current {
-		s := current[i].DeepCopy()
-		members := make([]string, 0, len(s.Spec.Members))
-		for _, m := range s.Spec.Members {
-			_, wanted := want[m]
-			_, done := placed[m]
-			if wanted && !done {
-				members = append(members, m)
-				placed[m] = struct{}{}
+		s := &current[i]
+		var kept []string // nil while every member so far stays
+		for j, m := range s.Spec.Members {
+			if _, ok := remaining[m]; ok {
+				delete(remaining, m)
+				if kept != nil {
+					kept = append(kept, m)
+				}
+				continue
+			}
+			// Not wanted, or listed before: from here on the slice changes.
+			if kept == nil {
+				kept = make([]string, j, len(s.Spec.Members))
+				copy(kept, s.Spec.Members[:j])
 			}
 		}
-		if len(members) != len(s.Spec.Members) {
-			changed[s] = true
+		r := room{slice: s, members: s.Spec.Members}
+		if kept != nil {
+			r.members, r.changed = kept, true
 		}
-		s.Spec.Members = members
-		kept = append(kept, s)
-		if free := capacity - len(members); free > 0 {
-			rooms = append(rooms, room{s, free})
-		}
+		rooms = append(rooms, r)
 	}
-	var adds []string
-	for id := range want {
-		if _, ok := placed[id]; !ok {
-			adds = append(adds, id)
-		}
+	adds := make([]string, 0, len(remaining))
+	for id := range remaining {
+		adds = append(adds, id)
 	}
 	sort.Strings(adds)
+	w.Added = len(adds)
 	// Fill the fullest slices first (least free room), but never resurrect an empty one.
-	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].free < rooms[j].free })
-	for _, r := range rooms {
+	order := make([]int, 0, len(rooms))
+	for i, r := range rooms {
+		if len(r.members) > 0 && len(r.members) < capacity {
+			order = append(order, i)
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(rooms[order[a]].members) > len(rooms[order[b]].members) })
+	for _, i := range order {
 		if len(adds) == 0 {
 			break
 		}
-		if len(r.slice.Spec.Members) == 0 {
-			continue
-		}
-		n := min(r.free, len(adds))
-		r.slice.Spec.Members = append(r.slice.Spec.Members, adds[:n]...)
+		r := &rooms[i]
+		n := min(capacity-len(r.members), len(adds))
+		r.members = append(slices.Clip(r.members), adds[:n]...) // Clip: never into the input's array
 		adds = adds[n:]
-		changed[r.slice] = true
+		r.changed = true
 	}
-	for _, s := range kept {
-		if !changed[s] {
+	for _, r := range rooms {
+		if !r.changed {
 			continue
 		}
+		s := r.slice.DeepCopy()
+		s.Spec.Members = r.members
 		slices.Sort(s.Spec.Members)
 		w.Update = append(w.Update, s)
 	}

@@ -146,3 +146,38 @@ func TestDigest(t *testing.T) {
 		t.Error("digest not deterministic")
 	}
 }
+
+// TestCommitPlanCounts: each change of a group commit reports what it added and removed,
+// counted against the result of the change before it; a commit of one change counts through
+// the plan.
+func TestCommitPlanCounts(t *testing.T) {
+	current := []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "b"), slice("s2", "b", "c")}
+	all := func(string) bool { return true }
+	change := func(ops ...patch.MemberOp) Desire {
+		return func(cur Set) (Set, []string) { return Desired(cur, ops, all) }
+	}
+	addDE := change(patch.MemberOp{Kind: patch.MemberAdd, Values: []string{"d", "e", "a"}})
+	removeAD := change(patch.MemberOp{Kind: patch.MemberRemove, Values: []string{"a", "d", "zz"}})
+	for _, tc := range []struct {
+		name    string
+		desires []Desire
+		want    [][2]int // added, removed per change
+		members []string
+	}{
+		{"one change", []Desire{addDE}, [][2]int{{2, 0}}, []string{"a", "b", "c", "d", "e"}},
+		{"one removal", []Desire{removeAD}, [][2]int{{0, 1}}, []string{"b", "c"}},
+		{"two in order", []Desire{addDE, removeAD}, [][2]int{{2, 0}, {0, 2}}, []string{"b", "c", "e"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := commitPlan(current, tc.desires, 4)
+			for i, w := range tc.want {
+				if got := p.results[i]; got.Added != w[0] || got.Removed != w[1] || (i == len(tc.want)-1 && got.Members != len(tc.members)) {
+					t.Errorf("change %d: added %d removed %d members %d; want %d, %d, %d", i, got.Added, got.Removed, got.Members, w[0], w[1], len(tc.members))
+				}
+			}
+			if got := Members(apply(current, p.writes)).Sorted(); !reflect.DeepEqual(got, tc.members) {
+				t.Errorf("members after the writes %v, want %v", got, tc.members)
+			}
+		})
+	}
+}

@@ -220,21 +220,16 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 				return err
 			}
 		}
-		results = make([]Result, len(batch))
-		current := Members(snap.slices)
+		desires := make([]Desire, len(batch))
 		for i, r := range batch {
-			want, unresolved := r.desired(current)
-			res := Result{Members: len(want), Unresolved: unresolved, UnresolvedRecorded: snap.unresolvedRecorded}
-			for id := range want {
-				if _, ok := current[id]; !ok {
-					res.Added++
-				}
-			}
-			res.Removed = len(current) + res.Added - len(want)
-			results[i], current = res, want
+			desires[i] = r.desired
 		}
-		final = current
-		w := Plan(snap.slices, current, s.capacity())
+		p := commitPlan(snap.slices, desires, s.capacity())
+		results, final = p.results, p.final
+		for i := range results {
+			results[i].UnresolvedRecorded = snap.unresolvedRecorded
+		}
+		w := p.writes
 		if pre != nil && revised == nil && !w.Empty() {
 			bumped, err := s.bumpRevision(ctx, team, meta)
 			if err != nil {
@@ -281,6 +276,44 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 	}
 	s.closeChange(team, mark, err, annotations, final)
 	return results, err
+}
+
+// planned is what a commit computed from a fenced view: each change's result, the member set
+// the commit writes, and the writes.
+type planned struct {
+	results []Result
+	final   Set
+	writes  Writes
+}
+
+// commitPlan applies a group's changes, each to the result of the one before, to the members
+// of slices and plans the writes. Pure: commit calls it once per attempt.
+func commitPlan(slices []rosterv1.OrgTeamMemberSlice, desires []Desire, capacity int) planned {
+	p := planned{results: make([]Result, len(desires))}
+	first := Members(slices)
+	current := first
+	for i, desired := range desires {
+		want, unresolved := desired(current)
+		res := Result{Members: len(want), Unresolved: unresolved}
+		if len(desires) > 1 {
+			for id := range want {
+				if _, ok := current[id]; !ok {
+					res.Added++
+				}
+			}
+		}
+		res.Removed = len(current) + res.Added - len(want)
+		p.results[i], current = res, want
+	}
+	p.final = current
+	p.writes = Plan(slices, current, capacity)
+	if len(desires) == 1 {
+		// The plan counted the new members already (a lookup per member less).
+		r := &p.results[0]
+		r.Added = p.writes.Added
+		r.Removed = len(first) + r.Added - r.Members
+	}
+	return p
 }
 
 // isConflictOrGone reports a write that lost a race: a conflict, or a slice deleted since
