@@ -263,7 +263,11 @@ func TestIfMatchMemberChangeHasOneWinner(t *testing.T) {
 		wg.Wait()
 		slices.Sort(codes)
 		if !slices.Equal(codes, []int{http.StatusNoContent, http.StatusPreconditionFailed}) {
-			t.Fatalf("round %d: one version, two writers: %v, want one 204 and one 412", i, codes)
+			// Say enough to tell a lost precondition from a member that was not resolved.
+			var team rosterv1.OrgTeam
+			_ = env.Client.Get(context.Background(), client.ObjectKey{Namespace: org.Namespace, Name: g}, &team)
+			t.Fatalf("round %d: one version, two writers: %v, want one 204 and one 412; members now %v (u1 %s, u2 %s), unresolved %v, annotations %v",
+				i, codes, liveMembers(t, org.Namespace, g), u1, u2, team.Status.UnresolvedMembers, team.Annotations)
 		}
 		if live := liveMembers(t, org.Namespace, g); slices.Contains(live, u1) == slices.Contains(live, u2) {
 			t.Fatalf("round %d: exactly one of the two members must be in, got %v", i, live)
