@@ -62,6 +62,10 @@ const (
 	EventDriftReverted    = "DriftReverted"
 	EventDeletedFromStore = "DeletedFromStore"
 	EventRemovedFromTeams = "RemovedFromTeams"
+	// EventBreakGlassOpened: Roster recorded a team's members before break-glass edits, which
+	// are open now; EventBreakGlassRefused (Warning): it did not, and they stay closed.
+	EventBreakGlassOpened  = "BreakGlassOpened"
+	EventBreakGlassRefused = "BreakGlassRefused"
 )
 
 // storeErr wraps a failed store operation in a typed error whose reason says what a person

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,7 +27,33 @@ const (
 	// --break-glass-group) set it, and while the team carries it, change the team's member
 	// slices; the identity provider's next write of the team removes it.
 	BreakGlassAnnotation = "scim.roster.dev/break-glass"
+
+	// BreakGlassStateAnnotation on a SCIM-managed OrgTeam is Roster's own record of a
+	// break-glass edit (internal/membership, breakglass.go); only Roster writes it:
+	//   - "open <id>": Roster has snapshotted the members as the identity provider set them
+	//     (OrgTeamMemberSlices labelled SnapshotLabel=<id>); hand edits of the team's slices
+	//     are admitted only in this state, and only while BreakGlassAnnotation is set too;
+	//   - "restoring <id> <lock> <time>": the identity provider's write is putting those
+	//     members back; no hand edit is admitted;
+	//   - "refused <why>": no snapshot was taken (the team is too large), so no hand edit is
+	//     admitted either.
+	// The identity provider's write that ends the break-glass removes it.
+	BreakGlassStateAnnotation = "scim.roster.dev/break-glass-state"
 )
+
+// The states of BreakGlassStateAnnotation, its first word.
+const (
+	BreakGlassOpen      = "open"
+	BreakGlassRestoring = "restoring"
+	BreakGlassRefused   = "refused"
+)
+
+// BreakGlassState splits an object's BreakGlassStateAnnotation into its state (""
+// when it has none) and the rest.
+func BreakGlassState(o metav1.Object) (state, rest string) {
+	state, rest, _ = strings.Cut(o.GetAnnotations()[BreakGlassStateAnnotation], " ")
+	return state, rest
+}
 
 // Condition types shared by Roster's kinds.
 const (

@@ -7,6 +7,27 @@ import (
 // TeamLabel names the OrgTeam an OrgTeamMemberSlice belongs to.
 const TeamLabel = "scim.roster.dev/team"
 
+// SnapshotOfLabel, instead of TeamLabel, marks an OrgTeamMemberSlice that holds no members:
+// it is part of Roster's snapshot of the named team's members, taken when a break-glass edit
+// began, which the identity provider's next write restores. SnapshotLabel names the snapshot.
+// Only Roster writes them; no member listing, index or count includes them.
+const (
+	SnapshotOfLabel = "scim.roster.dev/snapshot-of"
+	SnapshotLabel   = "scim.roster.dev/snapshot"
+)
+
+// IsMemberSnapshot reports whether an OrgTeamMemberSlice is part of a break-glass snapshot
+// (SnapshotOfLabel) rather than of its team's members.
+func IsMemberSnapshot(o metav1.Object) bool {
+	_, ok := o.GetLabels()[SnapshotOfLabel]
+	return ok
+}
+
+// BreakGlassSliceName is the name of the member slice that Roster creates, empty, when a
+// break-glass edit of a team begins: hand edits change existing slices only, and members
+// added by hand go here (or into any slice with room).
+func BreakGlassSliceName(team string) string { return team + "-break-glass" }
+
 // MaxUnresolvedMembers bounds OrgTeamStatus.UnresolvedMembers so a team's status stays small
 // whatever the identity provider sends.
 const MaxUnresolvedMembers = 100

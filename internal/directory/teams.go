@@ -127,7 +127,7 @@ func (d *Directory) CreateTeam(ctx context.Context, org *rosterv1.Organization, 
 	}
 	d.noteWrite(ctx, t)
 	if len(members) > 0 {
-		if err := d.changeMembers(ctx, t, []patch.MemberOp{{Kind: patch.MemberReplace, Values: members}}, nil); err != nil {
+		if _, err := d.changeMembers(ctx, t, []patch.MemberOp{{Kind: patch.MemberReplace, Values: members}}, nil); err != nil {
 			d.undoCreate(t, displayName)
 			return nil, err
 		}
@@ -177,14 +177,22 @@ func (d *Directory) UpdateTeam(ctx context.Context, namespace, id string, pre Pr
 			return nil, err
 		}
 	}
-	if len(change.Members) > 0 {
-		if err := d.changeMembers(ctx, t, change.Members, pre); err != nil {
+	// The identity provider's write of the team ends a break-glass edit, restoring the members
+	// from before it (membership.Store.Push). With member operations, the membership commit
+	// decides that on the team as its fence reads it from the apiserver; without, on the team
+	// read live above (a spec change reads it live), and an empty change does the same.
+	ending := len(change.Members) == 0 && live && membership.InBreakGlass(t.Annotations)
+	if len(change.Members) > 0 || ending {
+		revised, err := d.changeMembers(ctx, t, change.Members, pre)
+		if err != nil {
 			if renamed {
 				_ = d.releaseDisplayName(ctx, t, spec.DisplayName)
 			}
 			return nil, err
 		}
-		pre = nil // the membership commit won the precondition
+		if revised {
+			pre = nil // the membership commit won the precondition
+		}
 	}
 	if change.Spec != nil {
 		oldName := t.Spec.DisplayName
@@ -197,11 +205,6 @@ func (d *Directory) UpdateTeam(ctx context.Context, namespace, id string, pre Pr
 		if renamed {
 			_ = d.releaseDisplayName(ctx, t, oldName) // a leftover claim is stale and reclaimable
 		}
-	}
-	// The identity provider's write of the team ends a break-glass edit (webhook/admission).
-	// Best effort: the change above is durable either way, and the next write tries again.
-	if _, open := t.Annotations[rosterv1.BreakGlassAnnotation]; open {
-		_ = d.members.EndBreakGlass(ctx, t)
 	}
 	// As this replica's cache holds it now, with every write above.
 	return d.GetTeam(ctx, namespace, id)
@@ -254,8 +257,9 @@ func (d *Directory) updateTeamSpec(ctx context.Context, t *rosterv1.OrgTeam, pre
 
 // changeMembers writes a membership change: the ids added are resolved to users first (the
 // cache, then the apiserver for ids it does not know), then one fenced commit, then the
-// unresolved ids go to the team's status.
-func (d *Directory) changeMembers(ctx context.Context, t *rosterv1.OrgTeam, ops []patch.MemberOp, pre Precondition) error {
+// unresolved ids go to the team's status. revised reports that the commit moved the team's
+// version under the precondition (a change that wrote nothing keeps it).
+func (d *Directory) changeMembers(ctx context.Context, t *rosterv1.OrgTeam, ops []patch.MemberOp, pre Precondition) (revised bool, err error) {
 	var added []string
 	for _, op := range ops {
 		if op.Kind == patch.MemberAdd || op.Kind == patch.MemberReplace {
@@ -264,27 +268,30 @@ func (d *Directory) changeMembers(ctx context.Context, t *rosterv1.OrgTeam, ops 
 	}
 	users, err := d.members.Users(ctx, t.Namespace, added)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var check membership.Precondition
 	if len(pre) > 0 {
 		check = func(v membership.View) error { return pre.check(v.Version) }
 	}
-	res, err := d.members.Change(ctx, t, func(cur membership.Set) (membership.Set, []string) {
+	// Every membership change of the directory is the identity provider's write of the team.
+	res, err := d.members.Push(ctx, t, func(cur membership.Set) (membership.Set, []string) {
 		return membership.Desired(cur, ops, users.Has)
 	}, check)
 	switch {
 	case errors.Is(err, membership.ErrTeamGone):
-		return ErrNotFound
+		return false, ErrNotFound
 	case apierrors.IsConflict(err):
-		return ErrContention
+		return false, ErrContention
 	case err != nil:
-		return err
+		return false, err
 	}
 	d.noteResults(ctx, []membership.Result{res})
-	// Best effort: the change is durable, and the next change records its own unresolved ids.
-	_ = d.members.RecordUnresolved(ctx, t, res)
-	return nil
+	if len(ops) > 0 {
+		// Best effort: the change is durable, and the next change records its own unresolved ids.
+		_ = d.members.RecordUnresolved(ctx, t, res)
+	}
+	return res.Revised != nil, nil
 }
 
 // noteResults records the writes of membership changes for read-your-writes and in the

@@ -67,13 +67,20 @@ func TeamExternalIDOf(o client.Object) []string {
 	return nonEmpty(o.(*rosterv1.OrgTeam).Spec.ExternalID)
 }
 
-// SliceTeamOf extracts the SliceTeam index value.
+// SliceTeamOf extracts the SliceTeam index value. A break-glass snapshot's slices
+// (rosterv1.IsMemberSnapshot) hold no members of their team: they are not indexed.
 func SliceTeamOf(o client.Object) []string {
+	if rosterv1.IsMemberSnapshot(o) {
+		return nil
+	}
 	return []string{o.(*rosterv1.OrgTeamMemberSlice).Spec.Team}
 }
 
-// SliceMembersOf extracts the SliceMember index values.
+// SliceMembersOf extracts the SliceMember index values (none for a snapshot's slices).
 func SliceMembersOf(o client.Object) []string {
+	if rosterv1.IsMemberSnapshot(o) {
+		return nil
+	}
 	return o.(*rosterv1.OrgTeamMemberSlice).Spec.Members
 }
 

@@ -17,6 +17,8 @@ func TestExtractors(t *testing.T) {
 	}}
 	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "Eng Team"}}
 	slice := &rosterv1.OrgTeamMemberSlice{Spec: rosterv1.OrgTeamMemberSliceSpec{Team: "g-1", Members: []string{"u-1", "u-2"}}}
+	snapshot := slice.DeepCopy()
+	snapshot.Labels = map[string]string{rosterv1.SnapshotOfLabel: "g-1"}
 	cases := []struct {
 		name string
 		fn   func(client.Object) []string
@@ -31,6 +33,8 @@ func TestExtractors(t *testing.T) {
 		{"team without externalId", TeamExternalIDOf, team, nil},
 		{"slice team", SliceTeamOf, slice, []string{"g-1"}},
 		{"slice members", SliceMembersOf, slice, []string{"u-1", "u-2"}},
+		{"a break-glass snapshot is no slice of its team", SliceTeamOf, snapshot, nil},
+		{"nor are its ids members", SliceMembersOf, snapshot, nil},
 		{"organization namespace", OrgNamespaceOf, &rosterv1.Organization{Spec: rosterv1.OrganizationSpec{Namespace: "acme"}}, []string{"acme"}},
 		{"organization without namespace", OrgNamespaceOf, &rosterv1.Organization{}, nil},
 	}

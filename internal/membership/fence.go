@@ -99,11 +99,11 @@ func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam, atLeast uint6
 // annotations as just read from it: from the cache once it reached the watermark (shared with
 // the cache: read only), else listed from the apiserver. A team with an open or failed change
 // is always listed: that change's writes may not be under the watermark yet; so is a team
-// open to break-glass edits (breakglass.go), whose slices people write.
+// in a break-glass edit (breakglass.go), whose slices people write.
 func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annotations map[string]string, atLeast uint64) ([]rosterv1.OrgTeamMemberSlice, error) {
 	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
 	rv, ok := watermark(annotations)
-	if ok && !pendingChange(annotations, time.Now()) && !breakGlass(annotations) && s.SliceProgress.Await(ctx, max(rv, atLeast), watermarkWait) {
+	if ok && !pendingChange(annotations, time.Now()) && !InBreakGlass(annotations) && s.SliceProgress.Await(ctx, max(rv, atLeast), watermarkWait) {
 		var cached rosterv1.OrgTeamMemberSliceList
 		err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy)
 		return cached.Items, err
@@ -127,7 +127,9 @@ func (s *Store) LiveView(ctx context.Context, team *rosterv1.OrgTeam) (View, err
 // lowers it: another replica's commit may have raised it further meanwhile). meta is the team
 // as this commit last knew it; a conflict reads it again. It runs on its own context: the
 // slices are written, so the watermark must follow even when the change ran out of time.
-func (s *Store) raiseWatermark(team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata, rv uint64) error {
+// With end, the break-glass state of a restore (breakglass.go), the same write removes that
+// state if the team still holds it.
+func (s *Store) raiseWatermark(team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata, rv uint64, end string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	key := types.NamespacedName{Namespace: team.Namespace, Name: team.Name}
@@ -140,17 +142,22 @@ func (s *Store) raiseWatermark(team *rosterv1.OrgTeam, meta *metav1.PartialObjec
 			}
 		}
 		cur, ok := watermark(m.Annotations)
+		set := map[string]any{}
+		if rv > 0 && (!ok || cur < rv) {
+			// The team's lastModified moves with its members too: a change that only empties
+			// slices leaves no other trace once they are deleted.
+			set[WatermarkAnnotation] = strconv.FormatUint(rv, 10)
+			set[rosterv1.LastModifiedAnnotation] = time.Now().UTC().Format(time.RFC3339Nano)
+		}
+		if end != "" && m.Annotations[rosterv1.BreakGlassStateAnnotation] == end {
+			set[rosterv1.BreakGlassStateAnnotation] = nil
+		}
 		resourceVersion := m.ResourceVersion
 		m = nil // a retry reads the team again
-		if ok && cur >= rv {
+		if len(set) == 0 {
 			return nil
 		}
-		// The team's lastModified moves with its members too: a change that only empties
-		// slices leaves no other trace once they are deleted.
-		_, err := s.patchTeam(ctx, team, map[string]any{
-			WatermarkAnnotation:             strconv.FormatUint(rv, 10),
-			rosterv1.LastModifiedAnnotation: time.Now().UTC().Format(time.RFC3339Nano),
-		}, resourceVersion)
+		_, err := s.patchTeam(ctx, team, set, resourceVersion)
 		return err
 	})
 }

@@ -2,8 +2,6 @@ package membership
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -42,9 +40,7 @@ const (
 
 // openChange writes a new open mark on the team and returns its key and the team after it.
 func (s *Store) openChange(ctx context.Context, team *rosterv1.OrgTeam) (string, *metav1.PartialObjectMetadata, error) {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	key := MarkPrefix + hex.EncodeToString(b[:])
+	key := MarkPrefix + randomID()
 	meta, err := s.patchTeam(ctx, team, map[string]any{key: markValue(markOpen, time.Now())}, "")
 	return key, meta, err
 }

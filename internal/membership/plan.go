@@ -140,6 +140,21 @@ func (w Writes) Empty() bool { return len(w.Update)+len(w.Create) == 0 }
 // Count is the number of apiserver writes.
 func (w Writes) Count() int { return len(w.Update) + len(w.Create) }
 
+// touching adds to w an update of every slice among current that w does not write already,
+// so that each gets a new resourceVersion (breakglass.go says why).
+func (w Writes) touching(current []rosterv1.OrgTeamMemberSlice) Writes {
+	written := make(map[string]bool, len(w.Update))
+	for _, u := range w.Update {
+		written[u.Name] = true
+	}
+	for i := range current {
+		if !written[current[i].Name] {
+			w.Update = append(w.Update, current[i].DeepCopy())
+		}
+	}
+	return w
+}
+
 // Plan computes the writes that make the slices hold exactly want. Members leave the slices
 // that hold them (duplicates are dropped from all but the first); new members go to the
 // slices with free room, fullest first so that slices stay few, then to new slices of at most

@@ -29,7 +29,7 @@ func BenchmarkCommitPlan100k(b *testing.B) {
 	yes := func(string) bool { return true }
 	b.ReportAllocs()
 	for b.Loop() {
-		res := commitPlan(current, []Desire{func(cur Set) (Set, []string) { return Desired(cur, ops, yes) }}, rosterv1.MaxMembersPerSlice)
+		res := commitPlan(current, nil, []Desire{func(cur Set) (Set, []string) { return Desired(cur, ops, yes) }}, rosterv1.MaxMembersPerSlice)
 		if res.writes.Count() != 1 || res.results[0].Added != add {
 			b.Fatalf("writes %d, added %d", res.writes.Count(), res.results[0].Added)
 		}

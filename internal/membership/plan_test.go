@@ -169,7 +169,7 @@ func TestCommitPlanCounts(t *testing.T) {
 		{"two in order", []Desire{addDE, removeAD}, [][2]int{{2, 0}, {0, 2}}, []string{"b", "c", "e"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := commitPlan(current, tc.desires, 4)
+			p := commitPlan(current, nil, tc.desires, 4)
 			for i, w := range tc.want {
 				if got := p.results[i]; got.Added != w[0] || got.Removed != w[1] || (i == len(tc.want)-1 && got.Members != len(tc.members)) {
 					t.Errorf("change %d: added %d removed %d members %d; want %d, %d, %d", i, got.Added, got.Removed, got.Members, w[0], w[1], len(tc.members))

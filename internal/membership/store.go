@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
@@ -114,8 +116,21 @@ type Precondition func(View) error
 // A change with a precondition is committed alone: the precondition is checked against the
 // fenced view and the team's RevisionAnnotation is bumped with a resourceVersion-checked
 // write before any slice is written, so that of two writers holding one version only one wins.
+//
+// Change does not end a break-glass edit of the team: Push does.
 func (s *Store) Change(ctx context.Context, team *rosterv1.OrgTeam, desired Desire, pre Precondition) (Result, error) {
-	r := &request{desired: desired, done: make(chan struct{})}
+	return s.change(ctx, team, &request{desired: desired, done: make(chan struct{})}, pre)
+}
+
+// Push is Change for the identity provider's own write of the team: when the team, as the
+// commit's fence reads it from the apiserver, is open to break-glass edits, the commit ends
+// them and applies the change to the members from before them (breakglass.go). Push with a
+// Desire that changes nothing just ends a break-glass edit, if there is one.
+func (s *Store) Push(ctx context.Context, team *rosterv1.OrgTeam, desired Desire, pre Precondition) (Result, error) {
+	return s.change(ctx, team, &request{desired: desired, push: true, done: make(chan struct{})}, pre)
+}
+
+func (s *Store) change(ctx context.Context, team *rosterv1.OrgTeam, r *request, pre Precondition) (Result, error) {
 	if pre != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 		defer cancel()
@@ -152,6 +167,7 @@ const commitTimeout = 30 * time.Second
 // request is one caller's change waiting in a team's queue.
 type request struct {
 	desired Desire
+	push    bool // the identity provider's write of the team (Push)
 	res     Result
 	err     error
 	done    chan struct{}
@@ -209,6 +225,8 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 	var final Set // the member set the change writes
 	var high uint64
 	var written []string // slices written, over every attempt
+	push := slices.ContainsFunc(batch, func(r *request) bool { return r.push })
+	var lock string // the break-glass restore this commit holds (breakglass.go)
 	err = retry.OnError(ConflictBackoff, isConflictOrGone, func() error {
 		snap, err := s.fence(ctx, team, high)
 		if err != nil {
@@ -220,16 +238,28 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 				return err
 			}
 		}
+		base := Set(nil) // the members the changes apply to: the slices', unless a restore's
+		touch := false
+		if push && InBreakGlass(snap.team.Annotations) {
+			var end ending
+			if end, lock, err = s.endBreakGlass(ctx, team, &snap, lock); err != nil {
+				return err
+			}
+			base, touch = end.base, end.touch
+		}
 		desires := make([]Desire, len(batch))
 		for i, r := range batch {
 			desires[i] = r.desired
 		}
-		p := commitPlan(snap.slices, desires, s.capacity())
+		p := commitPlan(snap.slices, base, desires, s.capacity())
 		results, final = p.results, p.final
 		for i := range results {
 			results[i].UnresolvedRecorded = snap.unresolvedRecorded
 		}
 		w := p.writes
+		if touch {
+			w = w.touching(snap.slices)
+		}
 		if pre != nil && revised == nil && !w.Empty() {
 			bumped, err := s.bumpRevision(ctx, team, meta)
 			if err != nil {
@@ -262,12 +292,27 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		}
 		return err
 	})
-	if high > 0 && team.Spec.ManagedBy == rosterv1.ManagedBySCIM {
+	restored := lock != "" && err == nil
+	if (high > 0 && team.Spec.ManagedBy == rosterv1.ManagedBySCIM) || restored {
 		// Also after a failure: what was written is in the apiserver, and other replicas must
 		// plan from it. (Manual teams have none: people write their slices by hand, so their
-		// fences always list.)
-		if werr := s.raiseWatermark(team, meta, high); err == nil {
+		// fences always list.) A restore's success ends the break-glass in the same write.
+		end := ""
+		if restored {
+			end = lock
+		}
+		if werr := s.raiseWatermark(team, meta, high, end); err == nil {
 			err = werr
+		}
+	}
+	if lock != "" {
+		if err != nil {
+			s.releaseRestore(team, lock)
+		} else {
+			cleanup, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// Best effort: a leftover is deleted when the team next opens to break-glass.
+			_ = s.deleteSnapshots(cleanup, team, selection.Equals, strings.Fields(lock)[1])
+			cancel()
 		}
 	}
 	var annotations map[string]string
@@ -286,16 +331,22 @@ type planned struct {
 	writes  Writes
 }
 
-// commitPlan applies a group's changes, each to the result of the one before, to the members
-// of slices and plans the writes. Pure: commit calls it once per attempt.
-func commitPlan(slices []rosterv1.OrgTeamMemberSlice, desires []Desire, capacity int) planned {
+// commitPlan applies a group's changes, each to the result of the one before, to base (nil:
+// the members of slices) and plans the writes that make slices hold the result. Pure: commit
+// calls it once per attempt.
+func commitPlan(slices []rosterv1.OrgTeamMemberSlice, base Set, desires []Desire, capacity int) planned {
 	p := planned{results: make([]Result, len(desires))}
-	first := Members(slices)
+	// With one change on the slices' members, the plan counts the new members.
+	planCounts := len(desires) == 1 && base == nil
+	first := base
+	if first == nil {
+		first = Members(slices)
+	}
 	current := first
 	for i, desired := range desires {
 		want, unresolved := desired(current)
 		res := Result{Members: len(want), Unresolved: unresolved}
-		if len(desires) > 1 {
+		if !planCounts {
 			for id := range want {
 				if _, ok := current[id]; !ok {
 					res.Added++
@@ -307,7 +358,7 @@ func commitPlan(slices []rosterv1.OrgTeamMemberSlice, desires []Desire, capacity
 	}
 	p.final = current
 	p.writes = Plan(slices, current, capacity)
-	if len(desires) == 1 {
+	if planCounts {
 		// The plan counted the new members already (a lookup per member less).
 		r := &p.results[0]
 		r.Added = p.writes.Added
@@ -374,10 +425,14 @@ func (s *Store) RemoveUserEverywhere(ctx context.Context, namespace, userID stri
 	if err != nil {
 		return nil, err
 	}
+	// Before the teams: a restore that runs meanwhile then reads the snapshot without it.
+	if err := s.forgetInSnapshots(ctx, all, userID); err != nil {
+		return nil, err
+	}
 	teams := map[string]*rosterv1.OrgTeam{}
 	for i := range all {
 		sl := &all[i]
-		if _, seen := teams[sl.Spec.Team]; seen || !slices.Contains(sl.Spec.Members, userID) {
+		if _, seen := teams[sl.Spec.Team]; seen || rosterv1.IsMemberSnapshot(sl) || !slices.Contains(sl.Spec.Members, userID) {
 			continue
 		}
 		// The team as the apiserver has it: whether it is SCIM-managed decides its watermark.
@@ -505,11 +560,15 @@ func (s *Store) DeleteEmpty(ctx context.Context, slices []rosterv1.OrgTeamMember
 	return next, err
 }
 
-// DeleteAll deletes every slice of a team with one delete-collection request.
+// DeleteAll deletes every slice of a team, and its break-glass snapshots, with a
+// delete-collection request each.
 func (s *Store) DeleteAll(ctx context.Context, team *rosterv1.OrgTeam) error {
 	err := s.Writer.DeleteAllOf(ctx, &rosterv1.OrgTeamMemberSlice{}, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name})
 	if apierrors.IsNotFound(err) {
-		return nil
+		err = nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return s.deleteSnapshots(ctx, team, "", "")
 }

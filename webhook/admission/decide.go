@@ -216,18 +216,26 @@ func (g *guard) judgeSlice(ctx context.Context, r request) error {
 		if ok || err != nil {
 			return err
 		}
+		if isSnapshot(r.old) || isSnapshot(r.new) {
+			return forbidden(slicesResource, subject, pathOf(r, changed, field.NewPath("metadata", "labels").Key(rosterv1.SnapshotOfLabel)),
+				fmt.Sprintf("OrgTeamMemberSlice %q is Roster's record of the members %s had set for team %q before a break-glass edit, "+
+					"which its next write of the team restores; only Roster writes it", subject.Name, identityProvider(team), team.Spec.DisplayName))
+		}
 		msg := fmt.Sprintf("the members of team %q are provisioned by SCIM from %s; change them there "+
 			"(Okta: Push Groups; Entra ID: the group's members) — SCIM-managed teams mirror the identity provider", team.Spec.DisplayName, identityProvider(team))
 		if g.inBreakGlass(r) {
-			open, err := g.breakGlassOpen(ctx, team)
+			open, why, err := g.breakGlassOpen(ctx, team)
 			if err != nil {
 				return apierrors.NewServiceUnavailable(err.Error())
 			}
 			if open != nil {
+				if err := g.breakGlassSlice(r, open, subject, changed); err != nil {
+					return err
+				}
 				admitted = append(admitted, open)
 				continue
 			}
-			msg += g.breakGlassFirst(team)
+			msg += why
 		} else {
 			msg += g.breakGlassHint()
 		}
@@ -243,7 +251,14 @@ func (g *guard) judgeSlice(ctx context.Context, r request) error {
 	return nil
 }
 
-// sliceTeams are the team names a request's slices refer to, spec.team first.
+// isSnapshot reports whether o is a slice of a break-glass snapshot (nil is not).
+func isSnapshot(o client.Object) bool {
+	sl, ok := o.(*rosterv1.OrgTeamMemberSlice)
+	return ok && sl != nil && rosterv1.IsMemberSnapshot(sl)
+}
+
+// sliceTeams are the team names a request's slices refer to, spec.team first: the team
+// label and the break-glass snapshot label count too.
 func sliceTeams(r request) []string {
 	var names []string
 	add := func(n string) {
@@ -255,6 +270,7 @@ func sliceTeams(r request) []string {
 		if sl, ok := o.(*rosterv1.OrgTeamMemberSlice); ok && sl != nil {
 			add(sl.Spec.Team)
 			add(sl.Labels[rosterv1.TeamLabel])
+			add(sl.Labels[rosterv1.SnapshotOfLabel])
 		}
 	}
 	return names

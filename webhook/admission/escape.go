@@ -23,10 +23,14 @@ import (
 // and only while the organization, read from the apiserver, is disabled.
 //
 // Break-glass: a member of the configured group (--break-glass-group) may annotate a
-// SCIM-managed team with BreakGlassAnnotation (the reason) and, while the team carries it,
-// write the team's member slices. Every such write is logged and recorded as a Warning event
-// on the team. The identity provider's next write of the team removes the annotation
-// (internal/directory), and a replace (PUT) from it restores its member set.
+// SCIM-managed team with BreakGlassAnnotation (the reason). Roster then records the members
+// the identity provider set and marks the team open (BreakGlassStateAnnotation "open ...");
+// while the team, read live, carries both, the member may change the members of the team's
+// existing slices, or delete slices. Every such write is logged and recorded as a Warning
+// event on the team. The identity provider's next write of the team ends it and restores the
+// recorded members before applying its change (internal/membership, breakglass.go, which
+// also says why slices may not be created by hand). Roster's record — the state annotation
+// and the snapshot slices (rosterv1.SnapshotOfLabel) — is Roster's alone to write.
 
 // EventBreakGlass is the reason of the Warning event recorded on a team for each break-glass
 // write admitted.
@@ -112,15 +116,50 @@ func (g *guard) breakGlassTeam(r request, t *rosterv1.OrgTeam, changed []*field.
 	return nil
 }
 
-// breakGlassOpen returns the team as the apiserver holds it when it is SCIM-managed and
-// carries the break-glass annotation, else nil. The cache is not asked: the annotation may
-// have been set, or removed by the identity provider's write, a moment ago.
-func (g *guard) breakGlassOpen(ctx context.Context, team *rosterv1.OrgTeam) (*rosterv1.OrgTeam, error) {
+// breakGlassOpen returns the team as the apiserver holds it when it is SCIM-managed, carries
+// the break-glass annotation and Roster has opened it (its members recorded), else nil and
+// why not, as the end of a denial. The cache is not asked: the team may have been opened, or
+// closed by the identity provider's write, a moment ago. (A write admitted here and stored
+// after that close fails its resourceVersion check, because the close rewrites every slice,
+// and comes back here.)
+func (g *guard) breakGlassOpen(ctx context.Context, team *rosterv1.OrgTeam) (*rosterv1.OrgTeam, string, error) {
 	live, err := g.liveTeam(ctx, team.Namespace, team.Name)
 	if err != nil || live == nil || live.Spec.ManagedBy != rosterv1.ManagedBySCIM || breakGlassReason(live) == "" {
-		return nil, err
+		return nil, g.breakGlassFirst(team), err
 	}
-	return live, nil
+	switch state, rest := rosterv1.BreakGlassState(live); state {
+	case rosterv1.BreakGlassOpen:
+		return live, "", nil
+	case "":
+		return nil, fmt.Sprintf("; Roster is recording the members %s set, which its next write of the team restores: "+
+			"retry in a few seconds (the team's event %s says when it is open)", identityProvider(team), "BreakGlassOpened"), nil
+	case rosterv1.BreakGlassRefused:
+		return nil, fmt.Sprintf("; Roster refused a break-glass edit of this team: %s", rest), nil
+	default:
+		return nil, fmt.Sprintf("; %s's write of the team ended the break-glass edit and restores the members from before it; "+
+			"annotate the team again for another", identityProvider(team)), nil
+	}
+}
+
+// breakGlassSlice decides a break-glass member's write of a slice of open team t: it may
+// change the members of an existing slice, or delete one, and nothing else.
+func (g *guard) breakGlassSlice(r request, t *rosterv1.OrgTeam, subject *rosterv1.OrgTeamMemberSlice, changed []*field.Path) error {
+	members := field.NewPath("spec", "members")
+	switch r.op {
+	case admissionv1.Create:
+		return forbidden(slicesResource, subject, field.NewPath("spec", "team"), fmt.Sprintf("a break-glass edit changes the members of team %q's existing slices: "+
+			"add members to OrgTeamMemberSlice %s, which Roster created for them, or to any slice of the team with room "+
+			"(a new slice could be stored after %s's write ended the break-glass, and escape the restore)",
+			t.Spec.DisplayName, rosterv1.BreakGlassSliceName(t.Name), identityProvider(t)))
+	case admissionv1.Update:
+		for _, p := range changed {
+			if p.String() != members.String() {
+				return forbidden(slicesResource, subject, p, fmt.Sprintf("team %q is provisioned by SCIM from %s; a break-glass edit of its slices changes spec.members only",
+					t.Spec.DisplayName, identityProvider(t)))
+			}
+		}
+	}
+	return nil
 }
 
 // breakGlassHint ends a denial of a SCIM team's write with the group that could make it.
@@ -151,6 +190,6 @@ func (g *guard) admitBreakGlass(r request, team *rosterv1.OrgTeam, object, reaso
 		reason = string(rs[:256]) + "…"
 	}
 	g.events.Eventf(team, corev1.EventTypeWarning, EventBreakGlass,
-		"Break-glass %s of %s by %s (group %s), reason: %q. The identity provider's next write of the team ends the break-glass; a replace (PUT) from it restores its members",
+		"Break-glass %s of %s by %s (group %s), reason: %q. The identity provider's next write of the team ends the break-glass and restores the members it had set",
 		strings.ToLower(string(r.op)), object, r.user, g.breakGlass, reason)
 }

@@ -19,13 +19,16 @@ import (
 const breakGlassGroup = "roster:break-glass"
 
 // escapeGuard judges with break-glass open to breakGlassGroup, organization "acme" in the
-// given SCIM state, and two SCIM teams: "eng" and "open", which carries the break-glass
-// annotation.
+// given SCIM state, a manual team "ops" and SCIM teams: "eng"; "open", which carries the
+// break-glass annotation and which Roster opened; "recording", annotated but not opened
+// yet; and "restoring", whose break-glass the identity provider's write is ending.
 func escapeGuard(state rosterv1.SCIMState, events record.EventRecorder) *guard {
 	teams := map[string]*rosterv1.OrgTeam{
-		"eng":  team("eng", rosterv1.ManagedBySCIM),
-		"open": annotated(team("open", rosterv1.ManagedBySCIM), "INC-42: revoke a contractor"),
-		"ops":  team("ops", rosterv1.ManagedByManual),
+		"eng":       team("eng", rosterv1.ManagedBySCIM),
+		"open":      opened(annotated(team("open", rosterv1.ManagedBySCIM), "INC-42: revoke a contractor"), "open 0123"),
+		"recording": annotated(team("recording", rosterv1.ManagedBySCIM), "INC-43"),
+		"restoring": opened(annotated(team("restoring", rosterv1.ManagedBySCIM), "INC-44"), "restoring 0123 4567 2026-01-01T00:00:00Z"),
+		"ops":       team("ops", rosterv1.ManagedByManual),
 	}
 	lookup := func(_ context.Context, ns, name string) (*rosterv1.OrgTeam, error) {
 		if t, ok := teams[name]; ok && ns == "acme" {
@@ -53,7 +56,23 @@ func escapeGuard(state rosterv1.SCIMState, events record.EventRecorder) *guard {
 
 func annotated(t *rosterv1.OrgTeam, reason string) *rosterv1.OrgTeam {
 	return with(t, func(t *rosterv1.OrgTeam) {
-		t.Annotations = map[string]string{rosterv1.BreakGlassAnnotation: reason}
+		if t.Annotations == nil {
+			t.Annotations = map[string]string{}
+		}
+		t.Annotations[rosterv1.BreakGlassAnnotation] = reason
+	})
+}
+
+// opened sets a team's break-glass state, as Roster does.
+func opened(t *rosterv1.OrgTeam, state string) *rosterv1.OrgTeam {
+	return with(t, func(t *rosterv1.OrgTeam) { t.Annotations[rosterv1.BreakGlassStateAnnotation] = state })
+}
+
+// snapshotOf makes a slice part of a break-glass snapshot of team.
+func snapshotOf(sl *rosterv1.OrgTeamMemberSlice, team string) *rosterv1.OrgTeamMemberSlice {
+	return with(sl, func(sl *rosterv1.OrgTeamMemberSlice) {
+		delete(sl.Labels, rosterv1.TeamLabel)
+		sl.Labels[rosterv1.SnapshotOfLabel], sl.Labels[rosterv1.SnapshotLabel] = team, "0123"
 	})
 }
 
@@ -63,7 +82,7 @@ func TestEscapeDecisions(t *testing.T) {
 		update = admissionv1.Update
 		del    = admissionv1.Delete
 	)
-	eng, open := team("eng", rosterv1.ManagedBySCIM), annotated(team("open", rosterv1.ManagedBySCIM), "INC-42: revoke a contractor")
+	eng, open := team("eng", rosterv1.ManagedBySCIM), opened(annotated(team("open", rosterv1.ManagedBySCIM), "INC-42: revoke a contractor"), "open 0123")
 	manual := func(t *rosterv1.OrgTeam) *rosterv1.OrgTeam {
 		return with(t, func(t *rosterv1.OrgTeam) { t.Spec.ManagedBy = rosterv1.ManagedByManual })
 	}
@@ -102,7 +121,10 @@ func TestEscapeDecisions(t *testing.T) {
 		{name: "a member annotates a SCIM team", kind: "team", op: update, user: admin, groups: member, old: eng, new: annotated(eng, "INC-7"), wantEvents: 1},
 		{name: "a dry run is not recorded", kind: "team", op: update, user: admin, groups: member, dryRun: true, old: eng, new: annotated(eng, "INC-7")},
 		{name: "a member changes the reason", kind: "team", op: update, user: admin, groups: member, old: open, new: annotated(open, "INC-8"), wantEvents: 1},
-		{name: "a member removes the annotation", kind: "team", op: update, user: admin, groups: member, old: open, new: team("open", rosterv1.ManagedBySCIM), wantEvents: 1},
+		{name: "a member removes the annotation", kind: "team", op: update, user: admin, groups: member, old: open,
+			new: with(open, func(t *rosterv1.OrgTeam) { delete(t.Annotations, rosterv1.BreakGlassAnnotation) }), wantEvents: 1},
+		{name: "a member cannot open a team to edits", kind: "team", op: update, user: admin, groups: member, old: annotated(eng, "INC-7"), new: opened(annotated(eng, "INC-7"), "open 0123"),
+			wantCode: 403, wantField: "metadata.annotations[scim.roster.dev/break-glass-state]", wantMsg: "only sets or removes annotation scim.roster.dev/break-glass"},
 		{name: "a member deletes an annotated team", kind: "team", op: del, user: admin, groups: member, old: open, wantEvents: 1},
 		{name: "a member cannot delete a team without the reason", kind: "team", op: del, user: admin, groups: member, old: eng,
 			wantCode: 403, wantField: "metadata.annotations[scim.roster.dev/break-glass]", wantMsg: "first give the reason on the team (kubectl annotate orgteam -n acme eng scim.roster.dev/break-glass="},
@@ -119,10 +141,23 @@ func TestEscapeDecisions(t *testing.T) {
 		{name: "without a break-glass group nobody is", noGlass: true, kind: "team", op: update, user: admin, groups: member, old: eng, new: annotated(eng, "INC-7"),
 			wantCode: 403, wantField: "metadata.annotations[scim.roster.dev/break-glass]", wantMsg: "SCIM-managed teams mirror the identity provider"},
 
-		// Break-glass on the members: while the team carries the annotation.
-		{name: "a member changes the members of an annotated team", kind: "slice", op: update, user: admin, groups: member, old: slice("open", "u-1"), new: slice("open", "u-1", "u-2"), wantEvents: 1},
-		{name: "a member creates a slice of an annotated team", kind: "slice", op: create, user: admin, groups: member, new: slice("open", "u-3"), wantEvents: 1},
-		{name: "a member deletes a slice of an annotated team", kind: "slice", op: del, user: admin, groups: member, old: slice("open", "u-1"), wantEvents: 1},
+		// Break-glass on the members: while the team carries the annotation and Roster opened it.
+		{name: "a member changes the members of an open team", kind: "slice", op: update, user: admin, groups: member, old: slice("open", "u-1"), new: slice("open", "u-1", "u-2"), wantEvents: 1},
+		{name: "a member deletes a slice of an open team", kind: "slice", op: del, user: admin, groups: member, old: slice("open", "u-1"), wantEvents: 1},
+		{name: "a member cannot create a slice, which the restore could miss", kind: "slice", op: create, user: admin, groups: member, new: slice("open", "u-3"),
+			wantCode: 403, wantField: "spec.team", wantMsg: "add members to OrgTeamMemberSlice open-break-glass, which Roster created for them"},
+		{name: "a member changes only the members of a slice", kind: "slice", op: update, user: admin, groups: member, old: slice("open", "u-1"),
+			new: with(slice("open", "u-1"), func(sl *rosterv1.OrgTeamMemberSlice) { sl.Labels["x"] = "y" }), wantCode: 403, wantField: "metadata.labels[x]", wantMsg: "changes spec.members only"},
+		{name: "not before Roster recorded the members", kind: "slice", op: update, user: admin, groups: member, old: slice("recording", "u-1"), new: slice("recording"),
+			wantCode: 403, wantField: "spec.members", wantMsg: "Roster is recording the members the identity provider of organization \"acme\" set"},
+		{name: "not once the identity provider's write ends it", kind: "slice", op: update, user: admin, groups: member, old: slice("restoring", "u-1"), new: slice("restoring"),
+			wantCode: 403, wantField: "spec.members", wantMsg: "write of the team ended the break-glass edit and restores the members from before it"},
+		{name: "a member cannot change the snapshot", kind: "slice", op: update, user: admin, groups: member, old: snapshotOf(slice("open", "u-1"), "open"), new: snapshotOf(slice("open"), "open"),
+			wantCode: 403, wantField: "spec.members", wantMsg: "is Roster's record of the members"},
+		{name: "nor forge one through a manual team's slice", kind: "slice", op: create, user: admin, new: snapshotOf(slice("ops", "u-9"), "open"),
+			wantCode: 403, wantField: "metadata.labels[scim.roster.dev/snapshot-of]", wantMsg: "only Roster writes it"},
+		{name: "nor delete one", kind: "slice", op: del, user: admin, groups: member, old: snapshotOf(slice("open", "u-1"), "open"),
+			wantCode: 403, wantField: "metadata.labels[scim.roster.dev/snapshot-of]"},
 		{name: "a member cannot change the members of a team without the reason", kind: "slice", op: update, user: admin, groups: member, old: slice("eng", "u-1"), new: slice("eng"),
 			wantCode: 403, wantField: "spec.members", wantMsg: "first give the reason on the team (kubectl annotate orgteam -n acme eng"},
 		{name: "someone outside the group cannot change an annotated team's members", kind: "slice", op: update, user: admin, old: slice("open", "u-1"), new: slice("open"),
