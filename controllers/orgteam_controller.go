@@ -50,7 +50,7 @@ type OrgTeamReconciler struct {
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgteams,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgteams/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgteams/finalizers,verbs=update
-// +kubebuilder:rbac:groups=scim.roster.dev,resources=orgteammemberslices,verbs=get;list;watch;create;update;delete;deletecollection
+// +kubebuilder:rbac:groups=scim.roster.dev,resources=orgteammemberslices,verbs=get;list;watch;delete;deletecollection
 
 // Reconcile syncs one OrgTeam and its memberships into the identity store.
 func (r *OrgTeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -72,18 +72,10 @@ func (r *OrgTeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{}, err
 	}
 	patch.rebase(team)
-	// Before anything the store could hold up: break-glass is for emergencies.
-	glassRetry, err := r.breakGlass(ctx, team)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	// The member count follows the slices even while the store is down.
 	members, retry, err := r.countMembers(ctx, team)
 	if err != nil {
 		return ctrl.Result{}, err
-	}
-	if glassRetry > 0 && (retry == 0 || glassRetry < retry) {
-		retry = glassRetry
 	}
 	created, err := r.reconcileRow(ctx, org, team)
 	if err != nil {
@@ -101,42 +93,11 @@ func (r *OrgTeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	return ctrl.Result{RequeueAfter: next}, err
 }
 
-// breakGlass opens a SCIM team that carries the break-glass annotation to hand edits once
-// Roster has recorded the members the identity provider set (membership.Store.OpenBreakGlass),
-// with an event either way; a team no longer SCIM-managed drops its break-glass state. retry
-// > 0: a membership change is in flight, look again then.
-func (r *OrgTeamReconciler) breakGlass(ctx context.Context, team *rosterv1.OrgTeam) (retry time.Duration, err error) {
-	_, glass := team.Annotations[rosterv1.BreakGlassAnnotation]
-	state, _ := rosterv1.BreakGlassState(team)
-	switch {
-	case team.Spec.ManagedBy != rosterv1.ManagedBySCIM:
-		if state == "" {
-			return 0, nil
-		}
-		return 0, apiErr(r.Members.DropBreakGlass(ctx, team), "dropping the break-glass snapshot of a team no longer SCIM-managed")
-	case !glass || state != "":
-		return 0, nil
-	}
-	o, err := r.Members.OpenBreakGlass(ctx, team)
-	if err != nil {
-		return 0, apiErr(err, "recording the team's members before break-glass edits")
-	}
-	switch {
-	case o.Opened:
-		r.Recorder.Eventf(team, corev1.EventTypeNormal, EventBreakGlassOpened,
-			"Recorded the %d members the identity provider set; break-glass edits of the team's member slices are open (add members in OrgTeamMemberSlice %s). "+
-				"The identity provider's next write of the team puts these members back", o.Members, rosterv1.BreakGlassSliceName(team.Name))
-	case o.Refused != "":
-		r.Recorder.Eventf(team, corev1.EventTypeWarning, EventBreakGlassRefused, "No break-glass edits of this team: %s; change it in the identity provider", o.Refused)
-	}
-	return o.Retry, nil
-}
-
 // deleteEmptySlices removes the slices that membership changes emptied, once they have been
 // empty long enough (membership.Store.DeleteEmpty); next is when to look again. Not during a
 // break-glass edit: the empty slice for members added by hand stays.
 func (r *OrgTeamReconciler) deleteEmptySlices(ctx context.Context, team *rosterv1.OrgTeam) (next time.Duration, err error) {
-	if membership.InBreakGlass(team.Annotations) {
+	if team.Spec.ManagedBy == rosterv1.ManagedBySCIM && membership.InBreakGlass(team.Annotations) {
 		return 0, nil
 	}
 	var list rosterv1.OrgTeamMemberSliceList
@@ -345,7 +306,7 @@ func (r *OrgTeamReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("orgteam").
-		For(&rosterv1.OrgTeam{}, builder.WithPredicates(predicate.Or(storePredicate(), breakGlassChanged()))).
+		For(&rosterv1.OrgTeam{}, builder.WithPredicates(storePredicate())).
 		Watches(&rosterv1.OrgTeamMemberSlice{}, sliceToTeam).
 		Watches(&rosterv1.OrgUser{}, handler.EnqueueRequestsFromMapFunc(r.teamsOfUser), builder.WithPredicates(userLifecycle)).
 		WithOptions(storeControllerOptions())
@@ -353,15 +314,6 @@ func (r *OrgTeamReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.WatchesRawSource(source.Channel(r.Events.teams, handler.TypedEnqueueRequestsFromMapFunc(r.requestsFor)))
 	}
 	return b.Complete(r)
-}
-
-// breakGlassChanged passes the team updates that start, open or end a break-glass edit.
-func breakGlassChanged() predicate.Predicate {
-	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		o, n := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
-		return o[rosterv1.BreakGlassAnnotation] != n[rosterv1.BreakGlassAnnotation] ||
-			o[rosterv1.BreakGlassStateAnnotation] != n[rosterv1.BreakGlassStateAnnotation]
-	}}
 }
 
 // teamsOfUser maps a user to the teams whose slices list it.

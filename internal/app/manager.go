@@ -207,6 +207,11 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 			return nil, err
 		}
 	}
+	if err := (&controllers.BreakGlassReconciler{
+		Client: mgr.GetClient(), Members: members, Recorder: mgr.GetEventRecorderFor("roster-breakglass"),
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the break-glass controller: %w", err)
+	}
 	if err := (&controllers.OrganizationReconciler{
 		Client:         mgr.GetClient(),
 		TokenNamespace: cfg.Namespace,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -205,21 +206,38 @@ func TestDisablingSCIM(t *testing.T) {
 const clusterEvents = "default"
 
 // TestBreakGlass: a member of the break-glass group edits a SCIM team's members once the
-// team carries the reason (each write a Warning event); without the reason, or outside the
-// group, the write is refused with a message that says what is missing; the identity
-// provider's next replace ends the break-glass and restores its member set.
+// team carries the reason and Roster has recorded its members (each write a Warning event);
+// without the reason, or outside the group, the write is refused with a message that says
+// what is missing. The identity provider's next write — a PATCH that names neither the member
+// removed by hand nor the one added by hand — ends the break-glass and puts back the members
+// it had set before applying its own change.
 func TestBreakGlass(t *testing.T) {
 	ctx := context.Background()
 	org, c := newOrg(t)
-	ada := c.Do(t, http.MethodPost, "/Users", `{"userName":"ada@example.com"}`).Expect(t, http.StatusCreated).String("id")
-	mallory := c.Do(t, http.MethodPost, "/Users", `{"userName":"mallory@example.com"}`).Expect(t, http.StatusCreated).String("id")
+	newUser := func(name string) string {
+		return c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"%s@example.com"}`, name)).Expect(t, http.StatusCreated).String("id")
+	}
+	ada, mallory, carol, dave := newUser("ada"), newUser("mallory"), newUser("carol"), newUser("dave")
 	gid := c.Do(t, http.MethodPost, "/Groups", fmt.Sprintf(`{"displayName":"Prod","members":[{"value":%q},{"value":%q}]}`, ada, mallory)).Expect(t, http.StatusCreated).String("id")
 	glass := as(t, "erin-oncall", breakGlassGroup)
 	editor := as(t, "frank-editor")
 	annotate := mergePatch(`{"metadata":{"annotations":{%q:"INC-42: mallory's laptop was stolen"}}}`, rosterv1.BreakGlassAnnotation)
+	// setMembers sets the members of the slice that lists ada (the room slice Roster adds
+	// for a break-glass edit lists nobody).
 	setMembers := func(c client.Client, members string) error {
 		slices, _ := teamSlices(t, org.Namespace, gid)
-		return c.Patch(ctx, &slices[0], mergePatch(`{"spec":{"members":%s}}`, members))
+		for i := range slices {
+			if len(slices[i].Spec.Members) > 0 {
+				return c.Patch(ctx, &slices[i], mergePatch(`{"spec":{"members":%s}}`, members))
+			}
+		}
+		t.Fatalf("no slice of team %s lists a member", gid)
+		return nil
+	}
+	sameMembers := func(got []string, want ...string) bool {
+		slices.Sort(got)
+		slices.Sort(want)
+		return slices.Equal(got, want)
 	}
 	onlyAda := fmt.Sprintf("[%q]", ada)
 
@@ -230,21 +248,58 @@ func TestBreakGlass(t *testing.T) {
 	expectDenied(t, setMembers(glass, onlyAda), sliceWebhook, "spec.members",
 		fmt.Sprintf("first give the reason on the team (kubectl annotate orgteam -n %s %s %s=", org.Namespace, gid, rosterv1.BreakGlassAnnotation))
 
-	// With it: the team, then its members.
+	// With it: the team, then — once Roster has recorded the members the identity provider
+	// set — its members: mallory out, carol in.
 	if err := glass.Patch(ctx, getTeam(t, org.Namespace, gid), annotate); err != nil {
 		t.Fatalf("annotating as a member of the break-glass group: %v", err)
 	}
-	if err := setMembers(glass, onlyAda); err != nil {
-		t.Fatalf("a break-glass member change: %v", err)
-	}
-	if _, members := teamSlices(t, org.Namespace, gid); strings.Join(members, ",") != ada {
+	eventually(t, func() bool {
+		err := setMembers(glass, fmt.Sprintf("[%q,%q]", ada, carol))
+		if err != nil && !strings.Contains(err.Error(), "Roster is recording the members") {
+			t.Fatalf("a break-glass member change: %v", err)
+		}
+		return err == nil
+	})
+	if _, members := teamSlices(t, org.Namespace, gid); !sameMembers(members, ada, carol) {
 		t.Fatalf("members after the break-glass change: %v", members)
+	}
+	// SCIM shows the members as they are, not Roster's record of them.
+	eventually(t, func() bool {
+		var got []string
+		for _, m := range c.Do(t, http.MethodGet, "/Groups/"+gid, nil).Expect(t, http.StatusOK).Get("members").([]any) {
+			got = append(got, m.(map[string]any)["value"].(string))
+		}
+		return sameMembers(got, ada, carol)
+	})
+	// A new slice is refused: it could be stored after the identity provider's write.
+	room := gid + "-break-glass"
+	extra := &rosterv1.OrgTeamMemberSlice{Spec: rosterv1.OrgTeamMemberSliceSpec{Team: gid, Members: []string{dave}}}
+	extra.Name, extra.Namespace, extra.Labels = gid+"-mine", org.Namespace, map[string]string{rosterv1.TeamLabel: gid}
+	if err := glass.Create(ctx, extra); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "add members to OrgTeamMemberSlice "+room) {
+		t.Errorf("creating a slice by hand: %v", err)
+		_ = env.Client.Delete(ctx, extra)
 	}
 	// Still nobody else, and still not the team's other fields.
 	expectDenied(t, editor.Patch(ctx, getTeam(t, org.Namespace, gid), mergePatch(`{"metadata":{"labels":{"x":"y"}}}`)), teamWebhook, "metadata.labels[x]", breakGlassGroup)
 	expectDenied(t, setMembers(editor, "[]"), sliceWebhook, "spec.members", breakGlassGroup)
 	expectDenied(t, glass.Patch(ctx, getTeam(t, org.Namespace, gid), mergePatch(`{"spec":{"displayName":"Mine"}}`)), teamWebhook, "spec.displayName",
 		"a break-glass edit of the team itself only sets or removes annotation")
+
+	// The identity provider's next write, a PATCH (as Okta and Entra push memberships) that
+	// names neither mallory nor carol, ends it: mallory is back, carol gone, dave added.
+	c.Do(t, http.MethodPatch, "/Groups/"+gid, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],`+
+		`"Operations":[{"op":"add","path":"members","value":[{"value":%q}]}]}`, dave)).Expect(t, http.StatusNoContent)
+	if _, members := teamSlices(t, org.Namespace, gid); !sameMembers(members, ada, mallory, dave) {
+		t.Errorf("members after the identity provider's PATCH: %v, want ada, mallory and dave", members)
+	}
+	if a := getTeam(t, org.Namespace, gid).Annotations; a[rosterv1.BreakGlassAnnotation] != "" || a["scim.roster.dev/break-glass-state"] != "" {
+		t.Errorf("the identity provider's write left the break-glass on: %v", a)
+	}
+	var snapshot rosterv1.OrgTeamMemberSliceList
+	if err := env.Client.List(ctx, &snapshot, client.InNamespace(org.Namespace), client.HasLabels{"scim.roster.dev/snapshot-of"}); err != nil || len(snapshot.Items) > 0 {
+		t.Errorf("snapshot slices left after the restore: %d (%v)", len(snapshot.Items), err)
+	}
+	expectDenied(t, setMembers(glass, onlyAda), sliceWebhook, "spec.members", "first give the reason on the team")
 
 	// Each admitted write is logged, and a Warning event on the team.
 	if lines := webhookLogs.Find("break-glass write admitted", map[string]string{
@@ -258,14 +313,4 @@ func TestBreakGlass(t *testing.T) {
 			t.Errorf("event %s: %s", e.Type, e.Message)
 		}
 	}
-
-	// The identity provider's next write ends it; a replace restores its member set.
-	c.Do(t, http.MethodPut, "/Groups/"+gid, fmt.Sprintf(`{"displayName":"Prod","members":[{"value":%q},{"value":%q}]}`, ada, mallory)).Expect(t, http.StatusOK)
-	if _, open := getTeam(t, org.Namespace, gid).Annotations[rosterv1.BreakGlassAnnotation]; open {
-		t.Error("the identity provider's write left the break-glass annotation")
-	}
-	if _, members := teamSlices(t, org.Namespace, gid); len(members) != 2 {
-		t.Errorf("members after the identity provider's replace: %v", members)
-	}
-	expectDenied(t, setMembers(glass, onlyAda), sliceWebhook, "spec.members", "first give the reason on the team")
 }
