@@ -30,23 +30,27 @@ import (
 // sees old and new members) is not sound: the webhook cannot know whether a write it admitted
 // then succeeded, or was overtaken.
 //
-//  1. Open (OpenBreakGlass, run by the OrgTeam controller once the annotation is set): the
-//     team's slices are listed from the apiserver, their members that are users are copied
+//  1. Open (OpenBreakGlass, run by controllers.BreakGlassReconciler once the annotation is
+//     set): the team's slices are listed from the apiserver, their members that are users are copied
 //     into snapshot slices (rosterv1.SnapshotOfLabel and SnapshotLabel, never TeamLabel: no
 //     member listing, index, count, prune or empty-slice cleanup picks them up), an empty
 //     slice for members added by hand is created (rosterv1.BreakGlassSliceName), and only
 //     then the team's state (rosterv1.BreakGlassStateAnnotation) becomes "open <id>", written
 //     at the team's resourceVersion read before the list. Every membership change moves the
 //     team (its watermark, or its mark), so a change in between makes the snapshot be taken
-//     again. The webhook admits hand edits only while the team, read live, is open.
-//     A team over MaxSnapshotMembers is refused instead.
+//     again — the identity provider's writes (Push) all move it before their slice writes.
+//     Roster's other changes (RemoveUserEverywhere, Prune) may land in between unseen; they
+//     only remove ids that are no longer users, and a restore keeps only users. The webhook
+//     admits hand edits only while the team, read live, is open. A team over
+//     MaxSnapshotMembers is refused instead.
 //  2. Hand edits change the members of existing slices, or delete slices. Creating a slice is
 //     refused: see 3.
 //  3. End (a Push whose fence finds the team open): one resourceVersion-checked write removes
 //     the break-glass annotation and sets the state to "restoring <id> <lock> <time>" — no
 //     hand edit is admitted after it, and of two replicas ending at once only one restores;
-//     the other waits for it, then applies its change on top. The slices are then listed
-//     live (every hand edit stored before the close is in that list), the members become the
+//     the other waits for it (a lock whose holder died is taken over after markTTL, one
+//     released after a failure at once), then applies its change on top. The slices are then
+//     listed live (every hand edit stored before the close is in that list), the members become the
 //     snapshot's ids that are still users, the change is applied to them, and the commit
 //     rewrites every slice of the team. A hand edit admitted before the close but stored
 //     after it carries an older resourceVersion of some slice, so the apiserver's
@@ -147,7 +151,7 @@ func (s *Store) OpenBreakGlass(ctx context.Context, team *rosterv1.OrgTeam) (Ope
 	defer cancel()
 	switch {
 	case out.Opened:
-		// Leftovers of openings that lost a race, or of restores that did not finish.
+		// Leftovers of openings that lost a race, or of restores whose cleanup failed.
 		_ = s.deleteSnapshots(cleanup, team, selection.NotEquals, id)
 	case recorded:
 		_ = s.deleteSnapshots(cleanup, team, selection.Equals, id)
