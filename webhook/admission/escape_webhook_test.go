@@ -19,6 +19,8 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/controllers"
+	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/testutil/scimtest"
 	"github.com/rosterhq/roster/webhook/admission"
 )
 
@@ -313,4 +315,69 @@ func TestBreakGlass(t *testing.T) {
 			t.Errorf("event %s: %s", e.Type, e.Message)
 		}
 	}
+}
+
+// TestBreakGlassAcrossReplicas: with two replicas, both of which open break-glass edits and
+// serve SCIM, PATCHes racing on both to end the same break-glass restore the members once:
+// the hand edit is reverted and no PATCH is lost.
+func TestBreakGlassAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	org, c := newOrg(t)
+	other := env.StartRoster(t, func(c *app.Config) { c.Webhook.Disabled = true }) // the shared Roster serves the webhook
+	c2 := scimtest.New(other.BaseURL, org.Name, org.Token)
+	eventually(t, func() bool { return c2.Do(t, http.MethodGet, "/ServiceProviderConfig", nil).Status == http.StatusOK })
+	newUser := func(name string) string {
+		return c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"%s@example.com"}`, name)).Expect(t, http.StatusCreated).String("id")
+	}
+	ada, bob, carol := newUser("ada"), newUser("bob"), newUser("carol")
+	gid := c.Do(t, http.MethodPost, "/Groups", fmt.Sprintf(`{"displayName":"Ops","members":[{"value":%q},{"value":%q}]}`, ada, bob)).Expect(t, http.StatusCreated).String("id")
+	var pushed []string
+	for i := range 6 {
+		pushed = append(pushed, newUser(fmt.Sprintf("u%d", i)))
+	}
+
+	glass := as(t, "erin-oncall", breakGlassGroup)
+	if err := glass.Patch(ctx, getTeam(t, org.Namespace, gid), mergePatch(`{"metadata":{"annotations":{%q:"INC-7"}}}`, rosterv1.BreakGlassAnnotation)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool {
+		sl, _ := teamSlices(t, org.Namespace, gid)
+		for i := range sl {
+			if len(sl[i].Spec.Members) > 0 {
+				err := glass.Patch(ctx, &sl[i], mergePatch(`{"spec":{"members":[%q,%q]}}`, ada, carol))
+				if err != nil && !strings.Contains(err.Error(), "Roster is recording the members") {
+					t.Fatalf("a break-glass member change: %v", err)
+				}
+				return err == nil
+			}
+		}
+		return false
+	})
+
+	var wg sync.WaitGroup
+	for i, id := range pushed {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replica := c
+			if i%2 == 1 {
+				replica = c2
+			}
+			replica.Do(t, http.MethodPatch, "/Groups/"+gid, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],`+
+				`"Operations":[{"op":"add","path":"members","value":[{"value":%q}]}]}`, id)).Expect(t, http.StatusNoContent)
+		}()
+	}
+	wg.Wait()
+	if _, members := teamSlices(t, org.Namespace, gid); !slices.Equal(sorted(members), sorted(append([]string{ada, bob}, pushed...))) {
+		t.Errorf("members after the racing PATCHes: %v, want ada, bob and the %d pushed", members, len(pushed))
+	}
+	if a := getTeam(t, org.Namespace, gid).Annotations; a[rosterv1.BreakGlassAnnotation] != "" || a["scim.roster.dev/break-glass-state"] != "" {
+		t.Errorf("the identity provider's writes left the break-glass on: %v", a)
+	}
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
