@@ -179,7 +179,6 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		Addr:              cfg.SCIMAddr,
 		Client:            mgr.GetClient(),
 		TokenNamespace:    cfg.Namespace,
-		APIReader:         mgr.GetAPIReader(),
 		Directory:         dir,
 		Log:               scimLog(cfg),
 		ExternalURL:       cfg.ExternalURL,

@@ -3,6 +3,7 @@ package membership
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -48,10 +49,16 @@ type snapshot struct {
 	slices []rosterv1.OrgTeamMemberSlice
 	// unresolvedRecorded: the team's status lists unresolved members.
 	unresolvedRecorded bool
+	// managedBy is the team's spec.managedBy as read live.
+	managedBy string
 }
 
 // ErrTeamGone is returned when the team of a change no longer exists or is being deleted.
 var ErrTeamGone = errors.New("the team no longer exists")
+
+// ErrTeamReleased is returned to the identity provider's change (Push) of a team that is
+// managed by hand now (its organization's SCIM was disabled): to SCIM it is gone.
+var ErrTeamReleased = fmt.Errorf("%w: its members are managed by hand now", ErrTeamGone)
 
 func teamMeta() *metav1.PartialObjectMetadata {
 	m := &metav1.PartialObjectMetadata{}
@@ -91,6 +98,7 @@ func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam, atLeast uint6
 	snap.team = *teamMeta()
 	snap.team.ObjectMeta = full.ObjectMeta
 	snap.unresolvedRecorded = full.Status.UnresolvedMemberCount > 0 || len(full.Status.UnresolvedMembers) > 0
+	snap.managedBy = full.Spec.ManagedBy
 	snap.slices, err = s.currentSlices(ctx, team, full.Annotations, atLeast)
 	return snap, err
 }

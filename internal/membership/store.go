@@ -233,6 +233,11 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 			return err
 		}
 		meta = &snap.team
+		if push && snap.managedBy != rosterv1.ManagedBySCIM {
+			// Released by the disable switch since the caller read it: the switch is decided
+			// here, on the fence's live read, not on a cache (the SCIM server's check is).
+			return ErrTeamReleased
+		}
 		if pre != nil && revised == nil {
 			if err := pre(snap.view(team)); err != nil {
 				return err

@@ -61,25 +61,46 @@ func TestDisabledOrganization(t *testing.T) {
 }
 
 // TestDisabledOrganizationOnAStaleReplica: a replica whose cache has not seen the switch (its
-// Organization watch is held back here) still serves reads from it, but refuses writes: it
-// reads the Organization from the apiserver before each one.
+// Organization and OrgTeam watches are held back here) still answers from that cache — the
+// SCIM server's check trails the switch by the watch's lag — but cannot change a team the
+// switch released: the membership commit reads the team from the apiserver and refuses the
+// identity provider's change of a team that is managed by hand now (404, as SCIM sees it).
 func TestDisabledOrganizationOnAStaleReplica(t *testing.T) {
+	// The package's shared manager, whose caches follow, releases the team.
+	sharedOnce.Do(func() { sharedRoster = env.StartSharedRoster(t, nil) })
 	held := &watchHold{open: closedChan()}
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(held.wrap("/organizations"))
+	cfg.Wrap(held.wrap("/orgteams"))
 	r := env.StartRosterWithConfig(t, cfg, nil)
 	t.Cleanup(held.release) // runs before the manager stops
 	org := env.NewOrg(t, "stale")
 	c := scimtest.New(r.BaseURL, org.Name, org.Token)
 	waitForToken(t, c)
+	ada := c.Do(t, http.MethodPost, "/Users", oktaUser("ada@example.com")).Expect(t, http.StatusCreated).String("id")
+	gid := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Eng"}`).Expect(t, http.StatusCreated).String("id")
+	eventually(t, 10*time.Second, func() bool { return c.Do(t, http.MethodGet, "/Groups/"+gid, nil).Status == http.StatusOK },
+		"the group never reached the replica's cache")
 
 	held.hold()
 	setSCIM(t, org.Name, rosterv1.SCIMDisabled)
-	c.Do(t, http.MethodGet, "/Users", nil).Expect(t, http.StatusOK) // the cache trails the switch
-	expectDisabled(t, c.Do(t, http.MethodPost, "/Users", oktaUser("ada@example.com")), org.Name)
-	var users rosterv1.OrgUserList
-	if err := env.Client.List(context.Background(), &users, client.InNamespace(org.Namespace)); err != nil || len(users.Items) != 0 {
-		t.Fatalf("users after a write refused: %d %v", len(users.Items), err)
+	// The shared manager's Organization controller releases the team.
+	key := client.ObjectKey{Namespace: org.Namespace, Name: gid}
+	eventually(t, 20*time.Second, func() bool {
+		var team rosterv1.OrgTeam
+		return env.Client.Get(context.Background(), key, &team) == nil && team.Spec.ManagedBy == rosterv1.ManagedByManual
+	}, "the team was never released")
+	// The stale replica still takes the team for a SCIM team; its change is refused anyway.
+	c.Do(t, http.MethodPatch, "/Groups/"+gid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],`+
+		`"Operations":[{"op":"add","path":"members","value":[{"value":"`+ada+`"}]}]}`).ExpectError(t, http.StatusNotFound, "")
+	var slices rosterv1.OrgTeamMemberSliceList
+	if err := env.Client.List(context.Background(), &slices, client.InNamespace(org.Namespace), client.MatchingLabels{rosterv1.TeamLabel: gid}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sl := range slices.Items {
+		if len(sl.Spec.Members) > 0 {
+			t.Fatalf("a stale replica changed a released team's members: %v", sl.Spec.Members)
+		}
 	}
 	held.release()
 	eventually(t, 10*time.Second, func() bool { return c.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusForbidden }, "the cache never caught up")

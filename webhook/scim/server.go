@@ -29,9 +29,6 @@ type Options struct {
 	Client client.Client
 	// TokenNamespace is Roster's namespace, where the token Secrets are (internal/token).
 	TokenNamespace string
-	// APIReader reads an organization from the apiserver before a write: whether SCIM is
-	// disabled for it is decided on fresh state (requireEnabled).
-	APIReader client.Reader
 	// Directory reads and writes users and teams.
 	Directory *directory.Directory
 	// Log receives request and audit logs.
@@ -79,8 +76,8 @@ var (
 
 // New returns a SCIM server.
 func New(opts Options) (*Server, error) {
-	if opts.Client == nil || opts.APIReader == nil || opts.Directory == nil {
-		return nil, errors.New("scim: Client, APIReader and Directory are required")
+	if opts.Client == nil || opts.Directory == nil {
+		return nil, errors.New("scim: Client and Directory are required")
 	}
 	if opts.MaxUserBodyBytes <= 0 {
 		opts.MaxUserBodyBytes = DefaultMaxUserBodyBytes
