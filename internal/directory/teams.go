@@ -316,16 +316,18 @@ func (d *Directory) liveView(ctx context.Context, t *rosterv1.OrgTeam) (membersh
 }
 
 // DeleteTeam deletes a team, its member slices and its display-name claim.
+//
+// The team is read from the apiserver and deleted at the resourceVersion read: a replica whose
+// cache trails the disable switch must not delete a team the switch made manual (readTeam
+// answers ErrNotFound for it), and its members with it.
 func (d *Directory) DeleteTeam(ctx context.Context, namespace, id string, pre Precondition) error {
-	live := len(pre) > 0
 	var deleted *rosterv1.OrgTeam
 	err := retry.OnError(membership.ConflictBackoff, apierrors.IsConflict, func() error {
-		t, err := d.readTeam(ctx, namespace, id, live)
+		t, err := d.readTeam(ctx, namespace, id, true)
 		if err != nil {
 			return err
 		}
-		p := client.Preconditions{UID: &t.UID}
-		if live {
+		if len(pre) > 0 {
 			v, err := d.liveView(ctx, t)
 			if err != nil {
 				return err
@@ -333,9 +335,8 @@ func (d *Directory) DeleteTeam(ctx context.Context, namespace, id string, pre Pr
 			if err := pre.check(v.Version); err != nil {
 				return err
 			}
-			p.ResourceVersion = &t.ResourceVersion
 		}
-		live = true
+		p := client.Preconditions{UID: &t.UID, ResourceVersion: &t.ResourceVersion}
 		if err := d.client.Delete(ctx, t, p); err != nil {
 			if apierrors.IsNotFound(err) {
 				return ErrNotFound

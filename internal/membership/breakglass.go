@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
@@ -140,7 +141,19 @@ func (s *Store) OpenBreakGlass(ctx context.Context, team *rosterv1.OrgTeam) (Ope
 		room := NewSlice(owner, nil)
 		room.GenerateName, room.Name = "", rosterv1.BreakGlassSliceName(team.Name)
 		rosterv1.StampLastModified(room, time.Now())
-		if err := s.Writer.Create(ctx, room); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := s.Writer.Create(ctx, room); apierrors.IsAlreadyExists(err) {
+			// Anyone may name a manual team's slice so: the room must be this team's, or the
+			// emergency admin would be adding people to someone else's team.
+			var have rosterv1.OrgTeamMemberSlice
+			if err := s.API.Get(ctx, client.ObjectKeyFromObject(room), &have); err != nil {
+				return err
+			}
+			if have.Spec.Team != team.Name || have.Labels[rosterv1.TeamLabel] != team.Name || !metav1.IsControlledBy(&have, owner) {
+				out.Refused = fmt.Sprintf("the slice %s, where break-glass additions go, exists and is not this team's (spec.team %q)", room.Name, have.Spec.Team)
+				_, err := s.patchTeam(ctx, team, map[string]any{rosterv1.BreakGlassStateAnnotation: rosterv1.BreakGlassRefused + " " + out.Refused}, m.ResourceVersion)
+				return err
+			}
+		} else if err != nil {
 			return err
 		}
 		_, err = s.patchTeam(ctx, team, map[string]any{rosterv1.BreakGlassStateAnnotation: rosterv1.BreakGlassOpen + " " + id}, m.ResourceVersion)

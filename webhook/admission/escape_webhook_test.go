@@ -151,7 +151,7 @@ func TestDisablingSCIM(t *testing.T) {
 		t.Errorf("manual → scim: %v", err)
 	}
 
-	// The switch. A write right after it is refused on fresh state; reads follow the cache.
+	// The switch. Once the SCIM server's cache has it (a watch round trip), it answers 403.
 	var o rosterv1.Organization
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: org.Name}, &o); err != nil {
 		t.Fatal(err)
@@ -159,11 +159,11 @@ func TestDisablingSCIM(t *testing.T) {
 	if err := env.Client.Patch(ctx, &o, mergePatch(`{"spec":{"scim":"Disabled"}}`)); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, func() bool { return c.Do(t, http.MethodGet, "/Groups", nil).Status == http.StatusForbidden })
 	denied := c.Do(t, http.MethodPost, "/Users", `{"userName":"grace@example.com"}`).ExpectError(t, http.StatusForbidden, "")
 	if d := denied.String("detail"); !strings.Contains(d, fmt.Sprintf("SCIM is disabled for organization %q", org.Name)) || !strings.Contains(d, "spec.scim: Enabled") {
 		t.Errorf("detail: %s", d)
 	}
-	eventually(t, func() bool { return c.Do(t, http.MethodGet, "/Groups", nil).Status == http.StatusForbidden })
 	wrong := *c
 	wrong.Token = "roster_not-the-token"
 	wrong.Do(t, http.MethodGet, "/Groups", nil).ExpectError(t, http.StatusUnauthorized, "")
@@ -380,4 +380,33 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// TestBreakGlassRoomSquatted: the slice where break-glass additions go has a name anyone can
+// predict; a tenant who creates it first, for a manual team of theirs, makes Roster refuse the
+// break-glass (a Warning event) instead of routing the emergency admin's additions there.
+func TestBreakGlassRoomSquatted(t *testing.T) {
+	ctx := context.Background()
+	org, c := newOrg(t)
+	gid := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Payments"}`).Expect(t, http.StatusCreated).String("id")
+	// The tenant's manual team, and a slice of it under the SCIM team's break-glass name
+	// (as cluster-admin here; a namespace editor may do the same for a manual team).
+	decoy := newTeam(org.Namespace, "Decoy", rosterv1.ManagedByManual)
+	if err := env.Client.Create(ctx, decoy); err != nil {
+		t.Fatal(err)
+	}
+	squat := &rosterv1.OrgTeamMemberSlice{Spec: rosterv1.OrgTeamMemberSliceSpec{Team: decoy.Name}}
+	squat.Namespace, squat.Name = org.Namespace, rosterv1.BreakGlassSliceName(gid)
+	squat.Labels = map[string]string{rosterv1.TeamLabel: decoy.Name}
+	if err := env.Client.Create(ctx, squat); err != nil {
+		t.Fatal(err)
+	}
+	glass := as(t, "erin-oncall", breakGlassGroup)
+	if err := glass.Patch(ctx, getTeam(t, org.Namespace, gid), mergePatch(`{"metadata":{"annotations":{%q:"INC-9"}}}`, rosterv1.BreakGlassAnnotation)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return len(eventsFor(t, org.Namespace, gid, controllers.EventBreakGlassRefused)) > 0 })
+	if state := getTeam(t, org.Namespace, gid).Annotations["scim.roster.dev/break-glass-state"]; !strings.HasPrefix(state, "refused ") {
+		t.Fatalf("break-glass state %q with a squatted room, want refused", state)
+	}
 }

@@ -37,14 +37,14 @@ func expectDisabled(t *testing.T, r *scimtest.Response, org string) {
 }
 
 // TestDisabledOrganization: with spec.scim: Disabled every request under the org's base URL
-// is answered 403 — writes at once, reads once the cache has the switch — after the token
-// is checked (a caller without it still gets 401), and nothing is written; enabling SCIM
-// again serves the org as before.
+// is answered 403 once the replica's cache has the switch (a watch round trip), after the
+// token is checked (a caller without it still gets 401), and no write is accepted from then
+// on; enabling SCIM again serves the org as before.
 func TestDisabledOrganization(t *testing.T) {
 	c, org := newOrgClient(t)
 	setSCIM(t, org.Name, rosterv1.SCIMDisabled)
-	expectDisabled(t, c.Do(t, http.MethodPost, "/Users", oktaUser("ada@example.com")), org.Name)
 	eventually(t, 10*time.Second, func() bool { return c.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusForbidden }, "reads still served")
+	expectDisabled(t, c.Do(t, http.MethodPost, "/Users", oktaUser("ada@example.com")), org.Name)
 	for _, path := range []string{"/ServiceProviderConfig", "/Groups", "/Users/u-1", "/Me"} {
 		expectDisabled(t, c.Do(t, http.MethodGet, path, nil), org.Name)
 	}
@@ -101,6 +101,12 @@ func TestDisabledOrganizationOnAStaleReplica(t *testing.T) {
 		if len(sl.Spec.Members) > 0 {
 			t.Fatalf("a stale replica changed a released team's members: %v", sl.Spec.Members)
 		}
+	}
+	// Nor delete it (and its hand-managed members with it).
+	c.Do(t, http.MethodDelete, "/Groups/"+gid, nil).ExpectError(t, http.StatusNotFound, "")
+	var still rosterv1.OrgTeam
+	if err := env.Client.Get(context.Background(), key, &still); err != nil || still.DeletionTimestamp != nil {
+		t.Fatalf("a stale replica deleted a released team: %v", err)
 	}
 	held.release()
 	eventually(t, 10*time.Second, func() bool { return c.Do(t, http.MethodGet, "/Users", nil).Status == http.StatusForbidden }, "the cache never caught up")
