@@ -138,6 +138,12 @@ func (s *Store) change(ctx context.Context, team *rosterv1.OrgTeam, r *request, 
 		return res[0], err
 	}
 	key := team.Namespace + "/" + team.Name
+	if r.push {
+		// The identity provider's changes queue apart from Roster's own (RemoveUserEverywhere,
+		// Prune): a push refused for a team released to manual must not take a deleted
+		// user's removal down with it.
+		key += "#push"
+	}
 	s.mu.Lock()
 	if s.queues == nil {
 		s.queues = map[string]*queue{}

@@ -25,9 +25,8 @@ type Moved struct {
 }
 
 // Migrate moves every organization's token Secret from where earlier installs kept it (the
-// organization's namespace, LegacySecretKey) to Roster's namespace, keeping the token: the
-// hash, a previous hash still in its grace period, and the rotation time are copied as they
-// are.
+// organization's namespace, LegacySecretKey) to Roster's namespace, keeping the token: its
+// hash and rotation time are copied (a previous token's grace period is not).
 //
 // The old Secrets sit where tenants with the built-in `edit` role may write, so nothing in
 // them may ever replace a token Roster already holds: a Secret is copied only to a place that
@@ -110,13 +109,11 @@ func migrateOne(ctx context.Context, c client.Client, org string, old *corev1.Se
 	return nil
 }
 
-// copyToken copies the token fields of src into dst.
+// copyToken copies the current token of src into dst. A previous token still in its grace
+// period is not carried over: its expiry sits in a Secret tenants may write, and a planted
+// far-future one would keep a second token alive for good.
 func copyToken(dst, src *corev1.Secret) {
-	for _, k := range []string{HashKey, PreviousHashKey, PreviousExpiresKey} {
-		if v, ok := src.Data[k]; ok {
-			dst.Data[k] = v
-		}
-	}
+	dst.Data[HashKey] = src.Data[HashKey]
 	if v, ok := src.Annotations[RotatedAtAnnotation]; ok {
 		dst.Annotations[RotatedAtAnnotation] = v
 	}

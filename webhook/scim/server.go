@@ -163,8 +163,8 @@ func (s *Server) routes() (http.Handler, error) {
 	r.GET("/readyz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 
-	// The rate limit comes before requireEnabled: a write of a disabled org costs a live read,
-	// and an authenticated flood must not reach the apiserver unthrottled.
+	// The rate limit comes before everything that reads or writes for the request: an
+	// authenticated flood must not reach the apiserver unthrottled.
 	org := r.Group("/scim/v2/:org", s.auditWrites(), s.authenticate(), s.rateLimit(), s.requireEnabled(), s.requireSCIMContentType())
 	org.GET("/ServiceProviderConfig", s.serviceProviderConfig)
 	org.GET("/Schemas", s.schemas)
