@@ -37,9 +37,12 @@ import (
 //     member listing, index, count, prune or empty-slice cleanup picks them up), an empty
 //     slice for members added by hand is created (rosterv1.BreakGlassSliceName), and only
 //     then the team's state (rosterv1.BreakGlassStateAnnotation) becomes "open <id>", written
-//     at the team's resourceVersion read before the list. Every membership change moves the
-//     team (its watermark, or its mark), so a change in between makes the snapshot be taken
-//     again — the identity provider's writes (Push) all move it before their slice writes.
+//     at the team's resourceVersion read before the list. Before the snapshot, every listed
+//     slice is rewritten at its listed version: a push planned before the annotation, whose
+//     slice update lands after the list, makes that rewrite conflict (the snapshot is taken
+//     again), and one that lands after the rewrite conflicts itself and re-plans from a fence
+//     that sees the annotation. A push that creates a slice first marks the team at the
+//     version its fence read, which the annotation has moved: the mark conflicts.
 //     Roster's other changes (RemoveUserEverywhere, Prune) may land in between unseen; they
 //     only remove ids that are no longer users, and a restore keeps only users. The webhook
 //     admits hand edits only while the team, read live, is open. A team over
@@ -116,6 +119,21 @@ func (s *Store) OpenBreakGlass(ctx context.Context, team *rosterv1.OrgTeam) (Ope
 		var list rosterv1.OrgTeamMemberSliceList
 		if err := s.API.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name}); err != nil {
 			return err
+		}
+		// Rewrite every slice at the version listed: a push planned before the annotation
+		// updates a slice at an older version and now conflicts (it re-plans, sees the
+		// annotation, and ends the break-glass instead of slipping past the snapshot); one
+		// that landed since the list makes this conflict, and the snapshot is taken again.
+		// (A push that creates a slice marks the team at its fence's version first: the
+		// state patch below or that mark conflicts.) The stamp changes no generation: the
+		// team's version stays.
+		now := time.Now()
+		for i := range list.Items {
+			sl := list.Items[i].DeepCopy()
+			rosterv1.StampLastModified(sl, now)
+			if err := s.Writer.Update(ctx, sl); err != nil {
+				return err
+			}
 		}
 		ids := Members(list.Items)
 		if len(ids) > MaxSnapshotMembers {

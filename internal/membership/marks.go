@@ -39,9 +39,11 @@ const (
 )
 
 // openChange writes a new open mark on the team and returns its key and the team after it.
-func (s *Store) openChange(ctx context.Context, team *rosterv1.OrgTeam) (string, *metav1.PartialObjectMetadata, error) {
+//
+// With resourceVersion set, the mark is written only if the team is still at it.
+func (s *Store) openChange(ctx context.Context, team *rosterv1.OrgTeam, resourceVersion string) (string, *metav1.PartialObjectMetadata, error) {
 	key := MarkPrefix + randomID()
-	meta, err := s.patchTeam(ctx, team, map[string]any{key: markValue(markOpen, time.Now())}, "")
+	meta, err := s.patchTeam(ctx, team, map[string]any{key: markValue(markOpen, time.Now())}, resourceVersion)
 	return key, meta, err
 }
 

@@ -278,9 +278,16 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 			}
 			revised, meta = bumped, bumped
 		}
-		if w.Count() > 1 && mark == "" {
+		if creates := push && len(w.Create) > 0 && revised == nil; (w.Count() > 1 || creates) && mark == "" {
 			// Several writes: the team controller must not sync the team half-way (marks.go).
-			opened, after, err := s.openChange(ctx, team)
+			// A push that creates a slice marks at the resourceVersion its fence read: a new
+			// slice has nothing to conflict with, and a break-glass snapshot taken since the
+			// fence (breakglass.go) would not hold it; the mark then conflicts instead.
+			rv := ""
+			if creates {
+				rv = meta.ResourceVersion
+			}
+			opened, after, err := s.openChange(ctx, team, rv)
 			if err != nil {
 				return err
 			}
