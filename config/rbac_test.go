@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -29,6 +28,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/testutil/scimtest"
+	"github.com/rosterhq/roster/internal/testutil/testenv"
 	"github.com/rosterhq/roster/internal/token"
 	"github.com/rosterhq/roster/webhook/admission"
 )
@@ -81,7 +81,7 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + dep.Namespace, "system:authenticated"}}
 	rec := &requestLog{}
 	cfg.Wrap(rec.wrap)
-	metricsAddr := freeAddr(t)
+	metricsAddr := testenv.FreeAddr(t)
 	roster, err := app.New(cfg, app.Config{
 		Namespace: installNamespace, SCIMAddr: "127.0.0.1:0", MetricsAddr: metricsAddr, ProbeAddr: "0",
 		LeaderElection: true, LeaderElectionNamespace: installNamespace,
@@ -224,17 +224,6 @@ func scrapeAsPrometheus(t *testing.T, addr string) {
 	if code != http.StatusOK || !strings.Contains(string(body), "scim_requests_total") {
 		t.Errorf("Prometheus's scrape: %d, want 200 with scim_requests_total\n%.300s", code, body)
 	}
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // rotateAsPlatformAdmin rotates the org's token as a person holding exactly what

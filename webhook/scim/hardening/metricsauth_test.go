@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,13 +17,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/testutil/testenv"
 )
 
 // TestMetricsRequireAuthorization: the manager's metrics are served over HTTPS, refused to
 // an anonymous scrape and to a ServiceAccount without the right, and served to one bound to
 // the install's metrics reader role (config/rbac/metrics_reader_role.yaml: get /metrics).
 func TestMetricsRequireAuthorization(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	env.StartRoster(t, func(c *app.Config) { c.MetricsAddr = addr })
 	ctx := context.Background()
 	cs := kubernetes.NewForConfigOrDie(env.Config)
@@ -104,15 +104,4 @@ func TestMetricsRequireAuthorization(t *testing.T) {
 			t.Errorf("plain HTTP scrape answered %d with metrics", resp.StatusCode)
 		}
 	}
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
