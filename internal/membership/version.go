@@ -65,20 +65,12 @@ func newView(team *rosterv1.OrgTeam, meta metav1.Object, slices []sliceStamp) Vi
 			// with the watermark, so lastModified still moved with it.)
 			continue
 		}
-		h := fnv.New64a()
-		h.Write([]byte(sl.name))
-		h.Write([]byte{0})
-		h.Write([]byte(strconv.FormatInt(sl.generation, 10)))
-		sum ^= h.Sum64()
+		sum ^= componentHash(sl.name, strconv.FormatInt(sl.generation, 10))
 		if rv, err := strconv.ParseUint(sl.resourceVer, 10, 64); err == nil && rv >= newestRV {
 			newest, newestRV = i, rv
 		}
 	}
-	h := fnv.New64a()
-	h.Write([]byte(meta.GetUID()))
-	h.Write([]byte{0})
-	h.Write([]byte(meta.GetAnnotations()[RevisionAnnotation]))
-	sum ^= h.Sum64()
+	sum ^= componentHash(string(meta.GetUID()), meta.GetAnnotations()[RevisionAnnotation])
 	v := View{Team: team, Version: fmt.Sprintf("%d-%016x", meta.GetGeneration(), sum)}
 	v.LastModified, _ = time.Parse(time.RFC3339Nano, meta.GetAnnotations()[rosterv1.LastModifiedAnnotation])
 	// The slice written last carries the latest write time of the team's members.
@@ -91,6 +83,29 @@ func newView(team *rosterv1.OrgTeam, meta metav1.Object, slices []sliceStamp) Vi
 		v.LastModified = meta.GetCreationTimestamp().Time
 	}
 	return v
+}
+
+// componentHash hashes one part of a team's version (the team's UID and revision, or a slice's
+// name and generation) for the XOR that combines them.
+//
+// The FNV-1a sum is mixed (murmur3's fmix64) before the XOR: FNV barely spreads a change of
+// the last bytes, so a revision going from "27" to "28" and a slice's generation doing the same
+// changed the raw sums by nearly the same bits, and the XOR of both changes cancelled often
+// enough (about one If-Match round in a few hundred) that a precondition taken before a
+// change matched the version after it. Mixing gives each change an independent 64-bit
+// difference.
+func componentHash(key, value string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	h.Write([]byte{0})
+	h.Write([]byte(value))
+	k := h.Sum64()
+	k ^= k >> 33
+	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	k *= 0xc4ceb9fe1a85ec53
+	k ^= k >> 33
+	return k
 }
 
 // view is the view of a fenced snapshot: the team's metadata as read live.
