@@ -169,36 +169,46 @@ func TestDecisions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := judges[tc.kind](context.Background(), request{op: tc.op, user: tc.user, old: tc.old, new: tc.new})
-			if tc.wantCode == 0 {
-				if err != nil {
-					t.Fatalf("denied: %v", err)
-				}
+			st := expectDecision(t, err, tc.wantCode, tc.wantField, tc.wantMsg)
+			if st == nil {
 				return
 			}
-			var se *apierrors.StatusError
-			if !errors.As(err, &se) {
-				t.Fatalf("want a denial with code %d, got %v", tc.wantCode, err)
-			}
-			st := se.Status()
-			if st.Code != tc.wantCode {
-				t.Errorf("code %d, want %d: %s", st.Code, tc.wantCode, st.Message)
-			}
-			if tc.wantField != "" {
-				if st.Details == nil || len(st.Details.Causes) != 1 || st.Details.Causes[0].Field != tc.wantField {
-					t.Errorf("causes %+v, want one on %s", st.Details, tc.wantField)
-				}
-				if !strings.Contains(st.Message, tc.wantField+": ") {
-					t.Errorf("message does not name %s: %s", tc.wantField, st.Message)
-				}
-			}
-			if !strings.Contains(st.Message, tc.wantMsg) {
-				t.Errorf("message %q lacks %q", st.Message, tc.wantMsg)
+			if tc.wantField != "" && !strings.Contains(st.Message, tc.wantField+": ") {
+				t.Errorf("message does not name %s: %s", tc.wantField, st.Message)
 			}
 			if tc.wantCode == 403 && !strings.Contains(st.Message, "identity provider") {
 				t.Errorf("a denial must name the identity provider as the place to change it: %s", st.Message)
 			}
 		})
 	}
+}
+
+// expectDecision checks a judge's answer: allowed when wantCode is 0, else a denial with that
+// code, one cause on wantField (when set) and wantMsg in its message. It returns the denial's
+// status (nil when allowed) for checks of the caller's own.
+func expectDecision(t *testing.T, err error, wantCode int32, wantField, wantMsg string) *metav1.Status {
+	t.Helper()
+	if wantCode == 0 {
+		if err != nil {
+			t.Fatalf("denied: %v", err)
+		}
+		return nil
+	}
+	var se *apierrors.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("want a denial with code %d, got %v", wantCode, err)
+	}
+	st := se.Status()
+	if st.Code != wantCode {
+		t.Errorf("code %d, want %d: %s", st.Code, wantCode, st.Message)
+	}
+	if wantField != "" && (st.Details == nil || len(st.Details.Causes) != 1 || st.Details.Causes[0].Field != wantField) {
+		t.Errorf("causes %+v, want one on %s", st.Details, wantField)
+	}
+	if !strings.Contains(st.Message, wantMsg) {
+		t.Errorf("message %q lacks %q", st.Message, wantMsg)
+	}
+	return &st
 }
 
 func TestChangedPaths(t *testing.T) {
