@@ -89,9 +89,14 @@ func TestNamespaceEditorCannotMintToken(t *testing.T) {
 		t.Fatalf("the editor read the org's token Secret: err = %v, want Forbidden", err)
 	}
 
-	// Give the caches time to hold the planted Secrets if they were watched at all: a
-	// refusal that only means "not seen yet" would prove nothing.
-	time.Sleep(300 * time.Millisecond)
+	// A refusal that only meant "not seen yet" would prove nothing: the manager's cache holds
+	// no Secret outside Roster's namespace at all, so the planted ones are never seen.
+	for _, name := range []string{"scim-token", token.SecretName(org.Name)} {
+		var s corev1.Secret
+		if err := sharedRoster.Manager.GetClient().Get(ctx, client.ObjectKey{Namespace: org.Namespace, Name: name}, &s); err == nil {
+			t.Fatalf("the manager's cache holds the tenant's Secret %s/%s", org.Namespace, name)
+		}
+	}
 	intruder := scimtest.New(sharedRoster.BaseURL, org.Name, planted)
 	intruder.Do(t, http.MethodGet, "/Users", nil).ExpectError(t, http.StatusUnauthorized, "")
 	intruder.Do(t, http.MethodPost, "/Users", oktaUser("planted@example.com")).ExpectError(t, http.StatusUnauthorized, "")
