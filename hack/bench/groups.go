@@ -1,11 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -191,11 +192,12 @@ func timedN(n int, f func() error) (time.Duration, error) {
 		}
 		ds = append(ds, d)
 	}
-	return median(ds), nil
+	return median(ds).Round(10 * time.Microsecond), nil
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2].Round(10 * time.Microsecond)
+// median returns the middle value of xs (the upper one of the two for an even count).
+func median[T cmp.Ordered](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

@@ -23,12 +23,16 @@ func (b *bench) post(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Raw and SCIM creates alternate in rounds, so drift of a shared machine hits both alike.
-	const rounds = 4
+	// Raw and SCIM creates alternate in rounds, so drift of a shared machine hits both alike;
+	// the ratio reported is the median of the rounds' paired ratios, which a burst of other
+	// load on the machine during one round does not move (the totals are reported too).
+	const rounds = 8
 	per := b.cfg.n / rounds
 	c := b.scimClient(scimOrg)
 	var raw, viaSCIM time.Duration
+	ratios := make([]float64, 0, rounds)
 	for r := range rounds {
+		rawRound := time.Duration(0)
 		d, err := parallel(per, b.cfg.concurrency, func(i int) error {
 			u := &rosterv1.OrgUser{Spec: userSpec(r*per + i)}
 			u.Name, u.Namespace = naming.UserObjectName(u.Spec.UserName), rawOrg.name
@@ -39,6 +43,7 @@ func (b *bench) post(ctx context.Context) error {
 			return err
 		}
 		raw += d
+		rawRound = d
 		d, err = parallel(per, b.cfg.concurrency, func(i int) error {
 			status, body, err := c.do(ctx, http.MethodPost, "/Users", userBody(r*per+i))
 			if err != nil {
@@ -53,6 +58,7 @@ func (b *bench) post(ctx context.Context) error {
 			return err
 		}
 		viaSCIM += d
+		ratios = append(ratios, rawRound.Seconds()/d.Seconds())
 	}
 	n := per * rounds
 	rawRate := float64(n) / raw.Seconds()
@@ -60,7 +66,8 @@ func (b *bench) post(ctx context.Context) error {
 	label := fmt.Sprintf("n=%d c=%d", n, b.cfg.concurrency)
 	b.record("post "+label, "raw client-go creates/s", fmt.Sprintf("%.0f", rawRate), "")
 	b.record("post "+label, "SCIM POST /Users/s", fmt.Sprintf("%.0f", scimRate), "")
-	b.record("post "+label, "SCIM / raw ratio", fmt.Sprintf("%.2f", scimRate/rawRate), ">= 0.8")
+	b.record("post "+label, "SCIM / raw ratio (totals)", fmt.Sprintf("%.2f", scimRate/rawRate), "")
+	b.record("post "+label, "SCIM / raw ratio (median of rounds)", fmt.Sprintf("%.2f", median(ratios)), ">= 0.85")
 	return nil
 }
 
