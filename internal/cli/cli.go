@@ -11,8 +11,6 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 // Run dispatches a command line to its subcommand and returns the process exit code.
@@ -71,19 +69,6 @@ func (s *stringList) Set(v string) error {
 		}
 	}
 	return nil
-}
-
-// setupLogging configures controller-runtime's logger from the zap flags on fs.
-func zapFlags(fs *flag.FlagSet) *zap.Options {
-	opts := &zap.Options{Development: false}
-	opts.BindFlags(fs)
-	return opts
-}
-
-func setupLogging(opts *zap.Options, w io.Writer) {
-	o := *opts
-	o.DestWriter = w
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o)))
 }
 
 // restConfig loads a kubeconfig: the --kubeconfig flag, $KUBECONFIG, in-cluster, ~/.kube/config.

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -36,7 +37,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dataDir := fs.String("data-dir", "./.roster-dev", "where the local control plane keeps its state; a second start reuses it")
 	tokenFile := fs.String("token-file", "", "also write newly generated tokens as `org token` lines to this file (mode 0600)")
 	managerFlags(fs, &cfg, &proxies)
-	zo := zapFlags(fs)
+	lo := logFlags(fs, logFormatConsole)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,7 +46,6 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg.TrustedProxies = proxies
 	cfg.MetricsAddr, cfg.ProbeAddr = "0", "0"
-	setupLogging(zo, stderr)
 
 	dir, err := filepath.Abs(*dataDir)
 	if err != nil {
@@ -54,6 +54,18 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	// The terminal shows the banner and what happens after it; the whole log, as JSON, is in
+	// the data directory.
+	logFile, err := openLogFile(dir)
+	if err != nil {
+		return err
+	}
+	setupLogging(lo, stderr, logFile)
+	defer func() {
+		setupLogging(lo, stderr, nil) // what still logs after this run goes to the terminal only
+		logFile.Close()
+	}()
+	ctrl.Log.WithName("dev").Info("starting roster dev", "dataDir", dir, "log", logFile.Name())
 	if cfg.IdentityStore == "" {
 		cfg.IdentityStore = "sqlite://" + filepath.Join(dir, "roster.db")
 	}
@@ -124,7 +136,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	case <-r.SCIM.Ready():
 	}
-	printBanner(stdout, r.SCIM.Addr(), kubeconfig, cfg.IdentityStore, orgs, tokens)
+	printBanner(stdout, r.SCIM.Addr(), kubeconfig, cfg.IdentityStore, logFile.Name(), orgs, tokens)
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -183,7 +195,7 @@ func writeTokenFile(path string, orgs []string, tokens map[string]string) error 
 	return os.Chmod(path, 0o600) // WriteFile keeps the mode of an existing file
 }
 
-func printBanner(w io.Writer, addr, kubeconfig, store string, orgs []string, tokens map[string]string) {
+func printBanner(w io.Writer, addr, kubeconfig, store, logFile string, orgs []string, tokens map[string]string) {
 	fmt.Fprintf(w, "\nRoster is running (Ctrl-C stops it).\n\n")
 	for _, org := range orgs {
 		fmt.Fprintf(w, "  SCIM base URL (%s):  http://%s/scim/v2/%s\n", org, addr, org)
@@ -198,7 +210,8 @@ func printBanner(w io.Writer, addr, kubeconfig, store string, orgs []string, tok
 	fmt.Fprintf(w, "\n  Kubeconfig:  %s\n", kubeconfig)
 	fmt.Fprintf(w, "      kubectl --kubeconfig %s get orgusers,orgteams -A\n", kubeconfig)
 	fmt.Fprintf(w, "  Identity store:  %s\n", redactURL(store))
-	fmt.Fprintf(w, "  Readiness:   http://%s/readyz\n\n", addr)
+	fmt.Fprintf(w, "  Readiness:   http://%s/readyz\n", addr)
+	fmt.Fprintf(w, "  Log (JSON):  %s\n\n", logFile)
 }
 
 // redactURL hides a password in a store URL.

@@ -73,12 +73,12 @@ func runManager(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.Webhook.Port, "webhook-bind-port", 9443, "port of the admission webhook server (every replica)")
 	fs.StringVar(&cfg.Webhook.CertDir, "webhook-cert-dir", filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs"), "directory with the admission webhook's tls.crt and tls.key")
 	managerFlags(fs, &cfg, &proxies)
-	zo := zapFlags(fs)
+	lo := logFlags(fs, logFormatJSON)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg.TrustedProxies = proxies
-	setupLogging(zo, stderr)
+	setupLogging(lo, stderr, nil)
 	if err := requireIdentityStore(&cfg); err != nil {
 		return err
 	}

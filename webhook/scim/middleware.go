@@ -47,15 +47,16 @@ func (s *Server) recovery() gin.HandlerFunc {
 	}
 }
 
-// requestLog writes one line per request, with its id and client address. Request bodies and
-// headers are never logged: they carry passwords (Okta sends one) and bearer tokens.
+// requestLog writes one line per request, with its id and client address. Request bodies,
+// headers and the query (a filter names users) are never logged: they carry passwords (Okta
+// sends one) and bearer tokens.
 func (s *Server) requestLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		kv := []any{
 			"requestId", requestIDOf(c), "clientIP", c.ClientIP(),
-			"method", c.Request.Method, "route", c.FullPath(), "org", c.Param("org"),
+			"method", c.Request.Method, "path", c.Request.URL.Path, "route", c.FullPath(), "org", c.Param("org"),
 			"status", c.Writer.Status(), "duration", time.Since(start).String(),
 			"userAgent", c.Request.UserAgent(),
 		}
