@@ -138,6 +138,15 @@ func TestLogFormatFlag(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refused flag created the data directory: %v", err)
 	}
+
+	// roster manager takes the same flag (and goes on to its next check).
+	t.Setenv(identityStoreEnv, "")
+	stderr.Reset()
+	code = Run(context.Background(), []string{"manager", "--log-format", "console", "--kubeconfig", "/nonexistent"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "--identity-store or $ROSTER_IDENTITY_STORE is required") {
+		t.Errorf("roster manager --log-format console: exit %d, stderr %q", code, stderr.String())
+	}
+	setupLogging(logFlags(flag.NewFlagSet("test", flag.ContinueOnError), logFormatConsole), os.Stderr, nil)
 }
 
 // TestOpenLogFile: each run starts an empty roster.log and keeps the previous one as roster.log.1.
