@@ -49,16 +49,15 @@ func applyPending(ctx context.Context, tx pgx.Tx, all []migrate.Migration) error
 		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return wrap(err, "create roster_schema_migrations")
 	}
-	rows, _ := tx.Query(ctx, `SELECT version FROM roster_schema_migrations`)
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	applied, err := appliedMigrations(ctx, tx)
 	if err != nil {
 		return wrap(err, "read roster_schema_migrations")
 	}
-	applied := make(map[int]bool, len(versions))
-	for _, v := range versions {
-		applied[int(v)] = true
+	if err := migrate.Verify(all, applied); err != nil {
+		return fmt.Errorf("identitystore: postgres: %w", err)
 	}
-	for _, m := range migrate.Pending(all, applied) {
+	pending := migrate.Pending(all, migrate.Versions(applied))
+	for _, m := range pending {
 		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			return wrap(err, "apply migration %s", m.Name)
 		}
@@ -72,7 +71,42 @@ func applyPending(ctx context.Context, tx pgx.Tx, all []migrate.Migration) error
 			return wrap(err, "record migration %s", m.Name)
 		}
 	}
+	if len(pending) == 0 {
+		return nil
+	}
+	// The rows just recorded, and those recorded before the checksum column existed.
+	if applied, err = appliedMigrations(ctx, tx); err != nil {
+		return wrap(err, "read roster_schema_migrations")
+	}
+	for _, m := range migrate.Backfill(all, applied) {
+		if _, err := tx.Exec(ctx, `UPDATE roster_schema_migrations SET checksum = $1 WHERE version = $2`,
+			m.Checksum, m.Version); err != nil {
+			return wrap(err, "record the checksum of migration %s", m.Name)
+		}
+	}
 	return nil
+}
+
+// appliedMigrations reads roster_schema_migrations, with empty checksums while the column
+// does not exist yet (before migration ChecksumColumn).
+func appliedMigrations(ctx context.Context, tx pgx.Tx) ([]migrate.Applied, error) {
+	var hasChecksum bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM roster_schema_migrations WHERE version = $1)`,
+		migrate.ChecksumColumn).Scan(&hasChecksum); err != nil {
+		return nil, err
+	}
+	checksum := "''"
+	if hasChecksum {
+		checksum = "checksum"
+	}
+	rows, _ := tx.Query(ctx, `SELECT version, name, `+checksum+` FROM roster_schema_migrations ORDER BY version`)
+	var applied []migrate.Applied
+	var a migrate.Applied
+	_, err := pgx.ForEachRow(rows, []any{&a.Version, &a.Name, &a.Checksum}, func() error {
+		applied = append(applied, a)
+		return nil
+	})
+	return applied, err
 }
 
 // foldUserNames fills user_name_folded, which migration 0002 adds, for every existing row.

@@ -459,3 +459,70 @@ func TestUserNamesIgnoreTheDatabaseLocale(t *testing.T) {
 		t.Errorf("one user to Roster, two to ICU's lower(): %v, want a conflict", err)
 	}
 }
+
+// releasedMigrations pins the PostgreSQL schema: every released migration with the checksum
+// recorded in databases it was applied to. Add a line for a new migration; never change one.
+// An edited migration makes Roster refuse every database it was applied to (and this test
+// fail first). Version 4 is the current schema version.
+var releasedMigrations = []string{
+	"1 0001_init.sql 69cd0db85299614eed343bc6fe15ea4e3dd1759b72895feab4e95c297abb395a",
+	"2 0002_user_name_folded.sql ebd0bd8e09f47342015d23a49c5a57c7e40b3c36c1e4bbc2c47a3f245ea600d2",
+	"3 0003_user_name_folded_key.sql dd0ed0625c5fccadaf51362c2db6a9763fe527bd1ec8a79a9d39a103e4692f40",
+	"4 0004_migration_checksums.sql b0c1d67cd8ff9af1a7b770dc76ed966bd5c34979dfd110b0d08e3320445c560e",
+}
+
+// recordedMigrations lists roster_schema_migrations as "version name checksum" lines.
+func recordedMigrations(t *testing.T, url string) []string {
+	t.Helper()
+	rows, _ := psql(t, url).Query(t.Context(),
+		`SELECT version || ' ' || name || ' ' || checksum FROM roster_schema_migrations ORDER BY version`)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestSchemaVersionAndChecksumsArePinned(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	open(t, url).Close()
+	if got := recordedMigrations(t, url); !slices.Equal(got, releasedMigrations) {
+		t.Errorf("a new database records\n%s\nwant\n%s\n(a released migration was edited, or a new one is not listed here)",
+			strings.Join(got, "\n"), strings.Join(releasedMigrations, "\n"))
+	}
+}
+
+// TestUpgradeRecordsChecksumsOfEarlierMigrations: a database migrated before checksums
+// existed gets the checksums of its earlier migrations from the embedded files.
+func TestUpgradeRecordsChecksumsOfEarlierMigrations(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	version1(t, url, map[string]string{"u1": "ada@example.com"})
+	open(t, url).Close()
+	if got := recordedMigrations(t, url); !slices.Equal(got, releasedMigrations) {
+		t.Errorf("after the upgrade of a version-1 database:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(releasedMigrations, "\n"))
+	}
+}
+
+// TestEditedMigrationIsRefused: a database whose applied migration has another checksum than
+// this Roster's file (as when the file was edited after release) is not opened, the error
+// names the migration, and nothing is changed.
+func TestEditedMigrationIsRefused(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	open(t, url).Close()
+	const applied = "0000000000000000000000000000000000000000000000000000000000000002"
+	conn := psql(t, url)
+	exec(t, conn, `UPDATE roster_schema_migrations SET checksum = $1 WHERE version = 2`, applied)
+	exec(t, conn, `DELETE FROM roster_schema_migrations WHERE version = 3`) // pending: must not be applied either
+	s, err := postgres.Open(t.Context(), url)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open used a database whose migration 0002 was applied from another file")
+	}
+	if !strings.Contains(err.Error(), "migration 0002_user_name_folded.sql was applied with checksum "+applied) {
+		t.Errorf("Open: %v, want an error naming migration 0002_user_name_folded.sql and its checksum", err)
+	}
+	var n int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM roster_schema_migrations WHERE version = 3`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("migration 3 recorded %d times (%v) after the refusal, want 0: nothing may change", n, err)
+	}
+}

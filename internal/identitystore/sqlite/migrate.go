@@ -33,11 +33,15 @@ func migrateSchema(ctx context.Context, db *sql.DB) error {
 		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))`); err != nil {
 		return wrap(err, "create roster_schema_migrations")
 	}
-	applied, err := appliedVersions(ctx, tx)
+	applied, err := appliedMigrations(ctx, tx)
 	if err != nil {
 		return wrap(err, "read roster_schema_migrations")
 	}
-	for _, m := range migrate.Pending(all, applied) {
+	if err := migrate.Verify(all, applied); err != nil {
+		return fmt.Errorf("identitystore: sqlite: %w", err)
+	}
+	pending := migrate.Pending(all, migrate.Versions(applied))
+	for _, m := range pending {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return wrap(err, "apply migration %s", m.Name)
 		}
@@ -51,22 +55,45 @@ func migrateSchema(ctx context.Context, db *sql.DB) error {
 			return wrap(err, "record migration %s", m.Name)
 		}
 	}
+	if len(pending) > 0 {
+		// The rows just recorded, and those recorded before the checksum column existed.
+		if applied, err = appliedMigrations(ctx, tx); err != nil {
+			return wrap(err, "read roster_schema_migrations")
+		}
+		for _, m := range migrate.Backfill(all, applied) {
+			if _, err := tx.ExecContext(ctx, `UPDATE roster_schema_migrations SET checksum = ? WHERE version = ?`,
+				m.Checksum, m.Version); err != nil {
+				return wrap(err, "record the checksum of migration %s", m.Name)
+			}
+		}
+	}
 	return wrap(tx.Commit(), "commit migrations")
 }
 
-func appliedVersions(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT version FROM roster_schema_migrations`)
+// appliedMigrations reads roster_schema_migrations, with empty checksums while the column
+// does not exist yet (before migration ChecksumColumn).
+func appliedMigrations(ctx context.Context, tx *sql.Tx) ([]migrate.Applied, error) {
+	var hasChecksum bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM roster_schema_migrations WHERE version = ?)`,
+		migrate.ChecksumColumn).Scan(&hasChecksum); err != nil {
+		return nil, err
+	}
+	checksum := "''"
+	if hasChecksum {
+		checksum = "checksum"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT version, name, `+checksum+` FROM roster_schema_migrations ORDER BY version`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	applied := map[int]bool{}
+	var applied []migrate.Applied
 	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
+		var a migrate.Applied
+		if err := rows.Scan(&a.Version, &a.Name, &a.Checksum); err != nil {
 			return nil, err
 		}
-		applied[v] = true
+		applied = append(applied, a)
 	}
 	return applied, rows.Err()
 }

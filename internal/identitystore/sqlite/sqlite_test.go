@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -297,5 +298,83 @@ func TestUpgradeRefusesRowsRosterFoldsTogether(t *testing.T) {
 	var version int
 	if err := rawDB(t, path).QueryRow(`SELECT max(version) FROM roster_schema_migrations`).Scan(&version); err != nil || version != 1 {
 		t.Errorf("schema version after the failed upgrade = %d (%v), want 1", version, err)
+	}
+}
+
+// releasedMigrations pins the SQLite schema: every released migration with the checksum
+// recorded in databases it was applied to. Add a line for a new migration; never change one.
+// An edited migration makes Roster refuse every database it was applied to (and this test
+// fail first). Version 4 is the current schema version.
+var releasedMigrations = []string{
+	"1 0001_init.sql c4b584702611f56ac656a203c7f31bd3d76200010a0478809ca8bfb28c0c8c00",
+	"2 0002_user_name_folded.sql c11ac1fd5ef3ddba1419b93fb9550174db8523b302379265d0608335e29d4bbe",
+	"3 0003_user_name_folded_key.sql c58259d68625601418672fa51f14a799c09d0be46825c0e1d9e9ab5ed5ce6823",
+	"4 0004_migration_checksums.sql b63420ecf1a6a0a27a053b7c1c122ae06c873b74739d271c29e3091558409e21",
+}
+
+// recordedMigrations lists roster_schema_migrations as "version name checksum" lines.
+func recordedMigrations(t *testing.T, path string) []string {
+	t.Helper()
+	rows, err := rawDB(t, path).Query(`SELECT version || ' ' || name || ' ' || checksum FROM roster_schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, line)
+	}
+	return got
+}
+
+func TestSchemaVersionAndChecksumsArePinned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	open(t, path).Close()
+	if got := recordedMigrations(t, path); !slices.Equal(got, releasedMigrations) {
+		t.Errorf("a new database records\n%s\nwant\n%s\n(a released migration was edited, or a new one is not listed here)",
+			strings.Join(got, "\n"), strings.Join(releasedMigrations, "\n"))
+	}
+}
+
+// TestUpgradeRecordsChecksumsOfEarlierMigrations: a file migrated before checksums existed
+// gets the checksums of its earlier migrations from the embedded files.
+func TestUpgradeRecordsChecksumsOfEarlierMigrations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	version1(t, path, map[string]string{"u1": "ada@example.com"})
+	open(t, path).Close()
+	if got := recordedMigrations(t, path); !slices.Equal(got, releasedMigrations) {
+		t.Errorf("after the upgrade of a version-1 file:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(releasedMigrations, "\n"))
+	}
+}
+
+// TestEditedMigrationIsRefused: a database whose applied migration has another checksum than
+// this Roster's file (as when the file was edited after release) is not opened, the error
+// names the migration, and nothing is changed.
+func TestEditedMigrationIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	open(t, path).Close()
+	const applied = "0000000000000000000000000000000000000000000000000000000000000002"
+	db := rawDB(t, path)
+	if _, err := db.Exec(`UPDATE roster_schema_migrations SET checksum = ? WHERE version = 2`, applied); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM roster_schema_migrations WHERE version = 3`); err != nil {
+		t.Fatal(err) // a pending migration that must not be applied either
+	}
+	s, err := sqlite.Open(t.Context(), path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open used a database whose migration 0002 was applied from another file")
+	}
+	if !strings.Contains(err.Error(), "migration 0002_user_name_folded.sql was applied with checksum "+applied) {
+		t.Errorf("Open: %v, want an error naming migration 0002_user_name_folded.sql and its checksum", err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM roster_schema_migrations WHERE version = 3`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("migration 3 recorded %d times (%v) after the refusal, want 0: nothing may change", n, err)
 	}
 }
