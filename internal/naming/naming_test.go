@@ -101,3 +101,24 @@ func TestNamesAreStable(t *testing.T) {
 		}
 	}
 }
+
+// TestShapesAreStable pins the shapes of the other names: a team id is "g-" and 32 hex digits
+// (random, so its value cannot be pinned; a SCIM id of another shape is answered 404 without
+// an apiserver read, so a changed shape would hide every existing team), and the prefixes
+// that kubectl users and label-less scripts rely on.
+func TestShapesAreStable(t *testing.T) {
+	const team = "g-5f2c0d9e1b7a4c3d8e6f0a1b2c3d4e5f" // a team id as existing objects hold it
+	if !IsTeamObjectName(team) || IsUserObjectName(team) {
+		t.Errorf("%q must be a team id and not a user id", team)
+	}
+	const user = "u-b5fc85e55755f9e0d030a10ab4429b6b"
+	if !IsUserObjectName(user) || IsTeamObjectName(user) {
+		t.Errorf("%q must be a user id and not a team id", user)
+	}
+	if n := NewTeamObjectName(); len(n) != len(team) || n[:2] != "g-" {
+		t.Errorf("NewTeamObjectName() = %q, want the shape of %q", n, team)
+	}
+	if UserPrefix != "u-" || TeamPrefix != "g-" || TeamNameClaimPrefix != "team-name-" {
+		t.Errorf("prefixes = %q %q %q, want u- g- team-name-", UserPrefix, TeamPrefix, TeamNameClaimPrefix)
+	}
+}
