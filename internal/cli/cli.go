@@ -1,4 +1,5 @@
-// Package cli implements Roster's subcommands: manager, dev, token rotate and token migrate.
+// Package cli implements Roster's subcommands: manager, dev, token rotate, token migrate and
+// storage migrate.
 package cli
 
 import (
@@ -27,6 +28,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDev(ctx, args[1:], stdout, stderr)
 	case "token":
 		err = runToken(ctx, args[1:], stdout, stderr)
+	case "storage":
+		err = runStorage(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -53,6 +56,7 @@ Usage:
   roster manager [flags]                 run in a cluster: controllers, SCIM server, webhook
   roster token rotate --org NAME [flags] generate a new SCIM token (printed once on stdout)
   roster token migrate [flags]           move token Secrets of an earlier install to Roster's namespace
+  roster storage migrate [flags]         rewrite every Roster object at its CRD's storage version
 
 Run "roster <command> -h" for the flags of a command.
 `)
