@@ -172,4 +172,3 @@ func sortedIDs(ids ...string) []string {
 	slices.Sort(out)
 	return out
 }
-
