@@ -30,11 +30,7 @@ func backup(t *testing.T, f *fixture) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, kind := range namespacedKinds {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(rosterv1.GroupVersion.WithKind(kind + "List"))
-		if err := env.Client.List(f.ctx, list, client.InNamespace(f.org.Namespace)); err != nil {
-			t.Fatal(err)
-		}
+		list := listKind(t, f, kind)
 		for i := range list.Items {
 			o := &list.Items[i]
 			for _, field := range []string{"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "ownerReferences"} {
@@ -47,17 +43,23 @@ func backup(t *testing.T, f *fixture) []*unstructured.Unstructured {
 	return out
 }
 
+// listKind lists the objects of one Roster kind in the org's namespace.
+func listKind(t *testing.T, f *fixture, kind string) *unstructured.UnstructuredList {
+	t.Helper()
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(rosterv1.GroupVersion.WithKind(kind + "List"))
+	if err := env.Client.List(f.ctx, list, client.InNamespace(f.org.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
 // loseObjects makes the org's Roster objects vanish as a lost cluster does: with Roster
 // stopped, finalizers removed and the objects deleted, so the identity store keeps its rows.
 func loseObjects(t *testing.T, f *fixture) {
 	t.Helper()
 	for _, kind := range namespacedKinds {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(rosterv1.GroupVersion.WithKind(kind + "List"))
-		if err := env.Client.List(f.ctx, list, client.InNamespace(f.org.Namespace)); err != nil {
-			t.Fatal(err)
-		}
-		for i := range list.Items {
+		for i, list := 0, listKind(t, f, kind); i < len(list.Items); i++ {
 			o := &list.Items[i]
 			if len(o.GetFinalizers()) > 0 {
 				o.SetFinalizers(nil)
@@ -69,8 +71,8 @@ func loseObjects(t *testing.T, f *fixture) {
 				t.Fatalf("deleting %s %s: %v", kind, o.GetName(), err)
 			}
 		}
-		if err := env.Client.List(f.ctx, list, client.InNamespace(f.org.Namespace)); err != nil || len(list.Items) > 0 {
-			t.Fatalf("%d %s left after the loss (%v)", len(list.Items), kind, err)
+		if left := listKind(t, f, kind).Items; len(left) > 0 {
+			t.Fatalf("%d %s left after the loss", len(left), kind)
 		}
 	}
 }
