@@ -80,6 +80,28 @@ type Config struct {
 	// StoreResyncInterval is how often every team's memberships are compared with the store
 	// (0: controllers.DefaultStoreResyncInterval; negative: never).
 	StoreResyncInterval time.Duration
+	// ShutdownDrainDelay is how long a stopping replica keeps serving SCIM with /readyz
+	// failing, so that the Service stops sending it requests first (0: none, as in `roster
+	// dev` and tests).
+	ShutdownDrainDelay time.Duration
+	// ShutdownTimeout bounds how long SCIM requests and membership commits in flight may take
+	// once the SCIM listener is closed (0: scim.DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
+}
+
+// stopMargin is what the manager's graceful shutdown allows beyond the SCIM server's drain and
+// shutdown timeout: the controllers' last reconciles, the caches, then the webhook server,
+// which stops last (config/manager/manager.yaml sizes terminationGracePeriodSeconds on it).
+const stopMargin = 10 * time.Second
+
+// GracefulShutdownTimeout is how long the manager of cfg may take to stop once its context
+// is cancelled: the SCIM drain delay, its shutdown timeout and stopMargin.
+func (cfg Config) GracefulShutdownTimeout() time.Duration {
+	timeout := cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = scim.DefaultShutdownTimeout
+	}
+	return cfg.ShutdownDrainDelay + timeout + stopMargin
 }
 
 // WebhookConfig configures the admission webhook server. It serves on every replica, not
@@ -134,6 +156,12 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if cfg.SyncPeriod > 0 {
 		syncPeriod = &cfg.SyncPeriod
 	}
+	if cfg.ShutdownDrainDelay < 0 || cfg.ShutdownTimeout < 0 {
+		return nil, fmt.Errorf("the shutdown drain delay (%s) and timeout (%s) must not be negative", cfg.ShutdownDrainDelay, cfg.ShutdownTimeout)
+	}
+	// The runnables stop in order (controller-runtime): SCIM (draining, then finishing its
+	// requests), the controllers, the caches, the webhook server, the probes.
+	stopTimeout := cfg.GracefulShutdownTimeout()
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  NewScheme(),
 		Metrics:                 metricsOptions(cfg),
@@ -141,6 +169,10 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		LeaderElection:          cfg.LeaderElection,
 		LeaderElectionID:        "roster-controllers.scim.roster.dev",
 		LeaderElectionNamespace: cfg.LeaderElectionNamespace,
+		// A stopping leader hands its Lease over at once instead of letting it expire: the
+		// process exits as soon as the manager returns (internal/cli).
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &stopTimeout,
 		Cache: cache.Options{
 			SyncPeriod: syncPeriod,
 			// Token Secrets are all in Roster's namespace, and Roster may read Secrets there only.
@@ -187,6 +219,11 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		MaxGroupBodyBytes: cfg.MaxGroupBodyBytes,
 		RateLimit:         cfg.RateLimit,
 		RateBurst:         cfg.RateBurst,
+		DrainDelay:        cfg.ShutdownDrainDelay,
+		ShutdownTimeout:   cfg.ShutdownTimeout,
+		// Group commits run apart from the requests that wait on them: the SCIM server's
+		// shutdown waits for them too, and cuts them at its timeout.
+		Drain: members.Drain,
 	})
 	if err != nil {
 		return nil, err
@@ -235,6 +272,10 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		}
 		return nil
 	}); err != nil {
+		return nil, err
+	}
+	// Fails from the first moment of shutdown, while SCIM still serves (its drain delay).
+	if err := mgr.AddReadyzCheck("scim", srv.ReadyzCheck); err != nil {
 		return nil, err
 	}
 	return &Roster{Manager: mgr, SCIM: srv, Directory: dir, Store: store}, nil

@@ -37,6 +37,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dataDir := fs.String("data-dir", "./.roster-dev", "where the local control plane keeps its state; a second start reuses it")
 	tokenFile := fs.String("token-file", "", "also write newly generated tokens as `org token` lines to this file (mode 0600)")
 	managerFlags(fs, &cfg, &proxies)
+	shutdownFlags(fs, &cfg, 0)
 	lo := logFlags(fs, logFormatConsole)
 	if err := fs.Parse(args); err != nil {
 		return err

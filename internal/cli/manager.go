@@ -38,6 +38,13 @@ func managerFlags(fs *flag.FlagSet, cfg *app.Config, proxies *stringList) {
 	fs.Var((*stringList)(&cfg.Webhook.SCIMIdentities), "scim-identity", "username allowed to write OrgUsers, SCIM-managed OrgTeams and their member slices; repeatable (default: Roster's own user, from a SelfSubjectReview)")
 }
 
+// shutdownFlags binds the graceful-shutdown flags; drain is the default drain delay (5s in a
+// cluster, where endpoints take a few seconds to drop a pod; 0 in `roster dev`).
+func shutdownFlags(fs *flag.FlagSet, cfg *app.Config, drain time.Duration) {
+	fs.DurationVar(&cfg.ShutdownDrainDelay, "shutdown-drain-delay", drain, "on SIGTERM, how long to keep serving SCIM with /readyz failing, so endpoints and load balancers stop sending requests first")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", scim.DefaultShutdownTimeout, "on SIGTERM, after the drain delay, how long SCIM requests and membership commits in flight may take; later ones are answered 503 with Retry-After")
+}
+
 // identityStoreEnv names the environment variable that gives the store URL when the flag is
 // not set: in a cluster it comes from a Secret, since a PostgreSQL URL holds a password.
 const identityStoreEnv = "ROSTER_IDENTITY_STORE"
@@ -73,6 +80,7 @@ func runManager(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.Webhook.Port, "webhook-bind-port", 9443, "port of the admission webhook server (every replica)")
 	fs.StringVar(&cfg.Webhook.CertDir, "webhook-cert-dir", filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs"), "directory with the admission webhook's tls.crt and tls.key")
 	managerFlags(fs, &cfg, &proxies)
+	shutdownFlags(fs, &cfg, 5*time.Second)
 	lo := logFlags(fs, logFormatJSON)
 	if err := fs.Parse(args); err != nil {
 		return err

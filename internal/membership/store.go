@@ -44,6 +44,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	queues map[string]*queue // per team: changes waiting for a group commit
+	life   lifecycle         // commits in flight, for Drain (shutdown.go)
 }
 
 func (s *Store) capacity() int {
@@ -132,10 +133,14 @@ func (s *Store) Push(ctx context.Context, team *rosterv1.OrgTeam, desired Desire
 
 func (s *Store) change(ctx context.Context, team *rosterv1.OrgTeam, r *request, pre Precondition) (Result, error) {
 	if pre != nil {
-		cctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		s.mu.Lock()
+		s.enterLocked()
+		s.mu.Unlock()
+		defer s.leave()
+		cctx, cancel := s.commitContext()
 		defer cancel()
 		res, err := s.commit(cctx, team, []*request{r}, pre)
-		return res[0], err
+		return res[0], shutdownErr(cctx, err)
 	}
 	key := team.Namespace + "/" + team.Name
 	if r.push {
@@ -156,6 +161,7 @@ func (s *Store) change(ctx context.Context, team *rosterv1.OrgTeam, r *request, 
 	q.pending = append(q.pending, r)
 	if !q.busy {
 		q.busy = true
+		s.enterLocked() // until the queue is empty: Drain waits for queued changes too
 		// The queue drains in the background, so no caller waits on batches that arrived
 		// after its own.
 		go s.drain(key, team.DeepCopy(), q)
@@ -187,6 +193,7 @@ type queue struct {
 
 // drain commits the queue's changes in groups until it is empty.
 func (s *Store) drain(key string, team *rosterv1.OrgTeam, q *queue) {
+	defer s.leave()
 	for {
 		s.mu.Lock()
 		batch := q.pending
@@ -198,8 +205,9 @@ func (s *Store) drain(key string, team *rosterv1.OrgTeam, q *queue) {
 			return
 		}
 		s.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		ctx, cancel := s.commitContext()
 		results, err := s.commit(ctx, team, batch, nil)
+		err = shutdownErr(ctx, err)
 		cancel()
 		for i, r := range batch {
 			r.res, r.err = results[i], err

@@ -32,6 +32,10 @@ func writeJSON(c *gin.Context, status int, v any) {
 // anything else is a 500 whose detail does not leak internals.
 func writeError(c *gin.Context, err error) {
 	se := toSCIMError(err)
+	if se.Status >= 500 && shuttingDown(c.Request.Context(), err) {
+		// Cut at the shutdown timeout (shutdown.go): another replica answers the retry.
+		se = scimerror.New(http.StatusServiceUnavailable, "", "this replica is shutting down; retry")
+	}
 	c.Set(scimErrorKey, se)
 	if se.Status >= 500 {
 		c.Error(err) //nolint:errcheck // recorded for the request log

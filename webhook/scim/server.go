@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -49,12 +50,26 @@ type Options struct {
 	RateBurst int
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+
+	// DrainDelay is how long the server keeps serving once shutdown begins, with /readyz
+	// failing (ReadyzCheck), so that endpoints, kube-proxy and the ingress stop sending it
+	// requests before its listener closes (0: close at once).
+	DrainDelay time.Duration
+	// ShutdownTimeout bounds how long requests in flight when the listener closes may still
+	// run (0: DefaultShutdownTimeout). Those still running then are cancelled and answered
+	// 503 with Retry-After, never cut off.
+	ShutdownTimeout time.Duration
+	// Drain, when set, runs while requests in flight finish, with a context that ends at
+	// ShutdownTimeout; it must then make the work they wait on fail fast and return (the
+	// membership store's Drain: its group commits run apart from the requests).
+	Drain func(context.Context) error
 }
 
 // Defaults for Options.
 const (
 	DefaultMaxUserBodyBytes  = 1 << 20  // 1 MiB: a user is a few KiB.
 	DefaultMaxGroupBodyBytes = 32 << 20 // 32 MiB: a PUT of a 100,000-member group is ~8 MiB.
+	DefaultShutdownTimeout   = 15 * time.Second
 )
 
 // Server is the SCIM server. It implements manager.Runnable.
@@ -67,6 +82,9 @@ type Server struct {
 	// ready is closed once the server listens; addr is then the address it listens on.
 	ready chan struct{}
 	addr  string
+	// draining is set once shutdown begins: /readyz fails and responses close their
+	// connections (shutdown.go).
+	draining atomic.Bool
 }
 
 var (
@@ -118,15 +136,20 @@ func (s *Server) NeedLeaderElection() bool { return false }
 // Ready is closed once the server accepts connections.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Start serves until ctx is done, then shuts down gracefully. The manager starts it after the
-// cache has synced, so the first request already reads a complete cache.
+// Start serves until ctx is done, then shuts down gracefully (shutdown.go). The manager starts
+// it after the cache has synced, so the first request already reads a complete cache.
 func (s *Server) Start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("scim: listen on %s: %w", s.opts.Addr, err)
 	}
+	// Requests run under base, not the connection's context alone, so that shutdown can cancel
+	// the ones that outlast ShutdownTimeout and still answer them.
+	base, cut := context.WithCancelCause(context.Background())
+	defer cut(nil)
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler:           s.closeWhenDraining(s.handler),
+		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -142,9 +165,7 @@ func (s *Server) Start(ctx context.Context) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return srv.Shutdown(shutdownCtx)
+		return s.shutdown(srv, errc, cut)
 	}
 }
 
@@ -160,7 +181,13 @@ func (s *Server) routes() (http.Handler, error) {
 	r.Use(s.requestID(), s.recovery(), s.requestLog(), s.observe())
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFoundRoute) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
-	r.GET("/readyz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+	r.GET("/readyz", func(c *gin.Context) {
+		if err := s.ReadyzCheck(c.Request); err != nil {
+			c.String(http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		c.String(http.StatusOK, "ok")
+	})
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 
 	// The rate limit comes before everything that reads or writes for the request: an
