@@ -1,0 +1,542 @@
+// Package rollout tests a rolling update: SCIM traffic goes through a Service in front of
+// two managers while one of them stops, as a pod does on SIGTERM. It has its own control
+// plane because the stopping manager serves an admission webhook of its own.
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/testutil/testenv"
+	"github.com/rosterhq/roster/webhook/admission"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env)) }
+
+// Timings of the stopping replica and of the Service in front of it: the endpoints
+// controller's lag (readyzPeriod) must be well inside the drain delay.
+const (
+	drainDelay      = time.Second
+	shutdownTimeout = 5 * time.Second
+	readyzPeriod    = 50 * time.Millisecond
+)
+
+// TestRollout stops one of two managers while a client writes through a Service in front of
+// both, and checks what an identity provider would see: only failures it retries, each retry
+// succeeding, and every acknowledged write in the apiserver. The stopping manager must fail
+// its readiness before its SCIM listener closes, and its admission webhook must answer while
+// it drains and stop only after SCIM has.
+func TestRollout(t *testing.T) {
+	hook := &envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
+	if err := hook.PrepWithoutInstalling(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hook.Cleanup() })
+	probes := []string{testenv.FreeAddr(t), testenv.FreeAddr(t)}
+	stopping := env.StartRoster(t, func(c *app.Config) {
+		c.ProbeAddr = probes[0]
+		c.ShutdownDrainDelay, c.ShutdownTimeout = drainDelay, shutdownTimeout
+		c.Webhook = app.WebhookConfig{Host: hook.LocalServingHost, Port: hook.LocalServingPort, CertDir: hook.LocalServingCertDir}
+	})
+	staying := env.StartRoster(t, func(c *app.Config) { c.ProbeAddr = probes[1] })
+	managers := []*testenv.Roster{stopping, staying}
+	org := env.NewOrg(t, "roll")
+	for _, m := range managers {
+		c := &idp{base: m.BaseURL + "/scim/v2/" + org.Name, token: org.Token, http: &http.Client{}}
+		eventually(t, func() bool { return c.try(http.MethodGet, "/Users", "").status == http.StatusOK }, "%s never accepted the token", m.BaseURL)
+	}
+
+	svc := newService(t, managers, probes)
+	stopWatch := watchListeners(t, stopping.SCIM.Addr(), hook)
+	c := &idp{base: svc.url + "/scim/v2/" + org.Name, token: org.Token, http: &http.Client{Timeout: 30 * time.Second}}
+	group := c.send(t, http.MethodPost, "/Groups", `{"displayName":"Rollout"}`, http.StatusCreated).id
+
+	var acked ackedWrites
+	ctx, stopTraffic := context.WithCancel(context.Background())
+	var workers sync.WaitGroup
+	for w := range 4 {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			c.write(t, ctx, w, group, &acked)
+		}()
+	}
+	until := func(n int64) {
+		eventually(t, func() bool { return acked.requests.Load() >= n || t.Failed() }, "the client did not get %d answers", n)
+	}
+	until(60)
+	stopped := make(chan struct{})
+	stopAt := time.Now()
+	go func() { stopping.Stop(); close(stopped) }()
+
+	// While it drains: not ready, SCIM still open, the webhook answering.
+	eventually(t, func() bool { return !svc.ready(0) }, "the stopping manager's readyz never failed")
+	reviewDirectly(t, hook)
+	// The SCIM server's own /readyz (what `roster dev` serves) says why.
+	if resp, err := http.Get(stopping.BaseURL + "/readyz"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("the draining SCIM server's /readyz: %v %v, want 503", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if at := stopWatch.scimClosed(); !at.IsZero() {
+		t.Errorf("the SCIM listener closed %v after the stop began, before the webhook was checked during the drain", at.Sub(stopAt))
+	}
+	<-stopped
+	until(acked.requests.Load() + 60) // keep writing through the remaining replica
+	stopTraffic()
+	workers.Wait()
+
+	unreadyAt, status := svc.unready(0)
+	scimClosed, webhookClosed := stopWatch.scimClosed(), stopWatch.webhookClosed()
+	t.Logf("%d answers (%d retried after a connection error, %d after 503/429); after the stop began: %d requests proxied to the stopping replica, readyz %d at +%v, SCIM closed at +%v, webhook at +%v",
+		acked.requests.Load(), acked.connRetries.Load(), acked.busyRetries.Load(), svc.servedAfter(0, stopAt),
+		status, unreadyAt.Sub(stopAt), scimClosed.Sub(stopAt), webhookClosed.Sub(stopAt))
+	switch {
+	case status < 400:
+		// controller-runtime's probe server answers a failed check with 500; kubelet takes
+		// any status from 400 as "not ready".
+		t.Errorf("the stopping manager's readyz answered %d, want a failure", status)
+	case scimClosed.IsZero() || !unreadyAt.Before(scimClosed):
+		t.Errorf("readyz failed at +%v, not before the SCIM listener closed (+%v)", unreadyAt.Sub(stopAt), scimClosed.Sub(stopAt))
+	case scimClosed.Sub(unreadyAt) < drainDelay/2:
+		t.Errorf("SCIM closed %v after readyz failed; the drain delay is %v", scimClosed.Sub(unreadyAt), drainDelay)
+	case webhookClosed.IsZero() || webhookClosed.Before(scimClosed):
+		t.Errorf("the webhook stopped at +%v, before the SCIM listener (+%v)", webhookClosed.Sub(stopAt), scimClosed.Sub(stopAt))
+	}
+	acked.checkInAPIServer(t, org.Namespace, group)
+}
+
+// service is what a Kubernetes Service with an endpoints controller does for the test: it
+// round-robins requests over the backends whose readyz answers 200, polling it every
+// readyzPeriod. When a backend fails a request (connection refused or reset) it closes the
+// client's connection without an answer, as kube-proxy passes on a pod's TCP failure.
+type service struct {
+	url      string
+	backends []*backend
+	next     atomic.Uint64
+}
+
+type backend struct {
+	scim   *url.URL
+	readyz string
+	ok     atomic.Bool
+	mu     sync.Mutex
+	down   time.Time   // first failed readyz
+	status int         // what it answered then (0: no answer)
+	served []time.Time // when requests were proxied to it
+}
+
+func newService(t *testing.T, managers []*testenv.Roster, probes []string) *service {
+	t.Helper()
+	s := &service{}
+	for i, m := range managers {
+		u, err := url.Parse(m.BaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &backend{scim: u, readyz: "http://" + probes[i] + "/readyz"}
+		s.backends = append(s.backends, b)
+		eventually(t, func() bool { return b.probe() == http.StatusOK }, "%s never became ready", b.readyz)
+		b.ok.Store(true)
+	}
+	done := make(chan struct{})
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		tick := time.NewTicker(readyzPeriod)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			for _, b := range s.backends {
+				status := b.probe()
+				if status != http.StatusOK && b.ok.Swap(false) {
+					b.mu.Lock()
+					b.down, b.status = time.Now(), status
+					b.mu.Unlock()
+				}
+			}
+		}
+	}()
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			b := s.pick()
+			b.mu.Lock()
+			b.served = append(b.served, time.Now())
+			b.mu.Unlock()
+			r.SetURL(b.scim)
+		},
+		ErrorHandler: func(http.ResponseWriter, *http.Request, error) { panic(http.ErrAbortHandler) },
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: proxy, ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { close(done); <-polled; _ = srv.Close() })
+	s.url = "http://" + ln.Addr().String()
+	return s
+}
+
+// pick returns the next ready backend, round-robin (any backend when none is ready).
+func (s *service) pick() *backend {
+	n := s.next.Add(1)
+	for i := range uint64(len(s.backends)) {
+		if b := s.backends[(n+i)%uint64(len(s.backends))]; b.ok.Load() {
+			return b
+		}
+	}
+	return s.backends[n%uint64(len(s.backends))]
+}
+
+func (s *service) ready(i int) bool { return s.backends[i].ok.Load() }
+
+func (s *service) unready(i int) (time.Time, int) {
+	b := s.backends[i]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.down, b.status
+}
+
+// servedAfter counts the requests proxied to backend i since t.
+func (s *service) servedAfter(i int, t time.Time) int {
+	b := s.backends[i]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, at := range b.served {
+		if at.After(t) {
+			n++
+		}
+	}
+	return n
+}
+
+// probe returns the status of a GET of readyz, 0 without an answer.
+func (b *backend) probe() int {
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get(b.readyz)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// listeners records when the stopping manager's SCIM and webhook listeners stop accepting
+// connections.
+type listeners struct {
+	mu            sync.Mutex
+	scim, webhook time.Time
+}
+
+func (l *listeners) scimClosed() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.scim
+}
+
+func (l *listeners) webhookClosed() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.webhook
+}
+
+// watchListeners connects to both servers every few milliseconds until each refuses (to the
+// webhook with a TLS handshake: a bare connection would make it log a handshake error).
+func watchListeners(t *testing.T, scimAddr string, hook *envtest.WebhookInstallOptions) *listeners {
+	webhookAddr := net.JoinHostPort(hook.LocalServingHost, fmt.Sprint(hook.LocalServingPort))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(hook.LocalServingCAData)
+	dial := func(addr string) (net.Conn, error) {
+		d := &net.Dialer{Timeout: time.Second}
+		if addr == webhookAddr {
+			return tls.DialWithDialer(d, "tcp", addr, &tls.Config{RootCAs: pool})
+		}
+		return d.Dial("tcp", addr)
+	}
+	l := &listeners{}
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			for addr, at := range map[string]*time.Time{scimAddr: &l.scim, webhookAddr: &l.webhook} {
+				l.mu.Lock()
+				seen := !at.IsZero()
+				l.mu.Unlock()
+				if seen {
+					continue
+				}
+				conn, err := dial(addr)
+				if err == nil {
+					conn.Close()
+					continue
+				}
+				l.mu.Lock()
+				*at = time.Now()
+				l.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); <-watched })
+	return l
+}
+
+// reviewDirectly sends an AdmissionReview to the webhook server over HTTPS, as the
+// apiserver would, and expects an answer for it.
+func reviewDirectly(t *testing.T, hook *envtest.WebhookInstallOptions) {
+	t.Helper()
+	team := &rosterv1.OrgTeam{TypeMeta: metav1.TypeMeta{APIVersion: rosterv1.GroupVersion.String(), Kind: "OrgTeam"}}
+	team.Name, team.Namespace = "g-manual", "some-org"
+	team.Spec.DisplayName, team.Spec.ManagedBy = "Manual", rosterv1.ManagedByManual
+	raw, err := json.Marshal(team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	review := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID:       types.UID("rollout-review"),
+			Kind:      metav1.GroupVersionKind{Group: rosterv1.GroupVersion.Group, Version: rosterv1.GroupVersion.Version, Kind: "OrgTeam"},
+			Resource:  metav1.GroupVersionResource{Group: rosterv1.GroupVersion.Group, Version: rosterv1.GroupVersion.Version, Resource: "orgteams"},
+			Name:      team.Name,
+			Namespace: team.Namespace,
+			Operation: admissionv1.Create,
+			UserInfo:  authenticationv1.UserInfo{Username: "alice@example.com"},
+			Object:    runtime.RawExtension{Raw: raw},
+		},
+	}
+	body, err := json.Marshal(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(hook.LocalServingCAData)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	addr := net.JoinHostPort(hook.LocalServingHost, fmt.Sprint(hook.LocalServingPort))
+	resp, err := c.Post("https://"+addr+admission.TeamPath, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("the webhook does not answer while the manager drains: %v", err)
+	}
+	defer resp.Body.Close()
+	var answer admissionv1.AdmissionReview
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil || resp.StatusCode != http.StatusOK ||
+		answer.Response == nil || answer.Response.UID != review.Request.UID {
+		t.Fatalf("the webhook answered %d %+v (%v) while the manager drains", resp.StatusCode, answer.Response, err)
+	}
+	if !answer.Response.Allowed {
+		t.Fatalf("the webhook denied a manual team: %+v", answer.Response.Result)
+	}
+}
+
+// idp is a SCIM client that behaves like Okta: it retries a 429 or 503 that carries
+// Retry-After, and a request that failed before any answer arrived.
+type idp struct {
+	base, token string
+	http        *http.Client
+}
+
+type answer struct {
+	status     int
+	retryAfter string
+	id         string
+	err        error // no answer at all
+}
+
+func (c *idp) try(method, path, body string) answer {
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		return answer{err: err}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/scim+json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return answer{err: err}
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var doc struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(raw, &doc)
+	return answer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), id: doc.ID}
+}
+
+// maxAttempts bounds an idp's retries of one request.
+const maxAttempts = 20
+
+// send sends a request until it gets an answer other than a retryable failure, and fails the
+// test unless that answer is want. Every failure seen on the way must be one an identity
+// provider retries. counts, when not nil, counts the retries.
+func (c *idp) send(t *testing.T, method, path, body string, want int, counts ...*atomic.Int64) answer {
+	for attempt := 1; ; attempt++ {
+		a := c.try(method, path, body)
+		switch {
+		case a.err != nil:
+			if len(counts) > 0 {
+				counts[0].Add(1)
+			}
+		case a.status == http.StatusServiceUnavailable || a.status == http.StatusTooManyRequests:
+			if a.retryAfter == "" {
+				t.Errorf("%s %s: %d without Retry-After", method, path, a.status)
+				return a
+			}
+			if len(counts) > 1 {
+				counts[1].Add(1)
+			}
+		case a.status != want:
+			t.Errorf("%s %s: %d, want %d (attempt %d)", method, path, a.status, want, attempt)
+			return a
+		default:
+			return a
+		}
+		if attempt == maxAttempts {
+			t.Errorf("%s %s: no answer after %d attempts: last %d %v", method, path, attempt, a.status, a.err)
+			return a
+		}
+		// Okta waits Retry-After; the test only yields to the other workers.
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ackedWrites is what the client was told succeeded.
+type ackedWrites struct {
+	requests                 atomic.Int64 // answered requests
+	connRetries, busyRetries atomic.Int64
+	mu                       sync.Mutex
+	active                   map[string]bool // user id → active, as last acknowledged
+	members                  []string        // ids acknowledged as added to the group
+}
+
+func (a *ackedWrites) user(id string, active bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.active == nil {
+		a.active = map[string]bool{}
+	}
+	a.active[id] = active
+}
+
+func (a *ackedWrites) member(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.members = append(a.members, id)
+}
+
+// write creates users, adds each to the group and deactivates every third, until ctx ends.
+func (c *idp) write(t *testing.T, ctx context.Context, worker int, group string, acked *ackedWrites) {
+	patchOp := `"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]`
+	for i := 0; ctx.Err() == nil && !t.Failed(); i++ {
+		userName := fmt.Sprintf("w%d-%d@example.com", worker, i)
+		user := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":%q,"name":{"givenName":"W","familyName":"%d"},"emails":[{"primary":true,"value":%q,"type":"work"}],"active":true}`, userName, i, userName)
+		a := c.send(t, http.MethodPost, "/Users", user, http.StatusCreated, &acked.connRetries, &acked.busyRetries)
+		if a.status != http.StatusCreated {
+			return
+		}
+		acked.requests.Add(1)
+		acked.user(a.id, true)
+		add := fmt.Sprintf(`{%s,"Operations":[{"op":"add","path":"members","value":[{"value":%q}]}]}`, patchOp, a.id)
+		if c.send(t, http.MethodPatch, "/Groups/"+group, add, http.StatusNoContent, &acked.connRetries, &acked.busyRetries).status != http.StatusNoContent {
+			return
+		}
+		acked.requests.Add(1)
+		acked.member(a.id)
+		if i%3 == 0 {
+			off := fmt.Sprintf(`{%s,"Operations":[{"op":"replace","value":{"active":false}}]}`, patchOp)
+			if c.send(t, http.MethodPatch, "/Users/"+a.id, off, http.StatusOK, &acked.connRetries, &acked.busyRetries).status != http.StatusOK {
+				return
+			}
+			acked.requests.Add(1)
+			acked.user(a.id, false)
+		}
+	}
+}
+
+// checkInAPIServer reads the organization from the apiserver (no cache): exactly the
+// acknowledged users, each as last acknowledged, and every acknowledged member in the group.
+func (a *ackedWrites) checkInAPIServer(t *testing.T, namespace, group string) {
+	t.Helper()
+	ctx := context.Background()
+	var users rosterv1.OrgUserList
+	if err := env.Client.List(ctx, &users, client.InNamespace(namespace)); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(users.Items) != len(a.active) {
+		t.Errorf("the apiserver has %d users, the client was told of %d", len(users.Items), len(a.active))
+	}
+	for _, u := range users.Items {
+		want, ok := a.active[u.Name]
+		switch {
+		case !ok:
+			t.Errorf("user %s (%s) is in the apiserver but was never acknowledged", u.Name, u.Spec.UserName)
+		case u.Spec.IsActive() != want:
+			t.Errorf("user %s (%s): active %t in the apiserver, acknowledged %t", u.Name, u.Spec.UserName, u.Spec.IsActive(), want)
+		}
+	}
+	var list rosterv1.OrgTeamMemberSliceList
+	if err := env.Client.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{rosterv1.TeamLabel: group}); err != nil {
+		t.Fatal(err)
+	}
+	live := membership.Members(list.Items)
+	for _, id := range a.members {
+		if _, ok := live[id]; !ok {
+			t.Errorf("member %s was acknowledged but is not in the group's slices", id)
+		}
+	}
+	if len(live) != len(a.members) {
+		t.Errorf("the group has %d members in the apiserver, the client added %d", len(live), len(a.members))
+	}
+}
+
+func eventually(t *testing.T, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf(format, args...)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
