@@ -24,6 +24,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -538,5 +539,157 @@ func eventually(t *testing.T, cond func() bool, format string, args ...any) {
 			t.Fatalf(format, args...)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestShutdownTimeoutAnswers: requests still running at --shutdown-timeout — a user create
+// held at the apiserver, and a membership change whose group commit is held there — are
+// answered 503 with Retry-After when the timeout passes, not cut off, and the manager stops.
+func TestShutdownTimeoutAnswers(t *testing.T) {
+	const timeout = time.Second
+	m := env.StartRoster(t, func(c *app.Config) { c.ShutdownTimeout = timeout })
+	org := env.NewOrg(t, "late")
+	c := &idp{base: m.BaseURL + "/scim/v2/" + org.Name, token: org.Token, http: &http.Client{Timeout: 30 * time.Second}}
+	eventually(t, func() bool { return c.try(http.MethodGet, "/Users", "").status == http.StatusOK }, "token never accepted")
+	group := c.send(t, http.MethodPost, "/Groups", `{"displayName":"Late"}`, http.StatusCreated).id
+	member := c.send(t, http.MethodPost, "/Users", `{"userName":"member@example.com"}`, http.StatusCreated).id
+
+	held := holdWrites(t, org.Namespace)
+	patchOp := `"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]`
+	requests := map[string][2]string{
+		"OrgUser":            {"/Users", `{"userName":"late@example.com"}`},
+		"OrgTeamMemberSlice": {"/Groups/" + group, fmt.Sprintf(`{%s,"Operations":[{"op":"add","path":"members","value":[{"value":%q}]}]}`, patchOp, member)},
+	}
+	answers := make(chan answer, len(requests))
+	for kind, r := range requests {
+		method := http.MethodPost
+		if kind == "OrgTeamMemberSlice" {
+			method = http.MethodPatch
+		}
+		go func() { answers <- c.try(method, r[0], r[1]) }()
+		held.await(t, kind)
+	}
+	stopAt := time.Now()
+	stopped := make(chan struct{})
+	go func() { m.Stop(); close(stopped) }()
+	for range requests {
+		a := <-answers
+		if a.err != nil || a.status != http.StatusServiceUnavailable || a.retryAfter == "" {
+			t.Errorf("a request running at the shutdown timeout got %d (Retry-After %q, error %v), want 503 with Retry-After", a.status, a.retryAfter, a.err)
+		}
+	}
+	if took := time.Since(stopAt); took < timeout {
+		t.Errorf("answered %v after the stop began, before the shutdown timeout (%v)", took, timeout)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the manager did not stop")
+	}
+}
+
+// heldWrites is an admission webhook that holds the writes of OrgUsers and member slices in
+// one namespace until the test ends (then refuses them, so nothing held is written).
+type heldWrites struct {
+	arrived chan string // the kind of each held write
+}
+
+// holdWrites installs the webhook and waits until the apiserver calls it.
+func holdWrites(t *testing.T, namespace string) *heldWrites {
+	t.Helper()
+	certs := &envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
+	if err := certs.PrepWithoutInstalling(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = certs.Cleanup() })
+	h := &heldWrites{arrived: make(chan string, 16)}
+	release := make(chan struct{})
+	probed := make(chan struct{}, 1)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var review admissionv1.AdmissionReview
+		if err := json.NewDecoder(r.Body).Decode(&review); err != nil || review.Request == nil {
+			http.Error(w, "bad review", http.StatusBadRequest)
+			return
+		}
+		allowed := true
+		if review.Request.DryRun != nil && *review.Request.DryRun {
+			select { // the probe below: the webhook is in force
+			case probed <- struct{}{}:
+			default:
+			}
+		} else {
+			h.arrived <- review.Request.Kind.Kind
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			allowed = false
+		}
+		review.Response = &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: allowed,
+			Result: &metav1.Status{Message: "held by the test"}}
+		review.Request = nil
+		_ = json.NewEncoder(w).Encode(review)
+	})
+	srv := &http.Server{Handler: handler, ErrorLog: log.New(io.Discard, "", 0)}
+	ln, err := net.Listen("tcp", net.JoinHostPort(certs.LocalServingHost, fmt.Sprint(certs.LocalServingPort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = srv.ServeTLS(ln, certs.LocalServingCertDir+"/tls.crt", certs.LocalServingCertDir+"/tls.key")
+	}()
+
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	url := "https://" + ln.Addr().String() + "/hold"
+	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name:         "hold.rollout.test",
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: certs.LocalServingCAData},
+			Rules: []admissionregistrationv1.RuleWithOperations{{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+				Rule: admissionregistrationv1.Rule{APIGroups: []string{rosterv1.GroupVersion.Group}, APIVersions: []string{rosterv1.GroupVersion.Version},
+					Resources: []string{"orgusers", "orgteammemberslices"}},
+			}},
+			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": namespace}},
+			FailurePolicy:           &fail,
+			SideEffects:             &none,
+			AdmissionReviewVersions: []string{"v1"},
+		}},
+	}
+	cfg.Name = "hold-" + namespace
+	ctx := context.Background()
+	if err := env.Client.Create(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.Client.Delete(ctx, cfg)
+		close(release)
+		_ = srv.Close()
+	})
+	probe := &rosterv1.OrgUser{}
+	probe.Name, probe.Namespace, probe.Spec.UserName = "u-probe", namespace, "probe@example.com"
+	eventually(t, func() bool {
+		_ = env.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
+		select {
+		case <-probed:
+			return true
+		default:
+			return false
+		}
+	}, "the apiserver never called the holding webhook")
+	return h
+}
+
+// await waits until a write of kind is held.
+func (h *heldWrites) await(t *testing.T, kind string) {
+	t.Helper()
+	select {
+	case got := <-h.arrived:
+		if got != kind {
+			t.Fatalf("held a write of %s, want %s", got, kind)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no write of %s reached the apiserver", kind)
 	}
 }
