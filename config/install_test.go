@@ -123,15 +123,17 @@ func TestDefaultInstall(t *testing.T) {
 		t.Errorf("rendered kinds = %v, want %v", gotKinds, wantKinds)
 	}
 
-	// The five CRDs, exactly the generated ones.
+	// The CRDs, exactly the generated ones.
 	var crdNames []string
 	for _, o := range r.ofKind("CustomResourceDefinition") {
 		crdNames = append(crdNames, o.GetName())
 	}
 	slices.Sort(crdNames)
 	wantCRDs := []string{
+		"clusterteamrolebindings.scim.roster.dev",
 		"organizations.scim.roster.dev", "orgteammemberslices.scim.roster.dev",
 		"orgteamnameclaims.scim.roster.dev", "orgteams.scim.roster.dev", "orgusers.scim.roster.dev",
+		"teamrolebindings.scim.roster.dev",
 	}
 	if !slices.Equal(crdNames, wantCRDs) {
 		t.Errorf("CRDs = %v, want %v", crdNames, wantCRDs)
@@ -560,6 +562,38 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 	} {
 		if !aggregated(c.role, c.to) {
 			t.Errorf("ClusterRole %s is not aggregated to %s", c.role, c.to)
+		}
+	}
+	// Teams are bound to roles through the bind verb on named roles only, never on all roles
+	// (cluster-admin would be one), and the manager escalates nothing else: no rule lets it
+	// create roles or touch role bindings it did not render beyond what rendering needs.
+	bindable := false
+	for _, rule := range clusterRules {
+		if slices.Contains(rule.Verbs, "bind") || slices.Contains(rule.Verbs, "escalate") {
+			if slices.Contains(rule.Verbs, "escalate") || len(rule.ResourceNames) == 0 {
+				t.Errorf("the manager may %v %v of any name: it could bind teams to cluster-admin", rule.Verbs, rule.Resources)
+			}
+			if slices.Contains(rule.ResourceNames, "cluster-admin") {
+				t.Errorf("the install lets teams be bound to cluster-admin")
+			}
+			bindable = true
+		}
+	}
+	if !bindable {
+		t.Error("the manager may bind no role: TeamRoleBindings would all be RoleNotBindable")
+	}
+	for _, res := range []string{"roles", "clusterroles"} {
+		for _, verb := range []string{"create", "update", "patch", "delete"} {
+			if allows(clusterRules, "rbac.authorization.k8s.io", res, verb) {
+				t.Errorf("the manager may %s %s", verb, res)
+			}
+		}
+	}
+	for _, res := range []string{"rolebindings", "clusterrolebindings"} {
+		for _, verb := range []string{"get", "list", "watch", "create", "update", "delete"} {
+			if !allows(clusterRules, "rbac.authorization.k8s.io", res, verb) {
+				t.Errorf("the manager's ClusterRole does not allow %s %s (TeamRoleBindings)", verb, res)
+			}
 		}
 	}
 	// Metrics are served over HTTPS to callers the apiserver authorizes: the manager may ask
