@@ -346,6 +346,8 @@ var webhookPaths = map[string]string{
 	"orgteams":            "/validate-scim-roster-dev-v1alpha1-orgteam",
 	"orgteammemberslices": "/validate-scim-roster-dev-v1alpha1-orgteammemberslice",
 	"orgteamnameclaims":   "/validate-scim-roster-dev-v1alpha1-orgteamnameclaim",
+	"rolebindings":        "/validate-rbac-authorization-k8s-io-v1-rolebinding",
+	"clusterrolebindings": "/validate-rbac-authorization-k8s-io-v1-clusterrolebinding",
 }
 
 // checkWebhook checks the ValidatingWebhookConfiguration against the webhook Service, the
@@ -370,8 +372,19 @@ func checkWebhook(t *testing.T, r rendered, mgr *corev1.Container) {
 		rule := wh.Rules[0]
 		res := rule.Resources[0]
 		seen[res] = true
-		if !slices.Equal(rule.APIGroups, []string{rosterv1.GroupVersion.Group}) || !slices.Equal(rule.APIVersions, []string{rosterv1.GroupVersion.Version}) {
-			t.Errorf("webhook %s: groups %v versions %v, want %s", wh.Name, rule.APIGroups, rule.APIVersions, rosterv1.GroupVersion)
+		wantGV := rosterv1.GroupVersion
+		if rendered := rule.Resources[0] == "rolebindings" || rule.Resources[0] == "clusterrolebindings"; rendered {
+			// Rendered bindings only: the objectSelector keeps every other binding of the
+			// cluster away from a webhook that fails closed.
+			wantGV = rbacv1.SchemeGroupVersion
+			sel := wh.ObjectSelector
+			if sel == nil || len(sel.MatchExpressions) != 1 || sel.MatchExpressions[0].Key != rosterv1.BindingKindLabel ||
+				sel.MatchExpressions[0].Operator != metav1.LabelSelectorOpExists {
+				t.Errorf("webhook %s: objectSelector %+v, want %s Exists", wh.Name, sel, rosterv1.BindingKindLabel)
+			}
+		}
+		if !slices.Equal(rule.APIGroups, []string{wantGV.Group}) || !slices.Equal(rule.APIVersions, []string{wantGV.Version}) {
+			t.Errorf("webhook %s: groups %v versions %v, want %s", wh.Name, rule.APIGroups, rule.APIVersions, wantGV)
 		}
 		ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete}
 		if !slices.Equal(rule.Operations, ops) {
@@ -398,7 +411,7 @@ func checkWebhook(t *testing.T, r rendered, mgr *corev1.Container) {
 			t.Errorf("webhook %s: service port %d, the webhook Service listens on 443", wh.Name, *s.Port)
 		}
 		// The webhook's resource is one of the CRDs of the install.
-		if r.find("CustomResourceDefinition", res+"."+rosterv1.GroupVersion.Group) == nil {
+		if wantGV == rosterv1.GroupVersion && r.find("CustomResourceDefinition", res+"."+rosterv1.GroupVersion.Group) == nil {
 			t.Errorf("webhook %s: no CRD for %s", wh.Name, res)
 		}
 		// The call is skipped exactly for the manager's own service account.
