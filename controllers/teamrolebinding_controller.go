@@ -76,8 +76,8 @@ type AccessReconciler struct {
 	// APIReader lists rendered objects live when a binding is deleted: nothing looks again
 	// after its finalizer goes, so an object the cache has not seen yet must not be missed.
 	APIReader client.Reader
-	Members  *membership.Store
-	Recorder record.EventRecorder
+	Members   *membership.Store
+	Recorder  record.EventRecorder
 }
 
 // binding is either kind seen through what rendering needs.

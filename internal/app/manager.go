@@ -147,7 +147,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 			// Token Secrets are all in Roster's namespace, and Roster may read Secrets there only.
 			// Of the cluster's RoleBindings and ClusterRoleBindings only those Roster renders.
 			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}: {Label: tokenSecrets, Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
+				&corev1.Secret{}:             {Label: tokenSecrets, Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
 				&rbacv1.RoleBinding{}:        {Label: controllers.RenderedSelector()},
 				&rbacv1.ClusterRoleBinding{}: {Label: controllers.RenderedSelector()},
 			},
