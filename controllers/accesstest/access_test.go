@@ -224,15 +224,31 @@ func TestHandEdits(t *testing.T) {
 		t.Errorf("a cluster-admin creating a binding that passes for Roster's: %v", err)
 	}
 
-	// Forced through: reverted.
+	// Forced through: reverted. (The object is checked, not a SubjectAccessReview: the
+	// apiserver's authorizer follows bindings through its own watch, so right after the
+	// edit it may not grant mallory anything yet either way.)
 	if err := env.Client.Update(o.ctx, edit); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, 10*time.Second, func() (bool, string) {
+		var cur rbacv1.RoleBinding
+		if err := env.Client.Get(o.ctx, client.ObjectKeyFromObject(&rb), &cur); err != nil {
+			return false, err.Error()
+		}
+		named := slices.Contains(cur.Subjects, mallory)
+		return cur.ResourceVersion != edit.ResourceVersion && !named,
+			fmt.Sprintf("RoleBinding at %s (the edit's: %s) names mallory: %v", cur.ResourceVersion, edit.ResourceVersion, named)
+	})
 	awaitAccess(t, who{user: "mallory"}, o.org.Namespace, false)
-	// Deleted: back.
+	// Deleted: back, as a new object.
 	if err := env.Client.Delete(o.ctx, &rb); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, 10*time.Second, func() (bool, string) {
+		var cur rbacv1.RoleBinding
+		err := env.Client.Get(o.ctx, client.ObjectKeyFromObject(&rb), &cur)
+		return err == nil && cur.UID != rb.UID, fmt.Sprintf("not recreated: %v", err)
+	})
 	awaitAccess(t, who{user: "x", groups: []string{"oidc:Eng"}}, o.org.Namespace, true)
 
 	// Deleting the TeamRoleBinding deletes what it rendered (its finalizer: no garbage
