@@ -123,15 +123,17 @@ func TestDefaultInstall(t *testing.T) {
 		t.Errorf("rendered kinds = %v, want %v", gotKinds, wantKinds)
 	}
 
-	// The five CRDs, exactly the generated ones.
+	// The CRDs, exactly the generated ones.
 	var crdNames []string
 	for _, o := range r.ofKind("CustomResourceDefinition") {
 		crdNames = append(crdNames, o.GetName())
 	}
 	slices.Sort(crdNames)
 	wantCRDs := []string{
+		"clusterteamrolebindings.scim.roster.dev",
 		"organizations.scim.roster.dev", "orgteammemberslices.scim.roster.dev",
 		"orgteamnameclaims.scim.roster.dev", "orgteams.scim.roster.dev", "orgusers.scim.roster.dev",
+		"teamrolebindings.scim.roster.dev",
 	}
 	if !slices.Equal(crdNames, wantCRDs) {
 		t.Errorf("CRDs = %v, want %v", crdNames, wantCRDs)
@@ -344,6 +346,8 @@ var webhookPaths = map[string]string{
 	"orgteams":            "/validate-scim-roster-dev-v1alpha1-orgteam",
 	"orgteammemberslices": "/validate-scim-roster-dev-v1alpha1-orgteammemberslice",
 	"orgteamnameclaims":   "/validate-scim-roster-dev-v1alpha1-orgteamnameclaim",
+	"rolebindings":        "/validate-rbac-authorization-k8s-io-v1-rolebinding",
+	"clusterrolebindings": "/validate-rbac-authorization-k8s-io-v1-clusterrolebinding",
 }
 
 // checkWebhook checks the ValidatingWebhookConfiguration against the webhook Service, the
@@ -368,8 +372,19 @@ func checkWebhook(t *testing.T, r rendered, mgr *corev1.Container) {
 		rule := wh.Rules[0]
 		res := rule.Resources[0]
 		seen[res] = true
-		if !slices.Equal(rule.APIGroups, []string{rosterv1.GroupVersion.Group}) || !slices.Equal(rule.APIVersions, []string{rosterv1.GroupVersion.Version}) {
-			t.Errorf("webhook %s: groups %v versions %v, want %s", wh.Name, rule.APIGroups, rule.APIVersions, rosterv1.GroupVersion)
+		wantGV := rosterv1.GroupVersion
+		if rendered := rule.Resources[0] == "rolebindings" || rule.Resources[0] == "clusterrolebindings"; rendered {
+			// Rendered bindings only: the objectSelector keeps every other binding of the
+			// cluster away from a webhook that fails closed.
+			wantGV = rbacv1.SchemeGroupVersion
+			sel := wh.ObjectSelector
+			if sel == nil || len(sel.MatchExpressions) != 1 || sel.MatchExpressions[0].Key != rosterv1.BindingKindLabel ||
+				sel.MatchExpressions[0].Operator != metav1.LabelSelectorOpExists {
+				t.Errorf("webhook %s: objectSelector %+v, want %s Exists", wh.Name, sel, rosterv1.BindingKindLabel)
+			}
+		}
+		if !slices.Equal(rule.APIGroups, []string{wantGV.Group}) || !slices.Equal(rule.APIVersions, []string{wantGV.Version}) {
+			t.Errorf("webhook %s: groups %v versions %v, want %s", wh.Name, rule.APIGroups, rule.APIVersions, wantGV)
 		}
 		ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete}
 		if !slices.Equal(rule.Operations, ops) {
@@ -396,7 +411,7 @@ func checkWebhook(t *testing.T, r rendered, mgr *corev1.Container) {
 			t.Errorf("webhook %s: service port %d, the webhook Service listens on 443", wh.Name, *s.Port)
 		}
 		// The webhook's resource is one of the CRDs of the install.
-		if r.find("CustomResourceDefinition", res+"."+rosterv1.GroupVersion.Group) == nil {
+		if wantGV == rosterv1.GroupVersion && r.find("CustomResourceDefinition", res+"."+rosterv1.GroupVersion.Group) == nil {
 			t.Errorf("webhook %s: no CRD for %s", wh.Name, res)
 		}
 		// The call is skipped exactly for the manager's own service account.
@@ -560,6 +575,38 @@ func checkRBAC(t *testing.T, r rendered, dep *appsv1.Deployment) {
 	} {
 		if !aggregated(c.role, c.to) {
 			t.Errorf("ClusterRole %s is not aggregated to %s", c.role, c.to)
+		}
+	}
+	// Teams are bound to roles through the bind verb on named roles only, never on all roles
+	// (cluster-admin would be one), and the manager escalates nothing else: no rule lets it
+	// create roles or touch role bindings it did not render beyond what rendering needs.
+	bindable := false
+	for _, rule := range clusterRules {
+		if slices.Contains(rule.Verbs, "bind") || slices.Contains(rule.Verbs, "escalate") {
+			if slices.Contains(rule.Verbs, "escalate") || len(rule.ResourceNames) == 0 {
+				t.Errorf("the manager may %v %v of any name: it could bind teams to cluster-admin", rule.Verbs, rule.Resources)
+			}
+			if slices.Contains(rule.ResourceNames, "cluster-admin") {
+				t.Errorf("the install lets teams be bound to cluster-admin")
+			}
+			bindable = true
+		}
+	}
+	if !bindable {
+		t.Error("the manager may bind no role: TeamRoleBindings would all be RoleNotBindable")
+	}
+	for _, res := range []string{"roles", "clusterroles"} {
+		for _, verb := range []string{"create", "update", "patch", "delete"} {
+			if allows(clusterRules, "rbac.authorization.k8s.io", res, verb) {
+				t.Errorf("the manager may %s %s", verb, res)
+			}
+		}
+	}
+	for _, res := range []string{"rolebindings", "clusterrolebindings"} {
+		for _, verb := range []string{"get", "list", "watch", "create", "update", "delete"} {
+			if !allows(clusterRules, "rbac.authorization.k8s.io", res, verb) {
+				t.Errorf("the manager's ClusterRole does not allow %s %s (TeamRoleBindings)", verb, res)
+			}
 		}
 	}
 	// Metrics are served over HTTPS to callers the apiserver authorizes: the manager may ask

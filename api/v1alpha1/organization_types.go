@@ -36,6 +36,79 @@ type OrganizationSpec struct {
 	// +kubebuilder:default=Enabled
 	// +optional
 	SCIM SCIMState `json:"scim,omitempty"`
+
+	// Access says how the organization's teams become Kubernetes RBAC subjects in the
+	// bindings rendered from TeamRoleBindings and ClusterTeamRoleBindings (docs/access.md).
+	// Unset: Group subjects without a prefix, and no role may be bound.
+	// +optional
+	Access *AccessSpec `json:"access,omitempty"`
+}
+
+// SubjectMode is how a team appears in the rendered bindings.
+// +kubebuilder:validation:Enum=Group;User
+type SubjectMode string
+
+// The values of AccessSpec.Subjects.
+const (
+	// SubjectsGroup: one Group subject per team, for clusters whose authenticator puts the
+	// identity provider's groups into the token (OIDC groups claim).
+	SubjectsGroup SubjectMode = "Group"
+	// SubjectsUser: one User subject per active member of the team.
+	SubjectsUser SubjectMode = "User"
+)
+
+// UserClaim is what a User subject's name is made of.
+// +kubebuilder:validation:Enum=userName;email
+type UserClaim string
+
+// The values of AccessSpec.UserClaim.
+const (
+	UserClaimUserName UserClaim = "userName"
+	UserClaimEmail    UserClaim = "email"
+)
+
+// AccessSpec configures how the organization's teams are bound to roles.
+type AccessSpec struct {
+	// Subjects: Group (default) or User.
+	// +kubebuilder:default=Group
+	// +optional
+	Subjects SubjectMode `json:"subjects,omitempty"`
+	// GroupPrefix, in Group mode, goes before the team's display name to make the group's
+	// name as the API server sees it (its --oidc-groups-prefix, e.g. "oidc:").
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	GroupPrefix string `json:"groupPrefix,omitempty"`
+	// UserPrefix, in User mode, goes before each member's userName or email to make the
+	// user's name as the API server sees it (its --oidc-username-prefix, e.g. "oidc:").
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	UserPrefix string `json:"userPrefix,omitempty"`
+	// UserClaim, in User mode: userName (default) or email (the user's primary email, else
+	// its first one; users without an email are left out).
+	// +kubebuilder:default=userName
+	// +optional
+	UserClaim UserClaim `json:"userClaim,omitempty"`
+	// AllowedRoles are the roles the organization's teams may be bound to. Empty: none. A
+	// TeamRoleBinding of any other role renders nothing (Ready=False, RoleNotAllowed).
+	// Roster binds a role only if its install grants it the bind verb on that role too
+	// (docs/access.md, "What the install grants").
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	AllowedRoles []RoleRef `json:"allowedRoles,omitempty"`
+}
+
+// Allows reports whether the access settings let a team be bound to ref.
+func (a *AccessSpec) Allows(ref RoleRef) bool {
+	if a == nil {
+		return false
+	}
+	for _, r := range a.AllowedRoles {
+		if r == ref {
+			return true
+		}
+	}
+	return false
 }
 
 // SCIMState is whether an organization's SCIM endpoint serves its identity provider.

@@ -6,6 +6,7 @@
 //	go run ./hack/bench -scenarios post -n 5000 -concurrency 16
 //	go run ./hack/bench -scenarios store      # SCIM write -> PostgreSQL row latency at 50 writes/s
 //	go run ./hack/bench -scenarios lag        # how long a GET on another replica shows older state
+//	go run ./hack/bench -scenarios revoke     # SCIM removal/deactivation -> RoleBinding, at 50 changes/s
 package main
 
 import (
@@ -38,6 +39,8 @@ type config struct {
 	storeRate   int
 	storeWrites int
 	storeTeams  int
+	// revokeChanges is how many member removals and deactivations the revoke scenario times.
+	revokeChanges int
 }
 
 // bench is the shared state of a run: the control plane, a direct client and a Roster.
@@ -52,13 +55,14 @@ type bench struct {
 
 func main() {
 	var cfg config
-	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups, lag (GET on another replica), store (PostgreSQL; run it alone)")
+	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups, lag (GET on another replica), revoke (SCIM change -> RoleBinding), store (PostgreSQL; run it alone)")
 	flag.IntVar(&cfg.n, "n", 2000, "objects created per side in the post scenario")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "concurrent writers in the post scenario")
 	flag.IntVar(&cfg.users, "users", 100000, "users loaded for the filter and groups scenarios")
 	flag.IntVar(&cfg.teamSize, "team-size", 100000, "members of the big team in the groups scenario")
 	flag.IntVar(&cfg.storeRate, "store-rate", 50, "SCIM writes per second in the store scenario")
 	flag.IntVar(&cfg.storeWrites, "store-writes", 1500, "measured SCIM writes in the store scenario")
+	flag.IntVar(&cfg.revokeChanges, "revoke-changes", 300, "member removals and user deactivations timed in the revoke scenario (at -store-rate)")
 	flag.IntVar(&cfg.storeTeams, "store-teams", 10, "teams the store scenario's member adds spread over (1: one hot team)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (SCIM server included) to this file")
 	flag.Parse()
@@ -128,6 +132,8 @@ func run(cfg config, scenarios []string) error {
 			err = b.store(ctx)
 		case "lag":
 			err = b.lag(ctx)
+		case "revoke":
+			err = b.revoke(ctx)
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}

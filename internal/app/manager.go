@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -176,9 +177,12 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		Cache: cache.Options{
 			SyncPeriod: syncPeriod,
 			// Token Secrets are all in Roster's namespace, and Roster may read Secrets there only.
-			ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {
-				Label: tokenSecrets, Namespaces: map[string]cache.Config{cfg.Namespace: {}},
-			}},
+			// Of the cluster's RoleBindings and ClusterRoleBindings only those Roster renders.
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}:             {Label: tokenSecrets, Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
+				&rbacv1.RoleBinding{}:        {Label: controllers.RenderedSelector()},
+				&rbacv1.ClusterRoleBinding{}: {Label: controllers.RenderedSelector()},
+			},
 		},
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: cfg.Webhook.Host, Port: cfg.Webhook.Port, CertDir: cfg.Webhook.CertDir,
@@ -247,6 +251,12 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		Client: mgr.GetClient(), Members: members, Recorder: mgr.GetEventRecorderFor("roster-breakglass"),
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the break-glass controller: %w", err)
+	}
+	if err := (&controllers.AccessReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members,
+		Recorder: mgr.GetEventRecorderFor("roster-access"),
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the TeamRoleBinding controllers: %w", err)
 	}
 	if err := (&controllers.OrganizationReconciler{
 		Client:         mgr.GetClient(),

@@ -8,7 +8,8 @@
 // OrgTeamNameClaims, which reserve SCIM teams' display names, are Roster's alone too
 // (claims.go). Two deliberate exceptions, escape.go: Roster turns SCIM teams manual when SCIM
 // is disabled for their organization, and a configured break-glass group may edit SCIM teams
-// in an emergency.
+// in an emergency. The RoleBindings and ClusterRoleBindings Roster renders from
+// TeamRoleBindings are Roster's alone too (bindings.go).
 //
 // The ValidatingWebhookConfiguration is config/webhook/manifests.yaml. Its failurePolicy is
 // Fail on purpose: a webhook that fails open lets anyone change a SCIM-managed team while no
@@ -27,6 +28,7 @@ import (
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -87,6 +89,8 @@ func Register(srv webhook.Server, scheme *runtime.Scheme, opts Options) error {
 	srv.Register(TeamPath, admission.WithValidator[*rosterv1.OrgTeam](scheme, validator[*rosterv1.OrgTeam]{g.log, g.judgeTeam}))
 	srv.Register(SlicePath, admission.WithValidator[*rosterv1.OrgTeamMemberSlice](scheme, validator[*rosterv1.OrgTeamMemberSlice]{g.log, g.judgeSlice}))
 	srv.Register(ClaimPath, admission.WithValidator[*rosterv1.OrgTeamNameClaim](scheme, validator[*rosterv1.OrgTeamNameClaim]{g.log, g.judgeClaim}))
+	srv.Register(RoleBindingPath, admission.WithValidator[*rbacv1.RoleBinding](scheme, validator[*rbacv1.RoleBinding]{g.log, g.judgeRendered}))
+	srv.Register(ClusterRoleBindingPath, admission.WithValidator[*rbacv1.ClusterRoleBinding](scheme, validator[*rbacv1.ClusterRoleBinding]{g.log, g.judgeRendered}))
 	return nil
 }
 

@@ -324,8 +324,8 @@ func statusError(gr schema.GroupResource, o client.Object, reason metav1.StatusR
 // ignoredMetadata changes on every write or belongs to the apiserver's bookkeeping.
 var ignoredMetadata = []string{"managedFields", "resourceVersion", "generation"}
 
-// changedPaths lists the fields an UPDATE changes in spec and metadata, down to the leaf
-// (label and annotation keys included), sorted with spec first. status is not compared:
+// changedPaths lists the fields an UPDATE changes outside status, down to the leaf (label
+// and annotation keys included), sorted with spec first and metadata last. status is not compared:
 // the main resource cannot change it (the status subresource exists).
 func changedPaths(oldObj, newObj client.Object) ([]*field.Path, error) {
 	o, err := runtime.DefaultUnstructuredConverter.ToUnstructured(oldObj)
@@ -344,7 +344,11 @@ func changedPaths(oldObj, newObj client.Object) ([]*field.Path, error) {
 			}
 		}
 	}
-	for _, top := range []string{"spec", "metadata"} {
+	// Every top-level field but status and the type: spec for Roster's kinds, roleRef and
+	// subjects for RoleBindings (which have no spec); metadata last.
+	tops := sets.KeySet(o).Union(sets.KeySet(n)).Delete("status", "apiVersion", "kind", "metadata", "spec").UnsortedList()
+	sort.Strings(tops)
+	for _, top := range append(append([]string{"spec"}, tops...), "metadata") {
 		diff(field.NewPath(top), o[top], n[top], &out)
 	}
 	return out, nil
