@@ -61,7 +61,7 @@ func TestMembersOfA20000MemberTeam(t *testing.T) {
 	if f := strings.Fields(lines[0]); strings.Join(f, " ") != "USERNAME DISPLAY-NAME ACTIVE" {
 		t.Fatalf("table header %q", lines[0])
 	}
-	if !strings.HasPrefix(lines[1], "user00000@example.com   User 00000   true") {
+	if !strings.HasPrefix(lines[1], "user00000@example.com   User 00000     true") {
 		t.Fatalf("first row %q: want sorted by userName within the slice, columns aligned", lines[1])
 	}
 	byID := ok(t, "members", w.eng.Name, "--kubeconfig", w.kubeconfig)
