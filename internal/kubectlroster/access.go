@@ -54,15 +54,7 @@ type Access struct {
 
 // access prints the roles the user gets through its teams, by namespace.
 func (s *session) access(ctx context.Context, userName string, p printer, stderr io.Writer) error {
-	org, err := s.org(ctx)
-	if err != nil {
-		return err
-	}
-	u, err := s.findUser(ctx, org, userName)
-	if err != nil {
-		return err
-	}
-	teams, err := s.teamsOf(ctx, org.Spec.Namespace, u.Name)
+	org, u, teams, err := s.userTeams(ctx, userName)
 	if err != nil {
 		return err
 	}
@@ -118,9 +110,6 @@ func (s *session) access(ctx context.Context, userName string, p printer, stderr
 		if err != nil {
 			return err
 		}
-	}
-	if err := p.flush(); err != nil {
-		return err
 	}
 	return p.close()
 }

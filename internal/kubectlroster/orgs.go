@@ -84,9 +84,6 @@ func (s *session) orgs(ctx context.Context, p printer, format string) error {
 			return err
 		}
 	}
-	if err := p.flush(); err != nil {
-		return err
-	}
 	return p.close()
 }
 

@@ -24,7 +24,7 @@ type printer interface {
 	add(r row) error
 	// flush ends a batch: the rows so far are written.
 	flush() error
-	// close ends the output (a JSON array's closing bracket, an empty table's note).
+	// close writes what is left and ends the output (a JSON array's closing bracket).
 	close() error
 }
 
@@ -114,12 +114,7 @@ func (t *table) line(b *strings.Builder, cells []string) {
 	b.WriteByte('\n')
 }
 
-func (t *table) close() error {
-	if err := t.flush(); err != nil {
-		return err
-	}
-	return nil
-}
+func (t *table) close() error { return t.flush() }
 
 // jsonArray writes one JSON array, an element at a time.
 type jsonArray struct {

@@ -24,15 +24,7 @@ type Team struct {
 
 // teams prints the teams a user is in.
 func (s *session) teams(ctx context.Context, userName string, p printer) error {
-	org, err := s.org(ctx)
-	if err != nil {
-		return err
-	}
-	u, err := s.findUser(ctx, org, userName)
-	if err != nil {
-		return err
-	}
-	teams, err := s.teamsOf(ctx, org.Spec.Namespace, u.Name)
+	_, _, teams, err := s.userTeams(ctx, userName)
 	if err != nil {
 		return err
 	}
@@ -46,10 +38,21 @@ func (s *session) teams(ctx context.Context, userName string, p printer) error {
 			return err
 		}
 	}
-	if err := p.flush(); err != nil {
-		return err
-	}
 	return p.close()
+}
+
+// userTeams resolves the organization, the user and the teams the user is in.
+func (s *session) userTeams(ctx context.Context, userName string) (*rosterv1.Organization, *rosterv1.OrgUser, []rosterv1.OrgTeam, error) {
+	org, err := s.org(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u, err := s.findUser(ctx, org, userName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	teams, err := s.teamsOf(ctx, org.Spec.Namespace, u.Name)
+	return org, u, teams, err
 }
 
 // teamsOf returns the teams whose member slices name the user id, sorted by display name.
