@@ -44,6 +44,17 @@ control-plane: ## Build kube-apiserver, etcd and kubectl into bin/ (once; ~6 min
 build: ## Build bin/roster.
 	go build -o $(ROSTER) .
 
+# PLUGIN_DIR is where install-plugin puts kubectl-roster: $GOBIN when set, else ~/.local/bin.
+# kubectl finds plugins on PATH (kubectl plugin list).
+PLUGIN_DIR ?= $(or $(shell go env GOBIN),$(HOME)/.local/bin)
+
+.PHONY: install-plugin
+install-plugin: ## Build bin/kubectl-roster and install it into $(PLUGIN_DIR) (kubectl roster).
+	go build -o $(BIN)/kubectl-roster .
+	install -d $(PLUGIN_DIR)
+	install -m 0755 $(BIN)/kubectl-roster $(PLUGIN_DIR)/kubectl-roster
+	@case ":$$PATH:" in *":$(PLUGIN_DIR):"*) ;; *) echo "note: $(PLUGIN_DIR) is not on PATH: add it so kubectl finds kubectl-roster";; esac
+
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from kubebuilder markers.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases

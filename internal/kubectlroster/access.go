@@ -1,0 +1,197 @@
+package kubectlroster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+)
+
+// Labels of the RoleBindings and ClusterRoleBindings that Roster renders from a
+// TeamRoleBinding or ClusterTeamRoleBinding (issue 13's contract), besides rosterv1.OrgLabel
+// and rosterv1.TeamLabel (the OrgTeam's object name).
+const (
+	bindingLabel     = "scim.roster.dev/binding"      // the TeamRoleBinding's or ClusterTeamRoleBinding's name
+	bindingKindLabel = "scim.roster.dev/binding-kind" // TeamRoleBinding or ClusterTeamRoleBinding
+)
+
+// bindingPage is small: in User mode a rendered object holds up to 1,000 subjects.
+const bindingPage = 20
+
+// Ref names a Kubernetes object.
+type Ref struct {
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// Access is one line of `kubectl roster access` (-o json / yaml items): a role the user gets
+// in a namespace (empty: cluster-wide) through a team.
+type Access struct {
+	Namespace string `json:"namespace,omitempty"`
+	Role      Ref    `json:"role"`
+	Team      string `json:"team"`
+	TeamID    string `json:"teamId"`
+	// Binding is the TeamRoleBinding or ClusterTeamRoleBinding the role comes from.
+	Binding Ref `json:"binding"`
+	// Objects are the rendered RoleBindings or ClusterRoleBindings (several when User mode
+	// splits a large team).
+	Objects []string `json:"objects"`
+	// Subject is who the rendered objects name for this user: the team's group (Group mode,
+	// granted when the authenticator puts the user in that group) or the user (User mode).
+	// Unset when they do not name the user (User mode: inactive, or not rendered yet).
+	Subject *rbacv1.Subject `json:"subject,omitempty"`
+	// Note says why there is no subject.
+	Note string `json:"note,omitempty"`
+}
+
+// access prints the roles the user gets through its teams, by namespace.
+func (s *session) access(ctx context.Context, userName string, p printer, stderr io.Writer) error {
+	org, u, teams, err := s.userTeams(ctx, userName)
+	if err != nil {
+		return err
+	}
+	names, err := s.subjectNames(ctx, org, u)
+	if err != nil {
+		return err
+	}
+	var rows []*Access
+	for i := range teams {
+		found, err := s.renderedFor(ctx, org.Name, &teams[i], names)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, found...)
+	}
+	for _, r := range rows {
+		if r.Subject == nil {
+			r.Note = "not a subject yet (the controller has not rendered the binding)"
+			if !u.Spec.IsActive() {
+				r.Note = "user inactive: no access in User mode"
+			}
+		}
+	}
+	sort.Slice(rows, func(a, b int) bool {
+		x, y := rows[a], rows[b]
+		if x.Namespace != y.Namespace {
+			return x.Namespace < y.Namespace
+		}
+		if x.Role != y.Role {
+			return x.Role.Kind+"/"+x.Role.Name < y.Role.Kind+"/"+y.Role.Name
+		}
+		return x.Team < y.Team
+	})
+	if !u.Spec.IsActive() {
+		fmt.Fprintf(stderr, "note: user %q is inactive: in User mode Roster names no inactive user in any binding\n", u.Spec.UserName)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(stderr, "user %q is in %d team(s), none bound to a role\n", u.Spec.UserName, len(teams))
+	}
+	p.header([]string{"NAMESPACE", "ROLE", "TEAM", "SUBJECT"}, []string{"BINDING", "OBJECTS"})
+	for _, r := range rows {
+		ns := r.Namespace
+		if ns == "" {
+			ns = "<cluster-wide>"
+		}
+		subject := "<none: " + r.Note + ">"
+		if r.Subject != nil {
+			subject = r.Subject.Kind + ":" + r.Subject.Name
+		}
+		err := p.add(row{item: r,
+			cells: []string{ns, r.Role.Kind + "/" + r.Role.Name, r.Team, subject},
+			wide:  []string{r.Binding.Kind + "/" + r.Binding.Name, strings.Join(r.Objects, ",")}})
+		if err != nil {
+			return err
+		}
+	}
+	return p.close()
+}
+
+// subjectNames are the User subject names that mean u in this organization's bindings:
+// spec.access.userPrefix + the userName or the primary email (spec.access.userClaim). The
+// Organization is read unstructured: spec.access is newer than some installed CRDs, and
+// without it the user's userName and emails, unprefixed, are looked for.
+func (s *session) subjectNames(ctx context.Context, org *rosterv1.Organization, u *rosterv1.OrgUser) (map[string]bool, error) {
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(rosterv1.GroupVersion.WithKind("Organization"))
+	if err := s.c.Get(ctx, client.ObjectKey{Name: org.Name}, obj); err != nil {
+		return nil, fmt.Errorf("reading organization %q: %w", org.Name, err)
+	}
+	access, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "access")
+	prefix, claim := access["userPrefix"], access["userClaim"]
+	names := map[string]bool{}
+	if claim != "email" {
+		names[prefix+u.Spec.UserName] = true
+	}
+	if claim != "userName" {
+		if claim == "email" {
+			if e := primaryEmail(u); e != "" {
+				names[prefix+e] = true
+			}
+		} else {
+			for _, e := range u.Spec.Emails {
+				names[prefix+e.Value] = true
+			}
+		}
+	}
+	return names, nil
+}
+
+// renderedFor reads the RoleBindings and ClusterRoleBindings rendered for team and returns
+// one row per binding, namespace and role, with the subject that names the user if any.
+func (s *session) renderedFor(ctx context.Context, org string, team *rosterv1.OrgTeam, names map[string]bool) ([]*Access, error) {
+	sel := client.MatchingLabels{rosterv1.OrgLabel: org, rosterv1.TeamLabel: team.Name}
+	rows := map[string]*Access{}
+	add := func(kind, ns, name string, labels map[string]string, role rbacv1.RoleRef, subjects []rbacv1.Subject) {
+		b := Ref{Kind: labels[bindingKindLabel], Name: labels[bindingLabel]}
+		if b.Kind == "TeamRoleBinding" {
+			b.Namespace = team.Namespace
+		}
+		key := ns + "\x00" + b.Kind + "\x00" + b.Name + "\x00" + role.Kind + "\x00" + role.Name
+		r := rows[key]
+		if r == nil {
+			r = &Access{Namespace: ns, Role: Ref{Kind: role.Kind, Name: role.Name}, Team: team.Spec.DisplayName, TeamID: team.Name, Binding: b}
+			rows[key] = r
+		}
+		r.Objects = append(r.Objects, kind+"/"+name)
+		for _, sub := range subjects {
+			if r.Subject == nil && (sub.Kind == rbacv1.GroupKind || (sub.Kind == rbacv1.UserKind && names[sub.Name])) {
+				sub := sub
+				r.Subject = &sub
+			}
+		}
+	}
+	newRBs := func() *rbacv1.RoleBindingList { return &rbacv1.RoleBindingList{} }
+	err := eachPage(ctx, s.c, newRBs, bindingPage, []client.ListOption{sel}, func(l *rbacv1.RoleBindingList) error {
+		for _, rb := range l.Items {
+			add("RoleBinding", rb.Namespace, rb.Name, rb.Labels, rb.RoleRef, rb.Subjects)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the RoleBindings of team %q in all namespaces: %w", team.Spec.DisplayName, err)
+	}
+	newCRBs := func() *rbacv1.ClusterRoleBindingList { return &rbacv1.ClusterRoleBindingList{} }
+	err = eachPage(ctx, s.c, newCRBs, bindingPage, []client.ListOption{sel}, func(l *rbacv1.ClusterRoleBindingList) error {
+		for _, crb := range l.Items {
+			add("ClusterRoleBinding", "", crb.Name, crb.Labels, crb.RoleRef, crb.Subjects)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the ClusterRoleBindings of team %q: %w", team.Spec.DisplayName, err)
+	}
+	out := make([]*Access, 0, len(rows))
+	for _, r := range rows {
+		sort.Strings(r.Objects)
+		out = append(out, r)
+	}
+	return out, nil
+}
