@@ -123,7 +123,7 @@ func (r *OrgUserReconciler) finish(ctx context.Context, user *rosterv1.OrgUser, 
 func storeUser(org string, u *rosterv1.OrgUser) identitystore.User {
 	row := identitystore.User{
 		Org: org, ID: u.Name, UserName: u.Spec.UserName, ExternalID: u.Spec.ExternalID,
-		DisplayName: u.Spec.DisplayName, Email: primaryEmail(u.Spec.Emails), Active: u.Spec.IsActive(),
+		DisplayName: u.Spec.DisplayName, Email: u.Spec.PrimaryEmail(), Active: u.Spec.IsActive(),
 		ManagedBy: identitystore.ManagedBySCIM,
 	}
 	if n := u.Spec.Name; n != nil {
@@ -133,19 +133,6 @@ func storeUser(org string, u *rosterv1.OrgUser) identitystore.User {
 }
 
 // primaryEmail is the email marked primary, else the first one with a value.
-func primaryEmail(emails []rosterv1.MultiValued) string {
-	first := ""
-	for _, e := range emails {
-		if e.Primary && e.Value != "" {
-			return e.Value
-		}
-		if first == "" {
-			first = e.Value
-		}
-	}
-	return first
-}
-
 // sameUser compares the columns Roster writes.
 func sameUser(a, b identitystore.User) bool {
 	return a.UserName == b.UserName && a.ExternalID == b.ExternalID && a.DisplayName == b.DisplayName &&

@@ -52,8 +52,8 @@ func TestStoreUser(t *testing.T) {
 		{[]rosterv1.MultiValued{{Value: ""}, {Value: "b@x"}}, "b@x"},
 		{[]rosterv1.MultiValued{{Value: "a@x"}, {Value: "b@x", Primary: true}}, "b@x"},
 	} {
-		if got := primaryEmail(tc.emails); got != tc.want {
-			t.Errorf("primaryEmail(%v) = %q, want %q", tc.emails, got, tc.want)
+		if got := (&rosterv1.OrgUserSpec{Emails: tc.emails}).PrimaryEmail(); got != tc.want {
+			t.Errorf("PrimaryEmail(%v) = %q, want %q", tc.emails, got, tc.want)
 		}
 	}
 }

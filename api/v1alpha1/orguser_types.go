@@ -148,6 +148,22 @@ type OrgUserSpec struct {
 // IsActive reports whether the user is active (the default when unset).
 func (s *OrgUserSpec) IsActive() bool { return s.Active == nil || *s.Active }
 
+// PrimaryEmail is the email marked primary, else the first non-empty one, else "". The
+// identity store's email column and User-mode role binding subjects both use it.
+func (s *OrgUserSpec) PrimaryEmail() string {
+	for _, e := range s.Emails {
+		if e.Primary && e.Value != "" {
+			return e.Value
+		}
+	}
+	for _, e := range s.Emails {
+		if e.Value != "" {
+			return e.Value
+		}
+	}
+	return ""
+}
+
 // OrgUserStatus is the observed state of an OrgUser.
 type OrgUserStatus struct {
 	// ObservedGeneration is the generation last written to the identity store.

@@ -40,33 +40,28 @@ func UserSubject(a *rosterv1.AccessSpec, u *rosterv1.OrgUser) (rbacv1.Subject, b
 	if !u.Spec.IsActive() || !u.DeletionTimestamp.IsZero() {
 		return rbacv1.Subject{}, false
 	}
-	name := u.Spec.UserName
-	prefix := ""
-	if a != nil {
-		prefix = a.UserPrefix
-		if a.UserClaim == rosterv1.UserClaimEmail {
-			name = PrimaryEmail(u.Spec.Emails)
-		}
-	}
+	name := UserSubjectName(a, &u.Spec)
 	if name == "" {
 		return rbacv1.Subject{}, false
 	}
-	return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: prefix + name}, true
+	return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}, true
 }
 
-// PrimaryEmail is the email marked primary, else the first one, else "".
-func PrimaryEmail(emails []rosterv1.MultiValued) string {
-	for _, e := range emails {
-		if e.Primary && e.Value != "" {
-			return e.Value
+// UserSubjectName is the User subject name a user has in User mode, whether or not it is
+// active: the prefix and the userName or the primary email (userClaim); "" when the claim
+// is email and the user has none.
+func UserSubjectName(a *rosterv1.AccessSpec, spec *rosterv1.OrgUserSpec) string {
+	name, prefix := spec.UserName, ""
+	if a != nil {
+		prefix = a.UserPrefix
+		if a.UserClaim == rosterv1.UserClaimEmail {
+			name = spec.PrimaryEmail()
 		}
 	}
-	for _, e := range emails {
-		if e.Value != "" {
-			return e.Value
-		}
+	if name == "" {
+		return ""
 	}
-	return ""
+	return prefix + name
 }
 
 // SortSubjects sorts subjects and drops duplicates.

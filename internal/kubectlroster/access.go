@@ -8,18 +8,10 @@ import (
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
-)
-
-// Labels of the RoleBindings and ClusterRoleBindings that Roster renders from a
-// TeamRoleBinding or ClusterTeamRoleBinding (issue 13's contract), besides rosterv1.OrgLabel
-// and rosterv1.TeamLabel (the OrgTeam's object name).
-const (
-	bindingLabel     = "scim.roster.dev/binding"      // the TeamRoleBinding's or ClusterTeamRoleBinding's name
-	bindingKindLabel = "scim.roster.dev/binding-kind" // TeamRoleBinding or ClusterTeamRoleBinding
+	"github.com/rosterhq/roster/internal/access"
 )
 
 // bindingPage is small: in User mode a rendered object holds up to 1,000 subjects.
@@ -58,10 +50,7 @@ func (s *session) access(ctx context.Context, userName string, p printer, stderr
 	if err != nil {
 		return err
 	}
-	names, err := s.subjectNames(ctx, org, u)
-	if err != nil {
-		return err
-	}
+	names := subjectNames(org, u)
 	var rows []*Access
 	for i := range teams {
 		found, err := s.renderedFor(ctx, org.Name, &teams[i], names)
@@ -114,34 +103,14 @@ func (s *session) access(ctx context.Context, userName string, p printer, stderr
 	return p.close()
 }
 
-// subjectNames are the User subject names that mean u in this organization's bindings:
-// spec.access.userPrefix + the userName or the primary email (spec.access.userClaim). The
-// Organization is read unstructured: spec.access is newer than some installed CRDs, and
-// without it the user's userName and emails, unprefixed, are looked for.
-func (s *session) subjectNames(ctx context.Context, org *rosterv1.Organization, u *rosterv1.OrgUser) (map[string]bool, error) {
-	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(rosterv1.GroupVersion.WithKind("Organization"))
-	if err := s.c.Get(ctx, client.ObjectKey{Name: org.Name}, obj); err != nil {
-		return nil, fmt.Errorf("reading organization %q: %w", org.Name, err)
-	}
-	access, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "access")
-	prefix, claim := access["userPrefix"], access["userClaim"]
+// subjectNames are the User subject names that mean u in this organization's bindings (one,
+// computed as the controller computes it: internal/access).
+func subjectNames(org *rosterv1.Organization, u *rosterv1.OrgUser) map[string]bool {
 	names := map[string]bool{}
-	if claim != "email" {
-		names[prefix+u.Spec.UserName] = true
+	if name := access.UserSubjectName(org.Spec.Access, &u.Spec); name != "" {
+		names[name] = true
 	}
-	if claim != "userName" {
-		if claim == "email" {
-			if e := primaryEmail(u); e != "" {
-				names[prefix+e] = true
-			}
-		} else {
-			for _, e := range u.Spec.Emails {
-				names[prefix+e.Value] = true
-			}
-		}
-	}
-	return names, nil
+	return names
 }
 
 // renderedFor reads the RoleBindings and ClusterRoleBindings rendered for team and returns
@@ -150,7 +119,7 @@ func (s *session) renderedFor(ctx context.Context, org string, team *rosterv1.Or
 	sel := client.MatchingLabels{rosterv1.OrgLabel: org, rosterv1.TeamLabel: team.Name}
 	rows := map[string]*Access{}
 	add := func(kind, ns, name string, labels map[string]string, role rbacv1.RoleRef, subjects []rbacv1.Subject) {
-		b := Ref{Kind: labels[bindingKindLabel], Name: labels[bindingLabel]}
+		b := Ref{Kind: labels[rosterv1.BindingKindLabel], Name: labels[rosterv1.BindingLabel]}
 		if b.Kind == "TeamRoleBinding" {
 			b.Namespace = team.Namespace
 		}

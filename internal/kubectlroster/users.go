@@ -19,7 +19,7 @@ type person struct {
 }
 
 func personOf(u *rosterv1.OrgUser) *person {
-	return &person{userName: u.Spec.UserName, displayName: displayName(u), email: primaryEmail(u), active: u.Spec.IsActive()}
+	return &person{userName: u.Spec.UserName, displayName: displayName(u), email: u.Spec.PrimaryEmail(), active: u.Spec.IsActive()}
 }
 
 // displayName is the user's displayName, else the formatted name, else given and family name.
@@ -32,19 +32,6 @@ func displayName(u *rosterv1.OrgUser) string {
 			return n.Formatted
 		}
 		return strings.TrimSpace(n.GivenName + " " + n.FamilyName)
-	}
-	return ""
-}
-
-// primaryEmail is the primary email, else the first.
-func primaryEmail(u *rosterv1.OrgUser) string {
-	for _, e := range u.Spec.Emails {
-		if e.Primary {
-			return e.Value
-		}
-	}
-	if len(u.Spec.Emails) > 0 {
-		return u.Spec.Emails[0].Value
 	}
 	return ""
 }
