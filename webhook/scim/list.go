@@ -40,6 +40,7 @@ func parseListParams(c *gin.Context, rt schema.ResourceType) (listParams, error)
 		if err != nil {
 			return p, err
 		}
+		e = filter.Coerce(rt, e)
 		if err := filter.Validate(rt, e); err != nil {
 			return p, err
 		}
