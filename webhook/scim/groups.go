@@ -20,6 +20,7 @@ import (
 // groupRoutes mounts /Groups.
 func (s *Server) groupRoutes(g *gin.RouterGroup) {
 	g.GET("", s.listGroups)
+	g.POST("/.search", search(s.listGroups))
 	g.POST("", s.createGroup)
 	g.GET("/:id", s.getGroup)
 	g.PUT("/:id", s.replaceGroup)
@@ -141,17 +142,26 @@ func (s *Server) getGroup(c *gin.Context) {
 	s.writeView(c, http.StatusOK, v)
 }
 
-// listGroups serves GET /Groups.
+// listGroups serves GET /Groups and POST /Groups/.search.
 func (s *Server) listGroups(c *gin.Context) {
 	p, err := parseListParams(c, schema.Group)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	teams, err := s.candidateTeams(c, p.Filter)
+	total, page, err := s.searchGroups(c, p.of(schema.Group))
 	if err != nil {
 		writeError(c, err)
 		return
+	}
+	writeList(c, total, p.StartIndex, page)
+}
+
+// searchGroups returns the number of groups p selects and the page of them it asks for.
+func (s *Server) searchGroups(c *gin.Context, p listParams) (total int, page []map[string]any, err error) {
+	teams, err := s.candidateTeams(c, p.Filter)
+	if err != nil {
+		return 0, nil, err
 	}
 	needMembers := mentionsMembers(p.Filter) || strings.HasPrefix(strings.ToLower(p.SortBy), "members")
 	// A filtered team's view is built for the filter and reused for the page.
@@ -166,7 +176,7 @@ func (s *Server) listGroups(c *gin.Context) {
 		}
 		return v, err
 	}
-	total, page, err := selectPage(p, schema.Group, directory.SCIMTeams(teams),
+	return selectPage(p, schema.Group, directory.SCIMTeams(teams),
 		func(t *rosterv1.OrgTeam) (map[string]any, error) {
 			v, err := viewOf(t)
 			if err != nil {
@@ -194,11 +204,6 @@ func (s *Server) listGroups(c *gin.Context) {
 			}
 			return s.renderGroup(c, v, p.Attributes, p.Excluded)
 		})
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	writeList(c, total, p.StartIndex, page)
 }
 
 // mentionsMembers reports whether a filter refers to the members attribute.

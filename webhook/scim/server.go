@@ -173,9 +173,11 @@ func (s *Server) routes() (http.Handler, error) {
 	org.GET("/ResourceTypes/:id", s.resourceTypeByID)
 	org.Any("/Me", func(c *gin.Context) { writeError(c, errMeNotImplemented) })
 	org.Any("/Bulk", func(c *gin.Context) { writeError(c, errBulkNotImplemented) })
+	org.POST("/.search", s.limitBody(s.opts.MaxUserBodyBytes), search(s.searchAll))
 
 	users := org.Group("/Users", s.limitBody(s.opts.MaxUserBodyBytes))
 	users.GET("", s.listUsers)
+	users.POST("/.search", search(s.listUsers))
 	users.POST("", s.createUser)
 	users.GET("/:id", s.getUser)
 	users.PUT("/:id", s.replaceUser)

@@ -37,24 +37,34 @@ func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
 	writeJSON(c, status, s.renderUser(c, u, s.userDoc(c, u)))
 }
 
-// listUsers serves GET /Users: filter, sort, page and project, all from the cache.
+// listUsers serves GET /Users and POST /Users/.search: filter, sort, page and project, all
+// from the cache.
 func (s *Server) listUsers(c *gin.Context) {
 	p, err := parseListParams(c, schema.User)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	users, err := s.candidateUsers(c, p.Filter)
+	total, page, err := s.searchUsers(c, p.of(schema.User))
 	if err != nil {
 		writeError(c, err)
 		return
+	}
+	writeList(c, total, p.StartIndex, page)
+}
+
+// searchUsers returns the number of users p selects and the page of them it asks for.
+func (s *Server) searchUsers(c *gin.Context, p listParams) (total int, page []map[string]any, err error) {
+	users, err := s.candidateUsers(c, p.Filter)
+	if err != nil {
+		return 0, nil, err
 	}
 	objs := make([]*rosterv1.OrgUser, len(users))
 	for i := range users {
 		objs[i] = &users[i]
 	}
 	withGroups := mentionsGroups(p.Filter)
-	total, page, err := selectPage(p, schema.User, objs,
+	return selectPage(p, schema.User, objs,
 		func(u *rosterv1.OrgUser) (map[string]any, error) {
 			doc := s.userDoc(c, u)
 			if withGroups {
@@ -68,11 +78,6 @@ func (s *Server) listUsers(c *gin.Context) {
 			}
 			return s.renderUser(c, u, doc), nil
 		})
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	writeList(c, total, p.StartIndex, page)
 }
 
 // candidateUsers returns the users a filter can match, using an index when the filter has an

@@ -166,3 +166,29 @@ func coerce(e Expr, def func(AttrPath) *schema.Attribute, rt schema.ResourceType
 	}
 	return e
 }
+
+// ValidateAny checks e for a search that spans several resource types (POST /.search at the
+// base URL): each attribute expression must be valid, after Coerce, for at least one of rts.
+// An attribute only some of the types have is accepted; it matches nothing of the others.
+func ValidateAny(rts []schema.ResourceType, e Expr) error {
+	switch n := e.(type) {
+	case *Logical:
+		if err := ValidateAny(rts, n.Left); err != nil {
+			return err
+		}
+		return ValidateAny(rts, n.Right)
+	case *Not:
+		return ValidateAny(rts, n.Expr)
+	}
+	var first error
+	for _, rt := range rts {
+		err := Validate(rt, Coerce(rt, e))
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
