@@ -19,10 +19,10 @@ import (
 
 // groupRoutes mounts /Groups.
 func (s *Server) groupRoutes(g *gin.RouterGroup) {
-	g.GET("", s.listGroups)
+	getRoute(g, "", s.listGroups)
 	g.POST("/.search", search(s.listGroups))
 	g.POST("", s.createGroup)
-	g.GET("/:id", s.getGroup)
+	getRoute(g, "/:id", s.getGroup)
 	g.PUT("/:id", s.replaceGroup)
 	g.PATCH("/:id", s.patchGroup)
 	g.DELETE("/:id", s.deleteGroup)
