@@ -136,7 +136,7 @@ func storeUser(org string, u *rosterv1.OrgUser) identitystore.User {
 func primaryEmail(emails []rosterv1.MultiValued) string {
 	first := ""
 	for _, e := range emails {
-		if e.Primary && e.Value != "" {
+		if e.IsPrimary() && e.Value != "" {
 			return e.Value
 		}
 		if first == "" {

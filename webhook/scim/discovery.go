@@ -50,7 +50,7 @@ func discoveryDocs[T any](s *Server, c *gin.Context, items []T, endpoint, resour
 }
 
 func (s *Server) schemaDocs(c *gin.Context) []map[string]any {
-	return discoveryDocs(s, c, schema.Schemas, "Schemas", "Schema", schema.SchemaSchema, func(sc *schema.Schema) string { return sc.ID })
+	return discoveryDocs(s, c, schema.DiscoverySchemas, "Schemas", "Schema", schema.SchemaSchema, func(sc *schema.Schema) string { return sc.ID })
 }
 
 func (s *Server) resourceTypeDocs(c *gin.Context) []map[string]any {

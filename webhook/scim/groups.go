@@ -96,7 +96,9 @@ func (s *Server) renderGroup(c *gin.Context, v membership.View, attributes, excl
 		if err != nil {
 			return nil, err
 		}
-		doc["members"] = refs
+		if len(refs) > 0 { // an empty multi-valued attribute is left out (RFC 7643 §2.5)
+			doc["members"] = refs
+		}
 	}
 	return doc, nil
 }

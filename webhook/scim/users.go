@@ -110,7 +110,7 @@ func (s *Server) candidateUsers(c *gin.Context, f filter.Expr) ([]rosterv1.OrgUs
 
 // createUser serves POST /Users.
 func (s *Server) createUser(c *gin.Context) {
-	spec, err := readUserSpec(c)
+	spec, err := readUserSpec(c, document.NewUserSpec)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -126,13 +126,13 @@ func (s *Server) createUser(c *gin.Context) {
 	s.writeUser(c, http.StatusCreated, u)
 }
 
-// readUserSpec reads a POST/PUT User body into an OrgUserSpec.
-func readUserSpec(c *gin.Context) (rosterv1.OrgUserSpec, error) {
+// readUserSpec reads a POST/PUT User body into an OrgUserSpec with toSpec.
+func readUserSpec(c *gin.Context, toSpec func(map[string]any) (rosterv1.OrgUserSpec, error)) (rosterv1.OrgUserSpec, error) {
 	doc, err := readResource(c, schema.User)
 	if err != nil {
 		return rosterv1.OrgUserSpec{}, err
 	}
-	return document.UserSpec(doc)
+	return toSpec(doc)
 }
 
 // keepUserName enforces that usernames are immutable: a different userName is 400
@@ -148,7 +148,7 @@ func keepUserName(current string, spec *rosterv1.OrgUserSpec) error {
 // replaceUser serves PUT /Users/{id}: the body replaces every writable attribute. userName
 // cannot change (usernames are immutable): a different one is 400 mutability.
 func (s *Server) replaceUser(c *gin.Context) {
-	spec, err := readUserSpec(c)
+	spec, err := readUserSpec(c, document.UserSpec)
 	if err != nil {
 		writeError(c, err)
 		return
