@@ -23,6 +23,11 @@ func (s *Server) serviceProviderConfig(c *gin.Context) {
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
+		// RFC 9865: index paging only; a cursor is refused (parseListParams).
+		"pagination": map[string]any{
+			"cursor": false, "index": true, "defaultPaginationMethod": "index",
+			"defaultPageSize": maxPageSize, "maxPageSize": maxPageSize,
+		},
 		"authenticationSchemes": []map[string]any{{
 			"type":        "oauthbearertoken",
 			"name":        "OAuth Bearer Token",

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -15,6 +16,7 @@ import (
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/patch"
 	"github.com/rosterhq/roster/internal/scim/schema"
+	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
 
 // groupRoutes mounts /Groups.
@@ -272,6 +274,13 @@ func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
 	if in.displayName, in.externalID, err = document.GroupFields(doc); err != nil || rawMembers == nil {
 		return in, err
 	}
+	// A bare string member id is a PATCH leniency (patch.SplitMembers); a Group document's
+	// members are objects.
+	if items, isList := rawMembers.([]any); !isList || slices.ContainsFunc(items, isString) {
+		if _, one := rawMembers.(map[string]any); !one {
+			return in, scimerror.BadRequest(scimerror.InvalidValue, "members must be a list of objects with a \"value\"")
+		}
+	}
 	path, _ := patch.ParsePath("members")
 	ops, _, err := patch.SplitMembers([]patch.Operation{{Op: patch.Replace, Path: &path, Value: rawMembers}})
 	if err != nil {
@@ -389,4 +398,9 @@ func (s *Server) deleteGroup(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+func isString(v any) bool {
+	_, ok := v.(string)
+	return ok
 }
