@@ -132,7 +132,6 @@ func storeUser(org string, u *rosterv1.OrgUser) identitystore.User {
 	return row
 }
 
-// primaryEmail is the email marked primary, else the first one with a value.
 // sameUser compares the columns Roster writes.
 func sameUser(a, b identitystore.User) bool {
 	return a.UserName == b.UserName && a.ExternalID == b.ExternalID && a.DisplayName == b.DisplayName &&

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"k8s.io/utils/ptr"
+
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/reconcileerr"
@@ -34,7 +36,7 @@ func TestStoreUser(t *testing.T) {
 	u := &rosterv1.OrgUser{Spec: rosterv1.OrgUserSpec{
 		UserName: "ada@example.com", ExternalID: "00u1", DisplayName: "Ada", Active: &inactive,
 		Name:   &rosterv1.Name{GivenName: "Ada", FamilyName: "Lovelace"},
-		Emails: []rosterv1.MultiValued{{Value: "ada@home.org"}, {Value: "ada@work.com", Primary: true}},
+		Emails: []rosterv1.MultiValued{{Value: "ada@home.org"}, {Value: "ada@work.com", Primary: ptr.To(true)}},
 	}}
 	u.Name = "u-1"
 	got := storeUser("acme", u)
@@ -50,7 +52,7 @@ func TestStoreUser(t *testing.T) {
 		{nil, ""},
 		{[]rosterv1.MultiValued{{Value: "a@x"}, {Value: "b@x"}}, "a@x"},
 		{[]rosterv1.MultiValued{{Value: ""}, {Value: "b@x"}}, "b@x"},
-		{[]rosterv1.MultiValued{{Value: "a@x"}, {Value: "b@x", Primary: true}}, "b@x"},
+		{[]rosterv1.MultiValued{{Value: "a@x"}, {Value: "b@x", Primary: ptr.To(true)}}, "b@x"},
 	} {
 		if got := (&rosterv1.OrgUserSpec{Emails: tc.emails}).PrimaryEmail(); got != tc.want {
 			t.Errorf("PrimaryEmail(%v) = %q, want %q", tc.emails, got, tc.want)

@@ -32,9 +32,16 @@ type MultiValued struct {
 	Display string `json:"display,omitempty"`
 	// +optional
 	Type string `json:"type,omitempty"`
+	// A pointer: a bool with omitempty would store primary: false as absent, and SCIM returns
+	// exactly what it stored.
+
+	// Primary is true, false or absent, each kept as sent.
 	// +optional
-	Primary bool `json:"primary,omitempty"`
+	Primary *bool `json:"primary,omitempty"`
 }
+
+// IsPrimary reports whether the value is marked primary.
+func (m MultiValued) IsPrimary() bool { return m.Primary != nil && *m.Primary }
 
 // Address is a physical mailing address (RFC 7643 §4.1.2).
 type Address struct {
@@ -52,8 +59,9 @@ type Address struct {
 	Country string `json:"country,omitempty"`
 	// +optional
 	Type string `json:"type,omitempty"`
+	// Primary is true, false or absent, each kept as sent.
 	// +optional
-	Primary bool `json:"primary,omitempty"`
+	Primary *bool `json:"primary,omitempty"`
 }
 
 // Manager references a user's manager (enterprise extension).
@@ -95,7 +103,8 @@ type OrgUserSpec struct {
 	// +optional
 	ExternalID string `json:"externalId,omitempty"`
 	// Active is false for a deactivated user; deactivated users are kept and stay readable.
-	// +kubebuilder:default=true
+	// Absent means active. It has no default, so that a SCIM PATCH removing it leaves it
+	// absent (SCIM returns what it stored); a SCIM POST without it stores true.
 	// +optional
 	Active *bool `json:"active,omitempty"`
 	// +optional
@@ -152,7 +161,7 @@ func (s *OrgUserSpec) IsActive() bool { return s.Active == nil || *s.Active }
 // identity store's email column and User-mode role binding subjects both use it.
 func (s *OrgUserSpec) PrimaryEmail() string {
 	for _, e := range s.Emails {
-		if e.Primary && e.Value != "" {
+		if e.IsPrimary() && e.Value != "" {
 			return e.Value
 		}
 	}

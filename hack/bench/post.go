@@ -79,7 +79,7 @@ func userSpec(i int) rosterv1.OrgUserSpec {
 		Active:      &t,
 		Name:        &rosterv1.Name{GivenName: "Given", FamilyName: fmt.Sprintf("Family%d", i)},
 		DisplayName: fmt.Sprintf("User %d", i),
-		Emails:      []rosterv1.MultiValued{{Value: fmt.Sprintf("user%06d@example.com", i), Type: "work", Primary: true}},
+		Emails:      []rosterv1.MultiValued{{Value: fmt.Sprintf("user%06d@example.com", i), Type: "work", Primary: &t}},
 	}
 }
 

@@ -98,7 +98,7 @@ func TestChunkNames(t *testing.T) {
 
 func TestUserSubject(t *testing.T) {
 	u := &rosterv1.OrgUser{Spec: rosterv1.OrgUserSpec{UserName: "ada@example.com",
-		Emails: []rosterv1.MultiValued{{Value: "a2@example.com"}, {Value: "ada.l@example.com", Primary: true}}}}
+		Emails: []rosterv1.MultiValued{{Value: "a2@example.com"}, {Value: "ada.l@example.com", Primary: ptr.To(true)}}}}
 	for _, tc := range []struct {
 		access *rosterv1.AccessSpec
 		active *bool

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"k8s.io/utils/ptr"
 	"os"
 	"path/filepath"
 	"sync"
@@ -84,7 +85,7 @@ func build(t testing.TB) *world {
 				u.Name, u.Namespace, u.Labels = naming.UserObjectName(userName(i)), ns, labels
 				u.Spec.UserName = userName(i)
 				u.Spec.DisplayName = fmt.Sprintf("User %05d", i)
-				u.Spec.Emails = []rosterv1.MultiValued{{Value: fmt.Sprintf("u%05d@mail.example.com", i), Primary: true}}
+				u.Spec.Emails = []rosterv1.MultiValued{{Value: fmt.Sprintf("u%05d@mail.example.com", i), Primary: ptr.To(true)}}
 				active := i != 2
 				u.Spec.Active = &active
 				if err := c.Create(ctx, u); err != nil {

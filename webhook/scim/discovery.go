@@ -23,6 +23,11 @@ func (s *Server) serviceProviderConfig(c *gin.Context) {
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
+		// RFC 9865: index paging only; a cursor is refused (parseListParams).
+		"pagination": map[string]any{
+			"cursor": false, "index": true, "defaultPaginationMethod": "index",
+			"defaultPageSize": maxPageSize, "maxPageSize": maxPageSize,
+		},
 		"authenticationSchemes": []map[string]any{{
 			"type":        "oauthbearertoken",
 			"name":        "OAuth Bearer Token",
@@ -50,7 +55,7 @@ func discoveryDocs[T any](s *Server, c *gin.Context, items []T, endpoint, resour
 }
 
 func (s *Server) schemaDocs(c *gin.Context) []map[string]any {
-	return discoveryDocs(s, c, schema.Schemas, "Schemas", "Schema", schema.SchemaSchema, func(sc *schema.Schema) string { return sc.ID })
+	return discoveryDocs(s, c, schema.DiscoverySchemas, "Schemas", "Schema", schema.SchemaSchema, func(sc *schema.Schema) string { return sc.ID })
 }
 
 func (s *Server) resourceTypeDocs(c *gin.Context) []map[string]any {

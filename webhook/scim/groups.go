@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -15,13 +16,15 @@ import (
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/patch"
 	"github.com/rosterhq/roster/internal/scim/schema"
+	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
 
 // groupRoutes mounts /Groups.
 func (s *Server) groupRoutes(g *gin.RouterGroup) {
-	g.GET("", s.listGroups)
+	getRoute(g, "", s.listGroups)
+	g.POST("/.search", search(s.listGroups))
 	g.POST("", s.createGroup)
-	g.GET("/:id", s.getGroup)
+	getRoute(g, "/:id", s.getGroup)
 	g.PUT("/:id", s.replaceGroup)
 	g.PATCH("/:id", s.patchGroup)
 	g.DELETE("/:id", s.deleteGroup)
@@ -95,7 +98,9 @@ func (s *Server) renderGroup(c *gin.Context, v membership.View, attributes, excl
 		if err != nil {
 			return nil, err
 		}
-		doc["members"] = refs
+		if len(refs) > 0 { // an empty multi-valued attribute is left out (RFC 7643 §2.5)
+			doc["members"] = refs
+		}
 	}
 	return doc, nil
 }
@@ -141,17 +146,26 @@ func (s *Server) getGroup(c *gin.Context) {
 	s.writeView(c, http.StatusOK, v)
 }
 
-// listGroups serves GET /Groups.
+// listGroups serves GET /Groups and POST /Groups/.search.
 func (s *Server) listGroups(c *gin.Context) {
 	p, err := parseListParams(c, schema.Group)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	teams, err := s.candidateTeams(c, p.Filter)
+	total, page, err := s.searchGroups(c, p.of(schema.Group))
 	if err != nil {
 		writeError(c, err)
 		return
+	}
+	writeList(c, total, p.StartIndex, page)
+}
+
+// searchGroups returns the number of groups p selects and the page of them it asks for.
+func (s *Server) searchGroups(c *gin.Context, p listParams) (total int, page []map[string]any, err error) {
+	teams, err := s.candidateTeams(c, p.Filter)
+	if err != nil {
+		return 0, nil, err
 	}
 	needMembers := mentionsMembers(p.Filter) || strings.HasPrefix(strings.ToLower(p.SortBy), "members")
 	// A filtered team's view is built for the filter and reused for the page.
@@ -166,7 +180,7 @@ func (s *Server) listGroups(c *gin.Context) {
 		}
 		return v, err
 	}
-	total, page, err := selectPage(p, schema.Group, directory.SCIMTeams(teams),
+	return selectPage(p, schema.Group, directory.SCIMTeams(teams),
 		func(t *rosterv1.OrgTeam) (map[string]any, error) {
 			v, err := viewOf(t)
 			if err != nil {
@@ -194,11 +208,6 @@ func (s *Server) listGroups(c *gin.Context) {
 			}
 			return s.renderGroup(c, v, p.Attributes, p.Excluded)
 		})
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	writeList(c, total, p.StartIndex, page)
 }
 
 // mentionsMembers reports whether a filter refers to the members attribute.
@@ -264,6 +273,13 @@ func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
 	var in groupInput
 	if in.displayName, in.externalID, err = document.GroupFields(doc); err != nil || rawMembers == nil {
 		return in, err
+	}
+	// A bare string member id is a PATCH leniency (patch.SplitMembers); a Group document's
+	// members are objects.
+	if items, isList := rawMembers.([]any); !isList || slices.ContainsFunc(items, isString) {
+		if _, one := rawMembers.(map[string]any); !one {
+			return in, scimerror.BadRequest(scimerror.InvalidValue, "members must be a list of objects with a \"value\"")
+		}
 	}
 	path, _ := patch.ParsePath("members")
 	ops, _, err := patch.SplitMembers([]patch.Operation{{Op: patch.Replace, Path: &path, Value: rawMembers}})
@@ -382,4 +398,9 @@ func (s *Server) deleteGroup(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+func isString(v any) bool {
+	_, ok := v.(string)
+	return ok
 }

@@ -132,6 +132,11 @@ func TestEntraGroupShapes(t *testing.T) {
 	expectMembers(t, c, id, u[0], u[2])
 	patchGroup(t, c, id, `[{"op":"Remove","path":"members[value eq \"`+u[0]+`\"]"}]`).Expect(t, http.StatusNoContent)
 	expectMembers(t, c, id, u[2])
+	// A member value given as a bare string id is that member.
+	patchGroup(t, c, id, `[{"op":"Add","path":"members","value":"`+u[1]+`"}]`).Expect(t, http.StatusNoContent)
+	expectMembers(t, c, id, u[1], u[2])
+	patchGroup(t, c, id, `[{"op":"Remove","path":"members","value":"`+u[1]+`"}]`).Expect(t, http.StatusNoContent)
+	expectMembers(t, c, id, u[2])
 	// Lookups without members.
 	l := c.Do(t, http.MethodGet, "/Groups?excludedAttributes=members&filter="+urlq(`displayName eq "sales"`), nil).Expect(t, http.StatusOK)
 	if l.Get("totalResults") != float64(1) || l.String("Resources.0.id") != id || l.Get("Resources.0.members") != nil {
@@ -141,9 +146,16 @@ func TestEntraGroupShapes(t *testing.T) {
 	if one.Get("members") != nil || one.String("displayName") != "Sales" {
 		t.Fatalf("excludedAttributes=members on GET one: %s", one.Raw)
 	}
-	l = c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`externalId eq "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"`), nil).Expect(t, http.StatusOK)
-	if l.Get("totalResults") != float64(1) {
-		t.Fatalf("filter externalId: %s", l.Raw)
+	for _, f := range []string{`externalId eq "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"`, `externalId eq 8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159`, `displayName eq Sales`} {
+		l = c.Do(t, http.MethodGet, "/Groups?filter="+urlq(f), nil).Expect(t, http.StatusOK)
+		if l.Get("totalResults") != float64(1) {
+			t.Fatalf("filter %s: %s", f, l.Raw)
+		}
+	}
+	// Removing the last member leaves no empty "members" in the response.
+	patchGroup(t, c, id, `[{"op":"Remove","path":"members[value eq \"`+u[2]+`\"]"}]`).Expect(t, http.StatusNoContent)
+	if g := c.Do(t, http.MethodGet, "/Groups/"+id, nil).Expect(t, http.StatusOK); g.Get("members") != nil || strings.Contains(string(g.Raw), "members") {
+		t.Fatalf("a group without members: %s", g.Raw)
 	}
 	// Replace with attributes asked for: 200 with the resource.
 	r = patchGroup(t, c, id, `[{"op":"Replace","path":"displayName","value":"Sales EMEA"}]`+"", "X-Ignored: 1")

@@ -1,14 +1,14 @@
 package scim
 
 import (
-	"sort"
-
 	"net/http"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/schema"
@@ -29,38 +29,47 @@ type listParams struct {
 	Excluded   []string
 }
 
-// parseListParams reads and validates the query parameters of a list of rt. Out-of-range
-// paging values are clamped as RFC 7644 §3.4.2.4 says (startIndex < 1 is 1, count < 0 is 0).
-// A filter naming an attribute rt does not have is 400 invalidFilter: matched as is, it would
-// select nothing, or with ne or not every resource.
-func parseListParams(c *gin.Context, rt schema.ResourceType) (listParams, error) {
+// parseListParams reads and validates the parameters of a list of rt, or at the base URL of
+// several types (POST /.search): from the query string of a GET, or from the body of a POST
+// .search, which searchParams turned into the same parameters. Out-of-range paging values are
+// clamped as RFC 7644 §3.4.2.4 says (startIndex < 1 is 1, count < 0 is 0). A filter naming an
+// attribute none of rts has is 400 invalidFilter: matched as is, it would select nothing, or
+// with ne or not every resource. The filter is kept as parsed: each list coerces it to its
+// own type (filter.Coerce).
+func parseListParams(c *gin.Context, rts ...schema.ResourceType) (listParams, error) {
 	p := listParams{StartIndex: 1, Count: -1}
-	if f := c.Query("filter"); strings.TrimSpace(f) != "" {
+	if f := param(c, "filter"); strings.TrimSpace(f) != "" {
 		e, err := filter.Parse(f)
 		if err != nil {
 			return p, err
 		}
-		if err := filter.Validate(rt, e); err != nil {
+		if err := filter.ValidateAny(rts, e); err != nil {
 			return p, err
 		}
 		p.Filter = e
 	}
-	if v := c.Query("startIndex"); v != "" {
+	// Cursor paging (RFC 9865) would be read here (and its body field in searchParams); until it
+	// exists a cursor is refused rather than ignored, so that a client walking pages by cursor
+	// cannot loop on the first page.
+	if _, asked := c.GetQuery("cursor"); asked {
+		return p, scimerror.BadRequest(scimerror.InvalidValue, "cursor paging is not supported: page with startIndex and count")
+	}
+	if v := param(c, "startIndex"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return p, scimerror.BadRequest(scimerror.InvalidValue, "startIndex must be an integer, got %q", v)
 		}
 		p.StartIndex = max(n, 1)
 	}
-	if v := c.Query("count"); v != "" {
+	if v := param(c, "count"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return p, scimerror.BadRequest(scimerror.InvalidValue, "count must be an integer, got %q", v)
 		}
 		p.Count = min(max(n, 0), maxPageSize)
 	}
-	p.SortBy = c.Query("sortBy")
-	switch strings.ToLower(c.Query("sortOrder")) {
+	p.SortBy = param(c, "sortBy")
+	switch strings.ToLower(param(c, "sortOrder")) {
 	case "", "ascending":
 	case "descending":
 		p.Descending = true
@@ -71,9 +80,28 @@ func parseListParams(c *gin.Context, rt schema.ResourceType) (listParams, error)
 	return p, nil
 }
 
-// projection reads the attributes and excludedAttributes query parameters.
+// of returns the parameters for a list of rt alone: the filter coerced to its attribute types.
+func (p listParams) of(rt schema.ResourceType) listParams {
+	if p.Filter != nil {
+		p.Filter = filter.Coerce(rt, p.Filter)
+	}
+	return p
+}
+
+// searchKey is where POST .search leaves the parameters of its body.
+const searchKey = "roster.search"
+
+// param returns a list parameter: from the body of a POST .search, else from the query string.
+func param(c *gin.Context, name string) string {
+	if v, ok := c.Get(searchKey); ok {
+		return v.(url.Values).Get(name)
+	}
+	return c.Query(name)
+}
+
+// projection reads the attributes and excludedAttributes parameters.
 func projection(c *gin.Context) (attributes, excluded []string) {
-	return schema.ParseAttributeList(c.Query("attributes")), schema.ParseAttributeList(c.Query("excludedAttributes"))
+	return schema.ParseAttributeList(param(c, "attributes")), schema.ParseAttributeList(param(c, "excludedAttributes"))
 }
 
 // project applies the request's attributes/excludedAttributes to a single resource.

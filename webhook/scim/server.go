@@ -180,7 +180,7 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	r.Use(s.requestID(), s.recovery(), s.requestLog(), s.observe())
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFoundRoute) })
-	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
+	r.NoMethod(methodNotAllowed)
 	r.GET("/readyz", func(c *gin.Context) {
 		if err := s.ReadyzCheck(c.Request); err != nil {
 			c.String(http.StatusServiceUnavailable, err.Error())
@@ -193,23 +193,25 @@ func (s *Server) routes() (http.Handler, error) {
 	// The rate limit comes before everything that reads or writes for the request: an
 	// authenticated flood must not reach the apiserver unthrottled.
 	org := r.Group("/scim/v2/:org", s.auditWrites(), s.authenticate(), s.rateLimit(), s.requireEnabled(), s.requireSCIMContentType())
-	org.GET("/ServiceProviderConfig", s.serviceProviderConfig)
-	org.GET("/Schemas", s.schemas)
-	org.GET("/Schemas/:id", s.schemaByID)
-	org.GET("/ResourceTypes", s.resourceTypes)
-	org.GET("/ResourceTypes/:id", s.resourceTypeByID)
+	getRoute(org, "/ServiceProviderConfig", s.serviceProviderConfig)
+	getRoute(org, "/Schemas", s.schemas)
+	getRoute(org, "/Schemas/:id", s.schemaByID)
+	getRoute(org, "/ResourceTypes", s.resourceTypes)
+	getRoute(org, "/ResourceTypes/:id", s.resourceTypeByID)
 	org.Any("/Me", func(c *gin.Context) { writeError(c, errMeNotImplemented) })
 	org.Any("/Bulk", func(c *gin.Context) { writeError(c, errBulkNotImplemented) })
+	org.POST("/.search", s.limitBody(s.opts.MaxUserBodyBytes), search(s.searchAll))
 
 	users := org.Group("/Users", s.limitBody(s.opts.MaxUserBodyBytes))
-	users.GET("", s.listUsers)
+	getRoute(users, "", s.listUsers)
+	users.POST("/.search", search(s.listUsers))
 	users.POST("", s.createUser)
-	users.GET("/:id", s.getUser)
+	getRoute(users, "/:id", s.getUser)
 	users.PUT("/:id", s.replaceUser)
 	users.PATCH("/:id", s.patchUser)
 	users.DELETE("/:id", s.deleteUser)
 
 	groups := org.Group("/Groups", s.limitBody(s.opts.MaxGroupBodyBytes))
 	s.groupRoutes(groups)
-	return r, nil
+	return canonicalEndpoints(r), nil
 }

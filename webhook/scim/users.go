@@ -37,24 +37,34 @@ func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
 	writeJSON(c, status, s.renderUser(c, u, s.userDoc(c, u)))
 }
 
-// listUsers serves GET /Users: filter, sort, page and project, all from the cache.
+// listUsers serves GET /Users and POST /Users/.search: filter, sort, page and project, all
+// from the cache.
 func (s *Server) listUsers(c *gin.Context) {
 	p, err := parseListParams(c, schema.User)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	users, err := s.candidateUsers(c, p.Filter)
+	total, page, err := s.searchUsers(c, p.of(schema.User))
 	if err != nil {
 		writeError(c, err)
 		return
+	}
+	writeList(c, total, p.StartIndex, page)
+}
+
+// searchUsers returns the number of users p selects and the page of them it asks for.
+func (s *Server) searchUsers(c *gin.Context, p listParams) (total int, page []map[string]any, err error) {
+	users, err := s.candidateUsers(c, p.Filter)
+	if err != nil {
+		return 0, nil, err
 	}
 	objs := make([]*rosterv1.OrgUser, len(users))
 	for i := range users {
 		objs[i] = &users[i]
 	}
 	withGroups := mentionsGroups(p.Filter)
-	total, page, err := selectPage(p, schema.User, objs,
+	return selectPage(p, schema.User, objs,
 		func(u *rosterv1.OrgUser) (map[string]any, error) {
 			doc := s.userDoc(c, u)
 			if withGroups {
@@ -68,11 +78,6 @@ func (s *Server) listUsers(c *gin.Context) {
 			}
 			return s.renderUser(c, u, doc), nil
 		})
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	writeList(c, total, p.StartIndex, page)
 }
 
 // candidateUsers returns the users a filter can match, using an index when the filter has an
@@ -105,7 +110,7 @@ func (s *Server) candidateUsers(c *gin.Context, f filter.Expr) ([]rosterv1.OrgUs
 
 // createUser serves POST /Users.
 func (s *Server) createUser(c *gin.Context) {
-	spec, err := readUserSpec(c)
+	spec, err := readUserSpec(c, document.NewUserSpec)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -121,13 +126,13 @@ func (s *Server) createUser(c *gin.Context) {
 	s.writeUser(c, http.StatusCreated, u)
 }
 
-// readUserSpec reads a POST/PUT User body into an OrgUserSpec.
-func readUserSpec(c *gin.Context) (rosterv1.OrgUserSpec, error) {
+// readUserSpec reads a POST/PUT User body into an OrgUserSpec with toSpec.
+func readUserSpec(c *gin.Context, toSpec func(map[string]any) (rosterv1.OrgUserSpec, error)) (rosterv1.OrgUserSpec, error) {
 	doc, err := readResource(c, schema.User)
 	if err != nil {
 		return rosterv1.OrgUserSpec{}, err
 	}
-	return document.UserSpec(doc)
+	return toSpec(doc)
 }
 
 // keepUserName enforces that usernames are immutable: a different userName is 400
@@ -143,7 +148,7 @@ func keepUserName(current string, spec *rosterv1.OrgUserSpec) error {
 // replaceUser serves PUT /Users/{id}: the body replaces every writable attribute. userName
 // cannot change (usernames are immutable): a different one is 400 mutability.
 func (s *Server) replaceUser(c *gin.Context) {
-	spec, err := readUserSpec(c)
+	spec, err := readUserSpec(c, document.UserSpec)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -127,6 +127,12 @@ func TestFilterUsers(t *testing.T) {
 		{`userName eq "bob@example.com" and active eq false`, nil},
 		{`userName sw "ada" or userName sw "bob"`, []string{ada, bob}},
 		{`name.FamilyName eq "lovelace"`, []string{ada}},
+		// Entra's unquoted values.
+		{`externalId eq ext-bob`, []string{bob}},
+		{`userName sw ADA`, []string{ada}},
+		{`name.familyName eq Lovelace`, []string{ada}},
+		{`meta.created gt 2015-10-10T14:38:21.86-07:00`, []string{ada, bob}},
+		{`emails[type eq work].value eq bob@work.example`, []string{bob}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.filter, func(t *testing.T) {
@@ -150,7 +156,8 @@ func TestFilterUsers(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{`userName eq`, `userName xx "a"`, `(userName eq "a"`, `emails[type eq "work"`, `"unterminated`} {
+	for _, bad := range []string{`userName eq`, `userName xx "a"`, `(userName eq "a"`, `emails[type eq "work"`, `"unterminated`,
+		`userName eq and`, `title eq Senior Engineer`, `userName eq a"b"`, `externalId eq (x)`} {
 		c.Do(t, http.MethodGet, "/Users?filter="+urlq(bad), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
 	}
 }
@@ -267,6 +274,14 @@ func TestPatchUserShapes(t *testing.T) {
 		{"entra manager as string", `[{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"u-boss"}]`,
 			map[string]string{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager.value": "u-boss"}},
 		{"remove attribute", `[{"op":"remove","path":"displayName"}]`, map[string]string{"displayName": ""}},
+		{"entra replace through a value path that matches nothing adds the value", `[{"op":"Replace","path":"phoneNumbers[type eq \"work\"].value","value":"+1 555 0100"}]`,
+			map[string]string{"phoneNumbers.0.value": "+1 555 0100", "phoneNumbers.0.type": "work", "emails.0.value": "new@work.example"}},
+		{"entra replace of a work email beside a home one adds it", `[{"op":"Add","path":"emails","value":[{"type":"home","value":"h@home.example"}]},{"op":"Remove","path":"emails[type eq \"work\"]"},{"op":"Replace","path":"emails[type eq \"work\"].value","value":"w@work.example"}]`,
+			map[string]string{"emails.0.value": "h@home.example", "emails.1.value": "w@work.example", "emails.1.type": "work"}},
+		{"remove active leaves it absent", `[{"op":"remove","path":"active"}]`, map[string]string{"active": ""}},
+		{"remove the enterprise extension leaves it absent", `[{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}]`,
+			map[string]string{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": "", "schemas.1": ""}},
+		{"emails emptied are left out", `[{"op":"remove","path":"emails"}]`, map[string]string{"emails": ""}},
 	}
 	for _, st := range steps {
 		r := patch(st.ops)
@@ -356,8 +371,8 @@ func TestDiscoveryEndpoints(t *testing.T) {
 		t.Fatalf("auth scheme: %s", r.Raw)
 	}
 	s := c.Do(t, http.MethodGet, "/Schemas", nil).Expect(t, http.StatusOK)
-	if s.String("schemas.0") != "urn:ietf:params:scim:api:messages:2.0:ListResponse" || s.Get("totalResults") != float64(3) {
-		t.Fatalf("/Schemas must be a ListResponse of 3: %s", s.Raw)
+	if s.String("schemas.0") != "urn:ietf:params:scim:api:messages:2.0:ListResponse" || s.Get("totalResults") != float64(6) {
+		t.Fatalf("/Schemas must be a ListResponse of 6 (3 resource schemas, 3 discovery schemas): %s", s.Raw)
 	}
 	ids := map[string]bool{}
 	for _, res := range s.Get("Resources").([]any) {

@@ -88,7 +88,8 @@ func ParseETags(header string) []string {
 	return out
 }
 
-// User is the SCIM representation of an OrgUser, without its groups.
+// User is the SCIM representation of an OrgUser, without its groups. Every attribute is
+// rendered as stored: an absent active stays absent, a primary: false stays false.
 func User(u *rosterv1.OrgUser, meta Meta) map[string]any {
 	doc := ToMap(&u.Spec)
 	schemas := []any{schema.UserSchema}
@@ -99,12 +100,12 @@ func User(u *rosterv1.OrgUser, meta Meta) map[string]any {
 	}
 	doc["schemas"] = schemas
 	doc["id"] = u.Name
-	doc["active"] = u.Spec.IsActive()
 	doc["meta"] = meta.Map()
 	return doc
 }
 
-// UserSpec turns a normalized SCIM User document into an OrgUserSpec.
+// UserSpec turns a normalized SCIM User document into an OrgUserSpec. An absent active stays
+// absent (it means active); a create gives it its value (NewUserSpec).
 func UserSpec(doc map[string]any) (rosterv1.OrgUserSpec, error) {
 	d := make(map[string]any, len(doc))
 	for k, v := range doc {
@@ -123,10 +124,6 @@ func UserSpec(doc map[string]any) (rosterv1.OrgUserSpec, error) {
 	}
 	if strings.TrimSpace(spec.UserName) == "" {
 		return spec, scimerror.BadRequest(scimerror.InvalidValue, "userName is required")
-	}
-	if spec.Active == nil {
-		t := true
-		spec.Active = &t
 	}
 	return spec, nil
 }
@@ -160,4 +157,15 @@ func GroupFields(doc map[string]any) (displayName, externalID string, err error)
 func GroupSpec(spec rosterv1.OrgTeamSpec, displayName, externalID string) rosterv1.OrgTeamSpec {
 	spec.DisplayName, spec.ExternalID = displayName, externalID
 	return spec
+}
+
+// NewUserSpec is UserSpec for a user being created: without active, the user is created
+// active, and says so.
+func NewUserSpec(doc map[string]any) (rosterv1.OrgUserSpec, error) {
+	spec, err := UserSpec(doc)
+	if err == nil && spec.Active == nil {
+		t := true
+		spec.Active = &t
+	}
+	return spec, err
 }

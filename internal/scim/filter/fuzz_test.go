@@ -17,6 +17,8 @@ func FuzzParse(f *testing.F) {
 		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m"`,
 		`meta.lastModified gt "2011-05-13T04:42:34Z" and title pr`,
 		`a eq null or b ne -1.5e3 or (c co "\u00e9\"")`,
+		`userName sw O and meta.created gt 2015-10-10T14:38:21.86-07:00`,
+		`emails[type eq work].value eq a@b.c or externalId eq 1234`,
 	} {
 		f.Add(s)
 	}

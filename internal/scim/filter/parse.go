@@ -3,6 +3,7 @@ package filter
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -326,7 +327,7 @@ func (p *parser) parseOperator(path AttrPath) (Expr, error) {
 	return &Comparison{Path: path, Op: op, Value: v}, nil
 }
 
-// parseValue parses a JSON string, number, true, false or null.
+// parseValue parses a JSON string, number, true, false or null, or an unquoted string.
 func (p *parser) parseValue() (any, error) {
 	if p.pos >= len(p.s) {
 		return nil, p.errorf("expected a value, found end of filter")
@@ -350,29 +351,50 @@ func (p *parser) parseValue() (any, error) {
 		}
 		p.pos = end + 1
 		return s, nil
-	case c == '-' || '0' <= c && c <= '9':
-		end := p.pos
-		for end < len(p.s) && strings.IndexByte("+-.eE0123456789", p.s[end]) >= 0 {
-			end++
-		}
+	}
+	return p.parseBareValue()
+}
+
+// parseBareValue parses an unquoted value: true, false, null, a number, or, as Entra sends
+// them (`userName sw O`, `meta.created gt 2015-10-10T14:38:21.86-07:00`, `externalId eq
+// 8aa1a7c4`), a string. The token runs to the next whitespace, ")" or "]", so it is
+// unambiguous; one holding a quote, "(" or "[", or that is a keyword of the grammar ("and",
+// "or", "not"), is refused. A token that has the form of a JSON number is a number.
+func (p *parser) parseBareValue() (any, error) {
+	end := p.pos
+	for end < len(p.s) && strings.IndexByte(" \t\r\n)]", p.s[end]) < 0 {
+		end++
+	}
+	tok := p.s[p.pos:end]
+	switch strings.ToLower(tok) {
+	case "":
+		return nil, p.errorf("expected a value, found %s", p.found())
+	case "true":
+		p.pos = end
+		return true, nil
+	case "false":
+		p.pos = end
+		return false, nil
+	case "null":
+		p.pos = end
+		return nil, nil
+	case "and", "or", "not":
+		return nil, p.errorf("expected a value, found the keyword %q (quote it to compare with this string)", tok)
+	}
+	if strings.ContainsAny(tok, `"([`) {
+		return nil, p.errorf("expected a value (string, number, true, false or null), found %s", p.found())
+	}
+	if jsonNumber.MatchString(tok) {
 		var f float64
-		if err := json.Unmarshal([]byte(p.s[start:end]), &f); err != nil {
-			return nil, p.errorf("invalid number %q", p.s[start:end])
+		if err := json.Unmarshal([]byte(tok), &f); err != nil {
+			return nil, p.errorf("invalid number %q", tok)
 		}
 		p.pos = end
 		return f, nil
 	}
-	w := p.peekWord()
-	switch strings.ToLower(w) {
-	case "true":
-		p.pos += len(w)
-		return true, nil
-	case "false":
-		p.pos += len(w)
-		return false, nil
-	case "null":
-		p.pos += len(w)
-		return nil, nil
-	}
-	return nil, p.errorf("expected a value (string, number, true, false or null), found %s", p.found())
+	p.pos = end
+	return tok, nil
 }
+
+// jsonNumber is the JSON number grammar (RFC 8259 §6).
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)

@@ -57,6 +57,41 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestParseUnquoted: values Entra sends without quotes are read where the grammar leaves no
+// doubt: a token up to the next whitespace, ")" or "]" that is not true, false, null or a
+// number is a string.
+func TestParseUnquoted(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Expr
+	}{
+		{`userName sw O`, &Comparison{Path: AttrPath{Attr: "userName"}, Op: Sw, Value: "O"}},
+		{`meta.created gt 2015-10-10T14:38:21.86-07:00`,
+			&Comparison{Path: AttrPath{Attr: "meta", SubAttr: "created"}, Op: Gt, Value: "2015-10-10T14:38:21.86-07:00"}},
+		{`name.familyName eq Employee`, &Comparison{Path: AttrPath{Attr: "name", SubAttr: "familyName"}, Op: Eq, Value: "Employee"}},
+		{`externalId eq 6a1b2c3d-0000-4e5f-9a3b-2c1d0e4f5a6b`,
+			&Comparison{Path: AttrPath{Attr: "externalId"}, Op: Eq, Value: "6a1b2c3d-0000-4e5f-9a3b-2c1d0e4f5a6b"}},
+		{`externalId eq 1234`, &Comparison{Path: AttrPath{Attr: "externalId"}, Op: Eq, Value: float64(1234)}},
+		{`externalId eq 01`, &Comparison{Path: AttrPath{Attr: "externalId"}, Op: Eq, Value: "01"}},
+		{`active eq True`, &Comparison{Path: AttrPath{Attr: "active"}, Op: Eq, Value: true}},
+		{`(userName eq a@b.c)`, &Comparison{Path: AttrPath{Attr: "userName"}, Op: Eq, Value: "a@b.c"}},
+		{`emails[type eq work]`, &ValuePath{Path: AttrPath{Attr: "emails"}, Filter: &Comparison{Path: AttrPath{Attr: "type"}, Op: Eq, Value: "work"}}},
+		{`userName eq x and title pr`, &Logical{Op: And,
+			Left:  &Comparison{Path: AttrPath{Attr: "userName"}, Op: Eq, Value: "x"},
+			Right: &Present{Path: AttrPath{Attr: "title"}}}},
+	}
+	for _, tt := range tests {
+		e, err := Parse(tt.in)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(e, tt.want) {
+			t.Errorf("Parse(%q) = %s, want %s", tt.in, e, tt.want)
+		}
+	}
+}
+
 func TestParseTree(t *testing.T) {
 	e, err := Parse(`emails[type eq "work"].value eq "a@b.c"`)
 	if err != nil {
@@ -86,10 +121,14 @@ func TestParseErrors(t *testing.T) {
 		{"empty", ``, "offset 0"},
 		{"missing value", `userName eq`, "expected a value"},
 		{"unknown operator", `userName is "x"`, `expected an operator`},
-		{"unquoted value", `userName eq bob`, "expected a value"},
+		{"keyword as unquoted value", `userName eq and`, "keyword"},
+		{"unquoted value with a quote", `userName eq bo"b"`, "expected a value"},
+		{"unquoted value with a parenthesis", `userName eq f(x)`, "expected a value"},
+		{"two unquoted words", `title eq Senior Engineer`, `unexpected "Engineer"`},
+		{"missing value before )", `(userName eq )`, "expected a value"},
+		{"missing value before ]", `emails[type eq ]`, "expected a value"},
 		{"unterminated string", `userName eq "x`, "unterminated"},
 		{"bad escape", `userName eq "\x"`, "invalid string"},
-		{"bad number", `a eq 01`, "invalid number"},
 		{"number overflow", `a eq 1e400`, "invalid number"},
 		{"unbalanced open", `(userName eq "x"`, `expected ")"`},
 		{"unbalanced close", `userName eq "x")`, "offset 15"},

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/rosterhq/roster/internal/scim/schema"
@@ -121,4 +122,73 @@ func checkComparison(def *schema.Attribute, c *Comparison) error {
 		}
 	}
 	return nil
+}
+
+// Coerce returns e with every number compared to a string-typed attribute (string, reference,
+// binary) of rt replaced by its decimal text. Such a number can only be an unquoted string:
+// Entra sends `externalId eq 1234` for an externalId "1234", and a string attribute never
+// equals a number. e is not modified; nodes that need no change are shared.
+func Coerce(rt schema.ResourceType, e Expr) Expr {
+	return coerce(e, func(p AttrPath) *schema.Attribute {
+		r, ok := rt.Resolve(p.URN, p.Attr, p.SubAttr)
+		if !ok {
+			return nil
+		}
+		if r.Sub == "" && r.Attr.Type == schema.TypeComplex {
+			return r.Attr.Sub("value")
+		}
+		return r.Leaf()
+	}, rt)
+}
+
+func coerce(e Expr, def func(AttrPath) *schema.Attribute, rt schema.ResourceType) Expr {
+	switch n := e.(type) {
+	case *Logical:
+		return &Logical{Op: n.Op, Left: coerce(n.Left, def, rt), Right: coerce(n.Right, def, rt)}
+	case *Not:
+		return &Not{Expr: coerce(n.Expr, def, rt)}
+	case *ValuePath:
+		r, ok := rt.Resolve(n.Path.URN, n.Path.Attr, "")
+		if !ok {
+			return n
+		}
+		return &ValuePath{Path: n.Path, Filter: coerce(n.Filter, func(p AttrPath) *schema.Attribute { return subOf(r.Attr, p) }, rt)}
+	case *Comparison:
+		f, isNumber := n.Value.(float64)
+		a := def(n.Path)
+		if !isNumber || a == nil {
+			return n
+		}
+		switch a.Type {
+		case schema.TypeString, schema.TypeReference, schema.TypeBinary:
+			return &Comparison{Path: n.Path, Op: n.Op, Value: strconv.FormatFloat(f, 'f', -1, 64)}
+		}
+	}
+	return e
+}
+
+// ValidateAny checks e for a search that spans several resource types (POST /.search at the
+// base URL): each attribute expression must be valid, after Coerce, for at least one of rts.
+// An attribute only some of the types have is accepted; it matches nothing of the others.
+func ValidateAny(rts []schema.ResourceType, e Expr) error {
+	switch n := e.(type) {
+	case *Logical:
+		if err := ValidateAny(rts, n.Left); err != nil {
+			return err
+		}
+		return ValidateAny(rts, n.Right)
+	case *Not:
+		return ValidateAny(rts, n.Expr)
+	}
+	var first error
+	for _, rt := range rts {
+		err := Validate(rt, Coerce(rt, e))
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }

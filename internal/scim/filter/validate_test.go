@@ -45,6 +45,13 @@ func TestValidateAcceptsIdentityProviderFilters(t *testing.T) {
 		{"member value path", schema.Group, `members[value eq "u-1"]`},
 		{"member without sub-attribute", schema.Group, `members eq "u-1"`},
 		{"group incremental import", schema.Group, `meta.lastModified gt "2011-05-13T04:42:34Z"`},
+		{"Entra unquoted sw", schema.User, `userName sw O`},
+		{"Entra unquoted dateTime", schema.User, `meta.created gt 2015-10-10T14:38:21.86-07:00`},
+		{"Entra unquoted familyName", schema.User, `name.familyName eq Employee`},
+		{"Entra unquoted externalId", schema.User, `externalId eq 8aa1a7c4`},
+		{"Entra unquoted numeric externalId", schema.User, `externalId eq 1234`},
+		{"unquoted in a value path", schema.User, `emails[type eq work].value eq 42`},
+		{"Entra unquoted group name", schema.Group, `displayName eq Eng`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +59,7 @@ func TestValidateAcceptsIdentityProviderFilters(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse(%s): %v", tt.filter, err)
 			}
-			if err := Validate(tt.rt, e); err != nil {
+			if err := Validate(tt.rt, Coerce(tt.rt, e)); err != nil {
 				t.Errorf("Validate(%s, %s) = %v, want nil", tt.rt.Name, tt.filter, err)
 			}
 		})
@@ -95,5 +102,37 @@ func TestValidateRejectsUnknownAttributes(t *testing.T) {
 				t.Errorf("detail %q does not name %s", se.Detail, tt.naming)
 			}
 		})
+	}
+}
+
+// TestCoerce: a number compared to a string attribute is its text (Entra's unquoted numeric
+// externalId); a number compared to a boolean or dateTime is left for Validate to refuse.
+func TestCoerce(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`externalId eq 1234`, `externalId eq "1234"`},
+		{`emails[type eq work].value eq 42`, `emails[type eq "work" and value eq "42"]`},
+		{`not (userName eq 1.5) or emails eq 7`, `not (userName eq "1.5") or emails eq "7"`},
+		{`active eq 1`, `active eq 1`},
+		{`meta.created gt 2015`, `meta.created gt 2015`},
+		{`unknownAttr eq 3`, `unknownAttr eq 3`},
+	}
+	for _, tt := range tests {
+		e, err := Parse(tt.in)
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", tt.in, err)
+		}
+		before := e.String()
+		if got := Coerce(schema.User, e).String(); got != tt.want {
+			t.Errorf("Coerce(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+		if e.String() != before {
+			t.Errorf("Coerce modified its input %s", tt.in)
+		}
+	}
+	for _, bad := range []string{`active eq 1`, `meta.created gt 2015`} {
+		e, _ := Parse(bad)
+		if Validate(schema.User, Coerce(schema.User, e)) == nil {
+			t.Errorf("%s accepted", bad)
+		}
 	}
 }

@@ -115,6 +115,24 @@ func TestApply(t *testing.T) {
 			want: `{"emails":[{"type":"work","value":"a@b.c"}]}`,
 		},
 		{
+			name: "Entra replace emails[type eq work].value beside a home email adds a work email",
+			rt:   schema.User, doc: user,
+			ops:  `{"op":"Replace","path":"emails[type eq \"work\"].value","value":"w@b.c"}`,
+			want: `{"emails":[{"value":"a@home.example","type":"home","primary":true},{"type":"work","value":"w@b.c"}]}`,
+		},
+		{
+			name: "remove active leaves it absent, not defaulted",
+			rt:   schema.User, doc: user,
+			ops:  `{"op":"remove","path":"active"}`,
+			want: `{"active":null}`,
+		},
+		{
+			name: "remove the whole enterprise extension",
+			rt:   schema.User, doc: user,
+			ops:  `{"op":"remove","path":` + entURN + `}`,
+			want: `{` + entURN + `:null,"schemas":[` + coreURN + `]}`,
+		},
+		{
 			name: "Entra add emails[type eq work].value changes the existing work email",
 			rt:   schema.User, doc: jsonString(edit(t, user, `{"emails":[{"value":"old@b.c","type":"work"}]}`)),
 			ops:  `{"op":"Add","path":"emails[type eq \"work\"].value","value":"a@b.c"}`,

@@ -168,7 +168,9 @@ func splitObject(op Operation) ([]MemberOp, *Operation, error) {
 	return out, &op, nil
 }
 
-// memberIDs reads the ids of a members value: a list of member objects, or one object.
+// memberIDs reads the ids of a members value: a list of member objects, or one object. A bare
+// string stands for the member with that id ("value": "u-abc" instead of [{"value":"u-abc"}]),
+// as some clients send it.
 func memberIDs(v any) ([]string, error) {
 	if v == nil {
 		return nil, nil
@@ -179,8 +181,11 @@ func memberIDs(v any) ([]string, error) {
 	}
 	ids := make([]string, 0, len(items))
 	for i, item := range items {
-		m, _ := item.(map[string]any)
-		id, _ := schema.Field(m, "value").(string)
+		id, isString := item.(string)
+		if !isString {
+			m, _ := item.(map[string]any)
+			id, _ = schema.Field(m, "value").(string)
+		}
 		if id == "" {
 			return nil, scimerror.BadRequest(scimerror.InvalidValue, "members[%d] needs a non-empty string \"value\"", i)
 		}

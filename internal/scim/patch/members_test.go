@@ -88,6 +88,21 @@ func TestSplitMembers(t *testing.T) {
 			members: []MemberOp{{Kind: MemberReplace, Values: []string{"u1"}}},
 		},
 		{
+			name:    "member value as a bare string id",
+			ops:     `{"op":"add","path":"members","value":"u1"}`,
+			members: []MemberOp{{Kind: MemberAdd, Values: []string{"u1"}}},
+		},
+		{
+			name:    "member values as a list of bare string ids",
+			ops:     `{"op":"Remove","path":"members","value":["u1","u2"]}`,
+			members: []MemberOp{{Kind: MemberRemove, Values: []string{"u1", "u2"}}},
+		},
+		{
+			name:    "path-less replace with a bare string member",
+			ops:     `{"op":"replace","value":{"members":"u1"}}`,
+			members: []MemberOp{{Kind: MemberReplace, Values: []string{"u1"}}},
+		},
+		{
 			name: "other operations pass through",
 			ops:  `{"op":"replace","path":"displayName","value":"x"},{"op":"add","path":"externalId","value":"e"}`,
 			rest: `{"op":"replace","path":"displayName","value":"x"},{"op":"add","path":"externalId","value":"e"}`,
@@ -127,7 +142,8 @@ func TestSplitMembersErrors(t *testing.T) {
 	}{
 		{"member without value", `{"op":"add","path":"members","value":[{"display":"x"}]}`, scimerror.InvalidValue},
 		{"member value not a string", `{"op":"add","path":"members","value":[{"value":5}]}`, scimerror.InvalidValue},
-		{"member as a bare string", `{"op":"add","path":"members","value":["u1"]}`, scimerror.InvalidValue},
+		{"member as an empty bare string", `{"op":"add","path":"members","value":""}`, scimerror.InvalidValue},
+		{"member as a bare number", `{"op":"add","path":"members","value":[5]}`, scimerror.InvalidValue},
 		{"member with empty value", `{"op":"Remove","path":"members","value":[{"value":""}]}`, scimerror.InvalidValue},
 		{"path-less member without value", `{"op":"replace","value":{"members":[{"display":"x"}]}}`, scimerror.InvalidValue},
 		{"filter on display", `{"op":"remove","path":"members[display eq \"x\"]"}`, scimerror.InvalidPath},
