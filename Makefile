@@ -13,6 +13,24 @@ ROSTER := $(BIN)/roster
 GO_TEST_FLAGS ?=
 RUN_ARGS ?=
 
+# What `roster version` prints and the image's labels carry, from git. The date is the commit's
+# (not the clock's), so two builds of one commit are byte-identical. Override on the command
+# line when building outside a git checkout, e.g. make image VERSION=v0.1.0 COMMIT=… BUILD_DATE=….
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct HEAD 2>/dev/null || echo 0)
+BUILD_DATE ?= $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := github.com/rosterhq/roster/internal/version
+LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(BUILD_DATE)
+# Static and path-free: the same binary runs on the host (make run) and in the image.
+GO_BUILD := CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)'
+
+# The image: where `make image` writes it, the name it is tagged with in the tarball, and
+# the image `make deploy` / `make render` set in config/manager.
+IMAGE_DIR := $(BIN)/image
+IMAGE_PLATFORM ?= linux/amd64
+IMG ?= ghcr.io/rosterhq/roster:$(VERSION)
+
 .PHONY: all
 all: build
 
@@ -41,8 +59,33 @@ control-plane: ## Build kube-apiserver, etcd and kubectl into bin/ (once; ~6 min
 	@hack/control-plane.sh >/dev/null
 
 .PHONY: build
-build: ## Build bin/roster.
-	go build -o $(ROSTER) .
+build: ## Build bin/roster (static; `roster version` says what it was built from).
+	$(GO_BUILD) -o $(ROSTER) .
+
+##@ Image and deployment
+
+.PHONY: image
+image: ## Build the OCI image and its SBOM into bin/image/ (no Docker engine needed).
+	GOOS=$(word 1,$(subst /, ,$(IMAGE_PLATFORM))) GOARCH=$(word 2,$(subst /, ,$(IMAGE_PLATFORM))) \
+		$(GO_BUILD) -o $(IMAGE_DIR)/roster-$(subst /,-,$(IMAGE_PLATFORM)) .
+	go run ./hack/image --binary $(IMAGE_DIR)/roster-$(subst /,-,$(IMAGE_PLATFORM)) --out $(IMAGE_DIR) --tag $(IMG)
+
+KUBECTL ?= $(shell [ -x $(BIN)/k8s/v1.37.2/kubectl ] && echo $(BIN)/k8s/v1.37.2/kubectl || echo kubectl)
+
+# render and deploy want the image you pushed, named on the command line: the default IMG
+# names an image nobody has pushed.
+.PHONY: render
+render: require-img ## Print config/default with the image set to IMG=registry/roster:tag (applies nothing).
+	@hack/render.sh "$(KUBECTL)" "$(IMG)"
+
+.PHONY: deploy
+deploy: require-img ## Install config/default with the image IMG=registry/roster:tag into kubectl's current cluster.
+	hack/render.sh "$(KUBECTL)" "$(IMG)" >$(BIN)/roster-install.yaml
+	$(KUBECTL) apply --server-side --field-manager=roster-install -f $(BIN)/roster-install.yaml
+
+.PHONY: require-img
+require-img:
+	@if [ "$(origin IMG)" = file ]; then echo "Set IMG to the image you pushed, e.g. make $(MAKECMDGOALS) IMG=registry.example.com/roster:$(VERSION)" >&2; exit 2; fi
 
 # PLUGIN_DIR is where install-plugin puts kubectl-roster: $GOBIN when set, else ~/.local/bin.
 # kubectl finds plugins on PATH (kubectl plugin list).

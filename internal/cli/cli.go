@@ -30,6 +30,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runToken(ctx, args[1:], stdout, stderr)
 	case "storage":
 		err = runStorage(ctx, args[1:], stdout, stderr)
+	case "version":
+		err = runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -57,6 +59,7 @@ Usage:
   roster token rotate --org NAME [flags] generate a new SCIM token (printed once on stdout)
   roster token migrate [flags]           move token Secrets of an earlier install to Roster's namespace
   roster storage migrate [flags]         rewrite every Roster object at its CRD's storage version
+  roster version [--json]                print the version, commit and build date
 
 Run "roster <command> -h" for the flags of a command.
 `)

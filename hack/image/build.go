@@ -1,0 +1,271 @@
+package main
+
+import (
+	"crypto/x509"
+	"debug/buildinfo"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+const (
+	// defaultCACerts is Debian's and Ubuntu's bundle (package ca-certificates), the file Go's
+	// crypto/x509 reads first on Linux.
+	defaultCACerts = "/etc/ssl/certs/ca-certificates.crt"
+	// versionPkg is where the Makefile's -ldflags -X put the version.
+	versionPkg = "github.com/rosterhq/roster/internal/version"
+	// nonroot is the user the image runs as: the same UID as distroless's nonroot, which
+	// config/manager's securityContext names.
+	nonroot = 65532
+)
+
+// options are the command line of hack/image.
+type options struct {
+	Binary, Out, Tag, CACerts, Source, Licenses string
+}
+
+// result says where build wrote what.
+type result struct {
+	Tag                      string
+	Digest                   v1.Hash
+	Layout, Tarball, SBOM    string
+	Version, Commit, Created string
+	Platform                 v1.Platform
+}
+
+// stamp is what the binary says about its build.
+type stamp struct {
+	version, commit string
+	created         time.Time
+	platform        v1.Platform
+	info            *buildinfo.BuildInfo
+}
+
+// build checks its inputs before writing anything, then replaces o.Out's oci/, roster.tar and
+// sbom.spdx.json.
+func build(o options) (*result, error) {
+	if o.Binary == "" {
+		return nil, errors.New("--binary is required (make image builds it)")
+	}
+	if o.Out == "" {
+		return nil, errors.New("--out must not be empty")
+	}
+	st, err := readStamp(o.Binary)
+	if err != nil {
+		return nil, err
+	}
+	if o.Tag == "" {
+		o.Tag = "ghcr.io/rosterhq/roster:" + st.version
+	}
+	tag, err := name.NewTag(o.Tag, name.StrictValidation)
+	if err != nil {
+		return nil, fmt.Errorf("--tag %q: %w (want registry/repository:tag)", o.Tag, err)
+	}
+	if o.Source == "" {
+		o.Source = "https://" + st.info.Main.Path
+	}
+	binary, err := os.ReadFile(o.Binary)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := os.ReadFile(o.CACerts)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificates: %w (Debian/Ubuntu: apt-get install ca-certificates; or --ca-certs FILE)", err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("CA certificates: %s holds no PEM certificate", o.CACerts)
+	}
+
+	img, err := assemble(st, binary, ca, o)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	res := &result{
+		Tag: tag.String(), Digest: digest,
+		Layout:  filepath.Join(o.Out, "oci"),
+		Tarball: filepath.Join(o.Out, "roster.tar"),
+		SBOM:    filepath.Join(o.Out, "sbom.spdx.json"),
+		Version: st.version, Commit: st.commit, Created: st.created.Format(time.RFC3339),
+		Platform: st.platform,
+	}
+	// A layout is appended to, never overwritten: start from an empty one so it holds exactly
+	// this image (crane push wants one).
+	if err := os.RemoveAll(res.Layout); err != nil {
+		return nil, err
+	}
+	lp, err := layout.Write(res.Layout, empty.Index)
+	if err != nil {
+		return nil, err
+	}
+	if err := lp.AppendImage(img, layout.WithPlatform(st.platform), layout.WithAnnotations(map[string]string{
+		// skopeo copy oci:bin/image/oci:<tag> finds the image by this annotation.
+		"org.opencontainers.image.ref.name": tag.TagStr(),
+		"io.containerd.image.name":          tag.String(),
+	})); err != nil {
+		return nil, fmt.Errorf("writing the OCI layout: %w", err)
+	}
+	if err := tarball.WriteToFile(res.Tarball, tag, img); err != nil {
+		return nil, fmt.Errorf("writing the tarball: %w", err)
+	}
+	sbom, err := spdxDocument(st, binary, ca, o, tag, digest)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(res.SBOM, sbom, 0o644); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// assemble builds the image in memory.
+func assemble(st *stamp, binary, ca []byte, o options) (v1.Image, error) {
+	base, err := layer(baseFiles(ca), st.created)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := layer([]file{{path: "roster", mode: 0o755, data: binary}}, st.created)
+	if err != nil {
+		return nil, err
+	}
+	labels := map[string]string{
+		"org.opencontainers.image.title":       "roster",
+		"org.opencontainers.image.description": "Roster: a SCIM 2.0 service provider for Kubernetes",
+		"org.opencontainers.image.version":     st.version,
+		"org.opencontainers.image.revision":    st.commit,
+		"org.opencontainers.image.created":     st.created.Format(time.RFC3339),
+		"org.opencontainers.image.source":      o.Source,
+		"org.opencontainers.image.licenses":    o.Licenses,
+	}
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	img, err = mutate.ConfigFile(img, &v1.ConfigFile{
+		Architecture: st.platform.Architecture,
+		OS:           st.platform.OS,
+		Variant:      st.platform.Variant,
+		Config: v1.Config{
+			// Numeric, so runAsNonRoot can verify it without reading /etc/passwd.
+			User:       fmt.Sprintf("%d:%d", nonroot, nonroot),
+			Entrypoint: []string{"/roster"},
+			// config/manager passes its own arguments, starting with "manager".
+			Cmd:        []string{"manager"},
+			WorkingDir: "/",
+			Labels:     labels,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	created := v1.Time{Time: st.created}
+	img, err = mutate.Append(img,
+		mutate.Addendum{Layer: base, History: v1.History{Created: created, CreatedBy: "hack/image: root filesystem",
+			Comment: fmt.Sprintf("/etc/passwd, /etc/group (nonroot %d), CA certificates from %s of the build machine, /tmp", nonroot, o.CACerts)}},
+		mutate.Addendum{Layer: bin, History: v1.History{Created: created, CreatedBy: "hack/image: /roster",
+			Comment: "roster " + st.version + " " + st.commit}},
+	)
+	if err != nil {
+		return nil, err
+	}
+	img, err = mutate.CreatedAt(img, created)
+	if err != nil {
+		return nil, err
+	}
+	ann, ok := mutate.Annotations(img, labels).(v1.Image)
+	if !ok {
+		return nil, errors.New("annotating the manifest did not return an image")
+	}
+	return ann, nil
+}
+
+// readStamp reads the version the Makefile linked into the binary and the platform the Go
+// toolchain built it for, and refuses binaries that would not run in the image.
+func readStamp(path string) (*stamp, error) {
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a Go binary with build info: %w", path, err)
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	if settings["GOOS"] != "linux" {
+		return nil, fmt.Errorf("%s was built for GOOS=%s; the image needs GOOS=linux", path, settings["GOOS"])
+	}
+	// The image has no libc: a cgo binary would not start.
+	if settings["CGO_ENABLED"] != "0" {
+		return nil, fmt.Errorf("%s was built with cgo; the image needs a static binary (CGO_ENABLED=0)", path)
+	}
+	x := linkerValues(settings["-ldflags"])
+	st := &stamp{
+		version: x[versionPkg+".Version"],
+		commit:  x[versionPkg+".Commit"],
+		info:    info,
+		platform: v1.Platform{OS: "linux", Architecture: settings["GOARCH"],
+			Variant: variant(settings["GOARCH"], settings)},
+	}
+	date := x[versionPkg+".Date"]
+	if st.version == "" || st.commit == "" || date == "" {
+		return nil, fmt.Errorf("%s lacks -X %s.{Version,Commit,Date} in its -ldflags (got %q); build it with make image", path, versionPkg, settings["-ldflags"])
+	}
+	if st.created, err = time.Parse(time.RFC3339, date); err != nil {
+		return nil, fmt.Errorf("%s: build date %q: %w", path, date, err)
+	}
+	st.created = st.created.UTC()
+	return st, nil
+}
+
+// linkerValues returns the -X name=value pairs of an -ldflags string as recorded in the build
+// info. Values with spaces are not supported (the Makefile's have none).
+func linkerValues(ldflags string) map[string]string {
+	out := map[string]string{}
+	fields := strings.Fields(ldflags)
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		var kv string
+		switch {
+		case f == "-X" && i+1 < len(fields):
+			i++
+			kv = fields[i]
+		case strings.HasPrefix(f, "-X="):
+			kv = strings.TrimPrefix(f, "-X=")
+		default:
+			continue
+		}
+		if k, v, ok := strings.Cut(strings.Trim(kv, `'"`), "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// variant is the OCI platform variant for the architectures that have one.
+func variant(arch string, settings map[string]string) string {
+	switch arch {
+	case "arm":
+		if v := settings["GOARM"]; v != "" {
+			return "v" + strings.TrimSuffix(strings.TrimSuffix(v, ",softfloat"), ",hardfloat")
+		}
+		return "v7"
+	case "arm64":
+		return "v8"
+	}
+	return ""
+}

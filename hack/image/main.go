@@ -1,0 +1,40 @@
+// Command image builds Roster's container image without a Docker engine or a base image: two
+// layers it writes itself (a minimal root filesystem, then the static roster binary), an OCI
+// image layout, a `docker load`-able tarball and an SPDX SBOM, all under one directory.
+//
+// Everything the image says about itself (version, commit, date, platform) is read from the
+// binary: its -ldflags -X values (internal/version) and its Go build info. The labels cannot
+// disagree with `roster version`, and the commit date fixes every timestamp, so two builds of
+// one commit with the same Go toolchain and CA bundle give the same digest.
+//
+//	go run ./hack/image --binary bin/image/roster-linux-amd64 --out bin/image --tag REG/roster:TAG
+//
+// `make image` builds the binary and runs this; docs/operations.md ("Image") says what is in it.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.Binary, "binary", "", "static Linux roster binary built with the Makefile's LDFLAGS (required)")
+	flag.StringVar(&o.Out, "out", "bin/image", "output directory: oci/ (OCI layout), roster.tar (docker load), sbom.spdx.json")
+	flag.StringVar(&o.Tag, "tag", "", "image name written into the tarball and the layout (default ghcr.io/rosterhq/roster:<version>)")
+	flag.StringVar(&o.CACerts, "ca-certs", defaultCACerts, "PEM bundle copied to /etc/ssl/certs/ca-certificates.crt")
+	flag.StringVar(&o.Source, "source", "", "org.opencontainers.image.source (default https://<main module path>)")
+	flag.StringVar(&o.Licenses, "licenses", "NOASSERTION", "org.opencontainers.image.licenses, an SPDX license expression")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "image: unexpected argument %q\n", flag.Arg(0))
+		os.Exit(2)
+	}
+	res, err := build(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "image:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("%s@%s\n  layout:  %s\n  tarball: %s\n  sbom:    %s\n", res.Tag, res.Digest, res.Layout, res.Tarball, res.SBOM)
+}
