@@ -724,8 +724,14 @@ func render(t *testing.T, dir string) rendered {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%s kustomize %s: %v\n%s", kubectl, dir, err, stderr.String())
 	}
+	return parse(t, dir, stdout.Bytes())
+}
+
+// parse reads the YAML documents kustomize printed for dir.
+func parse(t *testing.T, dir string, yamlDocs []byte) rendered {
+	t.Helper()
 	var out rendered
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(&stdout))
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(yamlDocs)))
 	for {
 		doc, err := reader.Read()
 		if errors.Is(err, io.EOF) {

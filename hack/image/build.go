@@ -211,7 +211,7 @@ func readStamp(path string) (*stamp, error) {
 	}
 	// The image has no libc: a cgo binary would not start.
 	if settings["CGO_ENABLED"] != "0" {
-		return nil, fmt.Errorf("%s was built with cgo; the image needs a static binary (CGO_ENABLED=0)", path)
+		return nil, fmt.Errorf("%s was built with cgo; the image needs a static binary (CGO_ENABLED=0, as make image builds it)", path)
 	}
 	x := linkerValues(settings["-ldflags"])
 	st := &stamp{
