@@ -16,10 +16,14 @@ RUN_ARGS ?=
 # What `roster version` prints and the image's labels carry, from git. The date is the commit's
 # (not the clock's), so two builds of one commit are byte-identical. Override on the command
 # line when building outside a git checkout, e.g. make image VERSION=v0.1.0 COMMIT=… BUILD_DATE=….
+# SOURCE_DATE_EPOCH (reproducible-builds.org), when set, wins over the commit date.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
-SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct HEAD 2>/dev/null || echo 0)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+ifdef SOURCE_DATE_EPOCH
 BUILD_DATE ?= $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+else
+BUILD_DATE ?= $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd HEAD 2>/dev/null || echo 1970-01-01T00:00:00Z)
+endif
 VERSION_PKG := github.com/rosterhq/roster/internal/version
 LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(BUILD_DATE)
 # Static and path-free: the same binary runs on the host (make run) and in the image.
@@ -68,7 +72,8 @@ build: ## Build bin/roster (static; `roster version` says what it was built from
 image: ## Build the OCI image and its SBOM into bin/image/ (no Docker engine needed).
 	GOOS=$(word 1,$(subst /, ,$(IMAGE_PLATFORM))) GOARCH=$(word 2,$(subst /, ,$(IMAGE_PLATFORM))) \
 		$(GO_BUILD) -o $(IMAGE_DIR)/roster-$(subst /,-,$(IMAGE_PLATFORM)) .
-	go run ./hack/image --binary $(IMAGE_DIR)/roster-$(subst /,-,$(IMAGE_PLATFORM)) --out $(IMAGE_DIR) --tag $(IMG)
+	go run ./hack/image --binary $(IMAGE_DIR)/roster-$(subst /,-,$(IMAGE_PLATFORM)) \
+		--version '$(VERSION)' --commit '$(COMMIT)' --date '$(BUILD_DATE)' --out $(IMAGE_DIR) --tag '$(IMG)'
 
 KUBECTL ?= $(shell [ -x $(BIN)/k8s/v1.37.2/kubectl ] && echo $(BIN)/k8s/v1.37.2/kubectl || echo kubectl)
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/x509"
 	"debug/buildinfo"
 	"errors"
@@ -33,6 +34,8 @@ const (
 // options are the command line of hack/image.
 type options struct {
 	Binary, Out, Tag, CACerts, Source, Licenses string
+	// Version, Commit and Date are what the binary was linked with (internal/version).
+	Version, Commit, Date string
 }
 
 // result says where build wrote what.
@@ -50,6 +53,7 @@ type stamp struct {
 	created         time.Time
 	platform        v1.Platform
 	info            *buildinfo.BuildInfo
+	binary          []byte
 }
 
 // build checks its inputs before writing anything, then replaces o.Out's oci/, roster.tar and
@@ -61,7 +65,7 @@ func build(o options) (*result, error) {
 	if o.Out == "" {
 		return nil, errors.New("--out must not be empty")
 	}
-	st, err := readStamp(o.Binary)
+	st, err := readStamp(o.Binary, o)
 	if err != nil {
 		return nil, err
 	}
@@ -75,10 +79,7 @@ func build(o options) (*result, error) {
 	if o.Source == "" {
 		o.Source = "https://" + st.info.Main.Path
 	}
-	binary, err := os.ReadFile(o.Binary)
-	if err != nil {
-		return nil, err
-	}
+	binary := st.binary
 	ca, err := os.ReadFile(o.CACerts)
 	if err != nil {
 		return nil, fmt.Errorf("CA certificates: %w (Debian/Ubuntu: apt-get install ca-certificates; or --ca-certs FILE)", err)
@@ -195,9 +196,12 @@ func assemble(st *stamp, binary, ca []byte, o options) (v1.Image, error) {
 	return ann, nil
 }
 
-// readStamp reads the version the Makefile linked into the binary and the platform the Go
-// toolchain built it for, and refuses binaries that would not run in the image.
-func readStamp(path string) (*stamp, error) {
+// readStamp checks the binary against the version it is said to carry and reads the platform
+// the Go toolchain built it for, refusing binaries that would not run in the image. The build
+// info does not record -ldflags under -trimpath, so the -X values are looked for in the binary
+// itself: a binary linked with another commit or date is refused, and the labels cannot
+// disagree with `roster version`.
+func readStamp(path string, o options) (*stamp, error) {
 	info, err := buildinfo.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a Go binary with build info: %w", path, err)
@@ -213,47 +217,31 @@ func readStamp(path string) (*stamp, error) {
 	if settings["CGO_ENABLED"] != "0" {
 		return nil, fmt.Errorf("%s was built with cgo; the image needs a static binary (CGO_ENABLED=0, as make image builds it)", path)
 	}
-	x := linkerValues(settings["-ldflags"])
-	st := &stamp{
-		version: x[versionPkg+".Version"],
-		commit:  x[versionPkg+".Commit"],
+	if o.Version == "" || o.Commit == "" || o.Date == "" {
+		return nil, errors.New("--version, --commit and --date are required: the values the binary was linked with (make image passes them)")
+	}
+	created, err := time.Parse(time.RFC3339, o.Date)
+	if err != nil {
+		return nil, fmt.Errorf("--date %q: want RFC 3339, e.g. 2026-01-02T03:04:05Z: %w", o.Date, err)
+	}
+	binary, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for flag, v := range map[string]string{"--version": o.Version, "--commit": o.Commit, "--date": o.Date} {
+		if !bytes.Contains(binary, []byte(v)) {
+			return nil, fmt.Errorf("%s was not linked with %s=%s (-X %s); build it with make image", path, flag, v, versionPkg)
+		}
+	}
+	return &stamp{
+		version: o.Version,
+		commit:  o.Commit,
+		created: created.UTC(),
 		info:    info,
+		binary:  binary,
 		platform: v1.Platform{OS: "linux", Architecture: settings["GOARCH"],
 			Variant: variant(settings["GOARCH"], settings)},
-	}
-	date := x[versionPkg+".Date"]
-	if st.version == "" || st.commit == "" || date == "" {
-		return nil, fmt.Errorf("%s lacks -X %s.{Version,Commit,Date} in its -ldflags (got %q); build it with make image", path, versionPkg, settings["-ldflags"])
-	}
-	if st.created, err = time.Parse(time.RFC3339, date); err != nil {
-		return nil, fmt.Errorf("%s: build date %q: %w", path, date, err)
-	}
-	st.created = st.created.UTC()
-	return st, nil
-}
-
-// linkerValues returns the -X name=value pairs of an -ldflags string as recorded in the build
-// info. Values with spaces are not supported (the Makefile's have none).
-func linkerValues(ldflags string) map[string]string {
-	out := map[string]string{}
-	fields := strings.Fields(ldflags)
-	for i := 0; i < len(fields); i++ {
-		f := fields[i]
-		var kv string
-		switch {
-		case f == "-X" && i+1 < len(fields):
-			i++
-			kv = fields[i]
-		case strings.HasPrefix(f, "-X="):
-			kv = strings.TrimPrefix(f, "-X=")
-		default:
-			continue
-		}
-		if k, v, ok := strings.Cut(strings.Trim(kv, `'"`), "="); ok {
-			out[k] = v
-		}
-	}
-	return out
+	}, nil
 }
 
 // variant is the OCI platform variant for the architectures that have one.

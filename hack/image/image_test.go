@@ -48,14 +48,27 @@ func TestImage(t *testing.T) {
 	if err := os.WriteFile(noPEM, []byte("not a certificate\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := build(options{Binary: bin, Out: filepath.Join(tmp, "refused"), CACerts: noPEM}); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
-		t.Errorf("build with %s = %v, want a refusal", noPEM, err)
-	}
-	if _, err := os.Stat(filepath.Join(tmp, "refused")); !errors.Is(err, os.ErrNotExist) {
-		t.Error("a refused build wrote its output directory")
+	wrongCommit := stamped(bin, filepath.Join(tmp, "refused"), defaultCACerts)
+	wrongCommit.Commit = strings.Repeat("f", 40)
+	wrongDate := stamped(bin, filepath.Join(tmp, "refused"), defaultCACerts)
+	wrongDate.Date = "2024-05-06"
+	for _, tt := range []struct {
+		o    options
+		want string
+	}{
+		{stamped(bin, filepath.Join(tmp, "refused"), noPEM), "holds no PEM certificate"},
+		{wrongCommit, "was not linked with --commit=ffff"},
+		{wrongDate, "want RFC 3339"},
+	} {
+		if _, err := build(tt.o); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("build(%+v) = %v, want a refusal containing %q", tt.o, err, tt.want)
+		}
+		if _, err := os.Stat(filepath.Join(tmp, "refused")); !errors.Is(err, os.ErrNotExist) {
+			t.Error("a refused build wrote its output directory")
+		}
 	}
 
-	res, err := build(options{Binary: bin, Out: filepath.Join(tmp, "one"), Tag: testTag, CACerts: defaultCACerts, Licenses: "NOASSERTION"})
+	res, err := build(stamped(bin, filepath.Join(tmp, "one"), defaultCACerts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +199,7 @@ func TestImage(t *testing.T) {
 	checkSBOM(t, res, bin)
 
 	// Reproducible: the same binary and CA bundle give the same digest.
-	again, err := build(options{Binary: bin, Out: filepath.Join(tmp, "two"), Tag: testTag, CACerts: defaultCACerts, Licenses: "NOASSERTION"})
+	again, err := build(stamped(bin, filepath.Join(tmp, "two"), defaultCACerts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +294,7 @@ func TestBadInput(t *testing.T) {
 		{"missing binary", options{Binary: filepath.Join(tmp, "nope")}, "not a Go binary"},
 		{"not a Go binary", options{Binary: notGo}, "not a Go binary"},
 		// Built by go test: cgo on, or (CGO_ENABLED=0) no version flags.
-		{"not built by make image", options{Binary: self}, "make image"},
+		{"not built by make image", options{Binary: self, Version: "v1", Commit: "c", Date: testDate}, "make image"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,17 +311,10 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-func TestLinkerValues(t *testing.T) {
-	got := linkerValues(`-s -w -X github.com/rosterhq/roster/internal/version.Version=v1.2.3 -X=a.B=c -X 'x.Y=z' -extldflags=-static`)
-	want := map[string]string{"github.com/rosterhq/roster/internal/version.Version": "v1.2.3", "a.B": "c", "x.Y": "z"}
-	if len(got) != len(want) {
-		t.Errorf("got %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q (all: %v)", k, got[k], v, got)
-		}
-	}
+// stamped are the options make image would pass for the binary buildRoster builds.
+func stamped(bin, out, ca string) options {
+	return options{Binary: bin, Out: out, Tag: testTag, CACerts: ca, Licenses: "NOASSERTION",
+		Version: testVersion, Commit: testCommit, Date: testDate}
 }
 
 // buildRoster builds the repository's binary as the Makefile does (static, -trimpath, the

@@ -2,12 +2,14 @@
 // layers it writes itself (a minimal root filesystem, then the static roster binary), an OCI
 // image layout, a `docker load`-able tarball and an SPDX SBOM, all under one directory.
 //
-// Everything the image says about itself (version, commit, date, platform) is read from the
-// binary: its -ldflags -X values (internal/version) and its Go build info. The labels cannot
-// disagree with `roster version`, and the commit date fixes every timestamp, so two builds of
-// one commit with the same Go toolchain and CA bundle give the same digest.
+// The version, commit and date are the ones the binary was linked with (internal/version;
+// hack/image refuses a binary that does not contain them), so the labels cannot disagree with
+// `roster version`; the platform comes from the binary's Go build info. The commit date fixes
+// every timestamp, so two builds of one commit with the same Go toolchain and CA bundle give
+// the same digest.
 //
-//	go run ./hack/image --binary bin/image/roster-linux-amd64 --out bin/image --tag REG/roster:TAG
+//	go run ./hack/image --binary bin/image/roster-linux-amd64 --version V --commit C --date D \
+//	    --out bin/image --tag REG/roster:TAG
 //
 // `make image` builds the binary and runs this; docs/operations.md ("Image") says what is in it.
 package main
@@ -21,6 +23,9 @@ import (
 func main() {
 	var o options
 	flag.StringVar(&o.Binary, "binary", "", "static Linux roster binary built with the Makefile's LDFLAGS (required)")
+	flag.StringVar(&o.Version, "version", "", "version the binary was linked with (required)")
+	flag.StringVar(&o.Commit, "commit", "", "commit the binary was linked with (required)")
+	flag.StringVar(&o.Date, "date", "", "build date the binary was linked with, RFC 3339; every timestamp of the image (required)")
 	flag.StringVar(&o.Out, "out", "bin/image", "output directory: oci/ (OCI layout), roster.tar (docker load), sbom.spdx.json")
 	flag.StringVar(&o.Tag, "tag", "", "image name written into the tarball and the layout (default ghcr.io/rosterhq/roster:<version>)")
 	flag.StringVar(&o.CACerts, "ca-certs", defaultCACerts, "PEM bundle copied to /etc/ssl/certs/ca-certificates.crt")
