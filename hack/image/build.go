@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -117,11 +118,23 @@ func build(o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := lp.AppendImage(img, layout.WithPlatform(st.platform), layout.WithAnnotations(map[string]string{
+	if err := lp.WriteImage(img); err != nil {
+		return nil, fmt.Errorf("writing the OCI layout: %w", err)
+	}
+	// The index entry is written by hand: layout.AppendImage would give it an artifactType,
+	// which the OCI spec reserves for artifacts, not images.
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		return nil, err
+	}
+	desc.ArtifactType = ""
+	desc.Platform = &st.platform
+	desc.Annotations = map[string]string{
 		// skopeo copy oci:bin/image/oci:<tag> finds the image by this annotation.
 		"org.opencontainers.image.ref.name": tag.TagStr(),
 		"io.containerd.image.name":          tag.String(),
-	})); err != nil {
+	}
+	if err := lp.AppendDescriptor(*desc); err != nil {
 		return nil, fmt.Errorf("writing the OCI layout: %w", err)
 	}
 	if err := tarball.WriteToFile(res.Tarball, tag, img); err != nil {
@@ -162,6 +175,8 @@ func assemble(st *stamp, binary, ca []byte, o options) (v1.Image, error) {
 		Architecture: st.platform.Architecture,
 		OS:           st.platform.OS,
 		Variant:      st.platform.Variant,
+		// Runtimes refuse a config whose rootfs type is not "layers"; Append fills diff_ids.
+		RootFS: v1.RootFS{Type: "layers"},
 		Config: v1.Config{
 			// Numeric, so runAsNonRoot can verify it without reading /etc/passwd.
 			User:       fmt.Sprintf("%d:%d", nonroot, nonroot),

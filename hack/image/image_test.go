@@ -88,6 +88,9 @@ func TestImage(t *testing.T) {
 	if got := im.Manifests[0].Annotations["org.opencontainers.image.ref.name"]; got != testVersion {
 		t.Errorf("layout ref.name = %q, want %q", got, testVersion)
 	}
+	if at := im.Manifests[0].ArtifactType; at != "" {
+		t.Errorf("layout entry has artifactType %q: an image has none", at)
+	}
 	if p := im.Manifests[0].Platform; p == nil || p.OS != "linux" || p.Architecture != runtime.GOARCH {
 		t.Errorf("layout platform = %+v, want linux/%s", p, runtime.GOARCH)
 	}
@@ -106,6 +109,9 @@ func TestImage(t *testing.T) {
 	}
 	if !slices.Equal(c.Entrypoint, []string{"/roster"}) || !slices.Equal(c.Cmd, []string{"manager"}) {
 		t.Errorf("Entrypoint %q Cmd %q, want [/roster] [manager]", c.Entrypoint, c.Cmd)
+	}
+	if cf.RootFS.Type != "layers" || len(cf.RootFS.DiffIDs) != 2 {
+		t.Errorf("rootfs %+v, want type layers with the two layers' diff ids (runtimes refuse anything else)", cf.RootFS)
 	}
 	if cf.OS != "linux" || cf.Architecture != runtime.GOARCH {
 		t.Errorf("platform %s/%s, want linux/%s", cf.OS, cf.Architecture, runtime.GOARCH)
@@ -130,8 +136,8 @@ func TestImage(t *testing.T) {
 	// Every file of the flattened filesystem: nothing but what the image needs, no shell.
 	files := filesystem(t, img)
 	want := []string{
-		"etc/", "etc/group", "etc/passwd", "etc/ssl/", "etc/ssl/certs/", "etc/ssl/certs/ca-certificates.crt",
-		"home/", "home/nonroot/", "root/", "roster", "tmp/",
+		"etc", "etc/group", "etc/passwd", "etc/ssl", "etc/ssl/certs", "etc/ssl/certs/ca-certificates.crt",
+		"home", "home/nonroot", "root", "roster", "tmp",
 	}
 	var got []string
 	for p := range files {
@@ -142,7 +148,7 @@ func TestImage(t *testing.T) {
 		t.Errorf("image files = %q, want %q", got, want)
 	}
 	for p := range files {
-		base := filepath.Base(strings.TrimSuffix(p, "/"))
+		base := filepath.Base(p)
 		if slices.Contains([]string{"sh", "bash", "ash", "dash", "busybox"}, base) || strings.HasPrefix(p, "bin/") || strings.HasPrefix(p, "usr/") {
 			t.Errorf("the image holds %s: no shell or tools belong in it", p)
 		}
@@ -154,7 +160,7 @@ func TestImage(t *testing.T) {
 	if !strings.Contains(string(files["etc/passwd"].data), "nonroot:x:65532:65532:") {
 		t.Errorf("/etc/passwd does not name the user 65532:\n%s", files["etc/passwd"].data)
 	}
-	if h := files["tmp/"].hdr; h == nil || h.Mode&0o1777 != 0o1777 {
+	if h := files["tmp"].hdr; h == nil || h.Typeflag != tar.TypeDir || h.Mode&0o1777 != 0o1777 {
 		t.Errorf("/tmp is not world-writable and sticky: %+v", h)
 	}
 	for p, f := range files {
