@@ -270,13 +270,25 @@ func checkSBOM(t *testing.T, res *result, bin string) {
 			t.Errorf("SBOM lacks module %s", m.Path)
 			continue
 		}
-		if p.VersionInfo != m.Version || len(p.Checksums) != 1 || p.Comment != "go.sum "+m.Sum {
+		if p.VersionInfo != m.Version || len(p.Checksums) != 1 || p.Comment != "go.sum "+m.Sum || !strings.HasPrefix(p.DownloadLocation, "https://proxy.golang.org/") {
 			t.Errorf("SBOM module %s: version %q checksums %v comment %q, want %s %s", m.Path, p.VersionInfo, p.Checksums, p.Comment, m.Version, m.Sum)
 		}
 	}
 }
 
 // TestBadInput: each refusal says what is wrong and leaves the output directory alone.
+func TestProxyEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"github.com/NYTimes/gziphandler":     "github.com/!n!y!times/gziphandler",
+		"k8s.io/api":                         "k8s.io/api",
+		"v0.0.0-20180830191138-d8f796af33cc": "v0.0.0-20180830191138-d8f796af33cc",
+	} {
+		if got := proxyEscape(in); got != want {
+			t.Errorf("proxyEscape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	tmp := t.TempDir()
 	notGo := filepath.Join(tmp, "not-go")

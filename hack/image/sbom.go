@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -121,11 +122,12 @@ func spdxDocument(st *stamp, binary, ca []byte, o options, tag name.Tag, digest 
 			m = m.Replace
 		}
 		id := fmt.Sprintf("SPDXRef-Go-%d-%s", i, spdxIDUnsafe.ReplaceAllString(m.Path, "-"))
-		p := pkg(id, m.Path, m.Version, "https://proxy.golang.org/"+m.Path+"/@v/"+m.Version+".zip", "LIBRARY")
+		p := pkg(id, m.Path, m.Version, "https://proxy.golang.org/"+proxyEscape(m.Path)+"/@v/"+proxyEscape(m.Version)+".zip", "LIBRARY")
 		if sum, err := h1Hex(m); err != nil {
 			return nil, err
 		} else if sum != "" {
-			// go.sum's h1: is a SHA-256 over the module's file list; SPDX wants hex.
+			// go.sum's h1: is a SHA-256 (of the module's file hashes, not of the zip), in
+			// base64; SPDX wants hex. cyclonedx-gomod records it the same way.
 			p.Checksums = []spdxChecksum{{"SHA256", sum}}
 			p.Comment = "go.sum " + m.Sum
 		}
@@ -133,11 +135,28 @@ func spdxDocument(st *stamp, binary, ca []byte, o options, tag name.Tag, digest 
 		doc.Packages = append(doc.Packages, p)
 		doc.Relationships = append(doc.Relationships, spdxRelationship{"SPDXRef-Roster", "DEPENDS_ON", id})
 	}
-	out, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false) // the purls' & stay readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
 		return nil, err
 	}
-	return append(out, '\n'), nil
+	return out.Bytes(), nil
+}
+
+// proxyEscape is the module proxy's case encoding of a path or version: each capital letter
+// becomes "!" and its lower case (github.com/NYTimes → github.com/!n!y!times).
+func proxyEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if 'A' <= r && r <= 'Z' {
+			b.WriteByte('!')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // spdxIDUnsafe matches what an SPDX identifier may not contain.
