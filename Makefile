@@ -29,10 +29,11 @@ LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$
 # Static and path-free: the same binary runs on the host (make run) and in the image.
 GO_BUILD := CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)'
 
-# The image: where `make image` writes it, the name it is tagged with in the tarball, and
-# the image `make deploy` / `make render` set in config/manager.
+# The image: where `make image` writes it, for which platform (the build machine's unless
+# set, e.g. IMAGE_PLATFORM=linux/arm64), and its name in the tarball. `make render` and
+# `make deploy` want IMG set to the image you pushed.
 IMAGE_DIR := $(BIN)/image
-IMAGE_PLATFORM ?= linux/amd64
+IMAGE_PLATFORM ?= linux/$(shell go env GOARCH)
 IMG ?= ghcr.io/rosterhq/roster:$(VERSION)
 
 .PHONY: all
