@@ -41,9 +41,12 @@ type options struct {
 
 // result says where build wrote what.
 type result struct {
-	Tag                      string
-	Digest                   v1.Hash
-	Layout, Tarball, SBOM    string
+	Tag                   string
+	Digest                v1.Hash
+	Layout, Tarball, SBOM string
+	// SBOMLayout is an OCI layout holding the SBOM as an artifact whose subject is the image.
+	SBOMLayout               string
+	SBOMDigest               v1.Hash
 	Version, Commit, Created string
 	Platform                 v1.Platform
 }
@@ -103,10 +106,11 @@ func build(o options) (*result, error) {
 	}
 	res := &result{
 		Tag: tag.String(), Digest: digest,
-		Layout:  filepath.Join(o.Out, "oci"),
-		Tarball: filepath.Join(o.Out, "roster.tar"),
-		SBOM:    filepath.Join(o.Out, "sbom.spdx.json"),
-		Version: st.version, Commit: st.commit, Created: st.created.Format(time.RFC3339),
+		Layout:     filepath.Join(o.Out, "oci"),
+		Tarball:    filepath.Join(o.Out, "roster.tar"),
+		SBOM:       filepath.Join(o.Out, "sbom.spdx.json"),
+		SBOMLayout: filepath.Join(o.Out, "sbom-oci"),
+		Version:    st.version, Commit: st.commit, Created: st.created.Format(time.RFC3339),
 		Platform: st.platform,
 	}
 	// A layout is appended to, never overwritten: start from an empty one so it holds exactly
@@ -145,6 +149,9 @@ func build(o options) (*result, error) {
 		return nil, err
 	}
 	if err := os.WriteFile(res.SBOM, sbom, 0o644); err != nil {
+		return nil, err
+	}
+	if res.SBOMDigest, err = writeSBOMArtifact(res.SBOMLayout, sbom, *desc, res.Created); err != nil {
 		return nil, err
 	}
 	return res, nil

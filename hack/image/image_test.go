@@ -203,6 +203,7 @@ func TestImage(t *testing.T) {
 	}
 
 	checkSBOM(t, res, bin)
+	checkSBOMArtifact(t, res)
 
 	// Reproducible: the same binary and CA bundle give the same digest.
 	again, err := build(stamped(bin, filepath.Join(tmp, "two"), defaultCACerts))
@@ -277,6 +278,44 @@ func checkSBOM(t *testing.T, res *result, bin string) {
 }
 
 // TestBadInput: each refusal says what is wrong and leaves the output directory alone.
+// checkSBOMArtifact: the SBOM layout holds one artifact whose subject is the image and whose
+// one layer is the SBOM file.
+func checkSBOMArtifact(t *testing.T, res *result) {
+	t.Helper()
+	idx, err := layout.ImageIndexFromPath(res.SBOMLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 || im.Manifests[0].Digest != res.SBOMDigest || im.Manifests[0].ArtifactType != "application/spdx+json" {
+		t.Fatalf("SBOM layout index %+v, want the one SPDX artifact %s", im.Manifests, res.SBOMDigest)
+	}
+	art, err := idx.Image(res.SBOMDigest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := art.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject == nil || m.Subject.Digest != res.Digest || m.Config.MediaType != "application/vnd.oci.empty.v1+json" || len(m.Layers) != 1 {
+		t.Fatalf("SBOM artifact manifest %+v, want subject %s, the empty config and one layer", m, res.Digest)
+	}
+	rc, err := layout.Path(res.SBOMLayout).Blob(m.Layers[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got, _ := io.ReadAll(rc)
+	want, _ := os.ReadFile(res.SBOM)
+	if !bytes.Equal(got, want) {
+		t.Error("the SBOM artifact's layer is not sbom.spdx.json")
+	}
+}
+
 func TestProxyEscape(t *testing.T) {
 	for in, want := range map[string]string{
 		"github.com/NYTimes/gziphandler":     "github.com/!n!y!times/gziphandler",
