@@ -228,9 +228,15 @@ func checkDeployment(t *testing.T, dep *appsv1.Deployment) *corev1.Container {
 	if c.Name != "manager" || c.Image != image {
 		t.Errorf("container %s image %s, want manager image %s", c.Name, c.Image, image)
 	}
-	wantArgs := []string{"manager", "--leader-elect", "--scim-bind-address=:8080", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8082"}
+	wantArgs := []string{"manager", "--leader-elect", "--scim-bind-address=:8080", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8082",
+		"--shutdown-drain-delay=5s", "--shutdown-timeout=15s"}
 	if !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("args = %q, want %q", c.Args, wantArgs)
+	}
+	// The kubelet kills the pod after terminationGracePeriodSeconds: it must outlast the drain
+	// delay, the in-flight requests' timeout and the manager's 10 s margin for the rest.
+	if g := pod.Spec.TerminationGracePeriodSeconds; g == nil || *g <= 5+15+10 {
+		t.Errorf("terminationGracePeriodSeconds = %v, want more than drain (5 s) + shutdown timeout (15 s) + 10 s", g)
 	}
 	// Each address the binary binds has a container port of the right name.
 	for name, flagName := range map[string]string{"scim": "scim-bind-address", "probes": "health-probe-bind-address", "metrics": "metrics-bind-address"} {
