@@ -232,7 +232,10 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err != nil {
 		return nil, err
 	}
-	rostermetrics.RegisterTokenAge(mgr.GetClient(), cfg.Namespace)
+	rostermetrics.RegisterCollectors(mgr.GetClient(), cfg.Namespace, cfg.TokenMaxAge)
+	if err := mgr.Add(rostermetrics.LeaderRunnable{}); err != nil { // roster_leader
+		return nil, err
+	}
 	if err := mgr.Add(srv); err != nil {
 		return nil, err
 	}

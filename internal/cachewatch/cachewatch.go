@@ -8,13 +8,17 @@ package cachewatch
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rosterhq/roster/internal/metrics"
 )
 
 // Progress is the highest resourceVersion an informer has delivered. The zero value and nil
@@ -24,6 +28,11 @@ type Progress struct {
 	seen    uint64
 	changed chan struct{} // closed and replaced whenever seen advances
 	tracked bool
+
+	// waited and timeouts record the waits Await had to make (nil: not recorded), as
+	// roster_cache_wait_seconds and roster_cache_wait_timeouts_total of the kind.
+	waited   prometheus.Observer
+	timeouts prometheus.Counter
 }
 
 // Track registers a handler on the cache's informer for obj's kind and returns its progress.
@@ -35,6 +44,7 @@ func Track(ctx context.Context, informers cache.Informers, obj client.Object) (*
 		return nil, fmt.Errorf("informer for %T: %w", obj, err)
 	}
 	p := &Progress{changed: make(chan struct{}), tracked: true}
+	p.waited, p.timeouts = metrics.CacheWaitFor(reflect.TypeOf(obj).Elem().Name())
 	seen := func(o any) {
 		if m, ok := o.(client.Object); ok { // a tombstone (DeletedFinalStateUnknown) is skipped
 			p.observe(m.GetResourceVersion())
@@ -75,12 +85,13 @@ func (p *Progress) Seen() (rv uint64, ok bool) {
 }
 
 // Await waits until the cache has delivered revision want, at most timeout (and ctx); it
-// reports whether it got there.
+// reports whether it got there. A wait that was needed is recorded in the kind's metrics.
 func (p *Progress) Await(ctx context.Context, want uint64, timeout time.Duration) bool {
 	if p == nil {
 		return false
 	}
 	var expired <-chan time.Time
+	var start time.Time
 	for {
 		p.mu.Lock()
 		tracked, seen, changed := p.tracked, p.seen, p.changed
@@ -89,9 +100,11 @@ func (p *Progress) Await(ctx context.Context, want uint64, timeout time.Duration
 		case !tracked:
 			return false
 		case seen >= want:
+			p.observeWait(start, false)
 			return true
 		}
 		if expired == nil {
+			start = time.Now()
 			t := time.NewTimer(timeout)
 			defer t.Stop()
 			expired = t.C
@@ -99,9 +112,21 @@ func (p *Progress) Await(ctx context.Context, want uint64, timeout time.Duration
 		select {
 		case <-changed:
 		case <-expired:
+			p.observeWait(start, true)
 			return false
 		case <-ctx.Done():
-			return false
+			return false // the caller gave up: says nothing about the cache
 		}
+	}
+}
+
+// observeWait records a wait that started at start (zero: there was none to make).
+func (p *Progress) observeWait(start time.Time, timedOut bool) {
+	if start.IsZero() || p.waited == nil {
+		return
+	}
+	p.waited.Observe(time.Since(start).Seconds())
+	if timedOut {
+		p.timeouts.Inc()
 	}
 }

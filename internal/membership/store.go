@@ -22,6 +22,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/cachewatch"
 	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/scim/patch"
 )
 
@@ -159,6 +160,7 @@ func (s *Store) change(ctx context.Context, team *rosterv1.OrgTeam, r *request, 
 		s.queues[key] = q
 	}
 	q.pending = append(q.pending, r)
+	metrics.MembershipQueueDepth.Inc()
 	if !q.busy {
 		q.busy = true
 		s.enterLocked() // until the queue is empty: Drain waits for queued changes too
@@ -209,6 +211,7 @@ func (s *Store) drain(key string, team *rosterv1.OrgTeam, q *queue) {
 		results, err := s.commit(ctx, team, batch, nil)
 		err = shutdownErr(ctx, err)
 		cancel()
+		metrics.MembershipQueueDepth.Sub(float64(len(batch)))
 		for i, r := range batch {
 			r.res, r.err = results[i], err
 			close(r.done)
@@ -241,7 +244,12 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 	var written []string // slices written, over every attempt
 	push := slices.ContainsFunc(batch, func(r *request) bool { return r.push })
 	var lock string // the break-glass restore this commit holds (breakglass.go)
+	start, attempts := time.Now(), 0
+	defer func() { metrics.MembershipCommitDuration.Observe(time.Since(start).Seconds()) }()
 	err = retry.OnError(ConflictBackoff, isConflictOrGone, func() error {
+		if attempts++; attempts > 1 {
+			metrics.MembershipConflictRetries.Inc()
+		}
 		snap, err := s.fence(ctx, team, high)
 		if err != nil {
 			return err
@@ -414,6 +422,7 @@ func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (la
 		if err := s.Writer.Update(ctx, sl); err != nil {
 			return last, high, names, err
 		}
+		metrics.SliceUpdates.Inc()
 		note(sl)
 	}
 	for _, members := range w.Create {
@@ -422,6 +431,7 @@ func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (la
 		if err := s.Writer.Create(ctx, sl); err != nil {
 			return last, high, names, err
 		}
+		metrics.SliceCreates.Inc()
 		note(sl)
 	}
 	return last, high, names, nil
@@ -579,7 +589,11 @@ func (s *Store) DeleteEmpty(ctx context.Context, slices []rosterv1.OrgTeamMember
 			continue
 		}
 		rv := sl.ResourceVersion
-		if derr := s.Writer.Delete(ctx, sl.DeepCopy(), client.Preconditions{ResourceVersion: &rv}); derr != nil && !apierrors.IsNotFound(derr) && !apierrors.IsConflict(derr) {
+		derr := s.Writer.Delete(ctx, sl.DeepCopy(), client.Preconditions{ResourceVersion: &rv})
+		switch {
+		case derr == nil:
+			metrics.SliceDeletes.Inc()
+		case !apierrors.IsNotFound(derr) && !apierrors.IsConflict(derr):
 			err = errors.Join(err, derr)
 		}
 	}
@@ -596,5 +610,6 @@ func (s *Store) DeleteAll(ctx context.Context, team *rosterv1.OrgTeam) error {
 	if err != nil {
 		return err
 	}
+	metrics.SliceDeleteCollections.Inc()
 	return s.deleteSnapshots(ctx, team, "", "")
 }

@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -37,6 +39,23 @@ var (
 	}, []string{"kind", "reason"})
 )
 
+// registered lists every collector this package registers at init (the scrape-time collectors,
+// which need a reader, are registered by RegisterCollectors).
+var registered = []prometheus.Collector{
+	SCIMRequests, SCIMRequestDuration, SCIMRateLimited, StoreSyncErrors,
+	CacheWait, CacheWaitTimeouts,
+	MembershipQueueDepth, MembershipConflictRetries, MembershipSliceWrites, MembershipCommitDuration,
+	StoreOperationDuration, StoreOperationErrors,
+	Leader, TokenMaxAge,
+}
+
 func init() {
-	crmetrics.Registry.MustRegister(SCIMRequests, SCIMRequestDuration, SCIMRateLimited, StoreSyncErrors)
+	crmetrics.Registry.MustRegister(registered...)
+}
+
+// Collectors returns every collector Roster exports, including the scrape-time ones (without
+// a reader: only Describe works on those). Tests use it to list Roster's metric names, so a
+// dashboard or an alert that names a metric that is gone fails.
+func Collectors() []prometheus.Collector {
+	return append(slices.Clone(registered), &TokenAgeCollector{}, &UnresolvedCollector{})
 }

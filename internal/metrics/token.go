@@ -52,7 +52,17 @@ func (c *TokenAgeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// RegisterTokenAge registers a TokenAgeCollector once per process (tests run several managers).
-func RegisterTokenAge(r client.Reader, namespace string) {
+// TokenMaxAge is the --token-max-age the manager runs with, in seconds (0: no maximum), so
+// an alert compares roster_token_age_seconds with the limit the Organizations are held to.
+var TokenMaxAge = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "roster_token_max_age_seconds",
+	Help: "The token age past which an Organization reports TokenFresh=False (--token-max-age); 0 disables.",
+})
+
+// RegisterCollectors registers the scrape-time collectors (token age, unresolved members)
+// once per process (tests run several managers) and sets TokenMaxAge.
+func RegisterCollectors(r client.Reader, namespace string, tokenMaxAge time.Duration) {
 	_ = crmetrics.Registry.Register(&TokenAgeCollector{Reader: r, Namespace: namespace})
+	_ = crmetrics.Registry.Register(&UnresolvedCollector{Reader: r})
+	TokenMaxAge.Set(tokenMaxAge.Seconds())
 }

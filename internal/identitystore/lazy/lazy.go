@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/internal/identitystore"
+	"github.com/rosterhq/roster/internal/metrics"
 )
 
 // OpenFunc opens the store a URL names; open.Open in production.
@@ -100,15 +101,53 @@ func (s *Store) get(ctx context.Context) (identitystore.Store, error) {
 	return st, nil
 }
 
-// do runs op against the opened store and records what it says about reachability.
-func (s *Store) do(ctx context.Context, op func(identitystore.Store) error) error {
+// do runs op against the opened store (opening it if needed), records what it says about
+// reachability, and its latency and outcome as the operation m.
+func (s *Store) do(ctx context.Context, m metrics.StoreOperation, op func(identitystore.Store) error) error {
+	start := time.Now()
 	st, err := s.get(ctx)
 	if err == nil {
 		err = op(st)
 	}
+	m.Done(time.Since(start), errorReason(err))
 	s.record(err)
 	return err
 }
+
+// errorReason names why an operation failed, for roster_store_operation_errors_total; "" for
+// success, for "not found", which is an answer, and for a driver without notifications.
+func errorReason(err error) string {
+	switch {
+	case err == nil, identitystore.IsNotFound(err), errors.Is(err, ErrNoNotifications):
+		return ""
+	case identitystore.IsUnavailable(err):
+		return "Unavailable"
+	case errors.Is(err, identitystore.ErrConflict):
+		return "Conflict"
+	case errors.Is(err, identitystore.ErrInvalid):
+		return "Invalid"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "Canceled"
+	}
+	return "Error"
+}
+
+// The operations' recorders, one per identitystore.Store method.
+var (
+	opWatch          = metrics.NewStoreOperation("Watch")
+	opObserveUser    = metrics.NewStoreOperation("ObserveUser")
+	opCreateUser     = metrics.NewStoreOperation("CreateUser")
+	opUpdateUser     = metrics.NewStoreOperation("UpdateUser")
+	opDeleteUser     = metrics.NewStoreOperation("DeleteUser")
+	opObserveTeam    = metrics.NewStoreOperation("ObserveTeam")
+	opCreateTeam     = metrics.NewStoreOperation("CreateTeam")
+	opUpdateTeam     = metrics.NewStoreOperation("UpdateTeam")
+	opDeleteTeam     = metrics.NewStoreOperation("DeleteTeam")
+	opObserveMembers = metrics.NewStoreOperation("ObserveMembers")
+	opAddMembers     = metrics.NewStoreOperation("AddMembers")
+	opRemoveMembers  = metrics.NewStoreOperation("RemoveMembers")
+	opPing           = metrics.NewStoreOperation("Ping")
+)
 
 // record updates the health from an operation's result. Errors that say nothing about the
 // database (not found, conflict, a caller that gave up) leave it as it is.
@@ -159,7 +198,7 @@ var ErrNoNotifications = errors.New("identitystore: this store does not send cha
 // ErrNoNotifications once the store is open.
 func (s *Store) Watch(ctx context.Context) (<-chan identitystore.Change, error) {
 	var ch <-chan identitystore.Change
-	err := s.do(ctx, func(st identitystore.Store) error {
+	err := s.do(ctx, opWatch, func(st identitystore.Store) error {
 		n, ok := st.(identitystore.Notifier)
 		if !ok {
 			return ErrNoNotifications
@@ -173,7 +212,7 @@ func (s *Store) Watch(ctx context.Context) (<-chan identitystore.Change, error) 
 
 // ObserveUser implements identitystore.Store.
 func (s *Store) ObserveUser(ctx context.Context, org, id string) (u identitystore.User, err error) {
-	err = s.do(ctx, func(st identitystore.Store) error {
+	err = s.do(ctx, opObserveUser, func(st identitystore.Store) error {
 		u, err = st.ObserveUser(ctx, org, id)
 		return err
 	})
@@ -182,22 +221,22 @@ func (s *Store) ObserveUser(ctx context.Context, org, id string) (u identitystor
 
 // CreateUser implements identitystore.Store.
 func (s *Store) CreateUser(ctx context.Context, u identitystore.User) error {
-	return s.do(ctx, func(st identitystore.Store) error { return st.CreateUser(ctx, u) })
+	return s.do(ctx, opCreateUser, func(st identitystore.Store) error { return st.CreateUser(ctx, u) })
 }
 
 // UpdateUser implements identitystore.Store.
 func (s *Store) UpdateUser(ctx context.Context, u identitystore.User) error {
-	return s.do(ctx, func(st identitystore.Store) error { return st.UpdateUser(ctx, u) })
+	return s.do(ctx, opUpdateUser, func(st identitystore.Store) error { return st.UpdateUser(ctx, u) })
 }
 
 // DeleteUser implements identitystore.Store.
 func (s *Store) DeleteUser(ctx context.Context, org, id string) error {
-	return s.do(ctx, func(st identitystore.Store) error { return st.DeleteUser(ctx, org, id) })
+	return s.do(ctx, opDeleteUser, func(st identitystore.Store) error { return st.DeleteUser(ctx, org, id) })
 }
 
 // ObserveTeam implements identitystore.Store.
 func (s *Store) ObserveTeam(ctx context.Context, org, id string) (t identitystore.Team, err error) {
-	err = s.do(ctx, func(st identitystore.Store) error {
+	err = s.do(ctx, opObserveTeam, func(st identitystore.Store) error {
 		t, err = st.ObserveTeam(ctx, org, id)
 		return err
 	})
@@ -206,22 +245,22 @@ func (s *Store) ObserveTeam(ctx context.Context, org, id string) (t identitystor
 
 // CreateTeam implements identitystore.Store.
 func (s *Store) CreateTeam(ctx context.Context, t identitystore.Team) error {
-	return s.do(ctx, func(st identitystore.Store) error { return st.CreateTeam(ctx, t) })
+	return s.do(ctx, opCreateTeam, func(st identitystore.Store) error { return st.CreateTeam(ctx, t) })
 }
 
 // UpdateTeam implements identitystore.Store.
 func (s *Store) UpdateTeam(ctx context.Context, t identitystore.Team) error {
-	return s.do(ctx, func(st identitystore.Store) error { return st.UpdateTeam(ctx, t) })
+	return s.do(ctx, opUpdateTeam, func(st identitystore.Store) error { return st.UpdateTeam(ctx, t) })
 }
 
 // DeleteTeam implements identitystore.Store.
 func (s *Store) DeleteTeam(ctx context.Context, org, id string) error {
-	return s.do(ctx, func(st identitystore.Store) error { return st.DeleteTeam(ctx, org, id) })
+	return s.do(ctx, opDeleteTeam, func(st identitystore.Store) error { return st.DeleteTeam(ctx, org, id) })
 }
 
 // ObserveMembers implements identitystore.Store.
 func (s *Store) ObserveMembers(ctx context.Context, org, teamID string) (ids []string, err error) {
-	err = s.do(ctx, func(st identitystore.Store) error {
+	err = s.do(ctx, opObserveMembers, func(st identitystore.Store) error {
 		ids, err = st.ObserveMembers(ctx, org, teamID)
 		return err
 	})
@@ -230,17 +269,17 @@ func (s *Store) ObserveMembers(ctx context.Context, org, teamID string) (ids []s
 
 // AddMembers implements identitystore.Store.
 func (s *Store) AddMembers(ctx context.Context, org, teamID string, userIDs []string) error {
-	return s.do(ctx, func(st identitystore.Store) error { return st.AddMembers(ctx, org, teamID, userIDs) })
+	return s.do(ctx, opAddMembers, func(st identitystore.Store) error { return st.AddMembers(ctx, org, teamID, userIDs) })
 }
 
 // RemoveMembers implements identitystore.Store.
 func (s *Store) RemoveMembers(ctx context.Context, org, teamID string, userIDs []string) error {
-	return s.do(ctx, func(st identitystore.Store) error { return st.RemoveMembers(ctx, org, teamID, userIDs) })
+	return s.do(ctx, opRemoveMembers, func(st identitystore.Store) error { return st.RemoveMembers(ctx, org, teamID, userIDs) })
 }
 
 // Ping implements identitystore.Store; it opens the store if needed.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.do(ctx, func(st identitystore.Store) error { return st.Ping(ctx) })
+	return s.do(ctx, opPing, func(st identitystore.Store) error { return st.Ping(ctx) })
 }
 
 // Close closes the store if it was opened. Later operations fail.
