@@ -41,7 +41,9 @@ func (c *UnresolvedCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		var n int64
 		for j := range teams.Items {
-			n += int64(teams.Items[j].Status.UnresolvedMemberCount)
+			if teams.Items[j].DeletionTimestamp == nil { // a team being deleted is moot
+				n += int64(teams.Items[j].Status.UnresolvedMemberCount)
+			}
 		}
 		ch <- prometheus.MustNewConstMetric(unresolvedDesc, prometheus.GaugeValue, float64(n), org.Name)
 	}

@@ -7,8 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/identitystore/sqlite"
+	"github.com/rosterhq/roster/internal/metrics"
+	"github.com/rosterhq/roster/internal/testutil/metricstest"
 )
 
 // flakyOpen fails until up is true, then opens a real SQLite store.
@@ -94,5 +98,54 @@ func TestOpensOnFirstUseAndRetries(t *testing.T) {
 	}
 	if err := s.Ping(ctx); !identitystore.IsUnavailable(err) {
 		t.Fatalf("Ping after Close: %v", err)
+	}
+}
+
+// TestRecordsOperations: every operation is timed by name, failures are counted by reason,
+// and "not found" is not a failure.
+func TestRecordsOperations(t *testing.T) {
+	ctx := context.Background()
+	f := &flakyOpen{path: filepath.Join(t.TempDir(), "roster.db")}
+	now := time.Unix(1000, 0)
+	s := New("sqlite:///ignored", f.open)
+	s.now = func() time.Time { return now }
+	t.Cleanup(func() { _ = s.Close() })
+	timed := func(op string) uint64 { return metricstest.Count(t, metrics.StoreOperationDuration.WithLabelValues(op)) }
+	failed := func(op, reason string) float64 {
+		return testutil.ToFloat64(metrics.StoreOperationErrors.WithLabelValues(op, reason))
+	}
+	creates, unavailable, conflicts := timed("CreateUser"), failed("CreateUser", "Unavailable"), failed("CreateUser", "Conflict")
+	observes, notFound := timed("ObserveTeam"), failed("ObserveTeam", "Error")
+
+	// The database is down: the create fails as unavailable.
+	if err := s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u-1", UserName: "ada", Active: true}); !identitystore.IsUnavailable(err) {
+		t.Fatalf("CreateUser while down: %v", err)
+	}
+	f.up, now = true, now.Add(minRetry)
+	if err := s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u-1", UserName: "ada", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Another user with the same userName: the store's uniqueness rule refuses it.
+	if err := s.CreateUser(ctx, identitystore.User{Org: "acme", ID: "u-2", UserName: "ADA", Active: true}); !errors.Is(err, identitystore.ErrConflict) {
+		t.Fatalf("CreateUser of a taken userName: %v, want a conflict", err)
+	}
+	if _, err := s.ObserveTeam(ctx, "acme", "g-1"); !identitystore.IsNotFound(err) {
+		t.Fatalf("ObserveTeam of no team: %v", err)
+	}
+
+	if got := timed("CreateUser") - creates; got != 3 {
+		t.Errorf("%d CreateUser operations timed, want 3", got)
+	}
+	if got := failed("CreateUser", "Unavailable") - unavailable; got != 1 {
+		t.Errorf("%v CreateUser failures as Unavailable, want 1", got)
+	}
+	if got := failed("CreateUser", "Conflict") - conflicts; got != 1 {
+		t.Errorf("%v CreateUser failures as Conflict, want 1", got)
+	}
+	if got := timed("ObserveTeam") - observes; got != 1 {
+		t.Errorf("%d ObserveTeam operations timed, want 1", got)
+	}
+	if got := failed("ObserveTeam", "Error") - notFound; got != 0 {
+		t.Errorf("a team not found counted as a failure")
 	}
 }
