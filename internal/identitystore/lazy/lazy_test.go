@@ -110,7 +110,9 @@ func TestRecordsOperations(t *testing.T) {
 	s := New("sqlite:///ignored", f.open)
 	s.now = func() time.Time { return now }
 	t.Cleanup(func() { _ = s.Close() })
-	timed := func(op string) uint64 { return metricstest.Count(t, metrics.StoreOperationDuration.WithLabelValues(op)) }
+	timed := func(op string) uint64 {
+		return metricstest.Count(t, metrics.StoreOperationDuration.WithLabelValues(op))
+	}
 	failed := func(op, reason string) float64 {
 		return testutil.ToFloat64(metrics.StoreOperationErrors.WithLabelValues(op, reason))
 	}
