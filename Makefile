@@ -9,6 +9,7 @@ export GOWORK := off
 BIN := $(CURDIR)/bin
 CONTROLLER_GEN_VERSION := v0.23.0
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+PROMTOOL := $(BIN)/promtool
 ROSTER := $(BIN)/roster
 GO_TEST_FLAGS ?=
 RUN_ARGS ?=
@@ -46,7 +47,7 @@ run: control-plane build ## Run Roster locally: control plane, SCIM server, cont
 	$(ROSTER) dev $(RUN_ARGS)
 
 .PHONY: test
-test: control-plane manifests generate ## Run every test against real components.
+test: control-plane manifests generate promtool ## Run every test against real components.
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" go test $(GO_TEST_FLAGS) -timeout 40m ./...
 
 BENCH_ARGS ?=
@@ -122,6 +123,14 @@ vet:
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.tmp go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(BIN)/.tmp/controller-gen $(CONTROLLER_GEN)
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build promtool into bin/ (once; a few minutes cold), for the alert and dashboard tests.
+
+# From its own module (hack/tools), so the main go.mod stays free of Prometheus's dependency
+# tree; rebuilt when that module's versions change.
+$(PROMTOOL): hack/tools/go.mod hack/tools/go.sum
+	cd hack/tools && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(PROMTOOL) github.com/prometheus/prometheus/cmd/promtool
 
 .PHONY: help
 help:
