@@ -48,11 +48,12 @@ func promtool(t *testing.T, dir string, args ...string) string {
 
 // alertRule is one rule of a PrometheusRule's groups.
 type alertRule struct {
-	Alert       string            `json:"alert"`
-	Record      string            `json:"record"`
+	Alert       string            `json:"alert,omitempty"`
+	Record      string            `json:"record,omitempty"`
 	Expr        string            `json:"expr"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
+	For         string            `json:"for,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // ruleGroups is the rule file format promtool reads, and a PrometheusRule's spec.
