@@ -130,7 +130,9 @@ promtool: $(PROMTOOL) ## Build promtool into bin/ (once; a few minutes cold), fo
 # From its own module (hack/tools), so the main go.mod stays free of Prometheus's dependency
 # tree; rebuilt when that module's versions change.
 $(PROMTOOL): hack/tools/go.mod hack/tools/go.sum
-	cd hack/tools && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(PROMTOOL) github.com/prometheus/prometheus/cmd/promtool
+	cd hack/tools && CGO_ENABLED=0 go build -trimpath -o $(PROMTOOL) \
+	  -ldflags "-s -w -X github.com/prometheus/common/version.Version=$$(go list -m -f {{.Version}} github.com/prometheus/prometheus)" \
+	  github.com/prometheus/prometheus/cmd/promtool
 
 .PHONY: help
 help:
