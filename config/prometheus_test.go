@@ -174,7 +174,7 @@ func runbookAnchors(t *testing.T) map[string]bool {
 }
 
 // TestDashboard: the Grafana dashboard is valid JSON, ships in config/prometheus's ConfigMap
-// with the sidecar's label, and every panel's query parses (promtool checks it as a recording
+// with the sidecar's label (which the apiserver accepts), and every panel's query parses (promtool checks it as a recording
 // rule) and names only metrics Roster or controller-runtime export.
 func TestDashboard(t *testing.T) {
 	raw, err := os.ReadFile("prometheus/dashboard.json")
@@ -201,6 +201,10 @@ func TestDashboard(t *testing.T) {
 	if data, _, _ := unstructured.NestedString(cm.Object, "data", "roster.json"); data != string(raw) {
 		t.Error("the ConfigMap's roster.json is not dashboard.json")
 	}
+	// The apiserver takes it where config/default puts it (size, name, labels).
+	cm = cm.DeepCopy()
+	cm.SetNamespace(installNamespace)
+	applyAll(t, rendered{cm}, installNamespace)
 
 	// Grafana's variables, replaced by values that make the query what Grafana sends.
 	vars := map[string]string{"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
