@@ -75,6 +75,35 @@ func Migrate(ctx context.Context, c client.Client, disc discovery.DiscoveryInter
 		return fmt.Errorf("no CustomResourceDefinition of group %q: are Roster's CRDs installed?", group)
 	}
 	slices.Sort(names)
+	// Every CRD's storage switch first, then a pause: discovery and the handler that encodes
+	// a CRD's objects follow the CRD on their own, and discovery can be ahead — a rewrite
+	// through the handler in that moment stores the old version (seen in the test, on the CRD
+	// migrated first). The pause is paid once, not per CRD.
+	pending := false
+	for _, name := range names {
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, &crd); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		version, err := storageVersion(&crd)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if slices.Equal(crd.Status.StoredVersions, []string{version}) {
+			continue
+		}
+		if err := awaitStorage(ctx, disc, &crd, version); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		pending = true
+	}
+	if pending {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(HandlerSettle):
+		}
+	}
 	for _, name := range names {
 		r, err := migrateCRD(ctx, c, disc, name)
 		if err != nil {
@@ -136,6 +165,11 @@ func migrateCRD(ctx context.Context, c client.Client, disc discovery.DiscoveryIn
 	}
 	return r, nil
 }
+
+// HandlerSettle is how long Migrate waits, after discovery reports every CRD's new storage
+// version, before it rewrites objects: long enough for the apiserver's CRD handlers to follow
+// discovery (they do within milliseconds; seconds leave a wide margin on a loaded apiserver).
+var HandlerSettle = 3 * time.Second
 
 // storageVersion returns the version of crd marked storage.
 func storageVersion(crd *apiextensionsv1.CustomResourceDefinition) (string, error) {

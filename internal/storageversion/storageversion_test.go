@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/storageversion"
 	"github.com/rosterhq/roster/internal/testutil/scimtest"
@@ -56,7 +57,15 @@ func admin(t *testing.T) (client.Client, discovery.DiscoveryInterface) {
 
 // kinds are Roster's kinds, each with the namespace its test objects live in ("" for the
 // cluster-scoped Organization).
-var kinds = []string{"Organization", "OrgUser", "OrgTeam", "OrgTeamMemberSlice", "OrgTeamNameClaim"}
+var kinds = []string{"Organization", "OrgUser", "OrgTeam", "OrgTeamMemberSlice", "OrgTeamNameClaim",
+	"TeamRoleBinding", "ClusterTeamRoleBinding"}
+
+// clusterScoped kinds' test objects are named after the org.
+var clusterScoped = map[string]bool{"Organization": true, "ClusterTeamRoleBinding": true}
+
+// controlled kinds have a controller that may write their status or finalizers at any time
+// during the test: those are left out of the comparison.
+var controlled = map[string]bool{"Organization": true, "TeamRoleBinding": true, "ClusterTeamRoleBinding": true}
 
 // snapshot reads every Roster object of org at version, keyed by kind/namespace/name, without
 // the fields a rewrite may move (resourceVersion, managedFields) or that name the version,
@@ -68,14 +77,14 @@ func snapshot(t *testing.T, c client.Client, org testenv.Org, version string) ma
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Version: version, Kind: kind + "List"})
 		var opts []client.ListOption
-		if kind != "Organization" {
+		if !clusterScoped[kind] {
 			opts = append(opts, client.InNamespace(org.Namespace))
 		}
 		if err := c.List(t.Context(), list, opts...); err != nil {
 			t.Fatalf("list %s at %s: %v", kind, version, err)
 		}
 		for _, o := range list.Items {
-			if kind == "Organization" && o.GetName() != org.Name {
+			if clusterScoped[kind] && o.GetName() != org.Name {
 				continue
 			}
 			if o.GetAPIVersion() != group+"/"+version {
@@ -84,9 +93,11 @@ func snapshot(t *testing.T, c client.Client, org testenv.Org, version string) ma
 			unstructured.RemoveNestedField(o.Object, "apiVersion")
 			unstructured.RemoveNestedField(o.Object, "metadata", "resourceVersion")
 			unstructured.RemoveNestedField(o.Object, "metadata", "managedFields")
-			if kind == "Organization" {
-				// The running organization controller updates its counts at any time.
+			if controlled[kind] {
+				// Their running controllers update status (and add finalizers) at any time.
 				unstructured.RemoveNestedField(o.Object, "status")
+				unstructured.RemoveNestedField(o.Object, "metadata", "finalizers")
+				unstructured.RemoveNestedField(o.Object, "metadata", "generation")
 			}
 			out[kind+"/"+o.GetNamespace()+"/"+o.GetName()] = o.Object
 		}
@@ -183,6 +194,19 @@ func TestMigrateRewritesExistingObjects(t *testing.T) {
 	seen := scimView(t, sc, paths...)
 
 	c, disc := admin(t)
+	// A TeamRoleBinding and a ClusterTeamRoleBinding: the organization allows no role, so
+	// they render nothing, but they are stored like the rest.
+	trb := &rosterv1.TeamRoleBinding{Spec: rosterv1.TeamRoleBindingSpec{
+		Team: rosterv1.TeamRef{DisplayName: "Eng"}, RoleRef: rosterv1.RoleRef{Kind: "ClusterRole", Name: "view"}}}
+	trb.Name, trb.Namespace = "eng-view", org.Namespace
+	ctrb := &rosterv1.ClusterTeamRoleBinding{Spec: rosterv1.ClusterTeamRoleBindingSpec{Organization: org.Name,
+		Team: rosterv1.TeamRef{DisplayName: "Eng"}, RoleRef: rosterv1.RoleRef{Kind: "ClusterRole", Name: "view"}}}
+	ctrb.Name = org.Name
+	for _, obj := range []client.Object{trb, ctrb} {
+		if err := c.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before := snapshot(t, c, org, "v1alpha1")
 	for _, kind := range kinds {
 		found := false
