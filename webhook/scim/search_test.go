@@ -181,3 +181,32 @@ func TestSearchBadRequests(t *testing.T) {
 		t.Fatalf("users after bad searches: %s", r.Raw)
 	}
 }
+
+// TestUnquotedNumericExternalID: Entra looks a user up by an unquoted numeric externalId before
+// it creates one. The filter must find the user whatever the number's size or spelling; read as
+// a float64, 12345678901234567890 became 12345678901234567000, the lookup found nobody, and
+// Entra's POST that followed got 409 uniqueness.
+func TestUnquotedNumericExternalID(t *testing.T) {
+	c, _ := newOrgClient(t)
+	want := map[string]string{}
+	for _, ext := range []string{"12345678901234567890", "1.10", "123e4"} {
+		body := `{"userName":"n` + ext + `@example.com","externalId":"` + ext + `"}`
+		want[ext] = c.Do(t, http.MethodPost, "/Users", body).Expect(t, http.StatusCreated).String("id")
+	}
+	for ext, id := range want {
+		q := url.Values{"filter": {"externalId eq " + ext}}
+		for _, r := range []*scimtest.Response{
+			c.Do(t, http.MethodGet, "/Users?"+q.Encode(), nil),
+			c.Do(t, http.MethodPost, "/Users/.search", searchBody(t, map[string]any{"filter": "externalId eq " + ext})),
+		} {
+			if r.Status != http.StatusOK || r.Get("totalResults") != float64(1) || r.String("Resources.0.id") != id {
+				t.Errorf("externalId eq %s: %d, want user %s: %s", ext, r.Status, id, r.Raw)
+			}
+		}
+	}
+	// The rounded number is another externalId: nobody has it.
+	r := c.Do(t, http.MethodGet, "/Users?"+url.Values{"filter": {"externalId eq 12345678901234567000"}}.Encode(), nil)
+	if r.Status != http.StatusOK || r.Get("totalResults") != float64(0) {
+		t.Errorf("rounded externalId: %d %s, want no user", r.Status, r.Raw)
+	}
+}
