@@ -152,6 +152,43 @@ func TestSearchAtBaseURL(t *testing.T) {
 	}
 }
 
+// TestSearchAtBaseURLOneTypeAttributes: at the base URL a condition on an attribute only one
+// type has selects nothing of the other, whatever wraps it: `userName ne "zoe"` must not list
+// every group (a group has no userName to differ from zoe's), nor `not (members pr)` every user.
+func TestSearchAtBaseURLOneTypeAttributes(t *testing.T) {
+	c, users, groups := searchOrg(t)
+	sam, olga, oscar, zoe, eng, ops := users[0], users[1], users[2], users[3], groups[0], groups[1]
+	tests := []struct {
+		filter string
+		want   []string
+	}{
+		{`userName ne "zoe@example.com"`, []string{sam, olga, oscar}},
+		{`not (userName eq "zoe@example.com")`, []string{sam, olga, oscar}},
+		{`userName eq null`, nil},
+		{`title eq null`, []string{sam, oscar, zoe}},
+		{`userName pr`, []string{sam, olga, oscar, zoe}},
+		{`not (userName pr)`, nil},
+		{`members pr`, []string{eng}},
+		{`not (members pr)`, []string{ops}},
+		{`members ne "` + sam + `"`, []string{ops}},
+		{`externalId eq null`, []string{olga, oscar, ops}},
+		{`userName eq "zoe@example.com" or not (members pr)`, []string{zoe, ops}},
+		{`not (userName eq "zoe@example.com" and displayName eq "Eng")`, []string{sam, olga, oscar, zoe, ops}},
+	}
+	for _, tt := range tests {
+		r := c.Do(t, http.MethodPost, "/.search", searchBody(t, map[string]any{"filter": tt.filter, "attributes": []string{"id"}}))
+		var got []string
+		res, _ := r.Get("Resources").([]any)
+		for _, x := range res {
+			got = append(got, x.(map[string]any)["id"].(string))
+		}
+		if r.Status != http.StatusOK || r.Get("totalResults") != float64(len(tt.want)) ||
+			fmt.Sprint(sortedIDs(got...)) != fmt.Sprint(sortedIDs(tt.want...)) {
+			t.Errorf("POST /.search %s: %d, want %d resources %v: %s", tt.filter, r.Status, len(tt.want), tt.want, r.Raw)
+		}
+	}
+}
+
 // TestSearchBadRequests: a malformed SearchRequest is a 400 and the search does nothing else.
 func TestSearchBadRequests(t *testing.T) {
 	c, _ := newOrgClient(t)

@@ -175,7 +175,8 @@ func coerce(e Expr, def func(AttrPath) *schema.Attribute, rt schema.ResourceType
 
 // ValidateAny checks e for a search that spans several resource types (POST /.search at the
 // base URL): each attribute expression must be valid, after Coerce, for at least one of rts.
-// An attribute only some of the types have is accepted; it matches nothing of the others.
+// An attribute only some of the types have is accepted; for the others it is unknown, and
+// Restrict gives the filter each type is searched with.
 func ValidateAny(rts []schema.ResourceType, e Expr) error {
 	switch n := e.(type) {
 	case *Logical:
