@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/internal/scim/document"
+	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/schema"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
@@ -120,9 +121,10 @@ func searchValue(name string, v any) (string, error) {
 }
 
 // searchAll serves POST /.search at the base URL: users and groups in one ListResponse. The
-// filter applies to both (an attribute only one type has matches nothing of the other); the
-// results are the users, then the groups, each type in the requested order, and startIndex
-// and count page across the two.
+// filter applies to both; a condition on an attribute only one type has holds for no resource
+// of the other, even under ne, not or eq null (filter.Restrict says exactly how). The results
+// are the users, then the groups, each type in the requested order, and startIndex and count
+// page across the two.
 func (s *Server) searchAll(c *gin.Context) {
 	p, err := parseListParams(c, schema.User, schema.Group)
 	if err != nil {
@@ -134,20 +136,30 @@ func (s *Server) searchAll(c *gin.Context) {
 	if n < 0 {
 		n = maxPageSize
 	}
-	up := p.of(schema.User)
-	up.Count = n
-	users, page, err := s.searchUsers(c, up)
-	if err != nil {
-		writeError(c, err)
-		return
+	var users, groups int
+	var page, gpage []map[string]any
+	if up, ok := p.restrictTo(schema.User); ok {
+		up.Count = n
+		if users, page, err = s.searchUsers(c, up); err != nil {
+			writeError(c, err)
+			return
+		}
 	}
-	gp := p.of(schema.Group)
-	gp.StartIndex = max(from-users, 0) + 1
-	gp.Count = n - len(page)
-	groups, gpage, err := s.searchGroups(c, gp)
-	if err != nil {
-		writeError(c, err)
-		return
+	if gp, ok := p.restrictTo(schema.Group); ok {
+		gp.StartIndex = max(from-users, 0) + 1
+		gp.Count = n - len(page)
+		if groups, gpage, err = s.searchGroups(c, gp); err != nil {
+			writeError(c, err)
+			return
+		}
 	}
 	writeList(c, users+groups, p.StartIndex, append(page, gpage...))
+}
+
+// restrictTo returns the parameters for the resources of rt in a base-URL search, and false
+// when its filter can match none of them.
+func (p listParams) restrictTo(rt schema.ResourceType) (listParams, bool) {
+	var ok bool
+	p.Filter, ok = filter.Restrict(rt, p.Filter)
+	return p, ok
 }

@@ -152,6 +152,43 @@ func TestSearchAtBaseURL(t *testing.T) {
 	}
 }
 
+// TestSearchAtBaseURLOneTypeAttributes: at the base URL a condition on an attribute only one
+// type has selects nothing of the other, whatever wraps it: `userName ne "zoe"` must not list
+// every group (a group has no userName to differ from zoe's), nor `not (members pr)` every user.
+func TestSearchAtBaseURLOneTypeAttributes(t *testing.T) {
+	c, users, groups := searchOrg(t)
+	sam, olga, oscar, zoe, eng, ops := users[0], users[1], users[2], users[3], groups[0], groups[1]
+	tests := []struct {
+		filter string
+		want   []string
+	}{
+		{`userName ne "zoe@example.com"`, []string{sam, olga, oscar}},
+		{`not (userName eq "zoe@example.com")`, []string{sam, olga, oscar}},
+		{`userName eq null`, nil},
+		{`title eq null`, []string{sam, oscar, zoe}},
+		{`userName pr`, []string{sam, olga, oscar, zoe}},
+		{`not (userName pr)`, nil},
+		{`members pr`, []string{eng}},
+		{`not (members pr)`, []string{ops}},
+		{`members ne "` + sam + `"`, []string{ops}},
+		{`externalId eq null`, []string{olga, oscar, ops}},
+		{`userName eq "zoe@example.com" or not (members pr)`, []string{zoe, ops}},
+		{`not (userName eq "zoe@example.com" and displayName eq "Eng")`, []string{sam, olga, oscar, zoe, ops}},
+	}
+	for _, tt := range tests {
+		r := c.Do(t, http.MethodPost, "/.search", searchBody(t, map[string]any{"filter": tt.filter, "attributes": []string{"id"}}))
+		var got []string
+		res, _ := r.Get("Resources").([]any)
+		for _, x := range res {
+			got = append(got, x.(map[string]any)["id"].(string))
+		}
+		if r.Status != http.StatusOK || r.Get("totalResults") != float64(len(tt.want)) ||
+			fmt.Sprint(sortedIDs(got...)) != fmt.Sprint(sortedIDs(tt.want...)) {
+			t.Errorf("POST /.search %s: %d, want %d resources %v: %s", tt.filter, r.Status, len(tt.want), tt.want, r.Raw)
+		}
+	}
+}
+
 // TestSearchBadRequests: a malformed SearchRequest is a 400 and the search does nothing else.
 func TestSearchBadRequests(t *testing.T) {
 	c, _ := newOrgClient(t)
@@ -179,5 +216,34 @@ func TestSearchBadRequests(t *testing.T) {
 	// Searching writes nothing: still no user.
 	if r := c.Do(t, http.MethodGet, "/Users", nil); r.Get("totalResults") != float64(0) {
 		t.Fatalf("users after bad searches: %s", r.Raw)
+	}
+}
+
+// TestUnquotedNumericExternalID: Entra looks a user up by an unquoted numeric externalId before
+// it creates one. The filter must find the user whatever the number's size or spelling; read as
+// a float64, 12345678901234567890 became 12345678901234567000, the lookup found nobody, and
+// Entra's POST that followed got 409 uniqueness.
+func TestUnquotedNumericExternalID(t *testing.T) {
+	c, _ := newOrgClient(t)
+	want := map[string]string{}
+	for _, ext := range []string{"12345678901234567890", "1.10", "123e4"} {
+		body := `{"userName":"n` + ext + `@example.com","externalId":"` + ext + `"}`
+		want[ext] = c.Do(t, http.MethodPost, "/Users", body).Expect(t, http.StatusCreated).String("id")
+	}
+	for ext, id := range want {
+		q := url.Values{"filter": {"externalId eq " + ext}}
+		for _, r := range []*scimtest.Response{
+			c.Do(t, http.MethodGet, "/Users?"+q.Encode(), nil),
+			c.Do(t, http.MethodPost, "/Users/.search", searchBody(t, map[string]any{"filter": "externalId eq " + ext})),
+		} {
+			if r.Status != http.StatusOK || r.Get("totalResults") != float64(1) || r.String("Resources.0.id") != id {
+				t.Errorf("externalId eq %s: %d, want user %s: %s", ext, r.Status, id, r.Raw)
+			}
+		}
+	}
+	// The rounded number is another externalId: nobody has it.
+	r := c.Do(t, http.MethodGet, "/Users?"+url.Values{"filter": {"externalId eq 12345678901234567000"}}.Encode(), nil)
+	if r.Status != http.StatusOK || r.Get("totalResults") != float64(0) {
+		t.Errorf("rounded externalId: %d %s, want no user", r.Status, r.Raw)
 	}
 }

@@ -65,7 +65,8 @@ const (
 	Or  LogicalOp = "or"
 )
 
-// Comparison is `path op value`. Value is a string, a float64, a bool, or nil for null.
+// Comparison is `path op value`. Value is a string, a json.Number (an unquoted number, with
+// the text the client sent), a bool, or nil for null.
 type Comparison struct {
 	Path  AttrPath
 	Op    CompareOp

@@ -57,5 +57,12 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Validate error %v is not invalidFilter", err)
 			}
 		}
+		// A filter valid for users means the same restricted to users (base-URL search).
+		if coerced := Coerce(schema.User, e); Validate(schema.User, coerced) == nil {
+			r, ok := Restrict(schema.User, e)
+			if !ok || Match(schema.User, r, user) != Match(schema.User, coerced, user) {
+				t.Fatalf("Restrict changed the meaning of %q on users: %v", canon, r)
+			}
+		}
 	})
 }

@@ -15,7 +15,8 @@ import (
 //   - Strings compare case-insensitively, folded by naming.Fold as the indexes and object names
 //     are, unless the attribute is caseExact (userName does not, id and externalId do); dateTime values compare as instants (meta.lastModified gt
 //     "2011-05-13T04:42:34Z"); booleans accept true/false or their string forms; numbers
-//     compare numerically. A literal of the wrong type never matches.
+//     compare numerically. A literal of the wrong type never matches (run Coerce first so
+//     that an unquoted number compared with a string attribute is read as its text).
 //   - On a multi-valued attribute a comparison matches when any value matches; a complex
 //     attribute named without a sub-attribute (emails eq "x") compares its "value"
 //     sub-attribute.

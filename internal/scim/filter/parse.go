@@ -359,7 +359,9 @@ func (p *parser) parseValue() (any, error) {
 // them (`userName sw O`, `meta.created gt 2015-10-10T14:38:21.86-07:00`, `externalId eq
 // 8aa1a7c4`), a string. The token runs to the next whitespace, ")" or "]", so it is
 // unambiguous; one holding a quote, "(" or "[", or that is a keyword of the grammar ("and",
-// "or", "not"), is refused. A token that has the form of a JSON number is a number.
+// "or", "not"), is refused. A token that has the form of a JSON number is a json.Number holding
+// the token's text, whatever its magnitude: whether it is read as a number or as a string
+// depends on the attribute it is compared with (see Coerce and Validate).
 func (p *parser) parseBareValue() (any, error) {
 	end := p.pos
 	for end < len(p.s) && strings.IndexByte(" \t\r\n)]", p.s[end]) < 0 {
@@ -385,12 +387,10 @@ func (p *parser) parseBareValue() (any, error) {
 		return nil, p.errorf("expected a value (string, number, true, false or null), found %s", p.found())
 	}
 	if jsonNumber.MatchString(tok) {
-		var f float64
-		if err := json.Unmarshal([]byte(tok), &f); err != nil {
-			return nil, p.errorf("invalid number %q", tok)
-		}
+		// Kept as written, not as a float64: compared with a string attribute the number is
+		// its text (Entra's `externalId eq 12345678901234567890`), which a float64 would round.
 		p.pos = end
-		return f, nil
+		return json.Number(tok), nil
 	}
 	p.pos = end
 	return tok, nil

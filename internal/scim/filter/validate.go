@@ -1,7 +1,7 @@
 package filter
 
 import (
-	"strconv"
+	"encoding/json"
 	"time"
 
 	"github.com/rosterhq/roster/internal/scim/schema"
@@ -12,8 +12,9 @@ import (
 // Match could never satisfy rather than answer them with no results. It returns a 400
 // invalidFilter *scimerror.Error for an unknown attribute, a value path on an attribute that is
 // not complex or whose filter names an unknown sub-attribute, gt/ge/lt/le on a boolean, binary
-// or complex attribute (RFC 7644 §3.4.2.2), and a literal whose type cannot match the
-// attribute's (a boolean attribute accepts "true"/"false" strings, as Entra sends them).
+// or complex attribute (RFC 7644 §3.4.2.2), a literal whose type cannot match the attribute's
+// (a boolean attribute accepts "true"/"false" strings, as Entra sends them), and a number
+// beyond float64 range (1e400) compared with a numeric attribute.
 func Validate(rt schema.ResourceType, e Expr) error {
 	switch n := e.(type) {
 	case *Logical:
@@ -101,8 +102,12 @@ func checkComparison(def *schema.Attribute, c *Comparison) error {
 			return bad("the value must be true or false")
 		}
 	case schema.TypeInteger, schema.TypeDecimal:
-		if _, ok := c.Value.(float64); !ok {
+		n, ok := c.Value.(json.Number)
+		if !ok {
 			return bad("the value must be a number")
+		}
+		if _, err := n.Float64(); err != nil {
+			return bad("the number is out of range")
 		}
 		if c.Op == Co || c.Op == Sw || c.Op == Ew {
 			return bad("a number does not support co, sw or ew")
@@ -125,9 +130,10 @@ func checkComparison(def *schema.Attribute, c *Comparison) error {
 }
 
 // Coerce returns e with every number compared to a string-typed attribute (string, reference,
-// binary) of rt replaced by its decimal text. Such a number can only be an unquoted string:
-// Entra sends `externalId eq 1234` for an externalId "1234", and a string attribute never
-// equals a number. e is not modified; nodes that need no change are shared.
+// binary) of rt replaced by its text exactly as the client wrote it (`12345678901234567890`,
+// `1.10`, `123e4` and `1234e567` stay those strings). Such a number can only be an unquoted
+// string: Entra sends `externalId eq 1234` for an externalId "1234", and a string attribute
+// never equals a number. e is not modified; nodes that need no change are shared.
 func Coerce(rt schema.ResourceType, e Expr) Expr {
 	return coerce(e, func(p AttrPath) *schema.Attribute {
 		r, ok := rt.Resolve(p.URN, p.Attr, p.SubAttr)
@@ -154,14 +160,14 @@ func coerce(e Expr, def func(AttrPath) *schema.Attribute, rt schema.ResourceType
 		}
 		return &ValuePath{Path: n.Path, Filter: coerce(n.Filter, func(p AttrPath) *schema.Attribute { return subOf(r.Attr, p) }, rt)}
 	case *Comparison:
-		f, isNumber := n.Value.(float64)
+		num, isNumber := n.Value.(json.Number)
 		a := def(n.Path)
 		if !isNumber || a == nil {
 			return n
 		}
 		switch a.Type {
 		case schema.TypeString, schema.TypeReference, schema.TypeBinary:
-			return &Comparison{Path: n.Path, Op: n.Op, Value: strconv.FormatFloat(f, 'f', -1, 64)}
+			return &Comparison{Path: n.Path, Op: n.Op, Value: string(num)}
 		}
 	}
 	return e
@@ -169,7 +175,8 @@ func coerce(e Expr, def func(AttrPath) *schema.Attribute, rt schema.ResourceType
 
 // ValidateAny checks e for a search that spans several resource types (POST /.search at the
 // base URL): each attribute expression must be valid, after Coerce, for at least one of rts.
-// An attribute only some of the types have is accepted; it matches nothing of the others.
+// An attribute only some of the types have is accepted; for the others it is unknown, and
+// Restrict gives the filter each type is searched with.
 func ValidateAny(rts []schema.ResourceType, e Expr) error {
 	switch n := e.(type) {
 	case *Logical:

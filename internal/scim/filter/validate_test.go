@@ -112,6 +112,10 @@ func TestCoerce(t *testing.T) {
 		{`externalId eq 1234`, `externalId eq "1234"`},
 		{`emails[type eq work].value eq 42`, `emails[type eq "work" and value eq "42"]`},
 		{`not (userName eq 1.5) or emails eq 7`, `not (userName eq "1.5") or emails eq "7"`},
+		{`externalId eq 12345678901234567890`, `externalId eq "12345678901234567890"`},
+		{`externalId eq 1.10`, `externalId eq "1.10"`},
+		{`externalId eq 123e4`, `externalId eq "123e4"`},
+		{`externalId eq 1234e567`, `externalId eq "1234e567"`},
 		{`active eq 1`, `active eq 1`},
 		{`meta.created gt 2015`, `meta.created gt 2015`},
 		{`unknownAttr eq 3`, `unknownAttr eq 3`},
@@ -133,6 +137,85 @@ func TestCoerce(t *testing.T) {
 		e, _ := Parse(bad)
 		if Validate(schema.User, Coerce(schema.User, e)) == nil {
 			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// TestNumbersAsStrings: an unquoted number compared with a string attribute is the text the
+// client sent, so Entra's lookup by a numeric externalId finds the user it created (a float64
+// would turn 12345678901234567890 into 12345678901234567000 and find nobody).
+func TestNumbersAsStrings(t *testing.T) {
+	for _, id := range []string{"12345678901234567890", "1.10", "123e4", "1234e567", "-0", "007"} {
+		user := map[string]any{"userName": "u", "externalId": id}
+		for _, tt := range []struct {
+			filter string
+			want   bool
+		}{
+			{`externalId eq ` + id, true},
+			{`externalId eq "` + id + `"`, true},
+			{`externalId ne ` + id, false},
+			{`externalId sw ` + id, true},
+			{`externalId eq 12345678901234567000`, false},
+			{`externalId eq 1.1`, false},
+			{`externalId eq 1230000`, false},
+		} {
+			e, err := Parse(tt.filter)
+			if err != nil {
+				t.Fatalf("Parse(%s): %v", tt.filter, err)
+			}
+			e = Coerce(schema.User, e)
+			if err := Validate(schema.User, e); err != nil {
+				t.Errorf("Validate(%s): %v", tt.filter, err)
+			}
+			if got := Match(schema.User, e, user); got != tt.want {
+				t.Errorf("externalId %q, filter %s: Match = %v, want %v", id, tt.filter, got, tt.want)
+			}
+		}
+	}
+}
+
+// TestNumbersAsNumbers: compared with a numeric attribute an unquoted number is still a number,
+// whatever its spelling; one beyond float64 range is a 400. No User or Group attribute is
+// numeric, so the comparison runs on a definition of its own.
+func TestNumbersAsNumbers(t *testing.T) {
+	for _, typ := range []schema.DataType{schema.TypeInteger, schema.TypeDecimal} {
+		def := &schema.Attribute{Name: "n", Type: typ}
+		defOf := func(AttrPath) *schema.Attribute { return def }
+		tests := []struct {
+			filter string
+			stored float64
+			want   bool
+		}{
+			{`n eq 1.10`, 1.1, true},
+			{`n eq 123e4`, 1230000, true},
+			{`n gt 123E3`, 1230000, true},
+			{`n lt 1.5e-3`, 0.001, true},
+			{`n ge 12345678901234567890`, 12345678901234567890, true},
+			{`n ne 2`, 2, false},
+			{`n le -1`, 0, false},
+		}
+		for _, tt := range tests {
+			e, err := Parse(tt.filter)
+			if err != nil {
+				t.Fatalf("Parse(%s): %v", tt.filter, err)
+			}
+			c, ok := coerce(e, defOf, schema.User).(*Comparison)
+			if !ok || c.Value != e.(*Comparison).Value {
+				t.Fatalf("%s: Coerce changed the number of a %s attribute: %v", tt.filter, typ, c)
+			}
+			if err := checkComparison(def, c); err != nil {
+				t.Errorf("%s on %s: %v", tt.filter, typ, err)
+			}
+			if got := compareAll(def, []any{tt.stored}, c.Op, c.Value); got != tt.want {
+				t.Errorf("%s on %s %v: %v, want %v", tt.filter, typ, tt.stored, got, tt.want)
+			}
+		}
+		for _, bad := range []string{`n eq 1234e567`, `n gt -1e400`} {
+			e, _ := Parse(bad)
+			err := checkComparison(def, e.(*Comparison))
+			if se, ok := scimerror.As(err); !ok || se.ScimType != scimerror.InvalidFilter || !strings.Contains(se.Detail, "out of range") {
+				t.Errorf("%s on %s: %v, want 400 invalidFilter out of range", bad, typ, err)
+			}
 		}
 	}
 }
