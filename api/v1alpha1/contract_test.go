@@ -52,6 +52,8 @@ var stringConstants = map[string]string{
 	"SubjectsUser":               "User",
 	"UserClaimUserName":          "userName",
 	"UserClaimEmail":             "email",
+	"UserNameChangesReject":      "Reject",
+	"UserNameChangesIgnore":      "Ignore",
 }
 
 // TestStringConstantsArePinned reads the package's source, so that a constant added without

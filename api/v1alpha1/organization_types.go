@@ -36,12 +36,40 @@ type OrganizationSpec struct {
 	// +kubebuilder:default=Enabled
 	// +optional
 	SCIM SCIMState `json:"scim,omitempty"`
+	// UserNameChanges says what a SCIM request that changes a user's userName gets (usernames
+	// are immutable in Roster). Reject (the default): the whole request is refused with 400
+	// mutability — including the other changes it carries, such as a deactivation. Ignore:
+	// everything else in the request is applied and the userName is kept; a Warning event on
+	// the OrgUser records it. Either way it is counted in roster_scim_username_changes_refused_total.
+	// Entra sends userName changes together with active: false in one PATCH; map userName
+	// "Only during object creation" (Entra) / "Create only" (Okta) so that none are sent.
+	// +kubebuilder:default=Reject
+	// +optional
+	UserNameChanges UserNameChangePolicy `json:"userNameChanges,omitempty"`
 
 	// Access says how the organization's teams become Kubernetes RBAC subjects in the
 	// bindings rendered from TeamRoleBindings and ClusterTeamRoleBindings (docs/access.md).
 	// Unset: Group subjects without a prefix, and no role may be bound.
 	// +optional
 	Access *AccessSpec `json:"access,omitempty"`
+}
+
+// UserNameChangePolicy is what a request that changes a userName gets.
+// +kubebuilder:validation:Enum=Reject;Ignore
+type UserNameChangePolicy string
+
+// The values of OrganizationSpec.UserNameChanges.
+const (
+	// UserNameChangesReject refuses the whole request with 400 mutability.
+	UserNameChangesReject UserNameChangePolicy = "Reject"
+	// UserNameChangesIgnore applies the rest of the request and keeps the userName.
+	UserNameChangesIgnore UserNameChangePolicy = "Ignore"
+)
+
+// IgnoresUserNameChanges reports whether userName changes are dropped rather than refused
+// (unset, as on an object written before the field existed, is Reject).
+func (o *Organization) IgnoresUserNameChanges() bool {
+	return o.Spec.UserNameChanges == UserNameChangesIgnore
 }
 
 // SubjectMode is how a team appears in the rendered bindings.

@@ -217,6 +217,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		TokenNamespace:    cfg.Namespace,
 		Directory:         dir,
 		Log:               scimLog(cfg),
+		Recorder:          mgr.GetEventRecorderFor("roster-scim"),
 		ExternalURL:       cfg.ExternalURL,
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxUserBodyBytes:  cfg.MaxUserBodyBytes,

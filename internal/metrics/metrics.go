@@ -32,6 +32,14 @@ var (
 		Help: "SCIM requests answered 429 because the organization exceeded its rate limit.",
 	}, []string{"org"})
 
+	// UserNameChangesRefused counts SCIM requests that asked to change a user's userName, by
+	// organization and by what the organization's spec.userNameChanges did with them: reject
+	// (the request was refused, with whatever else it changed) or ignore (the rest applied).
+	UserNameChangesRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "roster_scim_username_changes_refused_total",
+		Help: "SCIM requests that asked to change an immutable userName, by organization and policy (reject or ignore).",
+	}, []string{"org", "policy"})
+
 	// StoreSyncErrors counts failed writes to the downstream identity store, by kind.
 	StoreSyncErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "roster_store_sync_errors_total",
@@ -42,7 +50,7 @@ var (
 // registered lists every collector this package registers at init (the scrape-time collectors,
 // which need a reader, are registered by RegisterCollectors).
 var registered = []prometheus.Collector{
-	SCIMRequests, SCIMRequestDuration, SCIMRateLimited, StoreSyncErrors,
+	SCIMRequests, SCIMRequestDuration, SCIMRateLimited, UserNameChangesRefused, StoreSyncErrors,
 	CacheWait, CacheWaitTimeouts,
 	MembershipQueueDepth, MembershipConflictRetries, MembershipSliceWrites, MembershipCommitDuration,
 	StoreOperationDuration, StoreOperationErrors,

@@ -75,6 +75,17 @@ func (s *Server) audit(c *gin.Context, op, resource, id string) {
 
 const auditKey = "roster.audit"
 
+// auditDetailKey holds extra key/value pairs for the request's audit line (auditDetail).
+const auditDetailKey = "roster.audit.detail"
+
+// auditDetail adds key/value pairs to the request's audit line: what the request was refused
+// or what was dropped from it, beyond its status (never request values: they may be secrets).
+func auditDetail(c *gin.Context, kv ...any) {
+	prev, _ := c.Get(auditDetailKey)
+	extra, _ := prev.([]any)
+	c.Set(auditDetailKey, append(extra, kv...))
+}
+
 type auditNote struct{ op, resource, id string }
 
 // auditWrites writes one structured line per SCIM write (POST, PUT, PATCH, DELETE), accepted
@@ -115,6 +126,9 @@ func (s *Server) auditWrites() gin.HandlerFunc {
 		}
 		if v, ok := c.Get(orgKey); ok {
 			kv = append(kv, "namespace", v.(*rosterv1.Organization).Spec.Namespace)
+		}
+		if v, ok := c.Get(auditDetailKey); ok {
+			kv = append(kv, v.([]any)...)
 		}
 		if status < 400 {
 			s.opts.Log.Info("SCIM write", kv...)

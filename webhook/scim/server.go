@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -34,6 +35,9 @@ type Options struct {
 	Directory *directory.Directory
 	// Log receives request and audit logs.
 	Log logr.Logger
+	// Recorder records events on the objects a request changed (e.g. a userName change an
+	// organization ignores); nil records none.
+	Recorder record.EventRecorder
 	// ExternalURL, when set, is the scheme://host[:port] used in meta.location; otherwise it is
 	// taken from the request (honouring X-Forwarded-* from trusted proxies).
 	ExternalURL string

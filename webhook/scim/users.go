@@ -5,11 +5,13 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
@@ -135,14 +137,60 @@ func readUserSpec(c *gin.Context, toSpec func(map[string]any) (rosterv1.OrgUserS
 	return toSpec(doc)
 }
 
-// keepUserName enforces that usernames are immutable: a different userName is 400
-// mutability; a change of case only is not a change and keeps the stored spelling.
-func keepUserName(current string, spec *rosterv1.OrgUserSpec) error {
+// userNameGuard enforces that usernames are immutable, as the organization's
+// spec.userNameChanges says: a different userName is 400 mutability (Reject) or is dropped
+// while the rest of the request applies (Ignore); a change of case only is not a change and
+// keeps the stored spelling. It remembers what it refused, for the metric, the audit line and
+// the event; mutate functions may run more than once, so it keeps the last run's finding.
+type userNameGuard struct {
+	ignore bool
+	// asked is the userName the request asked for when it differed from the stored one.
+	asked, kept string
+	// deactivation: the refused request also set active to false on an active user.
+	deactivation bool
+}
+
+// keep applies the policy to spec, planned against the stored user.
+func (g *userNameGuard) keep(stored *rosterv1.OrgUser, spec *rosterv1.OrgUserSpec) error {
+	g.asked, g.kept, g.deactivation = "", "", false
+	current := stored.Spec.UserName
 	if naming.Fold(spec.UserName) != naming.Fold(current) {
-		return scimerror.BadRequest(scimerror.Mutability, "userName is immutable: cannot change %q to %q", current, spec.UserName)
+		g.asked, g.kept = spec.UserName, current
+		g.deactivation = stored.Spec.IsActive() && !spec.IsActive()
+		if !g.ignore {
+			return scimerror.BadRequest(scimerror.Mutability, "userName is immutable: cannot change %q to %q", current, spec.UserName)
+		}
 	}
 	spec.UserName = current
 	return nil
+}
+
+// report counts and records a refused userName change once the request is decided: a metric
+// either way, the audit line's fields, and with Ignore a Warning event on the user (which the
+// identity provider never sees: its request succeeded).
+func (s *Server) reportUserNameChange(c *gin.Context, g *userNameGuard, u *rosterv1.OrgUser, err error) {
+	if g.asked == "" {
+		return
+	}
+	org := orgOf(c)
+	policy := "reject"
+	if g.ignore {
+		policy = "ignore"
+	}
+	if g.ignore && err != nil {
+		return // the request failed for another reason: nothing was ignored
+	}
+	metrics.UserNameChangesRefused.WithLabelValues(org.Name, policy).Inc()
+	if g.ignore {
+		auditDetail(c, "userNameChange", policy)
+	} else {
+		auditDetail(c, "userNameChange", policy, "refusedDeactivation", g.deactivation)
+	}
+	if g.ignore && u != nil && s.opts.Recorder != nil {
+		s.opts.Recorder.Eventf(u, corev1.EventTypeWarning, "UserNameChangeIgnored",
+			"The identity provider asked to change userName %q to %q; kept %q (Organization %s has spec.userNameChanges: Ignore) and applied the rest",
+			g.kept, g.asked, g.kept, org.Name)
+	}
 }
 
 // replaceUser serves PUT /Users/{id}: the body replaces every writable attribute. userName
@@ -153,9 +201,10 @@ func (s *Server) replaceUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	s.updateUser(c, "replace", func(u *rosterv1.OrgUser) error {
+	guard := &userNameGuard{ignore: orgOf(c).IgnoresUserNameChanges()}
+	s.updateUser(c, "replace", guard, func(u *rosterv1.OrgUser) error {
 		next := spec
-		if err := keepUserName(u.Spec.UserName, &next); err != nil {
+		if err := guard.keep(u, &next); err != nil {
 			return err
 		}
 		u.Spec = next
@@ -175,7 +224,8 @@ func (s *Server) patchUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	s.updateUser(c, "patch", func(u *rosterv1.OrgUser) error {
+	guard := &userNameGuard{ignore: orgOf(c).IgnoresUserNameChanges()}
+	s.updateUser(c, "patch", guard, func(u *rosterv1.OrgUser) error {
 		doc, err := patch.Apply(schema.User, s.userDoc(c, u), ops)
 		if err != nil {
 			return err
@@ -184,7 +234,7 @@ func (s *Server) patchUser(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		if err := keepUserName(u.Spec.UserName, &spec); err != nil {
+		if err := guard.keep(u, &spec); err != nil {
 			return err
 		}
 		u.Spec = spec
@@ -193,10 +243,11 @@ func (s *Server) patchUser(c *gin.Context) {
 }
 
 // updateUser hands a user change to the directory and answers with the user.
-func (s *Server) updateUser(c *gin.Context, op string, mutate func(*rosterv1.OrgUser) error) {
+func (s *Server) updateUser(c *gin.Context, op string, guard *userNameGuard, mutate func(*rosterv1.OrgUser) error) {
 	id := c.Param("id")
 	u, err := s.dir.UpdateUser(c.Request.Context(), orgOf(c).Spec.Namespace, id, ifMatch(c), mutate)
 	s.audit(c, op, "User", id)
+	s.reportUserNameChange(c, guard, u, err)
 	if err != nil {
 		writeError(c, userErr(err, id))
 		return

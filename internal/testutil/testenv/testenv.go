@@ -153,6 +153,13 @@ type Org struct {
 // process, so tests sharing a control plane never see each other's objects.
 func (e *Env) NewOrg(t testing.TB, prefix string) Org {
 	t.Helper()
+	return e.NewOrgWith(t, prefix, nil)
+}
+
+// NewOrgWith is NewOrg with the Organization changed by mutate before it is created, so that
+// a manager never sees it without the change.
+func (e *Env) NewOrgWith(t testing.TB, prefix string, mutate func(*rosterv1.Organization)) Org {
+	t.Helper()
 	ctx := context.Background()
 	name := fmt.Sprintf("%s-%d-%d", strings.ToLower(prefix), os.Getpid()%10000, orgSeq.Add(1))
 	ns := &corev1.Namespace{}
@@ -163,6 +170,9 @@ func (e *Env) NewOrg(t testing.TB, prefix string) Org {
 	org := &rosterv1.Organization{}
 	org.Name = name
 	org.Spec.Namespace = name
+	if mutate != nil {
+		mutate(org)
+	}
 	if err := e.Client.Create(ctx, org); err != nil {
 		t.Fatalf("creating organization: %v", err)
 	}
