@@ -266,6 +266,19 @@ func checkDeployment(t *testing.T, dep *appsv1.Deployment) *corev1.Container {
 		}
 	}
 
+	// Readiness: one slow answer must not drop a pod from the endpoints, and a stopping pod
+	// must be out of them within the drain delay (5 s), while it still serves.
+	if r := c.ReadinessProbe; r != nil {
+		timeout := max(r.TimeoutSeconds, 1) // Kubernetes' default is 1
+		if r.FailureThreshold < 2 {
+			t.Errorf("readiness failureThreshold = %d: a single slow answer marks the pod not ready", r.FailureThreshold)
+		}
+		if worst := r.PeriodSeconds*max(r.FailureThreshold, 1) + timeout; worst >= 5 {
+			t.Errorf("readiness takes up to %d s to fail (period %d x threshold %d + timeout %d), not inside the 5 s drain delay",
+				worst, r.PeriodSeconds, r.FailureThreshold, timeout)
+		}
+	}
+
 	// Hardening: non-root, no privilege escalation, no capabilities, read-only root, seccomp.
 	psc := pod.Spec.SecurityContext
 	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
