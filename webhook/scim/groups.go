@@ -22,7 +22,6 @@ import (
 // groupRoutes mounts /Groups.
 func (s *Server) groupRoutes(g *gin.RouterGroup) {
 	getRoute(g, "", s.listGroups)
-	g.POST("/.search", search(s.listGroups))
 	g.POST("", s.createGroup)
 	getRoute(g, "/:id", s.getGroup)
 	g.PUT("/:id", s.replaceGroup)

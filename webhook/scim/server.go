@@ -215,6 +215,9 @@ func (s *Server) routes() (http.Handler, error) {
 	users.PATCH("/:id", s.patchUser)
 	users.DELETE("/:id", s.deleteUser)
 
+	// A search body is a filter and a few attributes: it gets the small limit, not the
+	// group limit that a 100,000-member PUT needs.
+	org.POST("/Groups/.search", s.limitBody(s.opts.MaxUserBodyBytes), search(s.listGroups))
 	groups := org.Group("/Groups", s.limitBody(s.opts.MaxGroupBodyBytes))
 	s.groupRoutes(groups)
 	return canonicalEndpoints(r), nil
