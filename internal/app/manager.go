@@ -228,7 +228,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 		// Group commits run apart from the requests that wait on them: the SCIM server's
 		// shutdown waits for them too, and cuts them at its timeout.
-		Drain: members.Drain,
+		Commits: members,
 	})
 	if err != nil {
 		return nil, err

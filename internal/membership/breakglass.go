@@ -320,7 +320,7 @@ func restoringState(id string) string {
 // releaseRestore lets another writer take over a restore this commit could not finish (the
 // identity provider retries at once; it need not wait for markTTL).
 func (s *Store) releaseRestore(team *rosterv1.OrgTeam, lock string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := s.cleanupContext()
 	defer cancel()
 	m := teamMeta()
 	if err := s.API.Get(ctx, types.NamespacedName{Namespace: team.Namespace, Name: team.Name}, m); err != nil || m.Annotations[rosterv1.BreakGlassStateAnnotation] != lock {

@@ -133,12 +133,13 @@ func (s *Store) LiveView(ctx context.Context, team *rosterv1.OrgTeam) (View, err
 
 // raiseWatermark records on the team that its slices were written up to revision rv (it never
 // lowers it: another replica's commit may have raised it further meanwhile). meta is the team
-// as this commit last knew it; a conflict reads it again. It runs on its own context: the
-// slices are written, so the watermark must follow even when the change ran out of time.
+// as this commit last knew it; a conflict reads it again. It runs on its own context
+// (cleanupContext): the slices are written, so the watermark must follow even when the
+// change ran out of time.
 // With end, the break-glass state of a restore (breakglass.go), the same write removes that
 // state if the team still holds it.
 func (s *Store) raiseWatermark(team *rosterv1.OrgTeam, meta *metav1.PartialObjectMetadata, rv uint64, end string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := s.cleanupContext()
 	defer cancel()
 	key := types.NamespacedName{Namespace: team.Namespace, Name: team.Name}
 	m := meta.DeepCopy()

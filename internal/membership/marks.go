@@ -52,9 +52,9 @@ func (s *Store) openChange(ctx context.Context, team *rosterv1.OrgTeam, resource
 // the failed marks it completes — those whose target is the member set now written (the
 // identity provider's retry) — and expired ones; a failed mark of another target stays until
 // it expires, so an unrelated change in between does not let a half-written state through.
-// It runs on its own context: the change's may be the reason it failed.
+// It runs on its own context (cleanupContext): the change's may be the reason it failed.
 func (s *Store) closeChange(team *rosterv1.OrgTeam, mark string, changeErr error, marks map[string]string, final Set) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := s.cleanupContext()
 	defer cancel()
 	// The digest sorts and hashes every member: computed only when a mark needs it.
 	target := ""

@@ -45,7 +45,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	queues map[string]*queue // per team: changes waiting for a group commit
-	life   lifecycle         // commits in flight, for Drain (shutdown.go)
+	life   lifecycle         // commits in flight, for Wait and Abort (shutdown.go)
 }
 
 func (s *Store) capacity() int {
@@ -135,13 +135,21 @@ func (s *Store) Push(ctx context.Context, team *rosterv1.OrgTeam, desired Desire
 func (s *Store) change(ctx context.Context, team *rosterv1.OrgTeam, r *request, pre Precondition) (Result, error) {
 	if pre != nil {
 		s.mu.Lock()
-		s.enterLocked()
+		err := s.enterLocked()
 		s.mu.Unlock()
-		defer s.leave()
-		cctx, cancel := s.commitContext()
-		defer cancel()
-		res, err := s.commit(cctx, team, []*request{r}, pre)
-		return res[0], shutdownErr(cctx, err)
+		if err != nil {
+			return Result{}, err
+		}
+		// In its own goroutine, like a queue's commit: a cut caller is answered at once.
+		go func() {
+			defer s.leave()
+			cctx, cancel := s.commitContext()
+			defer cancel()
+			res, err := s.commit(cctx, team, []*request{r}, pre)
+			r.res, r.err = res[0], shutdownErr(cctx, err)
+			close(r.done)
+		}()
+		return r.await(ctx)
 	}
 	key := team.Namespace + "/" + team.Name
 	if r.push {
@@ -151,6 +159,10 @@ func (s *Store) change(ctx context.Context, team *rosterv1.OrgTeam, r *request, 
 		key += "#push"
 	}
 	s.mu.Lock()
+	if s.life.aborted {
+		s.mu.Unlock()
+		return Result{}, ErrShuttingDown
+	}
 	if s.queues == nil {
 		s.queues = map[string]*queue{}
 	}
@@ -163,16 +175,13 @@ func (s *Store) change(ctx context.Context, team *rosterv1.OrgTeam, r *request, 
 	metrics.MembershipQueueDepth.Inc()
 	if !q.busy {
 		q.busy = true
-		s.enterLocked() // until the queue is empty: Drain waits for queued changes too
+		_ = s.enterLocked() // until the queue is empty: Wait waits for queued changes too (not aborted: checked above)
 		// The queue drains in the background, so no caller waits on batches that arrived
 		// after its own.
 		go s.drain(key, team.DeepCopy(), q)
 	}
 	s.mu.Unlock()
-	// Waiting is bounded: each commit runs under commitTimeout. Returning early on a
-	// cancelled ctx would report a failure for a change that may still be written.
-	<-r.done
-	return r.res, r.err
+	return r.await(ctx)
 }
 
 // commitTimeout bounds one group commit, whoever's request started it.
@@ -343,7 +352,7 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		if err != nil {
 			s.releaseRestore(team, lock)
 		} else {
-			cleanup, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			cleanup, cancel := s.cleanupContext()
 			// Best effort: a leftover is deleted when the team next opens to break-glass.
 			_ = s.deleteSnapshots(cleanup, team, selection.Equals, strings.Fields(lock)[1])
 			cancel()

@@ -63,10 +63,20 @@ type Options struct {
 	// run (0: DefaultShutdownTimeout). Those still running then are cancelled and answered
 	// 503 with Retry-After, never cut off.
 	ShutdownTimeout time.Duration
-	// Drain, when set, runs while requests in flight finish, with a context that ends at
-	// ShutdownTimeout; it must then make the work they wait on fail fast and return (the
-	// membership store's Drain: its group commits run apart from the requests).
-	Drain func(context.Context) error
+	// Commits, when set, is work that requests wait on but that runs apart from them (the
+	// membership store's group commits). Shutdown waits for it while requests finish, and
+	// aborts it where it cuts the requests still running at ShutdownTimeout.
+	Commits Commits
+}
+
+// Commits is work in flight that shutdown waits for and cuts (membership.Store).
+type Commits interface {
+	// Wait returns once nothing is in flight, or with an error when ctx ends first. New
+	// work may start after it returned nil.
+	Wait(ctx context.Context) error
+	// Abort cancels what is in flight and makes new work fail at once with
+	// membership.ErrShuttingDown; its cleanup ends within membership.AbortCleanup.
+	Abort()
 }
 
 // Defaults for Options.

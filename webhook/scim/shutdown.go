@@ -14,7 +14,9 @@ import (
 var errShuttingDown = membership.ErrShuttingDown
 
 // answerGrace is how long requests cancelled at the shutdown timeout get to write their 503
-// before their connections are closed: cancelled apiserver calls return at once.
+// before their connections are closed (cancelled apiserver calls return at once), and the
+// cut group commits to finish their cleanup (membership.AbortCleanup, less than this). It is
+// inside the manager's stopMargin, which terminationGracePeriodSeconds covers.
 const answerGrace = 3 * time.Second
 
 // ReadyzCheck fails once shutdown has begun, so that the pod leaves the Service's endpoints
@@ -65,20 +67,37 @@ func (s *Server) shutdown(srv *http.Server, errc <-chan error, cut context.Cance
 	log.Info("closing the SCIM listener; finishing requests in flight", "timeout", timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	drained := make(chan error, 1)
+	waited := make(chan error, 1)
 	go func() {
-		if s.opts.Drain == nil {
-			drained <- nil
+		if s.opts.Commits == nil {
+			waited <- nil
 			return
 		}
-		drained <- s.opts.Drain(ctx)
+		waited <- s.opts.Commits.Wait(ctx)
 	}()
 	err := srv.Shutdown(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
+	// Prompt once Shutdown returned at the deadline: Wait runs under the same ctx.
+	werr := <-waited
+	late := errors.Is(err, context.DeadlineExceeded)
+	if !late && werr == nil {
+		log.Info("SCIM server stopped")
+		return err
+	}
+	if late {
 		log.Info("requests still running at the shutdown timeout: cancelling them, each is answered 503 with Retry-After", "timeout", timeout)
-		cut(errShuttingDown)
-		answered, cancel := context.WithTimeout(context.Background(), answerGrace)
-		defer cancel()
+	} else {
+		log.Info("membership changes still in flight at the shutdown timeout: cancelling them", "reason", werr.Error())
+	}
+	// Whatever Wait returned: nil said only that nothing was committing at one moment, and a
+	// request still running may have started a commit since. Abort cuts it, and any commit
+	// a request starts from now on fails at once.
+	if s.opts.Commits != nil {
+		s.opts.Commits.Abort()
+	}
+	cut(errShuttingDown)
+	answered, cancelGrace := context.WithTimeout(context.Background(), answerGrace)
+	defer cancelGrace()
+	if late {
 		// Shutdown again: the listener is closed already, so this only waits for the
 		// cancelled requests to be answered.
 		if err = srv.Shutdown(answered); err != nil {
@@ -86,8 +105,11 @@ func (s *Server) shutdown(srv *http.Server, errc <-chan error, cut context.Cance
 			err = errors.Join(errors.New("scim: requests still running after the shutdown timeout were cut off"), err)
 		}
 	}
-	if derr := <-drained; derr != nil {
-		log.Info("shutdown deadline reached with membership changes in flight", "reason", derr.Error())
+	if s.opts.Commits != nil {
+		// The cut commits' cleanup (watermarks, marks) is bounded to end inside the grace.
+		if werr := s.opts.Commits.Wait(answered); werr != nil {
+			log.Info("membership commits still cleaning up after the grace", "reason", werr.Error())
+		}
 	}
 	if err == nil {
 		log.Info("SCIM server stopped")

@@ -588,21 +588,94 @@ func TestShutdownTimeoutAnswers(t *testing.T) {
 	}
 }
 
-// heldWrites is an admission webhook that holds the writes of OrgUsers and member slices in
-// one namespace until the test ends (then refuses them, so nothing held is written).
-type heldWrites struct {
-	arrived chan string // the kind of each held write
+// TestShutdownCutsLateCommit: a request that starts its membership commit only after shutdown
+// began — the listener closed, nothing was committing then — is still cut at
+// --shutdown-timeout and answered 503 with Retry-After, not dropped when the connections
+// close: the commit it waits on is cancelled with it.
+func TestShutdownCutsLateCommit(t *testing.T) {
+	const timeout = 2 * time.Second
+	m := env.StartRoster(t, func(c *app.Config) { c.ShutdownTimeout = timeout })
+	org := env.NewOrg(t, "latecommit")
+	c := &idp{base: m.BaseURL + "/scim/v2/" + org.Name, token: org.Token, http: &http.Client{Timeout: 30 * time.Second}}
+	eventually(t, func() bool { return c.try(http.MethodGet, "/Users", "").status == http.StatusOK }, "token never accepted")
+	first := c.send(t, http.MethodPost, "/Users", `{"userName":"first@example.com"}`, http.StatusCreated).id
+	second := c.send(t, http.MethodPost, "/Users", `{"userName":"second@example.com"}`, http.StatusCreated).id
+	group := c.send(t, http.MethodPost, "/Groups", fmt.Sprintf(`{"displayName":"Early","members":[{"value":%q}]}`, first), http.StatusCreated).id
+
+	// The PUT renames the group: its display-name claim is written (and held here) before
+	// its membership commit starts.
+	held := holdWrites(t, org.Namespace, "orgteamnameclaims", "orgteammemberslices")
+	answered := make(chan answer, 1)
+	go func() {
+		answered <- c.try(http.MethodPut, "/Groups/"+group, fmt.Sprintf(`{"displayName":"Late","members":[{"value":%q},{"value":%q}]}`, first, second))
+	}()
+	held.await(t, "OrgTeamNameClaim")
+	stopped := make(chan struct{})
+	go func() { m.Stop(); close(stopped) }()
+	addr := m.SCIM.Addr()
+	eventually(t, func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err != nil
+	}, "the SCIM listener never closed")
+	closedAt := time.Now()
+	held.pass("OrgTeamNameClaim")
+	held.await(t, "OrgTeamMemberSlice") // the commit has begun, after shutdown did
+	if late := time.Since(closedAt); late >= timeout {
+		t.Fatalf("the commit began %v after the listener closed, not before the shutdown timeout (%v): the test did not set up its case", late, timeout)
+	}
+	select {
+	case a := <-answered:
+		if a.err != nil || a.status != http.StatusServiceUnavailable || a.retryAfter == "" {
+			t.Errorf("a request whose commit began after shutdown got %d (Retry-After %q, error %v), want 503 with Retry-After", a.status, a.retryAfter, a.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request was never answered")
+	}
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the manager did not stop")
+	}
 }
 
+// heldWrites is an admission webhook that holds the writes of OrgUsers and some resources
+// (by default member slices) in one namespace until the test ends (then refuses them, so
+// nothing held is written), or until the test lets a kind through.
+type heldWrites struct {
+	arrived chan string // the kind of each held write
+	mu      sync.Mutex
+	let     map[string]chan struct{} // per kind: closed once its writes may pass
+}
+
+// gate returns the channel closed when writes of kind may pass.
+func (h *heldWrites) gate(kind string) chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.let[kind] == nil {
+		h.let[kind] = make(chan struct{})
+	}
+	return h.let[kind]
+}
+
+// pass lets the held and later writes of kind through.
+func (h *heldWrites) pass(kind string) { close(h.gate(kind)) }
+
 // holdWrites installs the webhook and waits until the apiserver calls it.
-func holdWrites(t *testing.T, namespace string) *heldWrites {
+func holdWrites(t *testing.T, namespace string, resources ...string) *heldWrites {
 	t.Helper()
+	if len(resources) == 0 {
+		resources = []string{"orgteammemberslices"}
+	}
+	resources = append(resources, "orgusers") // the dry-run probe below writes one
 	certs := &envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
 	if err := certs.PrepWithoutInstalling(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = certs.Cleanup() })
-	h := &heldWrites{arrived: make(chan string, 16)}
+	h := &heldWrites{arrived: make(chan string, 16), let: map[string]chan struct{}{}}
 	release := make(chan struct{})
 	probed := make(chan struct{}, 1)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -620,10 +693,12 @@ func holdWrites(t *testing.T, namespace string) *heldWrites {
 		} else {
 			h.arrived <- review.Request.Kind.Kind
 			select {
+			case <-h.gate(review.Request.Kind.Kind):
 			case <-release:
+				allowed = false
 			case <-r.Context().Done():
+				allowed = false
 			}
-			allowed = false
 		}
 		review.Response = &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: allowed,
 			Result: &metav1.Status{Message: "held by the test"}}
@@ -649,7 +724,7 @@ func holdWrites(t *testing.T, namespace string) *heldWrites {
 			Rules: []admissionregistrationv1.RuleWithOperations{{
 				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
 				Rule: admissionregistrationv1.Rule{APIGroups: []string{rosterv1.GroupVersion.Group}, APIVersions: []string{rosterv1.GroupVersion.Version},
-					Resources: []string{"orgusers", "orgteammemberslices"}},
+					Resources: resources},
 			}},
 			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": namespace}},
 			FailurePolicy:           &fail,
