@@ -78,6 +78,22 @@ func watermark(annotations map[string]string) (uint64, bool) {
 	return rv, err == nil
 }
 
+// fenceWatermark is the watermark a fence may wait for, given the team's annotations and its
+// own resourceVersion as read together; ok is false when there is none to trust. A watermark
+// is written onto the team after the slices it covers, so the team's own resourceVersion is
+// always above it — unless the team came from elsewhere: a backup restored into another
+// cluster (Velero) carries the old etcd's watermark, which can exceed every revision of the
+// new one. Waiting for it would time out on every change, for good; such a watermark is
+// ignored (the fence lists), and the next commit's raiseWatermark replaces it.
+func fenceWatermark(annotations map[string]string, resourceVersion string) (uint64, bool) {
+	rv, ok := watermark(annotations)
+	if !ok {
+		return 0, false
+	}
+	own, err := strconv.ParseUint(resourceVersion, 10, 64)
+	return rv, err == nil && rv < own
+}
+
 // fence reads the team from the apiserver and returns its slices as they are now. atLeast is
 // a revision the slices must include besides the watermark: a retried commit's own earlier
 // writes.
@@ -99,18 +115,19 @@ func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam, atLeast uint6
 	snap.team.ObjectMeta = full.ObjectMeta
 	snap.unresolvedRecorded = full.Status.UnresolvedMemberCount > 0 || len(full.Status.UnresolvedMembers) > 0
 	snap.managedBy = full.Spec.ManagedBy
-	snap.slices, err = s.currentSlices(ctx, team, full.Annotations, atLeast)
+	snap.slices, err = s.currentSlices(ctx, team, full.Annotations, full.ResourceVersion, atLeast)
 	return snap, err
 }
 
 // currentSlices returns the team's slices as the apiserver holds them, given the team's
-// annotations as just read from it: from the cache once it reached the watermark (shared with
+// annotations and resourceVersion as just read from it: from the cache once it reached the
+// watermark (fenceWatermark) (shared with
 // the cache: read only), else listed from the apiserver. A team with an open or failed change
 // is always listed: that change's writes may not be under the watermark yet; so is a team
 // in a break-glass edit (breakglass.go), whose slices people write.
-func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annotations map[string]string, atLeast uint64) ([]rosterv1.OrgTeamMemberSlice, error) {
+func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annotations map[string]string, resourceVersion string, atLeast uint64) ([]rosterv1.OrgTeamMemberSlice, error) {
 	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
-	rv, ok := watermark(annotations)
+	rv, ok := fenceWatermark(annotations, resourceVersion)
 	if ok && !pendingChange(annotations, time.Now()) && !InBreakGlass(annotations) && s.SliceProgress.Await(ctx, max(rv, atLeast), watermarkWait) {
 		var cached rosterv1.OrgTeamMemberSliceList
 		err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy)
@@ -132,7 +149,8 @@ func (s *Store) LiveView(ctx context.Context, team *rosterv1.OrgTeam) (View, err
 }
 
 // raiseWatermark records on the team that its slices were written up to revision rv (it never
-// lowers it: another replica's commit may have raised it further meanwhile). meta is the team
+// lowers it, since another replica's commit may have raised it further meanwhile, except a
+// watermark restored from another cluster: fenceWatermark). meta is the team
 // as this commit last knew it; a conflict reads it again. It runs on its own context
 // (cleanupContext): the slices are written, so the watermark must follow even when the
 // change ran out of time.
@@ -151,8 +169,11 @@ func (s *Store) raiseWatermark(team *rosterv1.OrgTeam, meta *metav1.PartialObjec
 			}
 		}
 		cur, ok := watermark(m.Annotations)
+		_, trusted := fenceWatermark(m.Annotations, m.ResourceVersion)
 		set := map[string]any{}
-		if rv > 0 && (!ok || cur < rv) {
+		// A restored watermark (not below the team's own resourceVersion) is replaced, even
+		// by a lower one: it says nothing about this etcd.
+		if rv > 0 && (!ok || cur < rv || !trusted) {
 			// The team's lastModified moves with its members too: a change that only empties
 			// slices leaves no other trace once they are deleted.
 			set[WatermarkAnnotation] = strconv.FormatUint(rv, 10)
