@@ -15,6 +15,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,6 +49,14 @@ const (
 	ReasonRoleNotAllowed = "RoleNotAllowed"
 	// ReasonRoleNotBindable: Roster's install does not grant it the bind verb on the role.
 	ReasonRoleNotBindable = "RoleNotBindable"
+	// ReasonTeamNotSCIM: the team named by id is a manual team. Only teams the identity
+	// provider pushes (managedBy: scim) grant access: a manual team's name and members are
+	// whatever a namespace editor writes.
+	ReasonTeamNotSCIM = "TeamNotSCIM"
+	// ReasonReservedSubject: a subject's name (prefix included) starts with "system:", the
+	// prefix Kubernetes reserves for its own users and groups (system:authenticated,
+	// system:masters, …); it is never rendered.
+	ReasonReservedSubject = "ReservedSubject"
 )
 
 // Rendered bindings are written and read by Roster, and only Roster: the webhook keeps them.
@@ -109,9 +119,53 @@ func (b *binding) refersTo(team *rosterv1.OrgTeam) bool {
 	return naming.Fold(b.team.DisplayName) == naming.Fold(team.Spec.DisplayName)
 }
 
-// selector of every object rendered from the binding.
+// selector of every object rendered from the binding: by its UID, which needs neither its
+// organization (it may be gone) nor its name (another organization's binding may share it).
 func (b *binding) selector() client.MatchingLabels {
-	return client.MatchingLabels{rosterv1.BindingKindLabel: b.kind, rosterv1.BindingLabel: b.obj.GetName(), rosterv1.OrgLabel: b.org}
+	return client.MatchingLabels{rosterv1.BindingKindLabel: b.kind, rosterv1.BindingUIDLabel: string(b.obj.GetUID())}
+}
+
+// legacySelector finds what Roster rendered before objects carried BindingUIDLabel: by kind,
+// name and organization (known), among objects without that label.
+func (b *binding) legacySelector() (client.ListOption, bool) {
+	if b.org == "" {
+		return nil, false
+	}
+	noUID, err := labels.NewRequirement(rosterv1.BindingUIDLabel, selection.DoesNotExist, nil)
+	if err != nil {
+		panic(err)
+	}
+	sel := labels.SelectorFromSet(labels.Set{rosterv1.BindingKindLabel: b.kind, rosterv1.BindingLabel: b.obj.GetName(), rosterv1.OrgLabel: b.org}).Add(*noUID)
+	return client.MatchingLabelsSelector{Selector: sel}, true
+}
+
+// renderedBy lists the objects rendered from the binding through reader (the cache, or the
+// apiserver), the ones from before BindingUIDLabel included.
+func (r *AccessReconciler) renderedBy(ctx context.Context, reader client.Reader, b *binding) ([]client.Object, error) {
+	sels := []client.ListOption{b.selector()}
+	if legacy, ok := b.legacySelector(); ok {
+		sels = append(sels, legacy)
+	}
+	var out []client.Object
+	for _, sel := range sels {
+		var rbs rbacv1.RoleBindingList
+		if err := reader.List(ctx, &rbs, sel); err != nil {
+			return nil, apiErr(err, "listing rendered RoleBindings")
+		}
+		for i := range rbs.Items {
+			out = append(out, &rbs.Items[i])
+		}
+		if b.kind == rosterv1.KindClusterTeamRoleBinding {
+			var crbs rbacv1.ClusterRoleBindingList
+			if err := reader.List(ctx, &crbs, sel); err != nil {
+				return nil, apiErr(err, "listing rendered ClusterRoleBindings")
+			}
+			for i := range crbs.Items {
+				out = append(out, &crbs.Items[i])
+			}
+		}
+	}
+	return out, nil
 }
 
 // reconcile renders one binding.
@@ -176,7 +230,6 @@ func (r *AccessReconciler) reconcileDelete(ctx context.Context, b *binding) erro
 			b.org = org.Name
 		}
 	}
-	// Without its organization, a TeamRoleBinding finds its objects by its own name and kind.
 	if err := r.deleteAll(ctx, b); err != nil {
 		return err
 	}
@@ -232,9 +285,9 @@ func (r *AccessReconciler) desired(ctx context.Context, b *binding, org *rosterv
 	if err != nil {
 		return nil, 0, err
 	}
-	subjects, retry, err := r.subjects(ctx, org, team)
-	if err != nil || retry > 0 {
-		return nil, retry, err
+	subjects, retry, subjErr := r.subjects(ctx, org, team)
+	if retry > 0 || (subjErr != nil && subjects == nil) {
+		return nil, retry, subjErr
 	}
 	targets, err := r.targets(ctx, b)
 	if err != nil {
@@ -252,10 +305,10 @@ func (r *AccessReconciler) desired(ctx context.Context, b *binding, org *rosterv
 		}
 		err = reconcileerr.New(ReasonRoleNotFound, fmt.Errorf("%s; it is bound as soon as it is created", what))
 		if len(targets) == 0 {
-			return nil, 0, err
+			return nil, 0, errors.Join(err, subjErr)
 		}
 	}
-	return want, 0, err
+	return want, 0, errors.Join(err, subjErr)
 }
 
 func allowedList(a *rosterv1.AccessSpec) string {
@@ -292,6 +345,10 @@ func (r *AccessReconciler) bindable(ctx context.Context, role rosterv1.RoleRef) 
 }
 
 // findTeam finds the team by id or (case-insensitive) display name in the org's namespace.
+// Only SCIM teams count: a manual team is created and renamed by anyone who may edit OrgTeams
+// in the namespace and takes no display-name claim, so it could borrow the name of a group
+// not pushed yet (and bring its own members) or shadow a pushed one. Among several SCIM
+// teams of one display name (a rename in flight), the holder of the name's claim wins.
 func (r *AccessReconciler) findTeam(ctx context.Context, org *rosterv1.Organization, ref rosterv1.TeamRef) (*rosterv1.OrgTeam, error) {
 	var team *rosterv1.OrgTeam
 	if ref.ID != "" {
@@ -299,6 +356,11 @@ func (r *AccessReconciler) findTeam(ctx context.Context, org *rosterv1.Organizat
 		err := r.Get(ctx, client.ObjectKey{Namespace: org.Spec.Namespace, Name: ref.ID}, t)
 		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, apiErr(err, "reading team %s", ref.ID)
+		}
+		if err == nil && t.DeletionTimestamp.IsZero() && t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
+			return nil, reconcileerr.NewStalling(ReasonTeamNotSCIM, fmt.Errorf(
+				"team %s (%q) of organization %q is a manual team (managedBy: %s); only teams the identity provider pushes grant access",
+				t.Name, t.Spec.DisplayName, org.Name, t.Spec.ManagedBy))
 		}
 		if err == nil {
 			team = t
@@ -309,8 +371,21 @@ func (r *AccessReconciler) findTeam(ctx context.Context, org *rosterv1.Organizat
 			client.MatchingFields{index.TeamName: index.TeamNameValue(ref.DisplayName)}); err != nil {
 			return nil, apiErr(err, "finding team %q", ref.DisplayName)
 		}
-		if len(list.Items) == 1 {
-			team = &list.Items[0]
+		var scim []*rosterv1.OrgTeam
+		for i := range list.Items {
+			if t := &list.Items[i]; t.Spec.ManagedBy == rosterv1.ManagedBySCIM && t.DeletionTimestamp.IsZero() {
+				scim = append(scim, t)
+			}
+		}
+		switch {
+		case len(scim) == 1:
+			team = scim[0]
+		case len(scim) > 1:
+			t, err := r.claimHolder(ctx, org.Spec.Namespace, ref.DisplayName, scim)
+			if err != nil {
+				return nil, err
+			}
+			team = t
 		}
 	}
 	if team == nil || !team.DeletionTimestamp.IsZero() {
@@ -318,34 +393,52 @@ func (r *AccessReconciler) findTeam(ctx context.Context, org *rosterv1.Organizat
 		if ref.ID == "" {
 			what = fmt.Sprintf("display name %q", ref.DisplayName)
 		}
-		return nil, reconcileerr.New(ReasonTeamNotFound, fmt.Errorf("organization %q has no team with %s", org.Name, what))
+		return nil, reconcileerr.New(ReasonTeamNotFound, fmt.Errorf("organization %q has no team pushed by its identity provider with %s", org.Name, what))
 	}
 	return team, nil
 }
 
-// subjects are the team's subjects: its group, or its active members.
+// claimHolder picks, among SCIM teams that show one display name, the one holding the name's
+// claim (internal/directory/claims.go), read from the apiserver: Roster caches no claims.
+// None: nil (TeamNotFound until the rename settles).
+func (r *AccessReconciler) claimHolder(ctx context.Context, namespace, displayName string, teams []*rosterv1.OrgTeam) (*rosterv1.OrgTeam, error) {
+	claim := &rosterv1.OrgTeamNameClaim{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: naming.TeamNameClaim(displayName)}, claim)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, apiErr(err, "reading the claim on display name %q", displayName)
+	}
+	for _, t := range teams {
+		if t.Name == claim.Spec.Team {
+			return t, nil
+		}
+	}
+	return nil, nil
+}
+
+// subjects are the team's subjects: its group, or its active members. A subject whose name
+// starts with "system:" is left out with a ReservedSubject error; in User mode the others
+// are returned with it.
 func (r *AccessReconciler) subjects(ctx context.Context, org *rosterv1.Organization, team *rosterv1.OrgTeam) ([]rbacv1.Subject, time.Duration, error) {
 	a := org.Spec.Access
 	if access.Mode(a) == rosterv1.SubjectsGroup {
-		return []rbacv1.Subject{access.GroupSubject(a, team.Spec.DisplayName)}, 0, nil
+		s := access.GroupSubject(a, team.Spec.DisplayName)
+		if access.Reserved(s.Name) {
+			return nil, 0, reconcileerr.NewStalling(ReasonReservedSubject, fmt.Errorf(
+				"the group of team %q would be %q: names starting with %q are Kubernetes' own and are never bound; set spec.access.groupPrefix of organization %q",
+				team.Spec.DisplayName, s.Name, access.ReservedPrefix, org.Name))
+		}
+		return []rbacv1.Subject{s}, 0, nil
 	}
-	var held []rosterv1.OrgTeamMemberSlice
-	if team.Spec.ManagedBy == rosterv1.ManagedBySCIM && r.Members != nil {
-		sl, wait, err := r.Members.Settled(ctx, team)
-		if err != nil || wait > 0 {
-			return nil, wait, apiErr(err, "reading the team's member slices")
-		}
-		held = sl
-	} else {
-		var list rosterv1.OrgTeamMemberSliceList
-		if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
-			client.UnsafeDisableDeepCopy); err != nil {
-			return nil, 0, apiErr(err, "listing the team's member slices")
-		}
-		held = list.Items
+	held, wait, err := r.heldSlices(ctx, team, true)
+	if err != nil || wait > 0 {
+		return nil, wait, err
 	}
 	ids := membership.Members(held)
 	out := make([]rbacv1.Subject, 0, len(ids))
+	var reserved []string
 	var u rosterv1.OrgUser
 	for id := range ids {
 		err := r.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id}, &u, client.UnsafeDisableDeepCopy)
@@ -355,11 +448,36 @@ func (r *AccessReconciler) subjects(ctx context.Context, org *rosterv1.Organizat
 		if err != nil {
 			return nil, 0, apiErr(err, "reading user %s", id)
 		}
-		if s, ok := access.UserSubject(a, &u); ok {
+		s, ok := access.UserSubject(a, &u)
+		switch {
+		case ok && access.Reserved(s.Name):
+			reserved = append(reserved, s.Name)
+		case ok:
 			out = append(out, s)
 		}
 	}
-	return access.SortSubjects(out), 0, nil
+	if len(reserved) > 0 {
+		slices.Sort(reserved)
+		err = reconcileerr.NewStalling(ReasonReservedSubject, fmt.Errorf(
+			"users %s of team %q are left out: names starting with %q are Kubernetes' own and are never bound",
+			sample(reserved, 5), team.Spec.DisplayName, access.ReservedPrefix))
+	}
+	return access.SortSubjects(out), 0, err
+}
+
+// heldSlices are the team's member slices: settled ones (membership.Store.Settled) when
+// settled is set, else the cache's as they are.
+func (r *AccessReconciler) heldSlices(ctx context.Context, team *rosterv1.OrgTeam, settled bool) ([]rosterv1.OrgTeamMemberSlice, time.Duration, error) {
+	if settled && r.Members != nil {
+		sl, wait, err := r.Members.Settled(ctx, team)
+		return sl, wait, apiErr(err, "reading the team's member slices")
+	}
+	var list rosterv1.OrgTeamMemberSliceList
+	if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
+		return nil, 0, apiErr(err, "listing the team's member slices")
+	}
+	return list.Items, 0, nil
 }
 
 // targets are the namespaces to render in ("" alone: one ClusterRoleBinding), sorted.
@@ -435,29 +553,16 @@ type rendered map[target]map[string]client.Object
 
 // current lists the binding's rendered objects from the cache.
 func (r *AccessReconciler) current(ctx context.Context, b *binding) (rendered, error) {
+	objs, err := r.renderedBy(ctx, r.Client, b)
+	if err != nil {
+		return nil, err
+	}
 	out := rendered{}
-	var rbs rbacv1.RoleBindingList
-	if err := r.List(ctx, &rbs, b.selector()); err != nil {
-		return nil, apiErr(err, "listing rendered RoleBindings")
-	}
-	for i := range rbs.Items {
-		o := &rbs.Items[i]
-		if out[o.Namespace] == nil {
-			out[o.Namespace] = map[string]client.Object{}
+	for _, o := range objs {
+		if out[o.GetNamespace()] == nil {
+			out[o.GetNamespace()] = map[string]client.Object{}
 		}
-		out[o.Namespace][o.Name] = o
-	}
-	if b.kind == rosterv1.KindClusterTeamRoleBinding {
-		var crbs rbacv1.ClusterRoleBindingList
-		if err := r.List(ctx, &crbs, b.selector()); err != nil {
-			return nil, apiErr(err, "listing rendered ClusterRoleBindings")
-		}
-		for i := range crbs.Items {
-			if out[""] == nil {
-				out[""] = map[string]client.Object{}
-			}
-			out[""][crbs.Items[i].Name] = &crbs.Items[i]
-		}
+		out[o.GetNamespace()][o.GetName()] = o
 	}
 	return out, nil
 }
@@ -579,7 +684,7 @@ func (r *AccessReconciler) build(b *binding, want *rendering, t target, name str
 		o.SetNamespace(t)
 	}
 	o.SetName(name)
-	o.SetLabels(access.Labels(b.org, want.teamObj, b.kind, b.obj.GetName()))
+	o.SetLabels(access.Labels(b.org, want.teamObj, b.kind, b.obj.GetName(), string(b.obj.GetUID())))
 	// An owner in another namespace is invalid: those RoleBindings are the finalizer's alone.
 	// A ClusterTeamRoleBinding, cluster-scoped, may own them all.
 	if b.kind == rosterv1.KindClusterTeamRoleBinding || t == b.obj.GetNamespace() {
@@ -660,26 +765,13 @@ func (r *AccessReconciler) deleteRendered(ctx context.Context, o client.Object) 
 // deleteAll deletes every object rendered from the binding, read live: the binding is going
 // and nothing will look again.
 func (r *AccessReconciler) deleteAll(ctx context.Context, b *binding) error {
-	sel := client.MatchingLabels{rosterv1.BindingKindLabel: b.kind, rosterv1.BindingLabel: b.obj.GetName()}
-	if b.org != "" {
-		sel[rosterv1.OrgLabel] = b.org
-	}
-	var rbs rbacv1.RoleBindingList
-	if err := r.APIReader.List(ctx, &rbs, sel); err != nil {
-		return apiErr(err, "listing rendered RoleBindings")
+	objs, err := r.renderedBy(ctx, r.APIReader, b)
+	if err != nil {
+		return err
 	}
 	var errs []error
-	for i := range rbs.Items {
-		errs = append(errs, r.deleteRendered(ctx, &rbs.Items[i]))
-	}
-	if b.kind == rosterv1.KindClusterTeamRoleBinding {
-		var crbs rbacv1.ClusterRoleBindingList
-		if err := r.APIReader.List(ctx, &crbs, sel); err != nil {
-			return apiErr(err, "listing rendered ClusterRoleBindings")
-		}
-		for i := range crbs.Items {
-			errs = append(errs, r.deleteRendered(ctx, &crbs.Items[i]))
-		}
+	for _, o := range objs {
+		errs = append(errs, r.deleteRendered(ctx, o))
 	}
 	return errors.Join(errs...)
 }

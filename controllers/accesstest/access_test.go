@@ -52,7 +52,7 @@ func TestGroupMode(t *testing.T) {
 	if b.Status.Subjects != 1 || b.Status.Team != "Eng" || b.Status.RenderedCount != 1 || b.Status.Namespaces != app {
 		t.Errorf("status = %+v (%s)", b.Status, c.Message)
 	}
-	rb := rendered(t, b.Name)
+	rb := rendered(t, b)
 	if len(rb) != 1 || rb[0].Labels[rosterv1.TeamLabel] != team || rb[0].Labels[rosterv1.OrgLabel] != o.org.Name ||
 		rb[0].Labels[rosterv1.BindingKindLabel] != rosterv1.KindTeamRoleBinding || rb[0].Labels[rosterv1.ManagedByLabel] != "roster" ||
 		!strings.HasPrefix(rb[0].Name, "roster-eng-pods-") {
@@ -130,8 +130,8 @@ func TestUserMode(t *testing.T) {
 	o.scim.Do(t, http.MethodDelete, "/Groups/"+team, nil).Expect(t, http.StatusNoContent)
 	awaitAccess(t, who{user: "mail-ada@example.com"}, ns, false)
 	c := awaitReady(t, b, metav1.ConditionFalse, "TeamNotFound")
-	if !strings.Contains(c.Message, `display name "eng"`) || len(rendered(t, b.Name)) != 0 || b.Status.RenderedCount != 0 {
-		t.Errorf("after the team's deletion: %q, %d rendered", c.Message, len(rendered(t, b.Name)))
+	if !strings.Contains(c.Message, `display name "eng"`) || len(rendered(t, b)) != 0 || b.Status.RenderedCount != 0 {
+		t.Errorf("after the team's deletion: %q, %d rendered", c.Message, len(rendered(t, b)))
 	}
 	awaitEvent(t, b, "TeamNotFound")
 }
@@ -153,7 +153,7 @@ func TestRoleNotAllowed(t *testing.T) {
 			t.Errorf("message lacks %q: %s", want, c.Message)
 		}
 	}
-	if n := len(rendered(t, b.Name)); n != 0 {
+	if n := len(rendered(t, b)); n != 0 {
 		t.Errorf("%d RoleBindings of a role that is not allowed", n)
 	}
 	awaitEvent(t, b, "RoleNotAllowed")
@@ -186,7 +186,7 @@ func TestHandEdits(t *testing.T) {
 	}
 	var rb rbacv1.RoleBinding
 	eventually(t, 10*time.Second, func() (bool, string) {
-		l := rendered(t, b.Name)
+		l := rendered(t, b)
 		if len(l) != 1 {
 			return false, fmt.Sprintf("%d rendered", len(l))
 		}
@@ -304,8 +304,9 @@ func TestLargeTeamChunks(t *testing.T) {
 		}
 		ids[i] = u.Name
 	}
-	// A manual team (its members written directly, as `kubectl apply` would).
-	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "Big", ManagedBy: rosterv1.ManagedByManual}}
+	// A SCIM team written directly as Roster's SCIM server would (faster than 2,500 SCIM
+	// requests; env.Client is Roster's identity, so the webhook lets it).
+	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "Big", ManagedBy: rosterv1.ManagedBySCIM}}
 	team.Name, team.Namespace = "g-big", o.org.Namespace
 	if err := env.Client.Create(o.ctx, team); err != nil {
 		t.Fatal(err)
@@ -334,7 +335,7 @@ func TestLargeTeamChunks(t *testing.T) {
 	}
 	var before []rbacv1.RoleBinding
 	eventually(t, 30*time.Second, func() (bool, string) {
-		before = rendered(t, b.Name)
+		before = rendered(t, b)
 		return len(before) == 3 && count(before) == n, fmt.Sprintf("%d RoleBindings with %d subjects", len(before), count(before))
 	})
 	for _, rb := range before {
@@ -354,7 +355,7 @@ func TestLargeTeamChunks(t *testing.T) {
 	}
 	var after []rbacv1.RoleBinding
 	eventually(t, 10*time.Second, func() (bool, string) {
-		after = rendered(t, b.Name)
+		after = rendered(t, b)
 		return count(after) == n-1, fmt.Sprintf("%d subjects, want %d", count(after), n-1)
 	})
 	version := map[string]string{}
@@ -390,4 +391,159 @@ func awaitEvent(t *testing.T, obj client.Object, reason string) {
 		}
 		return false, fmt.Sprintf("no %s event on %s", reason, obj.GetName())
 	})
+}
+
+// manualTeam creates a manual OrgTeam with the given members, as a namespace editor could.
+func (o *org) manualTeam(name, displayName string, members ...string) {
+	o.t.Helper()
+	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: displayName, ManagedBy: rosterv1.ManagedByManual}}
+	team.Name, team.Namespace = name, o.org.Namespace
+	if err := env.Client.Create(o.ctx, team); err != nil {
+		o.t.Fatal(err)
+	}
+	sl := &rosterv1.OrgTeamMemberSlice{Spec: rosterv1.OrgTeamMemberSliceSpec{Team: name, Members: members}}
+	sl.Name, sl.Namespace = name+"-0", o.org.Namespace
+	sl.Labels = map[string]string{rosterv1.TeamLabel: name, rosterv1.OrgLabel: o.org.Name}
+	if err := env.Client.Create(o.ctx, sl); err != nil {
+		o.t.Fatal(err)
+	}
+}
+
+func (o *org) renameManual(name, displayName string) {
+	o.t.Helper()
+	var team rosterv1.OrgTeam
+	if err := env.Client.Get(o.ctx, client.ObjectKey{Namespace: o.org.Namespace, Name: name}, &team); err != nil {
+		o.t.Fatal(err)
+	}
+	team.Spec.DisplayName = displayName
+	if err := env.Client.Update(o.ctx, &team); err != nil {
+		o.t.Fatal(err)
+	}
+}
+
+// TestManualTeamsGrantNothing: only teams the identity provider pushes grant access. A manual
+// team that borrows the display name of a group not pushed yet renders nothing (its
+// hand-picked members get no access); once the group is pushed, the SCIM team is bound and
+// the manual duplicate neither adds its members nor takes the team's access away. A manual
+// team bound by id says so.
+func TestManualTeamsGrantNothing(t *testing.T) {
+	role := podReader(t, "test-pod-reader")
+	o := newOrg(t, &rosterv1.AccessSpec{Subjects: rosterv1.SubjectsUser, AllowedRoles: []rosterv1.RoleRef{role}})
+	ada, mallory := o.createUser("ada@example.com"), o.createUser("mallory@example.com")
+	o.manualTeam("g-manual-eng", "Eng", mallory)
+	b := &rosterv1.TeamRoleBinding{Spec: rosterv1.TeamRoleBindingSpec{Team: rosterv1.TeamRef{DisplayName: "Eng"}, RoleRef: role}}
+	b.Name, b.Namespace = "eng", o.org.Namespace
+	if err := env.Client.Create(o.ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	ns := o.org.Namespace
+	awaitReady(t, b, metav1.ConditionFalse, "TeamNotFound")
+	if n := len(rendered(t, b)); n != 0 || canGetPods(t, who{user: "mallory@example.com"}, ns) {
+		t.Fatalf("a manual team's member got access: %d rendered", n)
+	}
+
+	// The manual team steps aside (SCIM refuses a name a manual team holds), the group is
+	// pushed, then the manual team takes the name again: manual teams hold no claim.
+	o.renameManual("g-manual-eng", "Other")
+	team := o.createGroup("Eng", ada)
+	awaitAccess(t, who{user: "ada@example.com"}, ns, true)
+	o.renameManual("g-manual-eng", "ENG")
+	// A member added after the rename: once bob has access, the rename was seen too.
+	bob := o.createUser("bob@example.com")
+	o.patch("/Groups/"+team, map[string]any{"op": "add", "path": "members", "value": []map[string]any{{"value": bob}}})
+	awaitAccess(t, who{user: "bob@example.com"}, ns, true)
+	awaitReady(t, b, metav1.ConditionTrue, "Rendered")
+	if canGetPods(t, who{user: "mallory@example.com"}, ns) || b.Status.Subjects != 2 || !canGetPods(t, who{user: "ada@example.com"}, ns) {
+		t.Errorf("with a manual duplicate of the name: subjects %d, mallory or ada wrong", b.Status.Subjects)
+	}
+
+	byID := &rosterv1.TeamRoleBinding{Spec: rosterv1.TeamRoleBindingSpec{Team: rosterv1.TeamRef{ID: "g-manual-eng"}, RoleRef: role}}
+	byID.Name, byID.Namespace = "manual", o.org.Namespace
+	if err := env.Client.Create(o.ctx, byID); err != nil {
+		t.Fatal(err)
+	}
+	c := awaitReady(t, byID, metav1.ConditionFalse, "TeamNotSCIM")
+	if !strings.Contains(c.Message, "manual team") || len(rendered(t, byID)) != 0 {
+		t.Errorf("bound by id: %q, %d rendered", c.Message, len(rendered(t, byID)))
+	}
+	awaitEvent(t, byID, "TeamNotSCIM")
+}
+
+// TestReservedSubjects: a group renamed to one of Kubernetes' own groups (no groupPrefix) is
+// never bound, and says why; a prefix starting with system: is refused by the API.
+func TestReservedSubjects(t *testing.T) {
+	role := podReader(t, "test-pod-reader")
+	o := newOrg(t, &rosterv1.AccessSpec{AllowedRoles: []rosterv1.RoleRef{role}})
+	team := o.createGroup("Eng")
+	b := &rosterv1.TeamRoleBinding{Spec: rosterv1.TeamRoleBindingSpec{Team: rosterv1.TeamRef{ID: team}, RoleRef: role}}
+	b.Name, b.Namespace = "eng", o.org.Namespace
+	if err := env.Client.Create(o.ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	ns := o.org.Namespace
+	awaitAccess(t, who{user: "x", groups: []string{"Eng"}}, ns, true)
+	o.patch("/Groups/"+team, map[string]any{"op": "replace", "path": "displayName", "value": "system:authenticated"})
+	c := awaitReady(t, b, metav1.ConditionFalse, "ReservedSubject")
+	if !strings.Contains(c.Message, `"system:authenticated"`) || len(rendered(t, b)) != 0 {
+		t.Errorf("renamed to system:authenticated: %q, %d rendered", c.Message, len(rendered(t, b)))
+	}
+	if canGetPods(t, who{user: "anyone", groups: []string{"system:authenticated"}}, ns) {
+		t.Error("everyone authenticated may get pods")
+	}
+	awaitEvent(t, b, "ReservedSubject")
+
+	for _, a := range []*rosterv1.AccessSpec{{GroupPrefix: "system:"}, {UserPrefix: "system:serviceaccount:"}} {
+		var obj rosterv1.Organization
+		if err := env.Client.Get(o.ctx, client.ObjectKey{Name: o.org.Name}, &obj); err != nil {
+			t.Fatal(err)
+		}
+		obj.Spec.Access = a
+		if err := env.Client.Update(o.ctx, &obj); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "may not start with system:") {
+			t.Errorf("spec.access %+v: %v", a, err)
+		}
+	}
+}
+
+// TestOrganizationDeleted: deleting an Organization takes its teams' access away at once, and
+// deleting its TeamRoleBinding afterwards leaves another organization's binding of the same
+// name alone.
+func TestOrganizationDeleted(t *testing.T) {
+	role := podReader(t, "test-pod-reader")
+	a := newOrg(t, &rosterv1.AccessSpec{GroupPrefix: "a:", AllowedRoles: []rosterv1.RoleRef{role}})
+	b := newOrg(t, &rosterv1.AccessSpec{GroupPrefix: "b:", AllowedRoles: []rosterv1.RoleRef{role}})
+	bind := func(o *org) *rosterv1.TeamRoleBinding {
+		o.createGroup("Eng")
+		trb := &rosterv1.TeamRoleBinding{Spec: rosterv1.TeamRoleBindingSpec{Team: rosterv1.TeamRef{DisplayName: "Eng"}, RoleRef: role}}
+		trb.Name, trb.Namespace = "eng", o.org.Namespace
+		if err := env.Client.Create(o.ctx, trb); err != nil {
+			t.Fatal(err)
+		}
+		return trb
+	}
+	ta, tb := bind(a), bind(b)
+	engA, engB := who{user: "x", groups: []string{"a:Eng"}}, who{user: "y", groups: []string{"b:Eng"}}
+	awaitAccess(t, engA, a.org.Namespace, true)
+	awaitAccess(t, engB, b.org.Namespace, true)
+
+	var orgA rosterv1.Organization
+	orgA.Name = a.org.Name
+	if err := env.Client.Delete(a.ctx, &orgA); err != nil {
+		t.Fatal(err)
+	}
+	awaitAccess(t, engA, a.org.Namespace, false)
+	awaitReady(t, ta, metav1.ConditionFalse, "OrganizationNotFound")
+	if n := len(rendered(t, ta)); n != 0 {
+		t.Errorf("%d RoleBindings of a deleted organization", n)
+	}
+
+	if err := env.Client.Delete(a.ctx, ta); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() (bool, string) {
+		err := env.Client.Get(a.ctx, client.ObjectKeyFromObject(ta), ta)
+		return apierrors.IsNotFound(err), fmt.Sprintf("TeamRoleBinding still there: %v", err)
+	})
+	if n := len(rendered(t, tb)); n != 1 || !canGetPods(t, engB, b.org.Namespace) {
+		t.Errorf("another organization's binding of the same name: %d rendered", n)
+	}
 }

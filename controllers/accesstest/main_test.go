@@ -178,11 +178,12 @@ func statusOf(obj client.Object) *rosterv1.TeamRoleBindingStatus {
 	return nil
 }
 
-// rendered lists the RoleBindings rendered from a binding, everywhere.
-func rendered(t *testing.T, binding string) []rbacv1.RoleBinding {
+// rendered lists the RoleBindings rendered from a binding, everywhere (by its UID: other
+// tests' bindings share its name).
+func rendered(t *testing.T, binding client.Object) []rbacv1.RoleBinding {
 	t.Helper()
 	var list rbacv1.RoleBindingList
-	if err := env.Client.List(context.Background(), &list, client.MatchingLabels{rosterv1.BindingLabel: binding}); err != nil {
+	if err := env.Client.List(context.Background(), &list, client.MatchingLabels{rosterv1.BindingUIDLabel: string(binding.GetUID())}); err != nil {
 		t.Fatal(err)
 	}
 	return list.Items
