@@ -57,6 +57,9 @@ const (
 	// prefix Kubernetes reserves for its own users and groups (system:authenticated,
 	// system:masters, …); it is never rendered.
 	ReasonReservedSubject = "ReservedSubject"
+	// ReasonNameConflict: an object that Roster did not render has a rendered object's name;
+	// Roster leaves it alone and binds nothing in its place.
+	ReasonNameConflict = "NameConflict"
 )
 
 // Rendered bindings are written and read by Roster, and only Roster: the webhook keeps them.
@@ -653,7 +656,7 @@ func (r *AccessReconciler) applyTarget(ctx context.Context, b *binding, want *re
 	for i, subjects := range layout {
 		name := access.ChunkName(base, i)
 		obj := r.build(b, want, t, name, subjects)
-		errs = append(errs, r.write(ctx, obj, cur[name]))
+		errs = append(errs, r.write(ctx, b, obj, cur[name]))
 		kind := "RoleBinding"
 		if t == "" {
 			kind = "ClusterRoleBinding"
@@ -697,25 +700,33 @@ func (r *AccessReconciler) build(b *binding, want *rendering, t target, name str
 
 func ptrTrue() *bool { t := true; return &t }
 
-// write creates obj, or updates cur (at its resourceVersion) when it differs. An object that
-// exists but is not in the cache (just created, or its labels were stripped by hand) is read
-// live and overwritten.
-func (r *AccessReconciler) write(ctx context.Context, obj, cur client.Object) error {
+// write creates obj, or updates cur (at its resourceVersion) when it differs. An object of
+// that name that is not in the cache is read live: Roster's own (just created, or from before
+// BindingUIDLabel) is overwritten; anyone else's is left alone and reported (NameConflict):
+// rendered names are predictable, and whoever may create RoleBindings in a namespace must not
+// be able to have Roster take over, or replace, a binding of theirs.
+func (r *AccessReconciler) write(ctx context.Context, b *binding, obj, cur client.Object) error {
 	if cur == nil {
 		err := r.Create(ctx, obj)
 		if !apierrors.IsAlreadyExists(err) {
 			return apiErr(err, "creating %s", describe(obj))
 		}
 		cur = obj.DeepCopyObject().(client.Object)
-		if err := r.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
 			return apiErr(err, "reading %s", describe(obj))
+		}
+		if !renderedFrom(cur, b) {
+			return reconcileerr.New(ReasonNameConflict, fmt.Errorf(
+				"%s exists and was not rendered by Roster from this %s; Roster leaves it alone and binds nothing there until it is deleted or renamed",
+				describe(obj), b.kind))
 		}
 	}
 	if same(obj, cur) {
 		return nil
 	}
 	if roleRefOf(obj) != roleRefOf(cur) {
-		// roleRef is immutable: only a hand-made object of that name can differ here.
+		// roleRef is immutable (and part of the name's hash): only an old object of ours
+		// written by hand past the webhook can differ here.
 		if err := r.deleteRendered(ctx, cur); err != nil {
 			return err
 		}
@@ -723,6 +734,15 @@ func (r *AccessReconciler) write(ctx context.Context, obj, cur client.Object) er
 	}
 	obj.SetResourceVersion(cur.GetResourceVersion())
 	return apiErr(r.Update(ctx, obj), "updating %s", describe(obj))
+}
+
+// renderedFrom reports whether o was rendered by Roster from a binding of b's kind and name
+// (only Roster writes objects with BindingKindLabel: the admission webhook). The rendered
+// name hashes the kind, namespace, name and role, so such an object is b's: current, from
+// before BindingUIDLabel, or left by an earlier binding of the same name.
+func renderedFrom(o client.Object, b *binding) bool {
+	l := o.GetLabels()
+	return l[rosterv1.BindingKindLabel] == b.kind && l[rosterv1.BindingLabel] == b.obj.GetName()
 }
 
 func describe(o client.Object) string {

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/access"
 	"github.com/rosterhq/roster/internal/naming"
 )
 
@@ -546,4 +547,52 @@ func TestOrganizationDeleted(t *testing.T) {
 	if n := len(rendered(t, tb)); n != 1 || !canGetPods(t, engB, b.org.Namespace) {
 		t.Errorf("another organization's binding of the same name: %d rendered", n)
 	}
+}
+
+// TestNameConflict: a RoleBinding made by hand under the name Roster would render (names are
+// predictable) is neither taken over nor replaced; the binding says which object is in the
+// way and renders everywhere else, and renders there once it is gone.
+func TestNameConflict(t *testing.T) {
+	role := podReader(t, "test-pod-reader")
+	o := newOrg(t, &rosterv1.AccessSpec{GroupPrefix: "oidc:", AllowedRoles: []rosterv1.RoleRef{role}})
+	o.createGroup("Eng")
+	squatted := namespace(t, o.org.Name+"-squat", nil).Name
+	theirs := &rbacv1.RoleBinding{
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "someone"}},
+	}
+	theirs.Name = access.BaseName(rosterv1.KindTeamRoleBinding, o.org.Namespace, "eng", role)
+	theirs.Namespace = squatted
+	if err := env.Client.Create(o.ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+	b := &rosterv1.TeamRoleBinding{Spec: rosterv1.TeamRoleBindingSpec{Team: rosterv1.TeamRef{DisplayName: "Eng"}, RoleRef: role,
+		Namespaces: &rosterv1.NamespaceSelection{Names: []string{squatted, o.org.Namespace}}}}
+	b.Name, b.Namespace = "eng", o.org.Namespace
+	if err := env.Client.Create(o.ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	eng := who{user: "x", groups: []string{"oidc:Eng"}}
+	awaitAccess(t, eng, o.org.Namespace, true)
+	c := awaitReady(t, b, metav1.ConditionFalse, "NameConflict")
+	if want := "RoleBinding " + squatted + "/" + theirs.Name; !strings.Contains(c.Message, want) {
+		t.Errorf("message %q does not name %s", c.Message, want)
+	}
+	awaitEvent(t, b, "NameConflict")
+	var cur rbacv1.RoleBinding
+	if err := env.Client.Get(o.ctx, client.ObjectKeyFromObject(theirs), &cur); err != nil {
+		t.Fatal(err)
+	}
+	if cur.UID != theirs.UID || cur.ResourceVersion != theirs.ResourceVersion {
+		t.Errorf("the hand-made RoleBinding was changed: %+v", cur)
+	}
+	if canGetPods(t, eng, squatted) {
+		t.Error("the team got access through the hand-made RoleBinding's name")
+	}
+
+	if err := env.Client.Delete(o.ctx, &cur); err != nil {
+		t.Fatal(err)
+	}
+	awaitAccess(t, eng, squatted, true)
+	awaitReady(t, b, metav1.ConditionTrue, "Rendered")
 }
