@@ -102,6 +102,8 @@ type binding struct {
 	role   rosterv1.RoleRef
 	ns     *rosterv1.NamespaceSelection
 	status *rosterv1.TeamRoleBindingStatus
+	// requeue: the reconcile only pruned (the team was not settled); the status stays.
+	requeue bool
 }
 
 func teamRoleBinding(b *rosterv1.TeamRoleBinding) *binding {
@@ -194,7 +196,10 @@ func (r *AccessReconciler) reconcile(ctx context.Context, b *binding) (result ct
 	b.org = org.Name
 	want, retry, err := r.desired(ctx, b, org)
 	if retry > 0 {
-		return ctrl.Result{RequeueAfter: retry}, nil
+		// The team's members are changing: nothing is added until they settle, but whoever
+		// must lose access loses it now. Ready and observedGeneration wait for a render.
+		b.requeue = true
+		return ctrl.Result{RequeueAfter: retry}, r.prune(ctx, b, org)
 	}
 	if err != nil && want == nil {
 		return ctrl.Result{}, r.revoke(ctx, b, err)
@@ -466,6 +471,66 @@ func (r *AccessReconciler) subjects(ctx context.Context, org *rosterv1.Organizat
 			sample(reserved, 5), team.Spec.DisplayName, access.ReservedPrefix))
 	}
 	return access.SortSubjects(out), 0, err
+}
+
+// prune takes out of the rendered objects, while the team's members are not settled (User
+// mode), every subject that must not keep access whatever the change in flight does: users
+// deactivated, deleted, or listed in no slice of the team as the cache has them now (a change
+// never moves a member between slices: membership.Plan keeps each where it is). It never adds
+// anyone; the render after the team settles does.
+func (r *AccessReconciler) prune(ctx context.Context, b *binding, org *rosterv1.Organization) error {
+	if access.Mode(org.Spec.Access) != rosterv1.SubjectsUser {
+		return nil // only User mode waits for a team to settle
+	}
+	team, err := r.findTeam(ctx, org, b.team)
+	if err != nil {
+		return nil // not settled is about an existing team; the next reconcile decides
+	}
+	held, _, err := r.heldSlices(ctx, team, false)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	var u rosterv1.OrgUser
+	for id := range membership.Members(held) {
+		err := r.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id}, &u, client.UnsafeDisableDeepCopy)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return apiErr(err, "reading user %s", id)
+		}
+		if s, ok := access.UserSubject(org.Spec.Access, &u); ok && !access.Reserved(s.Name) {
+			keep[s.Name] = true
+		}
+	}
+	cur, err := r.current(ctx, b)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, objs := range cur {
+		for _, o := range objs {
+			have := subjectsOf(o)
+			left := slices.DeleteFunc(slices.Clone(have), func(s rbacv1.Subject) bool { return s.Kind != rbacv1.UserKind || !keep[s.Name] })
+			if len(left) == len(have) {
+				continue
+			}
+			o = o.DeepCopyObject().(client.Object)
+			setSubjects(o, left)
+			errs = append(errs, apiErr(r.Update(ctx, o), "updating %s", describe(o)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func setSubjects(o client.Object, s []rbacv1.Subject) {
+	switch o := o.(type) {
+	case *rbacv1.RoleBinding:
+		o.Subjects = s
+	case *rbacv1.ClusterRoleBinding:
+		o.Subjects = s
+	}
 }
 
 // heldSlices are the team's member slices: settled ones (membership.Store.Settled) when
@@ -799,6 +864,9 @@ func (r *AccessReconciler) deleteAll(ctx context.Context, b *binding) error {
 // finish sets Ready from the outcome, records a Warning event when the binding starts failing
 // for a new reason, and patches the status.
 func (r *AccessReconciler) finish(ctx context.Context, b *binding, patch *statusPatch, err error) error {
+	if b.requeue && err == nil {
+		return nil
+	}
 	conds := &b.status.Conditions
 	before := meta.FindStatusCondition(*conds, rosterv1.ConditionReady)
 	var beforeReason string

@@ -18,6 +18,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/access"
+	"github.com/rosterhq/roster/internal/membership"
 	"github.com/rosterhq/roster/internal/naming"
 )
 
@@ -595,4 +596,80 @@ func TestNameConflict(t *testing.T) {
 	}
 	awaitAccess(t, eng, squatted, true)
 	awaitReady(t, b, metav1.ConditionTrue, "Rendered")
+}
+
+// TestRevokeWhileUnsettled: while a membership change is open on the team (a large PUT in
+// flight), nobody is added, but a user deactivated or taken out of the team's slices loses
+// access at once; Ready and observedGeneration wait for the render after the change.
+func TestRevokeWhileUnsettled(t *testing.T) {
+	role := podReader(t, "test-pod-reader")
+	o := newOrg(t, &rosterv1.AccessSpec{Subjects: rosterv1.SubjectsUser, AllowedRoles: []rosterv1.RoleRef{role}})
+	ada, bob, cy := o.createUser("ada@example.com"), o.createUser("bob@example.com"), o.createUser("cy@example.com")
+	team := o.createGroup("Eng", ada, bob, cy)
+	b := &rosterv1.TeamRoleBinding{Spec: rosterv1.TeamRoleBindingSpec{Team: rosterv1.TeamRef{ID: team}, RoleRef: role}}
+	b.Name, b.Namespace = "eng", o.org.Namespace
+	if err := env.Client.Create(o.ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	ns := o.org.Namespace
+	awaitAccess(t, who{user: "cy@example.com"}, ns, true)
+	awaitReady(t, b, metav1.ConditionTrue, "Rendered")
+
+	// An open change mark, as the SCIM server writes before a multi-slice change.
+	var obj rosterv1.OrgTeam
+	if err := env.Client.Get(o.ctx, client.ObjectKey{Namespace: ns, Name: team}, &obj); err != nil {
+		t.Fatal(err)
+	}
+	if obj.Annotations == nil {
+		obj.Annotations = map[string]string{}
+	}
+	obj.Annotations[membership.MarkPrefix+"test"] = "open " + time.Now().UTC().Format(time.RFC3339)
+	if err := env.Client.Update(o.ctx, &obj); err != nil {
+		t.Fatal(err)
+	}
+	b.Spec.Namespaces = &rosterv1.NamespaceSelection{Names: []string{ns}} // a new generation
+	if err := env.Client.Update(o.ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	o.patch("/Users/"+cy, map[string]any{"op": "replace", "value": map[string]any{"active": false}})
+	awaitAccess(t, who{user: "cy@example.com"}, ns, false)
+	var slices_ rosterv1.OrgTeamMemberSliceList
+	if err := env.Client.List(o.ctx, &slices_, client.InNamespace(ns), client.MatchingLabels{rosterv1.TeamLabel: team}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range slices_.Items {
+		sl := &slices_.Items[i]
+		if slices.Contains(sl.Spec.Members, bob) {
+			sl.Spec.Members = slices.DeleteFunc(sl.Spec.Members, func(id string) bool { return id == bob })
+			if err := env.Client.Update(o.ctx, sl); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	awaitAccess(t, who{user: "bob@example.com"}, ns, false)
+	if !canGetPods(t, who{user: "ada@example.com"}, ns) {
+		t.Error("ada lost access while the change was open")
+	}
+	if err := env.Client.Get(o.ctx, client.ObjectKeyFromObject(b), b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Status.ObservedGeneration == b.Generation {
+		t.Errorf("observedGeneration %d advanced while the team was not settled", b.Status.ObservedGeneration)
+	}
+
+	// The change completes: the render catches up.
+	if err := env.Client.Get(o.ctx, client.ObjectKey{Namespace: ns, Name: team}, &obj); err != nil {
+		t.Fatal(err)
+	}
+	delete(obj.Annotations, membership.MarkPrefix+"test")
+	if err := env.Client.Update(o.ctx, &obj); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() (bool, string) {
+		if err := env.Client.Get(o.ctx, client.ObjectKeyFromObject(b), b); err != nil {
+			return false, err.Error()
+		}
+		return b.Status.ObservedGeneration == b.Generation && b.Status.Subjects == 1,
+			fmt.Sprintf("observedGeneration %d of %d, %d subjects", b.Status.ObservedGeneration, b.Generation, b.Status.Subjects)
+	})
 }
