@@ -417,8 +417,9 @@ func (o *org) renameManual(name, displayName string) {
 	if err := env.Client.Get(o.ctx, client.ObjectKey{Namespace: o.org.Namespace, Name: name}, &team); err != nil {
 		o.t.Fatal(err)
 	}
+	base := team.DeepCopy()
 	team.Spec.DisplayName = displayName
-	if err := env.Client.Update(o.ctx, &team); err != nil {
+	if err := env.Client.Patch(o.ctx, &team, client.MergeFrom(base)); err != nil {
 		o.t.Fatal(err)
 	}
 }
@@ -499,8 +500,9 @@ func TestReservedSubjects(t *testing.T) {
 		if err := env.Client.Get(o.ctx, client.ObjectKey{Name: o.org.Name}, &obj); err != nil {
 			t.Fatal(err)
 		}
+		base := obj.DeepCopy()
 		obj.Spec.Access = a
-		if err := env.Client.Update(o.ctx, &obj); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "may not start with system:") {
+		if err := env.Client.Patch(o.ctx, &obj, client.MergeFrom(base)); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "may not start with system:") {
 			t.Errorf("spec.access %+v: %v", a, err)
 		}
 	}
@@ -620,15 +622,17 @@ func TestRevokeWhileUnsettled(t *testing.T) {
 	if err := env.Client.Get(o.ctx, client.ObjectKey{Namespace: ns, Name: team}, &obj); err != nil {
 		t.Fatal(err)
 	}
+	base := obj.DeepCopy()
 	if obj.Annotations == nil {
 		obj.Annotations = map[string]string{}
 	}
 	obj.Annotations[membership.MarkPrefix+"test"] = "open " + time.Now().UTC().Format(time.RFC3339)
-	if err := env.Client.Update(o.ctx, &obj); err != nil {
+	if err := env.Client.Patch(o.ctx, &obj, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
 	}
+	bBase := b.DeepCopy()
 	b.Spec.Namespaces = &rosterv1.NamespaceSelection{Names: []string{ns}} // a new generation
-	if err := env.Client.Update(o.ctx, b); err != nil {
+	if err := env.Client.Patch(o.ctx, b, client.MergeFrom(bBase)); err != nil {
 		t.Fatal(err)
 	}
 	o.patch("/Users/"+cy, map[string]any{"op": "replace", "value": map[string]any{"active": false}})
@@ -661,8 +665,9 @@ func TestRevokeWhileUnsettled(t *testing.T) {
 	if err := env.Client.Get(o.ctx, client.ObjectKey{Namespace: ns, Name: team}, &obj); err != nil {
 		t.Fatal(err)
 	}
+	base = obj.DeepCopy()
 	delete(obj.Annotations, membership.MarkPrefix+"test")
-	if err := env.Client.Update(o.ctx, &obj); err != nil {
+	if err := env.Client.Patch(o.ctx, &obj, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, func() (bool, string) {
