@@ -15,6 +15,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,6 +49,17 @@ const (
 	ReasonRoleNotAllowed = "RoleNotAllowed"
 	// ReasonRoleNotBindable: Roster's install does not grant it the bind verb on the role.
 	ReasonRoleNotBindable = "RoleNotBindable"
+	// ReasonTeamNotSCIM: the team named by id is a manual team. Only teams the identity
+	// provider pushes (managedBy: scim) grant access: a manual team's name and members are
+	// whatever a namespace editor writes.
+	ReasonTeamNotSCIM = "TeamNotSCIM"
+	// ReasonReservedSubject: a subject's name (prefix included) starts with "system:", the
+	// prefix Kubernetes reserves for its own users and groups (system:authenticated,
+	// system:masters, …); it is never rendered.
+	ReasonReservedSubject = "ReservedSubject"
+	// ReasonNameConflict: an object that Roster did not render has a rendered object's name;
+	// Roster leaves it alone and binds nothing in its place.
+	ReasonNameConflict = "NameConflict"
 )
 
 // Rendered bindings are written and read by Roster, and only Roster: the webhook keeps them.
@@ -89,6 +102,8 @@ type binding struct {
 	role   rosterv1.RoleRef
 	ns     *rosterv1.NamespaceSelection
 	status *rosterv1.TeamRoleBindingStatus
+	// requeue: the reconcile only pruned (the team was not settled); the status stays.
+	requeue bool
 }
 
 func teamRoleBinding(b *rosterv1.TeamRoleBinding) *binding {
@@ -109,9 +124,53 @@ func (b *binding) refersTo(team *rosterv1.OrgTeam) bool {
 	return naming.Fold(b.team.DisplayName) == naming.Fold(team.Spec.DisplayName)
 }
 
-// selector of every object rendered from the binding.
+// selector of every object rendered from the binding: by its UID, which needs neither its
+// organization (it may be gone) nor its name (another organization's binding may share it).
 func (b *binding) selector() client.MatchingLabels {
-	return client.MatchingLabels{rosterv1.BindingKindLabel: b.kind, rosterv1.BindingLabel: b.obj.GetName(), rosterv1.OrgLabel: b.org}
+	return client.MatchingLabels{rosterv1.BindingKindLabel: b.kind, rosterv1.BindingUIDLabel: string(b.obj.GetUID())}
+}
+
+// legacySelector finds what Roster rendered before objects carried BindingUIDLabel: by kind,
+// name and organization (known), among objects without that label.
+func (b *binding) legacySelector() (client.ListOption, bool) {
+	if b.org == "" {
+		return nil, false
+	}
+	noUID, err := labels.NewRequirement(rosterv1.BindingUIDLabel, selection.DoesNotExist, nil)
+	if err != nil {
+		panic(err)
+	}
+	sel := labels.SelectorFromSet(labels.Set{rosterv1.BindingKindLabel: b.kind, rosterv1.BindingLabel: b.obj.GetName(), rosterv1.OrgLabel: b.org}).Add(*noUID)
+	return client.MatchingLabelsSelector{Selector: sel}, true
+}
+
+// renderedBy lists the objects rendered from the binding through reader (the cache, or the
+// apiserver), the ones from before BindingUIDLabel included.
+func (r *AccessReconciler) renderedBy(ctx context.Context, reader client.Reader, b *binding) ([]client.Object, error) {
+	sels := []client.ListOption{b.selector()}
+	if legacy, ok := b.legacySelector(); ok {
+		sels = append(sels, legacy)
+	}
+	var out []client.Object
+	for _, sel := range sels {
+		var rbs rbacv1.RoleBindingList
+		if err := reader.List(ctx, &rbs, sel); err != nil {
+			return nil, apiErr(err, "listing rendered RoleBindings")
+		}
+		for i := range rbs.Items {
+			out = append(out, &rbs.Items[i])
+		}
+		if b.kind == rosterv1.KindClusterTeamRoleBinding {
+			var crbs rbacv1.ClusterRoleBindingList
+			if err := reader.List(ctx, &crbs, sel); err != nil {
+				return nil, apiErr(err, "listing rendered ClusterRoleBindings")
+			}
+			for i := range crbs.Items {
+				out = append(out, &crbs.Items[i])
+			}
+		}
+	}
+	return out, nil
 }
 
 // reconcile renders one binding.
@@ -137,7 +196,10 @@ func (r *AccessReconciler) reconcile(ctx context.Context, b *binding) (result ct
 	b.org = org.Name
 	want, retry, err := r.desired(ctx, b, org)
 	if retry > 0 {
-		return ctrl.Result{RequeueAfter: retry}, nil
+		// The team's members are changing: nothing is added until they settle, but whoever
+		// must lose access loses it now. Ready and observedGeneration wait for a render.
+		b.requeue = true
+		return ctrl.Result{RequeueAfter: retry}, r.prune(ctx, b, org)
 	}
 	if err != nil && want == nil {
 		return ctrl.Result{}, r.revoke(ctx, b, err)
@@ -176,7 +238,6 @@ func (r *AccessReconciler) reconcileDelete(ctx context.Context, b *binding) erro
 			b.org = org.Name
 		}
 	}
-	// Without its organization, a TeamRoleBinding finds its objects by its own name and kind.
 	if err := r.deleteAll(ctx, b); err != nil {
 		return err
 	}
@@ -232,9 +293,9 @@ func (r *AccessReconciler) desired(ctx context.Context, b *binding, org *rosterv
 	if err != nil {
 		return nil, 0, err
 	}
-	subjects, retry, err := r.subjects(ctx, org, team)
-	if err != nil || retry > 0 {
-		return nil, retry, err
+	subjects, retry, subjErr := r.subjects(ctx, org, team)
+	if retry > 0 || (subjErr != nil && subjects == nil) {
+		return nil, retry, subjErr
 	}
 	targets, err := r.targets(ctx, b)
 	if err != nil {
@@ -252,10 +313,10 @@ func (r *AccessReconciler) desired(ctx context.Context, b *binding, org *rosterv
 		}
 		err = reconcileerr.New(ReasonRoleNotFound, fmt.Errorf("%s; it is bound as soon as it is created", what))
 		if len(targets) == 0 {
-			return nil, 0, err
+			return nil, 0, errors.Join(err, subjErr)
 		}
 	}
-	return want, 0, err
+	return want, 0, errors.Join(err, subjErr)
 }
 
 func allowedList(a *rosterv1.AccessSpec) string {
@@ -292,6 +353,10 @@ func (r *AccessReconciler) bindable(ctx context.Context, role rosterv1.RoleRef) 
 }
 
 // findTeam finds the team by id or (case-insensitive) display name in the org's namespace.
+// Only SCIM teams count: a manual team is created and renamed by anyone who may edit OrgTeams
+// in the namespace and takes no display-name claim, so it could borrow the name of a group
+// not pushed yet (and bring its own members) or shadow a pushed one. Among several SCIM
+// teams of one display name (a rename in flight), the holder of the name's claim wins.
 func (r *AccessReconciler) findTeam(ctx context.Context, org *rosterv1.Organization, ref rosterv1.TeamRef) (*rosterv1.OrgTeam, error) {
 	var team *rosterv1.OrgTeam
 	if ref.ID != "" {
@@ -299,6 +364,11 @@ func (r *AccessReconciler) findTeam(ctx context.Context, org *rosterv1.Organizat
 		err := r.Get(ctx, client.ObjectKey{Namespace: org.Spec.Namespace, Name: ref.ID}, t)
 		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, apiErr(err, "reading team %s", ref.ID)
+		}
+		if err == nil && t.DeletionTimestamp.IsZero() && t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
+			return nil, reconcileerr.NewStalling(ReasonTeamNotSCIM, fmt.Errorf(
+				"team %s (%q) of organization %q is a manual team (managedBy: %s); only teams the identity provider pushes grant access",
+				t.Name, t.Spec.DisplayName, org.Name, t.Spec.ManagedBy))
 		}
 		if err == nil {
 			team = t
@@ -309,8 +379,21 @@ func (r *AccessReconciler) findTeam(ctx context.Context, org *rosterv1.Organizat
 			client.MatchingFields{index.TeamName: index.TeamNameValue(ref.DisplayName)}); err != nil {
 			return nil, apiErr(err, "finding team %q", ref.DisplayName)
 		}
-		if len(list.Items) == 1 {
-			team = &list.Items[0]
+		var scim []*rosterv1.OrgTeam
+		for i := range list.Items {
+			if t := &list.Items[i]; t.Spec.ManagedBy == rosterv1.ManagedBySCIM && t.DeletionTimestamp.IsZero() {
+				scim = append(scim, t)
+			}
+		}
+		switch {
+		case len(scim) == 1:
+			team = scim[0]
+		case len(scim) > 1:
+			t, err := r.claimHolder(ctx, org.Spec.Namespace, ref.DisplayName, scim)
+			if err != nil {
+				return nil, err
+			}
+			team = t
 		}
 	}
 	if team == nil || !team.DeletionTimestamp.IsZero() {
@@ -318,34 +401,52 @@ func (r *AccessReconciler) findTeam(ctx context.Context, org *rosterv1.Organizat
 		if ref.ID == "" {
 			what = fmt.Sprintf("display name %q", ref.DisplayName)
 		}
-		return nil, reconcileerr.New(ReasonTeamNotFound, fmt.Errorf("organization %q has no team with %s", org.Name, what))
+		return nil, reconcileerr.New(ReasonTeamNotFound, fmt.Errorf("organization %q has no team pushed by its identity provider with %s", org.Name, what))
 	}
 	return team, nil
 }
 
-// subjects are the team's subjects: its group, or its active members.
+// claimHolder picks, among SCIM teams that show one display name, the one holding the name's
+// claim (internal/directory/claims.go), read from the apiserver: Roster caches no claims.
+// None: nil (TeamNotFound until the rename settles).
+func (r *AccessReconciler) claimHolder(ctx context.Context, namespace, displayName string, teams []*rosterv1.OrgTeam) (*rosterv1.OrgTeam, error) {
+	claim := &rosterv1.OrgTeamNameClaim{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: naming.TeamNameClaim(displayName)}, claim)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, apiErr(err, "reading the claim on display name %q", displayName)
+	}
+	for _, t := range teams {
+		if t.Name == claim.Spec.Team {
+			return t, nil
+		}
+	}
+	return nil, nil
+}
+
+// subjects are the team's subjects: its group, or its active members. A subject whose name
+// starts with "system:" is left out with a ReservedSubject error; in User mode the others
+// are returned with it.
 func (r *AccessReconciler) subjects(ctx context.Context, org *rosterv1.Organization, team *rosterv1.OrgTeam) ([]rbacv1.Subject, time.Duration, error) {
 	a := org.Spec.Access
 	if access.Mode(a) == rosterv1.SubjectsGroup {
-		return []rbacv1.Subject{access.GroupSubject(a, team.Spec.DisplayName)}, 0, nil
+		s := access.GroupSubject(a, team.Spec.DisplayName)
+		if access.Reserved(s.Name) {
+			return nil, 0, reconcileerr.NewStalling(ReasonReservedSubject, fmt.Errorf(
+				"the group of team %q would be %q: names starting with %q are Kubernetes' own and are never bound; set spec.access.groupPrefix of organization %q",
+				team.Spec.DisplayName, s.Name, access.ReservedPrefix, org.Name))
+		}
+		return []rbacv1.Subject{s}, 0, nil
 	}
-	var held []rosterv1.OrgTeamMemberSlice
-	if team.Spec.ManagedBy == rosterv1.ManagedBySCIM && r.Members != nil {
-		sl, wait, err := r.Members.Settled(ctx, team)
-		if err != nil || wait > 0 {
-			return nil, wait, apiErr(err, "reading the team's member slices")
-		}
-		held = sl
-	} else {
-		var list rosterv1.OrgTeamMemberSliceList
-		if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
-			client.UnsafeDisableDeepCopy); err != nil {
-			return nil, 0, apiErr(err, "listing the team's member slices")
-		}
-		held = list.Items
+	held, wait, err := r.heldSlices(ctx, team, true)
+	if err != nil || wait > 0 {
+		return nil, wait, err
 	}
 	ids := membership.Members(held)
 	out := make([]rbacv1.Subject, 0, len(ids))
+	var reserved []string
 	var u rosterv1.OrgUser
 	for id := range ids {
 		err := r.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id}, &u, client.UnsafeDisableDeepCopy)
@@ -355,11 +456,96 @@ func (r *AccessReconciler) subjects(ctx context.Context, org *rosterv1.Organizat
 		if err != nil {
 			return nil, 0, apiErr(err, "reading user %s", id)
 		}
-		if s, ok := access.UserSubject(a, &u); ok {
+		s, ok := access.UserSubject(a, &u)
+		switch {
+		case ok && access.Reserved(s.Name):
+			reserved = append(reserved, s.Name)
+		case ok:
 			out = append(out, s)
 		}
 	}
-	return access.SortSubjects(out), 0, nil
+	if len(reserved) > 0 {
+		slices.Sort(reserved)
+		err = reconcileerr.NewStalling(ReasonReservedSubject, fmt.Errorf(
+			"users %s of team %q are left out: names starting with %q are Kubernetes' own and are never bound",
+			sample(reserved, 5), team.Spec.DisplayName, access.ReservedPrefix))
+	}
+	return access.SortSubjects(out), 0, err
+}
+
+// prune takes out of the rendered objects, while the team's members are not settled (User
+// mode), every subject that must not keep access whatever the change in flight does: users
+// deactivated, deleted, or listed in no slice of the team as the cache has them now (a change
+// never moves a member between slices: membership.Plan keeps each where it is). It never adds
+// anyone; the render after the team settles does.
+func (r *AccessReconciler) prune(ctx context.Context, b *binding, org *rosterv1.Organization) error {
+	if access.Mode(org.Spec.Access) != rosterv1.SubjectsUser {
+		return nil // only User mode waits for a team to settle
+	}
+	team, err := r.findTeam(ctx, org, b.team)
+	if err != nil {
+		return nil // not settled is about an existing team; the next reconcile decides
+	}
+	held, _, err := r.heldSlices(ctx, team, false)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	var u rosterv1.OrgUser
+	for id := range membership.Members(held) {
+		err := r.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id}, &u, client.UnsafeDisableDeepCopy)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return apiErr(err, "reading user %s", id)
+		}
+		if s, ok := access.UserSubject(org.Spec.Access, &u); ok && !access.Reserved(s.Name) {
+			keep[s.Name] = true
+		}
+	}
+	cur, err := r.current(ctx, b)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, objs := range cur {
+		for _, o := range objs {
+			have := subjectsOf(o)
+			left := slices.DeleteFunc(slices.Clone(have), func(s rbacv1.Subject) bool { return s.Kind != rbacv1.UserKind || !keep[s.Name] })
+			if len(left) == len(have) {
+				continue
+			}
+			o = o.DeepCopyObject().(client.Object)
+			setSubjects(o, left)
+			errs = append(errs, apiErr(r.Update(ctx, o), "updating %s", describe(o)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func setSubjects(o client.Object, s []rbacv1.Subject) {
+	switch o := o.(type) {
+	case *rbacv1.RoleBinding:
+		o.Subjects = s
+	case *rbacv1.ClusterRoleBinding:
+		o.Subjects = s
+	}
+}
+
+// heldSlices are the team's member slices: settled ones (membership.Store.Settled) when
+// settled is set, else the cache's as they are.
+func (r *AccessReconciler) heldSlices(ctx context.Context, team *rosterv1.OrgTeam, settled bool) ([]rosterv1.OrgTeamMemberSlice, time.Duration, error) {
+	if settled && r.Members != nil {
+		sl, wait, err := r.Members.Settled(ctx, team)
+		return sl, wait, apiErr(err, "reading the team's member slices")
+	}
+	var list rosterv1.OrgTeamMemberSliceList
+	if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
+		return nil, 0, apiErr(err, "listing the team's member slices")
+	}
+	return list.Items, 0, nil
 }
 
 // targets are the namespaces to render in ("" alone: one ClusterRoleBinding), sorted.
@@ -435,29 +621,16 @@ type rendered map[target]map[string]client.Object
 
 // current lists the binding's rendered objects from the cache.
 func (r *AccessReconciler) current(ctx context.Context, b *binding) (rendered, error) {
+	objs, err := r.renderedBy(ctx, r.Client, b)
+	if err != nil {
+		return nil, err
+	}
 	out := rendered{}
-	var rbs rbacv1.RoleBindingList
-	if err := r.List(ctx, &rbs, b.selector()); err != nil {
-		return nil, apiErr(err, "listing rendered RoleBindings")
-	}
-	for i := range rbs.Items {
-		o := &rbs.Items[i]
-		if out[o.Namespace] == nil {
-			out[o.Namespace] = map[string]client.Object{}
+	for _, o := range objs {
+		if out[o.GetNamespace()] == nil {
+			out[o.GetNamespace()] = map[string]client.Object{}
 		}
-		out[o.Namespace][o.Name] = o
-	}
-	if b.kind == rosterv1.KindClusterTeamRoleBinding {
-		var crbs rbacv1.ClusterRoleBindingList
-		if err := r.List(ctx, &crbs, b.selector()); err != nil {
-			return nil, apiErr(err, "listing rendered ClusterRoleBindings")
-		}
-		for i := range crbs.Items {
-			if out[""] == nil {
-				out[""] = map[string]client.Object{}
-			}
-			out[""][crbs.Items[i].Name] = &crbs.Items[i]
-		}
+		out[o.GetNamespace()][o.GetName()] = o
 	}
 	return out, nil
 }
@@ -548,7 +721,7 @@ func (r *AccessReconciler) applyTarget(ctx context.Context, b *binding, want *re
 	for i, subjects := range layout {
 		name := access.ChunkName(base, i)
 		obj := r.build(b, want, t, name, subjects)
-		errs = append(errs, r.write(ctx, obj, cur[name]))
+		errs = append(errs, r.write(ctx, b, obj, cur[name]))
 		kind := "RoleBinding"
 		if t == "" {
 			kind = "ClusterRoleBinding"
@@ -579,7 +752,7 @@ func (r *AccessReconciler) build(b *binding, want *rendering, t target, name str
 		o.SetNamespace(t)
 	}
 	o.SetName(name)
-	o.SetLabels(access.Labels(b.org, want.teamObj, b.kind, b.obj.GetName()))
+	o.SetLabels(access.Labels(b.org, want.teamObj, b.kind, b.obj.GetName(), string(b.obj.GetUID())))
 	// An owner in another namespace is invalid: those RoleBindings are the finalizer's alone.
 	// A ClusterTeamRoleBinding, cluster-scoped, may own them all.
 	if b.kind == rosterv1.KindClusterTeamRoleBinding || t == b.obj.GetNamespace() {
@@ -592,25 +765,33 @@ func (r *AccessReconciler) build(b *binding, want *rendering, t target, name str
 
 func ptrTrue() *bool { t := true; return &t }
 
-// write creates obj, or updates cur (at its resourceVersion) when it differs. An object that
-// exists but is not in the cache (just created, or its labels were stripped by hand) is read
-// live and overwritten.
-func (r *AccessReconciler) write(ctx context.Context, obj, cur client.Object) error {
+// write creates obj, or updates cur (at its resourceVersion) when it differs. An object of
+// that name that is not in the cache is read live: Roster's own (just created, or from before
+// BindingUIDLabel) is overwritten; anyone else's is left alone and reported (NameConflict):
+// rendered names are predictable, and whoever may create RoleBindings in a namespace must not
+// be able to have Roster take over, or replace, a binding of theirs.
+func (r *AccessReconciler) write(ctx context.Context, b *binding, obj, cur client.Object) error {
 	if cur == nil {
 		err := r.Create(ctx, obj)
 		if !apierrors.IsAlreadyExists(err) {
 			return apiErr(err, "creating %s", describe(obj))
 		}
 		cur = obj.DeepCopyObject().(client.Object)
-		if err := r.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
 			return apiErr(err, "reading %s", describe(obj))
+		}
+		if !renderedFrom(cur, b) {
+			return reconcileerr.New(ReasonNameConflict, fmt.Errorf(
+				"%s exists and was not rendered by Roster from this %s; Roster leaves it alone and binds nothing there until it is deleted or renamed",
+				describe(obj), b.kind))
 		}
 	}
 	if same(obj, cur) {
 		return nil
 	}
 	if roleRefOf(obj) != roleRefOf(cur) {
-		// roleRef is immutable: only a hand-made object of that name can differ here.
+		// roleRef is immutable (and part of the name's hash): only an old object of ours
+		// written by hand past the webhook can differ here.
 		if err := r.deleteRendered(ctx, cur); err != nil {
 			return err
 		}
@@ -618,6 +799,15 @@ func (r *AccessReconciler) write(ctx context.Context, obj, cur client.Object) er
 	}
 	obj.SetResourceVersion(cur.GetResourceVersion())
 	return apiErr(r.Update(ctx, obj), "updating %s", describe(obj))
+}
+
+// renderedFrom reports whether o was rendered by Roster from a binding of b's kind and name
+// (only Roster writes objects with BindingKindLabel: the admission webhook). The rendered
+// name hashes the kind, namespace, name and role, so such an object is b's: current, from
+// before BindingUIDLabel, or left by an earlier binding of the same name.
+func renderedFrom(o client.Object, b *binding) bool {
+	l := o.GetLabels()
+	return l[rosterv1.BindingKindLabel] == b.kind && l[rosterv1.BindingLabel] == b.obj.GetName()
 }
 
 func describe(o client.Object) string {
@@ -660,26 +850,13 @@ func (r *AccessReconciler) deleteRendered(ctx context.Context, o client.Object) 
 // deleteAll deletes every object rendered from the binding, read live: the binding is going
 // and nothing will look again.
 func (r *AccessReconciler) deleteAll(ctx context.Context, b *binding) error {
-	sel := client.MatchingLabels{rosterv1.BindingKindLabel: b.kind, rosterv1.BindingLabel: b.obj.GetName()}
-	if b.org != "" {
-		sel[rosterv1.OrgLabel] = b.org
-	}
-	var rbs rbacv1.RoleBindingList
-	if err := r.APIReader.List(ctx, &rbs, sel); err != nil {
-		return apiErr(err, "listing rendered RoleBindings")
+	objs, err := r.renderedBy(ctx, r.APIReader, b)
+	if err != nil {
+		return err
 	}
 	var errs []error
-	for i := range rbs.Items {
-		errs = append(errs, r.deleteRendered(ctx, &rbs.Items[i]))
-	}
-	if b.kind == rosterv1.KindClusterTeamRoleBinding {
-		var crbs rbacv1.ClusterRoleBindingList
-		if err := r.APIReader.List(ctx, &crbs, sel); err != nil {
-			return apiErr(err, "listing rendered ClusterRoleBindings")
-		}
-		for i := range crbs.Items {
-			errs = append(errs, r.deleteRendered(ctx, &crbs.Items[i]))
-		}
+	for _, o := range objs {
+		errs = append(errs, r.deleteRendered(ctx, o))
 	}
 	return errors.Join(errs...)
 }
@@ -687,6 +864,9 @@ func (r *AccessReconciler) deleteAll(ctx context.Context, b *binding) error {
 // finish sets Ready from the outcome, records a Warning event when the binding starts failing
 // for a new reason, and patches the status.
 func (r *AccessReconciler) finish(ctx context.Context, b *binding, patch *statusPatch, err error) error {
+	if b.requeue && err == nil {
+		return nil
+	}
 	conds := &b.status.Conditions
 	before := meta.FindStatusCondition(*conds, rosterv1.ConditionReady)
 	var beforeReason string

@@ -100,10 +100,10 @@ type mapper struct {
 	kind string
 }
 
-// ofOrg lists the bindings of org, filtered by keep (nil: all).
-func (m mapper) ofOrg(ctx context.Context, org string, keep func(*binding) bool) []reconcile.Request {
+// ofOrg lists the bindings of org, whose namespace is namespace, filtered by keep (nil: all).
+func (m mapper) ofOrg(ctx context.Context, org, namespace string, keep func(*binding) bool) []reconcile.Request {
 	var out []reconcile.Request
-	for _, b := range m.all(ctx, org) {
+	for _, b := range m.all(ctx, org, namespace) {
 		if keep == nil || keep(b) {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: b.obj.GetNamespace(), Name: b.obj.GetName()}})
 		}
@@ -112,17 +112,14 @@ func (m mapper) ofOrg(ctx context.Context, org string, keep func(*binding) bool)
 }
 
 // all lists the bindings of this kind, of org ("": of every org; TeamRoleBindings are then
-// listed everywhere).
-func (m mapper) all(ctx context.Context, org string) []*binding {
+// listed everywhere). namespace is org's, taken from the event rather than read again: the
+// Organization may be gone, and its deletion must still reach its bindings.
+func (m mapper) all(ctx context.Context, org, namespace string) []*binding {
 	var out []*binding
 	if m.kind == rosterv1.KindTeamRoleBinding {
 		var opts []client.ListOption
 		if org != "" {
-			var o rosterv1.Organization
-			if err := m.r.Get(ctx, client.ObjectKey{Name: org}, &o); err != nil {
-				return nil
-			}
-			opts = append(opts, client.InNamespace(o.Spec.Namespace))
+			opts = append(opts, client.InNamespace(namespace))
 		}
 		var list rosterv1.TeamRoleBindingList
 		if err := m.r.List(ctx, &list, opts...); err != nil {
@@ -163,7 +160,7 @@ func (m mapper) orgsOf(ctx context.Context, ns string) []string {
 func (m mapper) team(ctx context.Context, o client.Object) []reconcile.Request {
 	var out []reconcile.Request
 	for _, org := range m.orgsOf(ctx, o.GetNamespace()) {
-		out = append(out, m.ofOrg(ctx, org, nil)...)
+		out = append(out, m.ofOrg(ctx, org, o.GetNamespace(), nil)...)
 	}
 	return out
 }
@@ -176,7 +173,7 @@ func (m mapper) teamNamed(ctx context.Context, namespace, name string) []reconci
 	}
 	var out []reconcile.Request
 	for _, org := range m.orgsOf(ctx, namespace) {
-		out = append(out, m.ofOrg(ctx, org, func(b *binding) bool { return b.refersTo(&team) })...)
+		out = append(out, m.ofOrg(ctx, org, namespace, func(b *binding) bool { return b.refersTo(&team) })...)
 	}
 	return out
 }
@@ -207,7 +204,7 @@ func (m mapper) user(ctx context.Context, o client.Object) []reconcile.Request {
 // a namespace that lost the selector's labels must lose the binding too.
 func (m mapper) namespace(ctx context.Context, _ client.Object) []reconcile.Request {
 	var out []reconcile.Request
-	for _, b := range m.all(ctx, "") {
+	for _, b := range m.all(ctx, "", "") {
 		if b.ns != nil {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: b.obj.GetNamespace(), Name: b.obj.GetName()}})
 		}
@@ -216,7 +213,7 @@ func (m mapper) namespace(ctx context.Context, _ client.Object) []reconcile.Requ
 }
 
 func (m mapper) organization(ctx context.Context, o client.Object) []reconcile.Request {
-	return m.ofOrg(ctx, o.GetName(), nil)
+	return m.ofOrg(ctx, o.GetName(), o.(*rosterv1.Organization).Spec.Namespace, nil)
 }
 
 func (m mapper) role(ctx context.Context, o client.Object) []reconcile.Request {
@@ -225,7 +222,7 @@ func (m mapper) role(ctx context.Context, o client.Object) []reconcile.Request {
 		kind = "Role"
 	}
 	var out []reconcile.Request
-	for _, b := range m.all(ctx, "") {
+	for _, b := range m.all(ctx, "", "") {
 		if b.role.Kind == kind && b.role.Name == o.GetName() {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: b.obj.GetNamespace(), Name: b.obj.GetName()}})
 		}
@@ -243,8 +240,14 @@ func (m mapper) rendered(ctx context.Context, o client.Object) []reconcile.Reque
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: l[rosterv1.BindingLabel]}}}
 	}
 	var org rosterv1.Organization
-	if err := m.r.Get(ctx, client.ObjectKey{Name: l[rosterv1.OrgLabel]}, &org); err != nil {
-		return nil
+	if err := m.r.Get(ctx, client.ObjectKey{Name: l[rosterv1.OrgLabel]}, &org); err == nil {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: org.Spec.Namespace, Name: l[rosterv1.BindingLabel]}}}
 	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: org.Spec.Namespace, Name: l[rosterv1.BindingLabel]}}}
+	// The organization is gone: the TeamRoleBinding is found by its UID.
+	for _, b := range m.all(ctx, "", "") {
+		if string(b.obj.GetUID()) == l[rosterv1.BindingUIDLabel] {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: b.obj.GetNamespace(), Name: b.obj.GetName()}}}
+		}
+	}
+	return nil
 }

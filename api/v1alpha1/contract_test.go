@@ -44,6 +44,7 @@ var stringConstants = map[string]string{
 	// Teams grant access (TeamRoleBinding): rendered bindings' labels and stored enum values.
 	"BindingLabel":               "scim.roster.dev/binding",
 	"BindingKindLabel":           "scim.roster.dev/binding-kind",
+	"BindingUIDLabel":            "scim.roster.dev/binding-uid",
 	"ManagedByLabel":             "app.kubernetes.io/managed-by",
 	"ManagedByRoster":            "roster",
 	"KindTeamRoleBinding":        "TeamRoleBinding",

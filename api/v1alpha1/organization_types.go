@@ -103,12 +103,16 @@ type AccessSpec struct {
 	Subjects SubjectMode `json:"subjects,omitempty"`
 	// GroupPrefix, in Group mode, goes before the team's display name to make the group's
 	// name as the API server sees it (its --oidc-groups-prefix, e.g. "oidc:").
+	// It may not start with "system:": those groups are Kubernetes' own.
 	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('system:')",message="groupPrefix may not start with system: (Kubernetes' own groups)"
 	// +optional
 	GroupPrefix string `json:"groupPrefix,omitempty"`
 	// UserPrefix, in User mode, goes before each member's userName or email to make the
 	// user's name as the API server sees it (its --oidc-username-prefix, e.g. "oidc:").
+	// It may not start with "system:": those users are Kubernetes' own.
 	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('system:')",message="userPrefix may not start with system: (Kubernetes' own users)"
 	// +optional
 	UserPrefix string `json:"userPrefix,omitempty"`
 	// UserClaim, in User mode: userName (default) or email (the user's primary email, else

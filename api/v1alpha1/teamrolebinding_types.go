@@ -12,6 +12,11 @@ const (
 	// comes from; BindingKindLabel says which of the two kinds.
 	BindingLabel     = "scim.roster.dev/binding"
 	BindingKindLabel = "scim.roster.dev/binding-kind"
+	// BindingUIDLabel is the UID of the TeamRoleBinding or ClusterTeamRoleBinding a rendered
+	// binding comes from: the one label that names it uniquely (bindings of the same name
+	// in two organizations' namespaces, or one deleted and created again, differ here), so
+	// the controller finds what it rendered without its organization, which may be gone.
+	BindingUIDLabel = "scim.roster.dev/binding-uid"
 	// ManagedByLabel is the well-known app.kubernetes.io label; rendered bindings carry
 	// ManagedByRoster.
 	ManagedByLabel  = "app.kubernetes.io/managed-by"

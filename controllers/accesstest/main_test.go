@@ -14,6 +14,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
@@ -62,12 +63,16 @@ func newOrg(t *testing.T, access *rosterv1.AccessSpec) *org {
 
 func (o *org) setAccess(a *rosterv1.AccessSpec) {
 	o.t.Helper()
-	var obj rosterv1.Organization
-	if err := env.Client.Get(o.ctx, client.ObjectKey{Name: o.org.Name}, &obj); err != nil {
-		o.t.Fatal(err)
-	}
-	obj.Spec.Access = a
-	if err := env.Client.Update(o.ctx, &obj); err != nil {
+	// The organization controller writes the status meanwhile: retry on conflict.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var obj rosterv1.Organization
+		if err := env.Client.Get(o.ctx, client.ObjectKey{Name: o.org.Name}, &obj); err != nil {
+			return err
+		}
+		obj.Spec.Access = a
+		return env.Client.Update(o.ctx, &obj)
+	})
+	if err != nil {
 		o.t.Fatalf("setting spec.access: %v", err)
 	}
 }
@@ -178,11 +183,12 @@ func statusOf(obj client.Object) *rosterv1.TeamRoleBindingStatus {
 	return nil
 }
 
-// rendered lists the RoleBindings rendered from a binding, everywhere.
-func rendered(t *testing.T, binding string) []rbacv1.RoleBinding {
+// rendered lists the RoleBindings rendered from a binding, everywhere (by its UID: other
+// tests' bindings share its name).
+func rendered(t *testing.T, binding client.Object) []rbacv1.RoleBinding {
 	t.Helper()
 	var list rbacv1.RoleBindingList
-	if err := env.Client.List(context.Background(), &list, client.MatchingLabels{rosterv1.BindingLabel: binding}); err != nil {
+	if err := env.Client.List(context.Background(), &list, client.MatchingLabels{rosterv1.BindingUIDLabel: string(binding.GetUID())}); err != nil {
 		t.Fatal(err)
 	}
 	return list.Items

@@ -64,6 +64,14 @@ func UserSubjectName(a *rosterv1.AccessSpec, spec *rosterv1.OrgUserSpec) string 
 	return prefix + name
 }
 
+// ReservedPrefix starts the names of the users and groups Kubernetes itself defines
+// (system:masters, system:authenticated, system:serviceaccounts, …).
+const ReservedPrefix = "system:"
+
+// Reserved reports whether a subject name (prefix included) is one of Kubernetes' own:
+// Roster never renders it, whatever a team is called.
+func Reserved(name string) bool { return strings.HasPrefix(name, ReservedPrefix) }
+
 // SortSubjects sorts subjects and drops duplicates.
 func SortSubjects(s []rbacv1.Subject) []rbacv1.Subject {
 	slices.SortFunc(s, compareSubjects)
@@ -124,13 +132,15 @@ func ChunkIndex(base, name string) (int, bool) {
 }
 
 // Labels are the labels of a rendered object: kubectl get rolebindings -l
-// scim.roster.dev/team=<team> (or binding=<name>) finds them.
-func Labels(org, team, bindingKind, binding string) map[string]string {
+// scim.roster.dev/team=<team> (or binding=<name>) finds them; the controller finds its own by
+// bindingKind and bindingUID.
+func Labels(org, team, bindingKind, binding, bindingUID string) map[string]string {
 	return map[string]string{
 		rosterv1.OrgLabel:         org,
 		rosterv1.TeamLabel:        team,
 		rosterv1.BindingKindLabel: bindingKind,
 		rosterv1.BindingLabel:     binding,
+		rosterv1.BindingUIDLabel:  bindingUID,
 		rosterv1.ManagedByLabel:   rosterv1.ManagedByRoster,
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
@@ -116,7 +118,13 @@ func subjectNames(org *rosterv1.Organization, u *rosterv1.OrgUser) map[string]bo
 // renderedFor reads the RoleBindings and ClusterRoleBindings rendered for team and returns
 // one row per binding, namespace and role, with the subject that names the user if any.
 func (s *session) renderedFor(ctx context.Context, org string, team *rosterv1.OrgTeam, names map[string]bool) ([]*Access, error) {
-	sel := client.MatchingLabels{rosterv1.OrgLabel: org, rosterv1.TeamLabel: team.Name}
+	// binding-kind too: only objects carrying it are the webhook's (its objectSelector), so
+	// only they are Roster's; the org and team labels alone anyone may put on a RoleBinding.
+	kind, err := labels.NewRequirement(rosterv1.BindingKindLabel, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	sel := client.MatchingLabelsSelector{Selector: labels.SelectorFromSet(labels.Set{rosterv1.OrgLabel: org, rosterv1.TeamLabel: team.Name}).Add(*kind)}
 	rows := map[string]*Access{}
 	add := func(kind, ns, name string, labels map[string]string, role rbacv1.RoleRef, subjects []rbacv1.Subject) {
 		b := Ref{Kind: labels[rosterv1.BindingKindLabel], Name: labels[rosterv1.BindingLabel]}
@@ -138,7 +146,7 @@ func (s *session) renderedFor(ctx context.Context, org string, team *rosterv1.Or
 		}
 	}
 	newRBs := func() *rbacv1.RoleBindingList { return &rbacv1.RoleBindingList{} }
-	err := eachPage(ctx, s.c, newRBs, bindingPage, []client.ListOption{sel}, func(l *rbacv1.RoleBindingList) error {
+	err = eachPage(ctx, s.c, newRBs, bindingPage, []client.ListOption{sel}, func(l *rbacv1.RoleBindingList) error {
 		for _, rb := range l.Items {
 			add("RoleBinding", rb.Namespace, rb.Name, rb.Labels, rb.RoleRef, rb.Subjects)
 		}

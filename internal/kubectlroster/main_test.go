@@ -35,7 +35,7 @@ const bigTeam = 20000
 
 // world is the fixture every test reads: an organization with bigTeam users, all in team Eng
 // (10 slices of 2,000), and team Ops (manual, no name claim) with two users and an id that is
-// no user. user00001 is active, user00002 is not. Eng is bound by a RoleBinding in namespace
+// no user (user00001 is listed in two of its slices). user00001 is active, user00002 is not. Eng is bound by a RoleBinding in namespace
 // App (Group mode), Ops by a ClusterRoleBinding naming user00001 only (User mode: user00002
 // is inactive), as the TeamRoleBinding controller renders them.
 type world struct {
@@ -116,6 +116,8 @@ func build(t testing.TB) *world {
 	w.ops = createTeam(t, ns, labels, "Ops", rosterv1.ManagedByManual)
 	w.ghost = naming.UserObjectName("ghost@example.com")
 	createSlice(t, w.ops, labels, []string{ids[2], w.ghost, ids[1]})
+	// user00001 listed twice for a moment (two replicas adding it at once): one member.
+	createSlice(t, w.ops, labels, []string{ids[1]})
 	// A break-glass snapshot slice names user00003 for Ops: it is no membership.
 	snap := &rosterv1.OrgTeamMemberSlice{}
 	snap.GenerateName, snap.Namespace = w.ops.Name+"-snapshot-", ns
@@ -138,6 +140,14 @@ func build(t testing.TB) *world {
 	other.Labels[rosterv1.OrgLabel] = "someone-else"
 	other.RoleRef.Name = "edit"
 	mustCreate(t, other)
+
+	// A RoleBinding anyone could make with the org and team labels but not binding-kind (so
+	// outside the webhook's objectSelector) is not Roster's: access does not list it.
+	forged := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "forged", Namespace: w.app,
+		Labels: map[string]string{rosterv1.OrgLabel: w.org.Name, rosterv1.TeamLabel: w.eng.Name, "scim.roster.dev/binding": "eng-view"}}}
+	forged.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"}
+	forged.Subjects = rb.Subjects
+	mustCreate(t, forged)
 
 	w.opsClusterRole = ns + "-reader"
 	mustCreate(t, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: w.opsClusterRole}})

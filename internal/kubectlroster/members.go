@@ -37,6 +37,9 @@ func (s *session) members(ctx context.Context, teamName string, p printer) error
 	ns := org.Spec.Namespace
 	p.header([]string{"USERNAME", "DISPLAY-NAME", "ACTIVE"}, []string{"ID", "EMAIL"})
 	var who people
+	// A member may be listed in two slices for a moment (two replicas adding it at once):
+	// printed once, as membership.Members counts it.
+	seen := map[string]bool{}
 	// Slices carry TeamLabel; a break-glass snapshot's slices do not (they are not members).
 	opts := []client.ListOption{client.InNamespace(ns), client.MatchingLabels{rosterv1.TeamLabel: team.Name}}
 	err = eachPage(ctx, s.c, newSliceList, slicePage, opts, func(l *rosterv1.OrgTeamMemberSliceList) error {
@@ -51,7 +54,14 @@ func (s *session) members(ctx context.Context, teamName string, p printer) error
 			if sl.Spec.Team != team.Name || rosterv1.IsMemberSnapshot(&sl) {
 				continue
 			}
-			if err := printSlice(ctx, who, sl.Spec.Members, p); err != nil {
+			ids := make([]string, 0, len(sl.Spec.Members))
+			for _, id := range sl.Spec.Members {
+				if !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
+			if err := printSlice(ctx, who, ids, p); err != nil {
 				return err
 			}
 		}
