@@ -118,21 +118,10 @@ func (r *OrgTeamReconciler) deleteEmptySlices(ctx context.Context, team *rosterv
 // derive from userNames, so such a leftover (a delete that raced a membership change) would
 // make a re-created user of that userName a member again.
 func (r *OrgTeamReconciler) countMembers(ctx context.Context, team *rosterv1.OrgTeam) (members []string, retry time.Duration, err error) {
-	var held []rosterv1.OrgTeamMemberSlice
 	scim := team.Spec.ManagedBy == rosterv1.ManagedBySCIM
-	if scim {
-		sl, wait, err := r.Members.Settled(ctx, team)
-		if err != nil || wait > 0 {
-			return nil, wait, apiErr(err, "reading the team's member slices")
-		}
-		held = sl
-	} else {
-		var list rosterv1.OrgTeamMemberSliceList
-		if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
-			client.UnsafeDisableDeepCopy); err != nil {
-			return nil, 0, apiErr(err, "listing the team's member slices")
-		}
-		held = list.Items
+	held, wait, err := heldSlices(ctx, r.Client, r.Members, team, scim)
+	if err != nil || wait > 0 {
+		return nil, wait, err
 	}
 	all := membership.Members(held)
 	team.Status.MemberCount = int32(len(all))
@@ -353,4 +342,19 @@ func (r *OrgTeamReconciler) requestsFor(ctx context.Context, c identitystore.Cha
 		out[i].Namespace, out[i].Name = teams.Items[i].Namespace, teams.Items[i].Name
 	}
 	return out
+}
+
+// heldSlices are a team's member slices: settled ones (membership.Store.Settled: no change
+// of the team half-way) when settled is set, else the cache's as they are.
+func heldSlices(ctx context.Context, c client.Reader, members *membership.Store, team *rosterv1.OrgTeam, settled bool) ([]rosterv1.OrgTeamMemberSlice, time.Duration, error) {
+	if settled && members != nil {
+		sl, wait, err := members.Settled(ctx, team)
+		return sl, wait, apiErr(err, "reading the team's member slices")
+	}
+	var list rosterv1.OrgTeamMemberSliceList
+	if err := c.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
+		return nil, 0, apiErr(err, "listing the team's member slices")
+	}
+	return list.Items, 0, nil
 }

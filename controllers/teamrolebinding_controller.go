@@ -440,7 +440,7 @@ func (r *AccessReconciler) subjects(ctx context.Context, org *rosterv1.Organizat
 		}
 		return []rbacv1.Subject{s}, 0, nil
 	}
-	held, wait, err := r.heldSlices(ctx, team, true)
+	held, wait, err := heldSlices(ctx, r.Client, r.Members, team, true)
 	if err != nil || wait > 0 {
 		return nil, wait, err
 	}
@@ -486,7 +486,7 @@ func (r *AccessReconciler) prune(ctx context.Context, b *binding, org *rosterv1.
 	if err != nil {
 		return nil // not settled is about an existing team; the next reconcile decides
 	}
-	held, _, err := r.heldSlices(ctx, team, false)
+	held, _, err := heldSlices(ctx, r.Client, r.Members, team, false)
 	if err != nil {
 		return err
 	}
@@ -531,21 +531,6 @@ func setSubjects(o client.Object, s []rbacv1.Subject) {
 	case *rbacv1.ClusterRoleBinding:
 		o.Subjects = s
 	}
-}
-
-// heldSlices are the team's member slices: settled ones (membership.Store.Settled) when
-// settled is set, else the cache's as they are.
-func (r *AccessReconciler) heldSlices(ctx context.Context, team *rosterv1.OrgTeam, settled bool) ([]rosterv1.OrgTeamMemberSlice, time.Duration, error) {
-	if settled && r.Members != nil {
-		sl, wait, err := r.Members.Settled(ctx, team)
-		return sl, wait, apiErr(err, "reading the team's member slices")
-	}
-	var list rosterv1.OrgTeamMemberSliceList
-	if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
-		client.UnsafeDisableDeepCopy); err != nil {
-		return nil, 0, apiErr(err, "listing the team's member slices")
-	}
-	return list.Items, 0, nil
 }
 
 // targets are the namespaces to render in ("" alone: one ClusterRoleBinding), sorted.
