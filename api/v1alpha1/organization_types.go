@@ -171,6 +171,11 @@ type OrganizationStatus struct {
 	// TokenRotatedAt is when the SCIM token was last generated.
 	// +optional
 	TokenRotatedAt *metav1.Time `json:"tokenRotatedAt,omitempty"`
+	// LastRequestTime is when a replica last served an authenticated SCIM request of the
+	// organization (reads included), recorded at most once a minute: it tells whether the
+	// identity provider still calls.
+	// +optional
+	LastRequestTime *metav1.Time `json:"lastRequestTime,omitempty"`
 	// ObservedGeneration is the generation the status was computed for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`

@@ -731,6 +731,10 @@ func (in *OrganizationStatus) DeepCopyInto(out *OrganizationStatus) {
 		in, out := &in.TokenRotatedAt, &out.TokenRotatedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.LastRequestTime != nil {
+		in, out := &in.LastRequestTime, &out.LastRequestTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))

@@ -67,6 +67,9 @@ type Config struct {
 	// RateLimit and RateBurst bound SCIM requests per organization (0 disables).
 	RateLimit float64
 	RateBurst int
+	// ActivityInterval is how often each organization's status.lastRequestTime is written
+	// (0: every minute; negative: never).
+	ActivityInterval time.Duration
 	// SyncPeriod is the cache's periodic resync.
 	SyncPeriod time.Duration
 	// Webhook configures the validating admission webhook (webhook/admission).
@@ -224,6 +227,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		MaxGroupBodyBytes: cfg.MaxGroupBodyBytes,
 		RateLimit:         cfg.RateLimit,
 		RateBurst:         cfg.RateBurst,
+		ActivityInterval:  cfg.ActivityInterval,
 		DrainDelay:        cfg.ShutdownDrainDelay,
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 		// Group commits run apart from the requests that wait on them: the SCIM server's

@@ -33,10 +33,13 @@ type Org struct {
 	TokenRotatedAt       *time.Time `json:"tokenRotatedAt,omitempty"`
 	StatusTokenRotatedAt *time.Time `json:"statusTokenRotatedAt,omitempty"`
 	// LastSCIMWrite is the newest scim.roster.dev/last-modified of the organization's users,
-	// teams and member slices: the last change the identity provider made. Roster records no
-	// time of SCIM reads. Only with -o wide, json or yaml (it reads every object's metadata).
-	LastSCIMWrite *time.Time         `json:"lastSCIMWrite,omitempty"`
-	Conditions    []metav1.Condition `json:"conditions,omitempty"`
+	// teams and member slices: the last change the identity provider made. Only with -o wide,
+	// json or yaml (it reads every object's metadata).
+	LastSCIMWrite *time.Time `json:"lastSCIMWrite,omitempty"`
+	// LastRequest is the Organization's status.lastRequestTime: the last authenticated SCIM
+	// request (reads included) any replica served, recorded at most once a minute.
+	LastRequest *time.Time         `json:"lastRequest,omitempty"`
+	Conditions  []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // orgs prints every organization's health.
@@ -45,7 +48,7 @@ func (s *session) orgs(ctx context.Context, p printer, format string) error {
 	if err := s.c.List(ctx, &orgs); err != nil {
 		return fmt.Errorf("listing organizations: %w", err)
 	}
-	p.header([]string{"NAME", "NAMESPACE", "SCIM", "USERS", "ACTIVE", "TEAMS", "READY", "SYNCED", "TOKEN-AGE"},
+	p.header([]string{"NAME", "NAMESPACE", "SCIM", "USERS", "ACTIVE", "TEAMS", "READY", "SYNCED", "TOKEN-AGE", "LAST-REQUEST"},
 		[]string{"TOKEN-ROTATED", "LAST-SCIM-WRITE", "MESSAGE"})
 	now := time.Now()
 	for i := range orgs.Items {
@@ -57,6 +60,11 @@ func (s *session) orgs(ctx context.Context, p printer, format string) error {
 		}
 		if at := o.Status.TokenRotatedAt; at != nil {
 			item.StatusTokenRotatedAt = &at.Time
+		}
+		lastRequest := "<none>"
+		if at := o.Status.LastRequestTime; at != nil {
+			item.LastRequest = &at.Time
+			lastRequest = duration.HumanDuration(now.Sub(at.Time))
 		}
 		if err := s.tokenOf(ctx, o.Name, item); err != nil {
 			return err
@@ -78,7 +86,7 @@ func (s *session) orgs(ctx context.Context, p printer, format string) error {
 		}
 		err := p.add(row{item: item,
 			cells: []string{o.Name, o.Spec.Namespace, item.SCIM, fmt.Sprint(item.Users), fmt.Sprint(item.ActiveUsers), fmt.Sprint(item.Teams),
-				conditionStatus(o.Status.Conditions, rosterv1.ConditionReady), conditionStatus(o.Status.Conditions, rosterv1.ConditionSynced), tokenAge},
+				conditionStatus(o.Status.Conditions, rosterv1.ConditionReady), conditionStatus(o.Status.Conditions, rosterv1.ConditionSynced), tokenAge, lastRequest},
 			wide: []string{timeOrNone(item.StatusTokenRotatedAt), timeOrNone(item.LastSCIMWrite), message}})
 		if err != nil {
 			return err

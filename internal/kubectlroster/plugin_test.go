@@ -200,11 +200,23 @@ func TestOrgs(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The SCIM server records the last request in the status (webhook/scim activity.go).
+	lastRequest := metav1.NewTime(time.Now().Add(-5 * time.Minute).Truncate(time.Second))
+	var o rosterv1.Organization
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: w.org.Name}, &o); err != nil {
+		t.Fatal(err)
+	}
+	o.Status.LastRequestTime = &lastRequest
+	if err := env.Client.Status().Update(ctx, &o); err != nil {
+		t.Fatal(err)
+	}
+
 	r := ok(t, "orgs", "--kubeconfig", w.kubeconfig)
 	line := lineOf(t, r.stdout, w.org.Name)
 	want := []string{w.org.Name, w.org.Namespace, "Enabled", "20000", "19999", "2", "False", "(SyncPending)", "False", "(SyncPending)"}
-	if f := strings.Fields(line); len(f) != len(want)+1 || strings.Join(f[:len(want)], " ") != strings.Join(want, " ") || !age.MatchString(f[len(f)-1]) {
-		t.Errorf("orgs line %q, want %q and a token age", line, want)
+	if f := strings.Fields(line); len(f) != len(want)+2 || strings.Join(f[:len(want)], " ") != strings.Join(want, " ") ||
+		!age.MatchString(f[len(f)-2]) || f[len(f)-1] != "5m" {
+		t.Errorf("orgs line %q, want %q, a token age and the last request 5m ago", line, want)
 	}
 
 	j := ok(t, "orgs", "--kubeconfig", w.kubeconfig, "-o", "json")
@@ -218,14 +230,15 @@ func TestOrgs(t *testing.T) {
 			got = &orgs[i]
 		}
 	}
-	if got == nil || got.Token != "configured" || got.TokenRotatedAt == nil || got.LastSCIMWrite == nil || !got.LastSCIMWrite.Equal(stamped) {
-		t.Fatalf("orgs -o json: %+v, want a configured token and the last SCIM write %s", got, stamped)
+	if got == nil || got.Token != "configured" || got.TokenRotatedAt == nil || got.LastSCIMWrite == nil || !got.LastSCIMWrite.Equal(stamped) ||
+		got.LastRequest == nil || !got.LastRequest.Equal(lastRequest.Time) {
+		t.Fatalf("orgs -o json: %+v, want a configured token, the last SCIM write %s and the last request %s", got, stamped, lastRequest)
 	}
 
 	// Without access to Roster's namespace the token is "unknown", not an error.
 	v := ok(t, "orgs", "--kubeconfig", w.viewerConfig)
-	if f := strings.Fields(lineOf(t, v.stdout, w.org.Name)); f[len(f)-1] != "unknown" {
-		t.Errorf("token age for a user who cannot read Secrets: %q", f[len(f)-1])
+	if f := strings.Fields(lineOf(t, v.stdout, w.org.Name)); f[len(f)-2] != "unknown" {
+		t.Errorf("token age for a user who cannot read Secrets: %q", f[len(f)-2])
 	}
 }
 

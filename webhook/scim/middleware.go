@@ -109,6 +109,7 @@ func (s *Server) authenticate() gin.HandlerFunc {
 			return
 		}
 		c.Set(orgKey, &org)
+		s.activity.note(org.Name, s.opts.Now())
 		c.Next()
 	}
 }

@@ -54,6 +54,9 @@ type Options struct {
 	RateBurst int
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+	// ActivityInterval is how often the organizations' status.lastRequestTime is written
+	// (0: DefaultActivityInterval; negative: never).
+	ActivityInterval time.Duration
 
 	// DrainDelay is how long the server keeps serving once shutdown begins, with /readyz
 	// failing (ReadyzCheck), so that endpoints, kube-proxy and the ingress stop sending it
@@ -99,6 +102,8 @@ type Server struct {
 	// draining is set once shutdown begins: /readyz fails and responses close their
 	// connections (shutdown.go).
 	draining atomic.Bool
+	// activity feeds the organizations' status.lastRequestTime (activity.go).
+	activity activity
 }
 
 var (
@@ -173,6 +178,17 @@ func (s *Server) Start(ctx context.Context) error {
 	s.addr = ln.Addr().String()
 	s.opts.Log.Info("serving SCIM", "addr", s.addr)
 	close(s.ready)
+	if every := s.opts.ActivityInterval; every >= 0 {
+		if every == 0 {
+			every = DefaultActivityInterval
+		}
+		// Runs until Start returns (shutdown or a listener error), then flushes once.
+		actx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		defer func() { <-done }()
+		defer stop()
+		go func() { defer close(done); s.recordActivity(actx, every) }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
