@@ -92,9 +92,10 @@ func nameTaken(displayName string) error {
 // heldWithoutClaim fails with a NameTakenError when another team holds displayName without
 // a claim: a team made by hand (those hold none), or a SCIM team from before claims were
 // OrgTeamNameClaims (they were Leases, which Roster no longer reads; BackfillClaims gives
-// such teams their claim). The cache finds the candidates — a team without a claim is never
-// one created a moment ago, so the cache has it — and a SCIM candidate is confirmed in the
-// apiserver, as the cache may still show a name another replica just renamed it away from.
+// such teams their claim). The cache finds the candidates and each is confirmed in the
+// apiserver: the cache may still show a name the team was just renamed away from (by another
+// replica, or by hand with kubectl), and a 409 is final for an identity provider. A team
+// made by hand a moment ago, not in the cache yet, is not found: its creator raced the push.
 func (d *Directory) heldWithoutClaim(ctx context.Context, team *rosterv1.OrgTeam, displayName string) error {
 	var same rosterv1.OrgTeamList
 	if err := d.client.List(ctx, &same, client.InNamespace(team.Namespace),
@@ -102,12 +103,7 @@ func (d *Directory) heldWithoutClaim(ctx context.Context, team *rosterv1.OrgTeam
 		return err
 	}
 	for _, other := range same.Items {
-		if other.Name != team.Name && other.Spec.ManagedBy != rosterv1.ManagedBySCIM {
-			return &NameTakenError{Detail: fmt.Sprintf("a team named %q already exists (created by hand, not by SCIM)", displayName)}
-		}
-	}
-	for _, other := range same.Items {
-		if other.Name == team.Name || other.Spec.ManagedBy != rosterv1.ManagedBySCIM {
+		if other.Name == team.Name {
 			continue
 		}
 		var live rosterv1.OrgTeam
@@ -118,9 +114,13 @@ func (d *Directory) heldWithoutClaim(ctx context.Context, team *rosterv1.OrgTeam
 		if err != nil {
 			return err
 		}
-		if holdsName(&live, displayName) {
-			return nameTaken(displayName)
+		if !holdsName(&live, displayName) {
+			continue // renamed away (or being deleted) a moment ago: the cache is behind
 		}
+		if live.Spec.ManagedBy != rosterv1.ManagedBySCIM {
+			return &NameTakenError{Detail: fmt.Sprintf("a team named %q already exists (created by hand, not by SCIM)", displayName)}
+		}
+		return nameTaken(displayName)
 	}
 	return nil
 }
