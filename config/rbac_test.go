@@ -47,6 +47,10 @@ import (
 // The admission webhook's configuration is not installed here (its reads — OrgTeams,
 // Organizations — and its Events use the same grants the push exercises); its own decisions
 // are tested in webhook/admission.
+//
+// It also binds a pushed team to ClusterRoles view and admin (both allowed by the
+// Organization): the install's ceiling (config/rbac/bindable_roles.yaml) lets Roster bind view
+// only, so admin must show RoleNotBindable without the manager ever trying the write.
 func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 	ctx := context.Background()
 	r := render(t, "default")
@@ -66,6 +70,7 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 	ensureNamespace(t, orgName)
 	org := &rosterv1.Organization{}
 	org.Name, org.Spec.Namespace = orgName, orgName
+	org.Spec.Access = ceilingAccess()
 	admin, err := client.New(restConfig, client.Options{Scheme: app.NewScheme()})
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +115,8 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 	entra.UserAgent = "Azure-AD-SCIM-Provisioning-Client/1.0"
 	pushOkta(t, okta)
 	pushEntra(t, entra)
+	// The pushed team bound to a role the install lets Roster bind, and to one it does not.
+	checkBindCeiling(t, admin, orgName, "Engineering")
 	// The webhook asks who Roster is at startup (SelfSubjectReview), as the ServiceAccount.
 	if who, err := admission.SelfIdentity(ctx, cfg); err != nil || who != sa {
 		t.Errorf("SelfIdentity as the ServiceAccount: %q, %v; want %s", who, err, sa)
