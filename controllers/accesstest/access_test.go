@@ -32,11 +32,14 @@ func TestGroupMode(t *testing.T) {
 	team := o.createGroup("Eng", ada)
 	app := o.org.Name + "-app"
 	other := namespace(t, o.org.Name+"-other", nil)
-	namespace(t, app, map[string]string{"team": "eng"})
+	// The label is the org's own: namespaces of earlier runs (go test -count=2) stay in the
+	// shared control plane and must not match.
+	label := map[string]string{"team": "eng-" + o.org.Name}
+	namespace(t, app, label)
 
 	b := &rosterv1.TeamRoleBinding{Spec: rosterv1.TeamRoleBindingSpec{
 		Team: rosterv1.TeamRef{ID: team}, RoleRef: role,
-		Namespaces: &rosterv1.NamespaceSelection{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "eng"}}},
+		Namespaces: &rosterv1.NamespaceSelection{Selector: &metav1.LabelSelector{MatchLabels: label}},
 	}}
 	b.Name, b.Namespace = "eng-pods", o.org.Namespace
 	if err := env.Client.Create(o.ctx, b); err != nil {
@@ -62,7 +65,7 @@ func TestGroupMode(t *testing.T) {
 	}
 
 	// The other namespace gains the label: it gets the binding; the first loses it.
-	other.Labels = map[string]string{"team": "eng"}
+	other.Labels = label
 	if err := env.Client.Update(o.ctx, other); err != nil {
 		t.Fatal(err)
 	}
