@@ -60,6 +60,7 @@ Usage:
   roster token migrate [flags]           move token Secrets of an earlier install to Roster's namespace
   roster storage migrate [flags]         rewrite every Roster object at its CRD's storage version
   roster version [--json]                print the version, commit and build date
+  roster kubectl <command> [flags]       kubectl roster: members, teams, access, orgs (docs/kubectl-roster.md)
 
 Run "roster <command> -h" for the flags of a command.
 `)
