@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -72,4 +73,16 @@ func (c *scimClient) do(ctx context.Context, method, path, body string) (int, []
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, out, err
+}
+
+// createUsers POSTs users 0..n-1 (userBody) through SCIM, eight at a time.
+func (c *scimClient) createUsers(ctx context.Context, n int) error {
+	_, err := parallel(n, 8, func(i int) error {
+		status, body, err := c.do(ctx, http.MethodPost, "/Users", userBody(i))
+		if err == nil && status != http.StatusCreated {
+			err = fmt.Errorf("POST /Users: %d %s", status, body)
+		}
+		return err
+	})
+	return err
 }

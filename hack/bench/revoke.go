@@ -46,13 +46,7 @@ func (b *bench) revoke(ctx context.Context) error {
 	c := b.scimClient(o)
 	n := b.cfg.revokeChanges
 	const teams = 10
-	if _, err := parallel(n, 8, func(i int) error {
-		status, body, err := c.do(ctx, http.MethodPost, "/Users", userBody(i))
-		if err == nil && status != http.StatusCreated {
-			err = fmt.Errorf("POST /Users: %d %s", status, body)
-		}
-		return err
-	}); err != nil {
+	if err := c.createUsers(ctx, n); err != nil {
 		return err
 	}
 	teamIDs := make([]string, teams)

@@ -65,13 +65,7 @@ func (b *bench) store(ctx context.Context) error {
 	// Users that later writes change and add to the team, and the team.
 	n := b.cfg.storeWrites
 	warm := n/3 + 1
-	if _, err := parallel(warm, 8, func(i int) error {
-		status, body, err := c.do(ctx, http.MethodPost, "/Users", userBody(i))
-		if err == nil && status != http.StatusCreated {
-			err = fmt.Errorf("POST /Users: %d %s", status, body)
-		}
-		return err
-	}); err != nil {
+	if err := c.createUsers(ctx, warm); err != nil {
 		return err
 	}
 	teams := max(b.cfg.storeTeams, 1)
