@@ -87,6 +87,7 @@ render: require-img ## Print config/default with the image set to IMG=registry/r
 
 .PHONY: deploy
 deploy: require-img ## Install config/default with the image IMG=registry/roster:tag into kubectl's current cluster.
+	@mkdir -p $(BIN)
 	hack/render.sh "$(KUBECTL)" "$(IMG)" >$(BIN)/roster-install.yaml
 	$(KUBECTL) apply --server-side --field-manager=roster-install -f $(BIN)/roster-install.yaml
 
@@ -100,7 +101,7 @@ PLUGIN_DIR ?= $(or $(shell go env GOBIN),$(HOME)/.local/bin)
 
 .PHONY: install-plugin
 install-plugin: ## Build bin/kubectl-roster and install it into $(PLUGIN_DIR) (kubectl roster).
-	go build -o $(BIN)/kubectl-roster .
+	$(GO_BUILD) -o $(BIN)/kubectl-roster .
 	install -d $(PLUGIN_DIR)
 	install -m 0755 $(BIN)/kubectl-roster $(PLUGIN_DIR)/kubectl-roster
 	@case ":$$PATH:" in *":$(PLUGIN_DIR):"*) ;; *) echo "note: $(PLUGIN_DIR) is not on PATH: add it so kubectl finds kubectl-roster";; esac
