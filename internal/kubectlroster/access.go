@@ -53,13 +53,9 @@ func (s *session) access(ctx context.Context, userName string, p printer, stderr
 		return err
 	}
 	names := subjectNames(org, u)
-	var rows []*Access
-	for i := range teams {
-		found, err := s.renderedFor(ctx, org.Name, &teams[i], names)
-		if err != nil {
-			return err
-		}
-		rows = append(rows, found...)
+	rows, err := s.renderedFor(ctx, org.Name, teams, names)
+	if err != nil {
+		return err
 	}
 	for _, r := range rows {
 		if r.Subject == nil {
@@ -115,23 +111,41 @@ func subjectNames(org *rosterv1.Organization, u *rosterv1.OrgUser) map[string]bo
 	return names
 }
 
-// renderedFor reads the RoleBindings and ClusterRoleBindings rendered for team and returns
-// one row per binding, namespace and role, with the subject that names the user if any.
-func (s *session) renderedFor(ctx context.Context, org string, team *rosterv1.OrgTeam, names map[string]bool) ([]*Access, error) {
+// renderedFor reads the RoleBindings and ClusterRoleBindings rendered for the teams (one paged
+// LIST of each, whatever the number of teams) and returns one row per team, binding,
+// namespace and role, with the subject that names the user if any.
+func (s *session) renderedFor(ctx context.Context, org string, teams []rosterv1.OrgTeam, names map[string]bool) ([]*Access, error) {
+	if len(teams) == 0 {
+		return nil, nil
+	}
+	byName := make(map[string]*rosterv1.OrgTeam, len(teams))
+	ids := make([]string, 0, len(teams))
+	for i := range teams {
+		byName[teams[i].Name] = &teams[i]
+		ids = append(ids, teams[i].Name)
+	}
 	// binding-kind too: only objects carrying it are the webhook's (its objectSelector), so
 	// only they are Roster's; the org and team labels alone anyone may put on a RoleBinding.
 	kind, err := labels.NewRequirement(rosterv1.BindingKindLabel, selection.Exists, nil)
 	if err != nil {
 		return nil, err
 	}
-	sel := client.MatchingLabelsSelector{Selector: labels.SelectorFromSet(labels.Set{rosterv1.OrgLabel: org, rosterv1.TeamLabel: team.Name}).Add(*kind)}
+	inTeams, err := labels.NewRequirement(rosterv1.TeamLabel, selection.In, ids)
+	if err != nil {
+		return nil, err
+	}
+	sel := client.MatchingLabelsSelector{Selector: labels.SelectorFromSet(labels.Set{rosterv1.OrgLabel: org}).Add(*kind, *inTeams)}
 	rows := map[string]*Access{}
 	add := func(kind, ns, name string, labels map[string]string, role rbacv1.RoleRef, subjects []rbacv1.Subject) {
+		team := byName[labels[rosterv1.TeamLabel]]
+		if team == nil {
+			return
+		}
 		b := Ref{Kind: labels[rosterv1.BindingKindLabel], Name: labels[rosterv1.BindingLabel]}
 		if b.Kind == "TeamRoleBinding" {
 			b.Namespace = team.Namespace
 		}
-		key := ns + "\x00" + b.Kind + "\x00" + b.Name + "\x00" + role.Kind + "\x00" + role.Name
+		key := team.Name + "\x00" + ns + "\x00" + b.Kind + "\x00" + b.Name + "\x00" + role.Kind + "\x00" + role.Name
 		r := rows[key]
 		if r == nil {
 			r = &Access{Namespace: ns, Role: Ref{Kind: role.Kind, Name: role.Name}, Team: team.Spec.DisplayName, TeamID: team.Name, Binding: b}
@@ -153,7 +167,7 @@ func (s *session) renderedFor(ctx context.Context, org string, team *rosterv1.Or
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the RoleBindings of team %q in all namespaces: %w", team.Spec.DisplayName, err)
+		return nil, fmt.Errorf("listing the teams' RoleBindings in all namespaces: %w", err)
 	}
 	newCRBs := func() *rbacv1.ClusterRoleBindingList { return &rbacv1.ClusterRoleBindingList{} }
 	err = eachPage(ctx, s.c, newCRBs, bindingPage, []client.ListOption{sel}, func(l *rbacv1.ClusterRoleBindingList) error {
@@ -163,7 +177,7 @@ func (s *session) renderedFor(ctx context.Context, org string, team *rosterv1.Or
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the ClusterRoleBindings of team %q: %w", team.Spec.DisplayName, err)
+		return nil, fmt.Errorf("listing the teams' ClusterRoleBindings: %w", err)
 	}
 	out := make([]*Access, 0, len(rows))
 	for _, r := range rows {
