@@ -12,7 +12,8 @@ import (
 )
 
 // TestRenderWithImage runs what `make render IMG=…` and `make deploy IMG=…` run: the manager
-// gets the image named, nothing else changes, and the checkout is left as it was.
+// gets the image named, the render has the same objects as config/default, and the checkout
+// is left as it was. (Other fields of those objects are not compared.)
 func TestRenderWithImage(t *testing.T) {
 	kubectl := kubectlPath(t)
 	kustomization := filepath.Join("manager", "kustomization.yaml")

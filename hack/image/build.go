@@ -250,6 +250,9 @@ func readStamp(path string, o options) (*stamp, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A plausibility check, not a proof: the values must appear in the binary. A commit hash
+	// and a build date are specific; the fallbacks "devel"/"unknown" of a build outside git
+	// are in every roster binary, so such a build is not told apart from an unstamped one.
 	for flag, v := range map[string]string{"--version": o.Version, "--commit": o.Commit, "--date": o.Date} {
 		if !bytes.Contains(binary, []byte(v)) {
 			return nil, fmt.Errorf("%s was not linked with %s=%s (-X %s); build it with make image", path, flag, v, versionPkg)
