@@ -140,9 +140,12 @@ func (s *Store) change(ctx context.Context, team *rosterv1.OrgTeam, r *request, 
 		if err != nil {
 			return Result{}, err
 		}
-		// In its own goroutine, like a queue's commit: a cut caller is answered at once.
+		// In its own goroutine, like a queue's commit: a cut caller is answered at once. It
+		// counts in the queue depth like a queued change while it runs.
+		metrics.MembershipQueueDepth.Inc()
 		go func() {
 			defer s.leave()
+			defer metrics.MembershipQueueDepth.Dec()
 			cctx, cancel := s.commitContext()
 			defer cancel()
 			res, err := s.commit(cctx, team, []*request{r}, pre)
