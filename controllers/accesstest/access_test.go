@@ -459,6 +459,13 @@ func TestManualTeamsGrantNothing(t *testing.T) {
 	o.patch("/Groups/"+team, map[string]any{"op": "add", "path": "members", "value": []map[string]any{{"value": bob}}})
 	awaitAccess(t, who{user: "bob@example.com"}, ns, true)
 	awaitReady(t, b, metav1.ConditionTrue, "Rendered")
+	// The status follows the rendered objects (it is patched after them): wait for its count.
+	eventually(t, 10*time.Second, func() (bool, string) {
+		if err := env.Client.Get(o.ctx, client.ObjectKeyFromObject(b), b); err != nil {
+			return false, err.Error()
+		}
+		return b.Status.Subjects == 2, fmt.Sprintf("status subjects %d, want 2 (ada and bob)", b.Status.Subjects)
+	})
 	if canGetPods(t, who{user: "mallory@example.com"}, ns) || b.Status.Subjects != 2 || !canGetPods(t, who{user: "ada@example.com"}, ns) {
 		t.Errorf("with a manual duplicate of the name: subjects %d, mallory or ada wrong", b.Status.Subjects)
 	}
