@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -105,9 +104,9 @@ type Config struct {
 	ShardRestartDelay time.Duration
 }
 
-// leaderElectionID is the controllers' Lease of an unsharded install; each shard derives its
+// LeaderElectionID is the controllers' Lease of an unsharded install; each shard derives its
 // own from it (shard.Shard.LeaderElectionID).
-const leaderElectionID = "roster-controllers.scim.roster.dev"
+const LeaderElectionID = "roster-controllers.scim.roster.dev"
 
 // stopMargin is what the manager's graceful shutdown allows beyond the SCIM server's drain and
 // shutdown timeout: the controllers' last reconciles, the caches, then the webhook server,
@@ -207,7 +206,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		Metrics:                 metricsOptions(cfg),
 		HealthProbeBindAddress:  cfg.ProbeAddr,
 		LeaderElection:          cfg.LeaderElection,
-		LeaderElectionID:        sh.LeaderElectionID(leaderElectionID),
+		LeaderElectionID:        sh.LeaderElectionID(LeaderElectionID),
 		LeaderElectionNamespace: cfg.LeaderElectionNamespace,
 		// A stopping leader hands its Lease over at once instead of letting it expire: the
 		// process exits as soon as the manager returns (internal/cli).
@@ -435,8 +434,7 @@ func addShardWatcher(mgr manager.Manager, live client.Client, cfg Config, sh *sh
 	if ns == "" {
 		ns = cfg.Namespace
 	}
-	name, _, _ := strings.Cut(sh.LeaderElectionID(leaderElectionID), ".")
-	w := &shard.Watcher{Shard: sh, Cache: mgr.GetCache(), API: live, Namespace: ns, Name: name + "-restart",
+	w := &shard.Watcher{Shard: sh, Cache: mgr.GetCache(), API: live, Namespace: ns, Name: sh.RestartLeaseName(LeaderElectionID),
 		Identity: id, Log: ctrl.Log.WithName("shard"), MaxDelay: cfg.ShardRestartDelay}
 	ctrl.Log.WithName("shard").Info("serving only the organizations the selector picks", "selector", sh.Selector(), "organizations", sh.Orgs())
 	if err := mgr.Add(w); err != nil {

@@ -130,6 +130,13 @@ func (s *Shard) LeaderElectionID(base string) string {
 	return id
 }
 
+// RestartLeaseName returns the name of the Lease the shard's replicas take turns to restart
+// with (Watcher), beside the leader election Lease LeaderElectionID(base) names.
+func (s *Shard) RestartLeaseName(base string) string {
+	name, _, _ := strings.Cut(s.LeaderElectionID(base), ".")
+	return name + "-restart"
+}
+
 // Restrict narrows cache options to the shard: namespaced kinds to the selected
 // organizations' namespaces (and ownNamespace, Roster's, so that the set is never empty,
 // which would mean every namespace), Organizations to those the selector picks, and the
