@@ -249,3 +249,69 @@ func leaseName(t *testing.T, r *replica) string {
 	}
 	return s.RestartLeaseName(app.LeaderElectionID)
 }
+
+// TestTurnsAreExclusive: of a shard's replicas, one at a time holds the turn to restart; it
+// is free again when the holder ends it or when it expires, and a replica racing for it loses
+// to the one that got it.
+func TestTurnsAreExclusive(t *testing.T) {
+	ctx := context.Background()
+	replica := func(id string, turn time.Duration) *shard.Watcher {
+		return &shard.Watcher{API: env.Client, Namespace: "default", Name: "turns-basic-restart", Identity: id, TurnDuration: turn}
+	}
+	r0, r1 := replica("r-0", time.Minute), replica("r-1", time.Minute)
+	took := func(w *shard.Watcher, want bool) {
+		t.Helper()
+		ok, err := w.TryTurn(ctx)
+		if err != nil || ok != want {
+			t.Fatalf("%s taking the turn: %v, %v; want %v", w.Identity, ok, err, want)
+		}
+	}
+	took(r0, true)
+	took(r1, false)
+	took(r0, true) // its own, again (a retry)
+	if err := r1.EndTurn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took(r1, false) // r1 cannot end r0's turn
+	if err := r0.EndTurn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took(r1, true)
+	took(r0, false)
+
+	// A turn whose holder never comes back expires.
+	short := replica("r-2", time.Second)
+	short.Name = "turns-expiry-restart"
+	took(short, true)
+	late := replica("r-3", time.Minute)
+	late.Name = short.Name
+	took(late, false)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		ok, err := late.TryTurn(ctx)
+		return ok && err == nil, fmt.Sprintf("the expired turn was not taken over: %v, %v", ok, err)
+	})
+
+	// Racing: exactly one wins.
+	race := make([]*shard.Watcher, 4)
+	wins := make(chan bool, len(race))
+	for i := range race {
+		race[i] = replica(fmt.Sprintf("x-%d", i), time.Minute)
+		race[i].Name = "turns-race-restart"
+		go func(w *shard.Watcher) {
+			ok, err := w.TryTurn(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			wins <- ok
+		}(race[i])
+	}
+	won := 0
+	for range race {
+		if <-wins {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d replicas took the same turn at once, want 1", won)
+	}
+}
