@@ -114,14 +114,20 @@ func (s *Shard) Namespaced(namespace string) bool {
 	return false
 }
 
-// LeaderElectionID returns the Lease name the shard's controllers elect their leader with:
-// base for every organization, else base with a hash of the selector, so that each shard
-// has its own leader and all shards' controllers run at once.
+// LeaderElectionID returns the Lease name the shard's controllers elect their leader with
+// (ElectionID of its selector; base for every organization).
 func (s *Shard) LeaderElectionID(base string) string {
 	if s == nil {
 		return base
 	}
-	sum := sha256.Sum256([]byte(s.selector.String()))
+	return ElectionID(s.selector, base)
+}
+
+// ElectionID derives a shard's leader election ID from base and a hash of its selector, so
+// that each shard has its own leader and all shards' controllers run at once. The selector's
+// canonical form is hashed: "b=2,a=1" and "a=1, b=2" are one shard.
+func ElectionID(selector labels.Selector, base string) string {
+	sum := sha256.Sum256([]byte(selector.String()))
 	name, domain, _ := strings.Cut(base, ".")
 	id := name + "-" + hex.EncodeToString(sum[:5])
 	if domain != "" {
