@@ -229,7 +229,11 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	// membership fences for a team's watermark.
 	var progress [3]*cachewatch.Progress
 	for i, obj := range []client.Object{&rosterv1.OrgUser{}, &rosterv1.OrgTeam{}, &rosterv1.OrgTeamMemberSlice{}} {
-		if progress[i], err = cachewatch.Track(context.Background(), mgr.GetCache(), obj); err != nil {
+		track := cachewatch.Track
+		if sh != nil {
+			track = cachewatch.TrackPerNamespace // one watch per namespace
+		}
+		if progress[i], err = track(context.Background(), mgr.GetCache(), obj); err != nil {
 			return nil, err
 		}
 	}
