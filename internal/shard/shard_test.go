@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -313,5 +314,40 @@ func TestTurnsAreExclusive(t *testing.T) {
 	}
 	if won != 1 {
 		t.Fatalf("%d replicas took the same turn at once, want 1", won)
+	}
+}
+
+// TestShardReadsItsOwnWrites: a shard's cache watches each of its namespaces apart, so a
+// revision delivered in one organization's namespace says nothing of another's. With users
+// created in one organization without pause, each user created in the other is found by the
+// filter Okta sends right after its POST, on the same replica.
+func TestShardReadsItsOwnWrites(t *testing.T) {
+	orgX := env.NewOrgWith(t, "rx", labelled("t3"))
+	orgY := env.NewOrgWith(t, "ry", labelled("t3"))
+	r := startShard(t, selector("t3"), "c-0", "")
+	x := scimtest.New(r.baseURL, orgX.Name, orgX.Token)
+	y := scimtest.New(r.baseURL, orgY.Name, orgY.Token)
+
+	stop := make(chan struct{})
+	busy := make(chan struct{})
+	go func() {
+		defer close(busy)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			y.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"noise-%d@example.com"}`, i))
+		}
+	}()
+	defer func() { close(stop); <-busy }()
+	for i := range 30 {
+		name := fmt.Sprintf("user-%d@example.com", i)
+		x.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":%q}`, name)).Expect(t, http.StatusCreated)
+		got := x.Do(t, http.MethodGet, "/Users?filter="+url.QueryEscape(fmt.Sprintf("userName eq %q", name)), nil).Expect(t, http.StatusOK)
+		if n, _ := got.Get("totalResults").(float64); n != 1 {
+			t.Fatalf("round %d: the filter right after the POST found %v users, want 1: %s", i, got.Get("totalResults"), got.Raw)
+		}
 	}
 }
