@@ -108,6 +108,41 @@ func TestShardsServeAndCacheOnlyTheirOrgs(t *testing.T) {
 		t.Fatal("the two shards share a selector")
 	}
 
+	// A ClusterTeamRoleBinding is rendered by its organization's shard only: one of an
+	// organization no shard serves is left alone (no finalizer, no status) by both, and that
+	// is checked once b has judged one of its own, created after it.
+	orgZ := env.NewOrgWith(t, "sz", labelled("t1z"))
+	ctrb := func(org string) *rosterv1.ClusterTeamRoleBinding {
+		c := &rosterv1.ClusterTeamRoleBinding{Spec: rosterv1.ClusterTeamRoleBindingSpec{Organization: org,
+			Team: rosterv1.TeamRef{DisplayName: "nobody"}, RoleRef: rosterv1.RoleRef{Kind: "ClusterRole", Name: "view"}}}
+		c.Name = org + "-view"
+		if err := env.Client.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	orphan, own := ctrb(orgZ.Name), ctrb(orgB.Name)
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(own), own); err != nil {
+			return false, err.Error()
+		}
+		return len(own.Status.Conditions) > 0, "shard b did not judge the ClusterTeamRoleBinding of its organization"
+	})
+	if c := own.Status.Conditions[0]; c.Reason == "OrganizationNotFound" {
+		t.Errorf("the ClusterTeamRoleBinding of %s was judged by a shard that does not serve it: %+v", orgB.Name, c)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(orphan), orphan); err != nil {
+		t.Fatal(err)
+	}
+	if len(orphan.Finalizers) > 0 || len(orphan.Status.Conditions) > 0 {
+		t.Errorf("a shard touched the ClusterTeamRoleBinding of %s, which no shard serves: finalizers %v, status %+v", orgZ.Name, orphan.Finalizers, orphan.Status)
+	}
+	for _, c := range []client.Object{orphan, own} {
+		if err := env.Client.Delete(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// The webhook is served by a shard holding neither organization. A person's manual team
 	// and its members in orgB are allowed (the team is read live, not refused because the
 	// namespace is not cached); the members of a SCIM team there are refused.
