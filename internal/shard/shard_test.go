@@ -203,6 +203,7 @@ func TestShardRestartsOneReplicaAtATime(t *testing.T) {
 	if err := env.Client.Update(ctx, &org); err != nil {
 		t.Fatal(err)
 	}
+	moved := time.Now()
 
 	// One replica of a restarts; the other waits for its turn.
 	var first, second *replica
@@ -249,6 +250,7 @@ func TestShardRestartsOneReplicaAtATime(t *testing.T) {
 	for _, o := range []testenv.Org{orgB, orgC} {
 		scimtest.New(first.baseURL, o.Name, o.Token).Do(t, http.MethodPost, "/Users", `{"userName":"grace@example.com"}`).Expect(t, http.StatusCreated)
 	}
+	t.Logf("the relabelled organization was served by its new shard %s after the relabel", time.Since(moved).Round(time.Millisecond))
 	testenv.Eventually(t, 60*time.Second, func() (bool, string) {
 		select {
 		case err := <-second.done:
