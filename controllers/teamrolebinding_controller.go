@@ -91,6 +91,9 @@ type AccessReconciler struct {
 	APIReader client.Reader
 	Members   *membership.Store
 	Recorder  record.EventRecorder
+	// Serves, when set, names the organizations this shard renders ClusterTeamRoleBindings
+	// of (internal/shard); the others are another shard's, left untouched.
+	Serves func(org string) bool
 }
 
 // binding is either kind seen through what rendering needs.

@@ -50,6 +50,9 @@ func (r ClusterTeamRoleBindingReconciler) Reconcile(ctx context.Context, req ctr
 	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if r.Serves != nil && !r.Serves(b.Spec.Organization) {
+		return ctrl.Result{}, nil // another shard's organization: its leader renders it
+	}
 	return r.reconcile(ctx, clusterTeamRoleBinding(b))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -28,6 +29,7 @@ import (
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/membership"
 	rostermetrics "github.com/rosterhq/roster/internal/metrics"
+	"github.com/rosterhq/roster/internal/shard"
 	"github.com/rosterhq/roster/internal/token"
 	"github.com/rosterhq/roster/webhook/admission"
 	"github.com/rosterhq/roster/webhook/scim"
@@ -91,7 +93,20 @@ type Config struct {
 	// ShutdownTimeout bounds how long SCIM requests and membership commits in flight may take
 	// once the SCIM listener is closed (0: scim.DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
+	// Organizations is a label selector on Organizations: the replica serves and caches only
+	// the organizations it selects (internal/shard). Empty: every organization.
+	Organizations string
+	// Identity names this replica in the shard's restart turn (internal/shard.Watcher); it
+	// must survive a container restart. Empty: the host name (the pod's name).
+	Identity string
+	// ShardRestartDelay bounds the random delay before a shard's replica restarts for a new
+	// set of organizations (0: shard.DefaultMaxDelay).
+	ShardRestartDelay time.Duration
 }
+
+// LeaderElectionID is the controllers' Lease of an unsharded install; each shard derives its
+// own from it (shard.Shard.LeaderElectionID).
+const LeaderElectionID = "roster-controllers.scim.roster.dev"
 
 // stopMargin is what the manager's graceful shutdown allows beyond the SCIM server's drain and
 // shutdown timeout: the controllers' last reconciles, the caches, then the webhook server,
@@ -166,27 +181,38 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	// The runnables stop in order (controller-runtime): SCIM (draining, then finishing its
 	// requests), the controllers, the caches, the webhook server, the probes.
 	stopTimeout := cfg.GracefulShutdownTimeout()
+	live, err := client.New(restCfg, client.Options{Scheme: NewScheme()})
+	if err != nil {
+		return nil, fmt.Errorf("creating a client: %w", err)
+	}
+	sh, err := shard.Load(context.Background(), live, cfg.Organizations)
+	if err != nil {
+		return nil, err
+	}
+	cacheOpts := cache.Options{
+		SyncPeriod: syncPeriod,
+		// Token Secrets are all in Roster's namespace, and Roster may read Secrets there only.
+		// Of the cluster's RoleBindings and ClusterRoleBindings only those Roster renders.
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:             {Label: tokenSecrets, Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
+			&rbacv1.RoleBinding{}:        {Label: controllers.RenderedSelector()},
+			&rbacv1.ClusterRoleBinding{}: {Label: controllers.RenderedSelector()},
+		},
+	}
+	// A shard caches its organizations' namespaces and objects only.
+	sh.Restrict(&cacheOpts, cfg.Namespace, controllers.RenderedSelector())
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  NewScheme(),
 		Metrics:                 metricsOptions(cfg),
 		HealthProbeBindAddress:  cfg.ProbeAddr,
 		LeaderElection:          cfg.LeaderElection,
-		LeaderElectionID:        "roster-controllers.scim.roster.dev",
+		LeaderElectionID:        sh.LeaderElectionID(LeaderElectionID),
 		LeaderElectionNamespace: cfg.LeaderElectionNamespace,
 		// A stopping leader hands its Lease over at once instead of letting it expire: the
 		// process exits as soon as the manager returns (internal/cli).
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &stopTimeout,
-		Cache: cache.Options{
-			SyncPeriod: syncPeriod,
-			// Token Secrets are all in Roster's namespace, and Roster may read Secrets there only.
-			// Of the cluster's RoleBindings and ClusterRoleBindings only those Roster renders.
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}:             {Label: tokenSecrets, Namespaces: map[string]cache.Config{cfg.Namespace: {}}},
-				&rbacv1.RoleBinding{}:        {Label: controllers.RenderedSelector()},
-				&rbacv1.ClusterRoleBinding{}: {Label: controllers.RenderedSelector()},
-			},
-		},
+		Cache:                         cacheOpts,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: cfg.Webhook.Host, Port: cfg.Webhook.Port, CertDir: cfg.Webhook.CertDir,
 		}),
@@ -203,7 +229,11 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	// membership fences for a team's watermark.
 	var progress [3]*cachewatch.Progress
 	for i, obj := range []client.Object{&rosterv1.OrgUser{}, &rosterv1.OrgTeam{}, &rosterv1.OrgTeamMemberSlice{}} {
-		if progress[i], err = cachewatch.Track(context.Background(), mgr.GetCache(), obj); err != nil {
+		track := cachewatch.Track
+		if sh != nil {
+			track = cachewatch.TrackPerNamespace // one watch per namespace
+		}
+		if progress[i], err = track(context.Background(), mgr.GetCache(), obj); err != nil {
 			return nil, err
 		}
 	}
@@ -233,6 +263,8 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		// Group commits run apart from the requests that wait on them: the SCIM server's
 		// shutdown waits for them too, and cuts them at its timeout.
 		Commits: members,
+		// Another shard's organization is answered like an unknown one.
+		Serves: sh.Serves,
 	})
 	if err != nil {
 		return nil, err
@@ -261,7 +293,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		return nil, fmt.Errorf("setting up the break-glass controller: %w", err)
 	}
 	if err := (&controllers.AccessReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members, Serves: sh.ServesName,
 		Recorder: mgr.GetEventRecorderFor("roster-access"),
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TeamRoleBinding controllers: %w", err)
@@ -277,7 +309,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		return nil, fmt.Errorf("setting up the Organization controller: %w", err)
 	}
 	if !cfg.Webhook.Disabled {
-		if err := addWebhook(mgr, restCfg, cfg.Webhook); err != nil {
+		if err := addWebhook(mgr, restCfg, cfg.Webhook, sh); err != nil {
 			return nil, err
 		}
 	}
@@ -292,6 +324,11 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if sh != nil {
+		if err := addShardWatcher(mgr, live, cfg, sh); err != nil {
+			return nil, err
+		}
+	}
 	// Fails from the first moment of shutdown, while SCIM still serves (its drain delay).
 	if err := mgr.AddReadyzCheck("scim", srv.ReadyzCheck); err != nil {
 		return nil, err
@@ -301,7 +338,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 
 // addWebhook registers the admission validators on the manager's webhook server (which the
 // manager starts before its caches, on every replica) and makes /readyz wait for it.
-func addWebhook(mgr manager.Manager, restCfg *rest.Config, cfg WebhookConfig) error {
+func addWebhook(mgr manager.Manager, restCfg *rest.Config, cfg WebhookConfig, sh *shard.Shard) error {
 	ids := cfg.SCIMIdentities
 	if len(ids) == 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -322,8 +359,10 @@ func addWebhook(mgr manager.Manager, restCfg *rest.Config, cfg WebhookConfig) er
 	}
 	srv := mgr.GetWebhookServer()
 	if err := admission.Register(srv, mgr.GetScheme(), admission.Options{
-		SCIMIdentities:  ids,
-		Cache:           mgr.GetClient(),
+		SCIMIdentities: ids,
+		// Every shard's webhook validates every organization: one webhook configuration and
+		// Service for the install. Outside its own namespaces a shard reads live.
+		Cache:           shard.Reader{Shard: sh, Cache: mgr.GetClient(), API: mgr.GetAPIReader()},
 		APIReader:       mgr.GetAPIReader(),
 		Log:             log,
 		BreakGlassGroup: cfg.BreakGlassGroup,
@@ -382,4 +421,28 @@ func claimBackfill(dir *directory.Directory, log logr.Logger) manager.Runnable {
 			wait = min(2*wait, 5*time.Minute)
 		}
 	})
+}
+
+// addShardWatcher restarts the replica, one of the shard's replicas at a time, when the set of
+// organizations its selector picks changes (internal/shard). The turn to restart is a Lease
+// beside the shard's leader election Lease.
+func addShardWatcher(mgr manager.Manager, live client.Client, cfg Config, sh *shard.Shard) error {
+	id := cfg.Identity
+	if id == "" {
+		var err error
+		if id, err = os.Hostname(); err != nil {
+			return fmt.Errorf("naming this replica: %w", err)
+		}
+	}
+	ns := cfg.LeaderElectionNamespace
+	if ns == "" {
+		ns = cfg.Namespace
+	}
+	w := &shard.Watcher{Shard: sh, Cache: mgr.GetCache(), API: live, Namespace: ns, Name: sh.RestartLeaseName(LeaderElectionID),
+		Identity: id, Log: ctrl.Log.WithName("shard"), MaxDelay: cfg.ShardRestartDelay}
+	ctrl.Log.WithName("shard").Info("serving only the organizations the selector picks", "selector", sh.Selector(), "organizations", sh.Orgs())
+	if err := mgr.Add(w); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("shard", w.ReadyzCheck)
 }

@@ -57,7 +57,7 @@ func New(o Options) (*Directory, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	own := &ownWrites{wrote: map[string]uint64{}, progress: map[string]*cachewatch.Progress{
+	own := &ownWrites{wrote: map[ownKey]uint64{}, progress: map[string]*cachewatch.Progress{
 		kindUser: o.Users, kindTeam: o.Teams, kindSlice: o.Slices,
 	}}
 	return &Directory{client: o.Client, api: o.APIReader, members: o.Members, now: o.Now, own: own}, nil

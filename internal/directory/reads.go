@@ -21,14 +21,18 @@ import (
 const ownWaitTimeout = 2 * time.Second
 
 // ownWrites gives read-your-writes on one replica without making writes wait: it remembers
-// the highest resourceVersion this replica wrote per kind, and a read waits only while the
+// the highest resourceVersion this replica wrote per kind and namespace, and a read waits only while the
 // cache (cachewatch.Progress) is behind it — typically a millisecond after a write, never when
 // the replica wrote nothing new.
 type ownWrites struct {
 	mu       sync.Mutex
-	wrote    map[string]uint64
+	wrote    map[ownKey]uint64
 	progress map[string]*cachewatch.Progress // nil entries: not tracked, reads do not wait
 }
+
+// ownKey is a kind in a namespace: a shard's cache watches each namespace apart
+// (cachewatch.TrackPerNamespace), and a read of one namespace waits for its writes there.
+type ownKey struct{ kind, namespace string }
 
 // The kinds whose writes the directory waits for.
 const (
@@ -54,8 +58,8 @@ func (d *Directory) noteWrite(ctx context.Context, obj client.Object) {
 		return
 	}
 	d.own.mu.Lock()
-	if rv > d.own.wrote[kind] {
-		d.own.wrote[kind] = rv
+	if k := (ownKey{kind, obj.GetNamespace()}); rv > d.own.wrote[k] {
+		d.own.wrote[k] = rv
 	}
 	d.own.mu.Unlock()
 }
@@ -78,13 +82,13 @@ func kindOf(obj client.Object) string {
 // replica has acknowledged (bounded by ownWaitTimeout and ctx). A read waits only for the kinds
 // it reads: a POST /Users answered with the user's groups reads slices, and must not wait for
 // the watch to deliver the user it just created.
-func (d *Directory) awaitOwnWrites(ctx context.Context, kinds ...string) {
+func (d *Directory) awaitOwnWrites(ctx context.Context, namespace string, kinds ...string) {
 	for _, kind := range kinds {
 		d.own.mu.Lock()
-		want, p := d.own.wrote[kind], d.own.progress[kind]
+		want, p := d.own.wrote[ownKey{kind, namespace}], d.own.progress[kind]
 		d.own.mu.Unlock()
-		if seen, ok := p.Seen(); ok && seen < want {
-			p.Await(ctx, want, ownWaitTimeout)
+		if seen, ok := p.SeenIn(namespace); ok && seen < want {
+			p.AwaitIn(ctx, namespace, want, ownWaitTimeout)
 		}
 	}
 }
@@ -123,7 +127,7 @@ func (d *Directory) awaitGone(ctx context.Context, obj client.Object) {
 func (d *Directory) get(ctx context.Context, key client.ObjectKey, obj client.Object, live bool) error {
 	var err error
 	if !live {
-		d.awaitOwnWrites(ctx, kindOf(obj))
+		d.awaitOwnWrites(ctx, key.Namespace, kindOf(obj))
 		err = d.client.Get(ctx, key, obj)
 	}
 	if live || apierrors.IsNotFound(err) {
@@ -144,7 +148,7 @@ func (d *Directory) get(ctx context.Context, key client.ObjectKey, obj client.Ob
 // The objects are shared with the cache (no deep copies: a full scan of 100,000 users would
 // copy every one): callers only read them.
 func (d *Directory) list(ctx context.Context, namespace string, list client.ObjectList, opts ...client.ListOption) error {
-	d.awaitOwnWrites(ctx, listKind(list))
+	d.awaitOwnWrites(ctx, namespace, listKind(list))
 	opts = append(opts, client.InNamespace(namespace), client.UnsafeDisableDeepCopy)
 	return d.client.List(ctx, list, opts...)
 }

@@ -67,7 +67,7 @@ func (d *Directory) TeamsWithMember(ctx context.Context, namespace, userID strin
 	if err := d.list(ctx, namespace, &sl, client.MatchingFields{index.SliceMember: userID}); err != nil {
 		return nil, err
 	}
-	d.awaitOwnWrites(ctx, kindTeam)
+	d.awaitOwnWrites(ctx, namespace, kindTeam)
 	seen := map[string]bool{}
 	var out []rosterv1.OrgTeam
 	for _, x := range sl.Items {
@@ -91,7 +91,7 @@ func (d *Directory) TeamsWithMember(ctx context.Context, namespace, userID strin
 // View returns a team as SCIM sees it (version and last-modified time cover its members),
 // from the cache's slices (their headers only: no member list is copied).
 func (d *Directory) View(ctx context.Context, t *rosterv1.OrgTeam) (membership.View, error) {
-	d.awaitOwnWrites(ctx, kindSlice)
+	d.awaitOwnWrites(ctx, t.Namespace, kindSlice)
 	sl, err := d.members.Slices(ctx, t)
 	if err != nil {
 		return membership.View{}, err
@@ -101,7 +101,7 @@ func (d *Directory) View(ctx context.Context, t *rosterv1.OrgTeam) (membership.V
 
 // Members returns a team's member ids, sorted, from the cache.
 func (d *Directory) Members(ctx context.Context, t *rosterv1.OrgTeam) ([]string, error) {
-	d.awaitOwnWrites(ctx, kindSlice)
+	d.awaitOwnWrites(ctx, t.Namespace, kindSlice)
 	sl, err := d.members.Slices(ctx, t)
 	if err != nil {
 		return nil, err

@@ -128,7 +128,7 @@ func (s *Store) fence(ctx context.Context, team *rosterv1.OrgTeam, atLeast uint6
 func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annotations map[string]string, resourceVersion string, atLeast uint64) ([]rosterv1.OrgTeamMemberSlice, error) {
 	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
 	rv, ok := fenceWatermark(annotations, resourceVersion)
-	if ok && !pendingChange(annotations, time.Now()) && !InBreakGlass(annotations) && s.SliceProgress.Await(ctx, max(rv, atLeast), watermarkWait) {
+	if ok && !pendingChange(annotations, time.Now()) && !InBreakGlass(annotations) && s.SliceProgress.AwaitIn(ctx, team.Namespace, max(rv, atLeast), watermarkWait) {
 		var cached rosterv1.OrgTeamMemberSliceList
 		err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy)
 		return cached.Items, err

@@ -159,7 +159,7 @@ func pendingChange(annotations map[string]string, now time.Time) bool {
 // not taken unless a consistent list shows the cache holds exactly them. Teams without a
 // watermark (made by hand) are taken from the cache as they are.
 func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []rosterv1.OrgTeamMemberSlice, retry time.Duration, err error) {
-	seen, tracked := s.SliceProgress.Seen()
+	seen, tracked := s.SliceProgress.SeenIn(team.Namespace)
 	var cached rosterv1.OrgTeamMemberSliceList
 	if err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name},
 		client.UnsafeDisableDeepCopy); err != nil {

@@ -94,6 +94,10 @@ func (s *Server) authenticate() gin.HandlerFunc {
 			}
 			return
 		}
+		if s.opts.Serves != nil && !s.opts.Serves(&org) {
+			writeError(c, errUnauthorized) // another shard's: no hint that it exists
+			return
+		}
 		var secret corev1.Secret
 		if err := s.opts.Client.Get(ctx, token.SecretKey(s.opts.TokenNamespace, org.Name), &secret); err != nil && !apierrors.IsNotFound(err) {
 			writeError(c, err)

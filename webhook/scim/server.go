@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/directory"
 )
 
@@ -70,6 +71,9 @@ type Options struct {
 	// membership store's group commits). Shutdown waits for it while requests finish, and
 	// aborts it where it cuts the requests still running at ShutdownTimeout.
 	Commits Commits
+	// Serves, when set, tells the organizations this replica serves (internal/shard): any
+	// other is answered exactly like an organization that does not exist.
+	Serves func(*rosterv1.Organization) bool
 }
 
 // Commits is work in flight that shutdown waits for and cuts (membership.Store).
