@@ -49,6 +49,11 @@ type Options struct {
 	// MaxUserBodyBytes and MaxGroupBodyBytes bound request bodies (413 beyond).
 	MaxUserBodyBytes  int64
 	MaxGroupBodyBytes int64
+	// MaxBulkOperations and MaxBulkBodyBytes bound a /Bulk request (413 beyond); both are
+	// advertised in /ServiceProviderConfig. Each operation's data is bounded again by its
+	// route's limit.
+	MaxBulkOperations int
+	MaxBulkBodyBytes  int64
 	// RateLimit is the sustained requests/s allowed per organization (0 disables the limit);
 	// RateBurst the requests allowed at once. Beyond them: 429 with Retry-After.
 	RateLimit float64
@@ -125,6 +130,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxGroupBodyBytes <= 0 {
 		opts.MaxGroupBodyBytes = DefaultMaxGroupBodyBytes
+	}
+	if opts.MaxBulkOperations <= 0 {
+		opts.MaxBulkOperations = DefaultMaxBulkOperations
+	}
+	if opts.MaxBulkBodyBytes <= 0 {
+		opts.MaxBulkBodyBytes = DefaultMaxBulkBodyBytes
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -233,7 +244,10 @@ func (s *Server) routes() (http.Handler, error) {
 	getRoute(org, "/ResourceTypes", s.resourceTypes)
 	getRoute(org, "/ResourceTypes/:id", s.resourceTypeByID)
 	org.Any("/Me", func(c *gin.Context) { writeError(c, errMeNotImplemented) })
-	org.Any("/Bulk", func(c *gin.Context) { writeError(c, errBulkNotImplemented) })
+	// /Bulk has the org's middleware but the rate limit, which each of its operations meets
+	// as a request of its own (bulk.go).
+	r.POST("/scim/v2/:org/Bulk", s.auditWrites(), s.authenticate(), s.requireEnabled(), s.requireSCIMContentType(),
+		s.limitBody(s.opts.MaxBulkBodyBytes), s.bulk)
 	org.POST("/.search", s.limitBody(s.opts.MaxUserBodyBytes), search(s.searchAll))
 
 	users := org.Group("/Users", s.limitBody(s.opts.MaxUserBodyBytes))
