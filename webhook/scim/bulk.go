@@ -85,7 +85,7 @@ func (s *Server) bulk(c *gin.Context) {
 }
 
 // runOperation runs one operation (unless planErr refused it already) and returns its entry.
-func (s *Server) runOperation(c *gin.Context, n int, op bulk.Operation, planErr error, created map[string]string) bulk.Result {
+func (s *Server) runOperation(c *gin.Context, n int, op bulk.Operation, planErr *scimerror.Error, created map[string]string) bulk.Result {
 	res := bulk.Result{Method: op.Method, BulkID: op.BulkID}
 	fail := func(err error) bulk.Result {
 		se := toSCIMError(err)
