@@ -98,6 +98,11 @@ const (
 	DefaultShutdownTimeout   = 15 * time.Second
 )
 
+// writeTimeout bounds a request from its headers to the end of its response: a response
+// written later is lost, which is why a bulk request stops starting operations well before it
+// (bulkTimeBudget).
+const writeTimeout = 60 * time.Second
+
 // Server is the SCIM server. It implements manager.Runnable.
 type Server struct {
 	opts     Options
@@ -186,7 +191,7 @@ func (s *Server) Start(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
