@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -102,6 +103,9 @@ func (s *Server) bulk(c *gin.Context) {
 // runOperation runs one operation (unless planErr refused it already) and returns its entry.
 func (s *Server) runOperation(c *gin.Context, n int, op bulk.Operation, planErr *scimerror.Error, created map[string]string) bulk.Result {
 	res := bulk.Result{Method: op.Method, BulkID: op.BulkID}
+	if op.ID != "" && !strings.Contains(op.ID, bulk.RefPrefix) {
+		res.Location = s.resourceURL(c, op.Endpoint, op.ID) // also when the operation does not run
+	}
 	fail := func(err error) bulk.Result {
 		se := toSCIMError(err)
 		res.Status = se.Status
