@@ -228,8 +228,13 @@ func TestBulkVersion(t *testing.T) {
 	_, res = doBulk(t, c, bulkBody("",
 		fmt.Sprintf(`{"method":"PATCH","path":%q,"version":%q,%s}`, path, v1, deactivate),
 		fmt.Sprintf(`{"method":"DELETE","path":%q,"version":%q}`, path, v1),
+		// The organization's userNameChanges policy (Reject) applies as to a single PATCH.
+		fmt.Sprintf(`{"method":"PATCH","path":%q,"data":{%s,"Operations":[{"op":"replace","path":"userName","value":"renamed@example.com"}]}}`, path, patchSchema),
 	))
-	expectStatuses(t, res, "200", "412")
+	expectStatuses(t, res, "200", "412", "400")
+	if res[2].Response["scimType"] != "mutability" {
+		t.Fatalf("userName change in a bulk: %+v", res[2])
+	}
 	if res[0].Version == v1 || res[0].Version == "" || res[1].Location != loc {
 		t.Fatalf("entries: %+v (created as %s)", res, v1)
 	}
@@ -293,6 +298,14 @@ func TestBulkRateLimit(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(metrics.SCIMRateLimited.WithLabelValues(org.Name)) - before; got != 1 {
 		t.Fatalf("scim_rate_limited_total grew by %v, want 1", got)
+	}
+	// Each operation is counted as the request it stands for, and the bulk once.
+	for labels, want := range map[[3]string]float64{
+		{"Users", "POST", "201"}: burst - 1, {"Users", "POST", "429"}: 1, {"Bulk", "POST", "200"}: 1,
+	} {
+		if got := testutil.ToFloat64(metrics.SCIMRequests.WithLabelValues(org.Name, labels[0], labels[1], labels[2])); got != want {
+			t.Errorf("scim_requests_total%v = %v, want %v", labels, got, want)
+		}
 	}
 	// The bucket is empty: a single request is limited too.
 	c.Do(t, http.MethodGet, "/Users", nil).ExpectError(t, http.StatusTooManyRequests, "")
