@@ -62,6 +62,9 @@ type Config struct {
 	TrustedProxies []string
 	// MaxUserBodyBytes and MaxGroupBodyBytes bound SCIM request bodies.
 	MaxUserBodyBytes, MaxGroupBodyBytes int64
+	// MaxBulkOperations and MaxBulkBodyBytes bound a SCIM /Bulk request (0: the defaults).
+	MaxBulkOperations int
+	MaxBulkBodyBytes  int64
 	// TokenMaxAge is the token age past which Organizations warn (TokenFresh=False); 0 never.
 	TokenMaxAge time.Duration
 	// SCIMLog receives the SCIM server's request and audit logs (default: ctrl.Log).
@@ -255,6 +258,8 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		TrustedProxies:    cfg.TrustedProxies,
 		MaxUserBodyBytes:  cfg.MaxUserBodyBytes,
 		MaxGroupBodyBytes: cfg.MaxGroupBodyBytes,
+		MaxBulkOperations: cfg.MaxBulkOperations,
+		MaxBulkBodyBytes:  cfg.MaxBulkBodyBytes,
 		RateLimit:         cfg.RateLimit,
 		RateBurst:         cfg.RateBurst,
 		ActivityInterval:  cfg.ActivityInterval,

@@ -25,6 +25,8 @@ func managerFlags(fs *flag.FlagSet, cfg *app.Config, proxies *stringList) {
 	fs.Var(proxies, "trusted-proxies", "CIDRs of proxies (the ingress) whose X-Forwarded-* headers are trusted (meta.location's scheme, the client address in audit lines); repeatable")
 	fs.Int64Var(&cfg.MaxUserBodyBytes, "max-user-body-bytes", scim.DefaultMaxUserBodyBytes, "largest accepted /Users request body")
 	fs.Int64Var(&cfg.MaxGroupBodyBytes, "max-group-body-bytes", scim.DefaultMaxGroupBodyBytes, "largest accepted /Groups request body")
+	fs.IntVar(&cfg.MaxBulkOperations, "max-bulk-operations", scim.DefaultMaxBulkOperations, "most operations accepted in one SCIM /Bulk request (maxOperations)")
+	fs.Int64Var(&cfg.MaxBulkBodyBytes, "max-bulk-body-bytes", scim.DefaultMaxBulkBodyBytes, "largest accepted /Bulk request body (maxPayloadSize)")
 	fs.DurationVar(&cfg.TokenMaxAge, "token-max-age", 90*24*time.Hour, "SCIM token age past which an Organization warns (condition TokenFresh=False and an event); 0 disables")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", scim.DefaultRateLimit, "SCIM requests per second allowed per organization on each replica, sustained (0 disables); beyond it 429 with Retry-After")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", scim.DefaultRateBurst, "SCIM requests per organization allowed at once above the sustained rate")

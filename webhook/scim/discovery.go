@@ -18,7 +18,7 @@ func (s *Server) serviceProviderConfig(c *gin.Context) {
 		"schemas":          []string{schema.ServiceProviderConfigSchema},
 		"documentationUri": "https://github.com/rosterhq/roster#readme",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             s.bulkConfig(),
 		"filter":           map[string]any{"supported": true, "maxResults": maxPageSize},
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": true},

@@ -22,12 +22,11 @@ import (
 )
 
 var (
-	errNotFoundRoute      = scimerror.NotFound("no such SCIM endpoint; the base URL is /scim/v2/<organization>")
-	errMethodNotAllowed   = scimerror.New(http.StatusMethodNotAllowed, "", "method not allowed on this endpoint")
-	errMeNotImplemented   = scimerror.New(http.StatusNotImplemented, "", "/Me is not supported: the identity provider is not a user")
-	errBulkNotImplemented = scimerror.New(http.StatusNotImplemented, "", "bulk operations are not supported (see /ServiceProviderConfig)")
-	errUnauthorized       = scimerror.New(http.StatusUnauthorized, "", "a valid bearer token for this organization is required (Authorization: Bearer <token>)")
-	errMalformedAuth      = scimerror.New(http.StatusUnauthorized, "", "malformed Authorization header: expected \"Bearer <token>\"")
+	errNotFoundRoute    = scimerror.NotFound("no such SCIM endpoint; the base URL is /scim/v2/<organization>")
+	errMethodNotAllowed = scimerror.New(http.StatusMethodNotAllowed, "", "method not allowed on this endpoint")
+	errMeNotImplemented = scimerror.New(http.StatusNotImplemented, "", "/Me is not supported: the identity provider is not a user")
+	errUnauthorized     = scimerror.New(http.StatusUnauthorized, "", "a valid bearer token for this organization is required (Authorization: Bearer <token>)")
+	errMalformedAuth    = scimerror.New(http.StatusUnauthorized, "", "malformed Authorization header: expected \"Bearer <token>\"")
 )
 
 // orgKey is where authenticate leaves the request's Organization.

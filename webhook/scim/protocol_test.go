@@ -71,6 +71,7 @@ func TestMethods(t *testing.T) {
 		"/Groups/g-1":            {"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"},
 		"/ServiceProviderConfig": {"GET", "HEAD", "OPTIONS"},
 		"/Schemas/x":             {"GET", "HEAD", "OPTIONS"},
+		"/Bulk":                  {"POST", "OPTIONS"},
 	} {
 		r := c.Do(t, http.MethodOptions, path, nil).Expect(t, http.StatusNoContent)
 		got := allow(&r.Header)

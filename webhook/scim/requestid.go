@@ -24,7 +24,9 @@ func (s *Server) requestID() gin.HandlerFunc {
 		// Only the ingress's id is believed: a client choosing its id could pass its log lines
 		// off as another request's.
 		id := c.GetHeader(RequestIDHeader)
-		if !s.fromTrustedProxy(c) || !validRequestID(id) {
+		if op, ok := bulkOpOf(c.Request.Context()); ok {
+			id = bulkRequestID(op) // an operation of a bulk request (bulk.go)
+		} else if !s.fromTrustedProxy(c) || !validRequestID(id) {
 			id = newRequestID()
 		}
 		c.Set(requestIDKey, id)

@@ -127,6 +127,9 @@ func (s *Server) auditWrites() gin.HandlerFunc {
 		if v, ok := c.Get(orgKey); ok {
 			kv = append(kv, "namespace", v.(*rosterv1.Organization).Spec.Namespace)
 		}
+		if op, ok := bulkOpOf(c.Request.Context()); ok {
+			kv = append(kv, "bulkRequestId", op.parent, "bulkOperation", op.index)
+		}
 		if v, ok := c.Get(auditDetailKey); ok {
 			kv = append(kv, v.([]any)...)
 		}

@@ -49,6 +49,11 @@ type Options struct {
 	// MaxUserBodyBytes and MaxGroupBodyBytes bound request bodies (413 beyond).
 	MaxUserBodyBytes  int64
 	MaxGroupBodyBytes int64
+	// MaxBulkOperations and MaxBulkBodyBytes bound a /Bulk request (413 beyond); both are
+	// advertised in /ServiceProviderConfig. Each operation's data is bounded again by its
+	// route's limit.
+	MaxBulkOperations int
+	MaxBulkBodyBytes  int64
 	// RateLimit is the sustained requests/s allowed per organization (0 disables the limit);
 	// RateBurst the requests allowed at once. Beyond them: 429 with Retry-After.
 	RateLimit float64
@@ -93,6 +98,11 @@ const (
 	DefaultShutdownTimeout   = 15 * time.Second
 )
 
+// writeTimeout bounds a request from its headers to the end of its response: a response
+// written later is lost, which is why a bulk request stops starting operations well before it
+// (bulkTimeBudget).
+const writeTimeout = 60 * time.Second
+
 // Server is the SCIM server. It implements manager.Runnable.
 type Server struct {
 	opts     Options
@@ -125,6 +135,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxGroupBodyBytes <= 0 {
 		opts.MaxGroupBodyBytes = DefaultMaxGroupBodyBytes
+	}
+	if opts.MaxBulkOperations <= 0 {
+		opts.MaxBulkOperations = DefaultMaxBulkOperations
+	}
+	if opts.MaxBulkBodyBytes <= 0 {
+		opts.MaxBulkBodyBytes = DefaultMaxBulkBodyBytes
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -175,7 +191,7 @@ func (s *Server) Start(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
@@ -233,7 +249,10 @@ func (s *Server) routes() (http.Handler, error) {
 	getRoute(org, "/ResourceTypes", s.resourceTypes)
 	getRoute(org, "/ResourceTypes/:id", s.resourceTypeByID)
 	org.Any("/Me", func(c *gin.Context) { writeError(c, errMeNotImplemented) })
-	org.Any("/Bulk", func(c *gin.Context) { writeError(c, errBulkNotImplemented) })
+	// /Bulk has the org's middleware but the rate limit, which each of its operations meets
+	// as a request of its own (bulk.go).
+	r.POST("/scim/v2/:org/Bulk", s.auditWrites(), s.authenticate(), s.requireEnabled(), s.requireSCIMContentType(),
+		s.limitBody(s.opts.MaxBulkBodyBytes), s.bulk)
 	org.POST("/.search", s.limitBody(s.opts.MaxUserBodyBytes), search(s.searchAll))
 
 	users := org.Group("/Users", s.limitBody(s.opts.MaxUserBodyBytes))

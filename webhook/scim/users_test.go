@@ -364,7 +364,7 @@ func TestBadInput(t *testing.T) {
 func TestDiscoveryEndpoints(t *testing.T) {
 	c, _ := newOrgClient(t)
 	r := c.Do(t, http.MethodGet, "/ServiceProviderConfig", nil).Expect(t, http.StatusOK)
-	if r.Get("patch.supported") != true || r.Get("bulk.supported") != false || r.Get("filter.supported") != true || r.Get("etag.supported") != true {
+	if r.Get("patch.supported") != true || r.Get("bulk.supported") != true || r.Get("filter.supported") != true || r.Get("etag.supported") != true {
 		t.Fatalf("ServiceProviderConfig: %s", r.Raw)
 	}
 	if r.String("authenticationSchemes.0.type") != "oauthbearertoken" {
