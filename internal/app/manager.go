@@ -86,6 +86,9 @@ type Config struct {
 	// MemberSliceCapacity overrides the most members per OrgTeamMemberSlice (0: the API's
 	// MaxMembersPerSlice). Tests lower it to make multi-slice changes with few users.
 	MemberSliceCapacity int
+	// MemberSliceWriters is how many slice writes of one membership commit run at once (0:
+	// membership's default). The big-team benchmark compares 1 with the default.
+	MemberSliceWriters int
 	// StoreResyncInterval is how often every team's memberships are compared with the store
 	// (0: controllers.DefaultStoreResyncInterval; negative: never).
 	StoreResyncInterval time.Duration
@@ -241,7 +244,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		}
 	}
 	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient(),
-		Capacity: cfg.MemberSliceCapacity, SliceProgress: progress[2]}
+		Capacity: cfg.MemberSliceCapacity, SliceWriters: cfg.MemberSliceWriters, SliceProgress: progress[2]}
 	dir, err := directory.New(directory.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members,
 		Users: progress[0], Teams: progress[1], Slices: progress[2]})
 	if err != nil {

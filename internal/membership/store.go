@@ -42,6 +42,9 @@ type Store struct {
 	// SliceProgress says how far Cache has got with slices (cachewatch.Track); fences wait
 	// there for a team's watermark. Nil: every fence lists the slices from the apiserver.
 	SliceProgress *cachewatch.Progress
+	// SliceWriters is how many slice writes of one commit are in flight at once
+	// (writeParallelism when zero; 1 writes them one after the other).
+	SliceWriters int
 
 	mu     sync.Mutex
 	queues map[string]*queue // per team: changes waiting for a group commit
@@ -86,8 +89,9 @@ type Result struct {
 	// UnresolvedRecorded says whether the team's status listed unresolved members when the
 	// change was fenced (read from the apiserver, not the cache).
 	UnresolvedRecorded bool
-	// Last is the slice written last: once a cache shows it, it shows every earlier slice
-	// write of the change too (one watch, in order).
+	// Last is the slice written with the highest resourceVersion (slices are written in
+	// parallel): once a cache shows it, it shows every other slice write of the change too
+	// (one watch, in resourceVersion order).
 	Last client.Object
 	// Revised is the team after a precondition's revision bump (nil without one): the team's
 	// version changed with it.
@@ -417,36 +421,110 @@ func commitPlan(slices []rosterv1.OrgTeamMemberSlice, base Set, desires []Desire
 // the fence (an empty one, removed by DeleteEmpty).
 func isConflictOrGone(err error) bool { return apierrors.IsConflict(err) || apierrors.IsNotFound(err) }
 
+// writeParallelism is how many slice writes of one commit are in flight at once. A
+// 100,000-member PUT creates 50 slices of 2,000 members: one after the other they took
+// seconds, each waiting for the apiserver to decode, validate and store ~75 KB, while the
+// apiserver's other cores and etcd's pipeline sat idle.
+const writeParallelism = 8
+
 // write performs the writes, updates first (they carry resourceVersions and fail on conflict
-// before anything new exists), then creates; it returns the last slice written, the highest
-// resourceVersion written and the names of the slices written.
+// before anything new exists), then creates; within each kind the writes run in parallel
+// (writeParallelism). It returns the slice written with the highest resourceVersion, that
+// resourceVersion and the names of the slices written (every write that succeeded, also when
+// another failed: they are in the apiserver, and the caller's watermark must cover them).
 func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (last client.Object, high uint64, names []string, err error) {
 	now := time.Now()
 	note := func(sl *rosterv1.OrgTeamMemberSlice) {
-		if rv, err := strconv.ParseUint(sl.ResourceVersion, 10, 64); err == nil {
-			high = max(high, rv)
+		if rv, err := strconv.ParseUint(sl.ResourceVersion, 10, 64); err == nil && (rv > high || last == nil) {
+			high, last = max(high, rv), sl
 		}
-		last = sl
 		names = append(names, sl.Name)
 	}
-	for _, sl := range w.Update {
+	updates := make([]*rosterv1.OrgTeamMemberSlice, len(w.Update))
+	for i, sl := range w.Update {
 		rosterv1.StampLastModified(sl, now)
+		updates[i] = sl
+	}
+	done, err := s.writeAll(ctx, updates, func(ctx context.Context, sl *rosterv1.OrgTeamMemberSlice) error {
 		if err := s.Writer.Update(ctx, sl); err != nil {
-			return last, high, names, err
+			return err
 		}
 		metrics.SliceUpdates.Inc()
+		return nil
+	})
+	for _, sl := range done {
 		note(sl)
 	}
-	for _, members := range w.Create {
-		sl := NewSlice(team, members)
-		rosterv1.StampLastModified(sl, now)
+	if err != nil {
+		return last, high, names, err
+	}
+	creates := make([]*rosterv1.OrgTeamMemberSlice, len(w.Create))
+	for i, members := range w.Create {
+		creates[i] = NewSlice(team, members)
+		rosterv1.StampLastModified(creates[i], now)
+	}
+	done, err = s.writeAll(ctx, creates, func(ctx context.Context, sl *rosterv1.OrgTeamMemberSlice) error {
 		if err := s.Writer.Create(ctx, sl); err != nil {
-			return last, high, names, err
+			return err
 		}
 		metrics.SliceCreates.Inc()
+		return nil
+	})
+	for _, sl := range done {
 		note(sl)
 	}
-	return last, high, names, nil
+	return last, high, names, err
+}
+
+// writeAll runs write on every slice, writeParallelism at a time, and returns the slices
+// written (in their order) and the first error in that order. After an error no new write
+// starts; those in flight finish.
+func (s *Store) writeAll(ctx context.Context, sl []*rosterv1.OrgTeamMemberSlice, write func(context.Context, *rosterv1.OrgTeamMemberSlice) error) ([]*rosterv1.OrgTeamMemberSlice, error) {
+	errs := make([]error, len(sl))
+	started := make([]bool, len(sl))
+	var failed bool
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	n := s.SliceWriters
+	if n <= 0 {
+		n = writeParallelism
+	}
+	sem := make(chan struct{}, n)
+	for i := range sl {
+		sem <- struct{}{}
+		mu.Lock()
+		stop := failed
+		mu.Unlock()
+		if stop {
+			<-sem
+			break
+		}
+		started[i] = true
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := write(ctx, sl[i]); err != nil {
+				mu.Lock()
+				errs[i], failed = err, true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var done []*rosterv1.OrgTeamMemberSlice
+	var first error
+	for i := range sl {
+		switch {
+		case !started[i]:
+		case errs[i] != nil:
+			if first == nil {
+				first = errs[i]
+			}
+		default:
+			done = append(done, sl[i])
+		}
+	}
+	return done, first
 }
 
 // NewSlice returns a slice object for a team with the given members.

@@ -53,13 +53,17 @@ func (s *Server) requestLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		failed := len(c.Errors) > 0
+		if !failed && !s.opts.Log.V(1).Enabled() {
+			return // the line is debug-level: build its fields only when someone reads them
+		}
 		kv := []any{
 			"requestId", requestIDOf(c), "clientIP", c.ClientIP(),
 			"method", c.Request.Method, "path", c.Request.URL.Path, "route", c.FullPath(), "org", c.Param("org"),
 			"status", c.Writer.Status(), "duration", time.Since(start).String(),
 			"userAgent", c.Request.UserAgent(),
 		}
-		if len(c.Errors) > 0 {
+		if failed {
 			s.opts.Log.Error(c.Errors.Last().Err, "SCIM request failed", kv...)
 			return
 		}

@@ -113,6 +113,9 @@ func (s *Server) auditWrites() gin.HandlerFunc {
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
 
+		if !s.opts.Log.Enabled() {
+			return // the audit line is info-level: nothing to build when info is off
+		}
 		note := auditNote{op: strings.ToLower(c.Request.Method), resource: resourceKind(c.FullPath()), id: c.Param("id")}
 		v, noted := c.Get(auditKey)
 		if noted {

@@ -33,10 +33,21 @@ func (s *Server) getUser(c *gin.Context) {
 	s.writeUser(c, http.StatusOK, u)
 }
 
-// writeUser renders one user with its ETag.
+// writeUser renders one user with its ETag. Without attributes/excludedAttributes (every
+// POST, PUT and PATCH of Okta and Entra) the document is encoded in one pass
+// (document.MarshalUser), not built as a map, projected and encoded.
 func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
 	c.Header("ETag", document.ETag(directory.UserVersion(u)))
-	writeJSON(c, status, s.renderUser(c, u, s.userDoc(c, u)))
+	if attrs, excluded := projection(c); len(attrs) > 0 || len(excluded) > 0 {
+		writeJSON(c, status, s.renderUser(c, u, s.userDoc(c, u)))
+		return
+	}
+	body, err := document.MarshalUser(u, s.userMeta(c, u), s.groupsOf(c, u))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Data(status, ContentType, body)
 }
 
 // listUsers serves GET /Users and POST /Users/.search: filter, sort, page and project, all
@@ -270,10 +281,15 @@ func (s *Server) deleteUser(c *gin.Context) {
 
 // userDoc is the SCIM representation of an OrgUser, without groups.
 func (s *Server) userDoc(c *gin.Context, u *rosterv1.OrgUser) map[string]any {
-	return document.User(u, document.Meta{
+	return document.User(u, s.userMeta(c, u))
+}
+
+// userMeta is the meta attribute of a user.
+func (s *Server) userMeta(c *gin.Context, u *rosterv1.OrgUser) document.Meta {
+	return document.Meta{
 		ResourceType: "User", Location: s.resourceURL(c, "Users", u.Name), Version: directory.UserVersion(u),
 		Created: u.CreationTimestamp.Time, LastModified: directory.LastModified(u),
-	})
+	}
 }
 
 // renderUser adds the user's groups when the response includes them, then projects.
@@ -288,20 +304,25 @@ func (s *Server) renderUser(c *gin.Context, u *rosterv1.OrgUser, doc map[string]
 // addGroups sets the read-only "groups" attribute: the SCIM-managed teams the user is in,
 // found through the slice member index.
 func (s *Server) addGroups(c *gin.Context, u *rosterv1.OrgUser, doc map[string]any) {
+	if groups := s.groupsOf(c, u); len(groups) > 0 {
+		doc["groups"] = groups
+	}
+}
+
+// groupsOf is the value of a user's "groups" attribute (nil when it is in no SCIM team).
+func (s *Server) groupsOf(c *gin.Context, u *rosterv1.OrgUser) []any {
 	teams, err := s.dir.TeamsWithMember(c.Request.Context(), u.Namespace, u.Name)
 	if err != nil || len(teams) == 0 {
-		return
+		return nil
 	}
 	directory.SortByDisplayName(teams)
-	groups := make([]any, 0, len(teams))
+	var groups []any
 	for _, t := range directory.SCIMTeams(teams) {
 		groups = append(groups, map[string]any{
 			"value": t.Name, "$ref": s.resourceURL(c, "Groups", t.Name), "display": t.Spec.DisplayName, "type": "direct",
 		})
 	}
-	if len(groups) > 0 {
-		doc["groups"] = groups
-	}
+	return groups
 }
 
 // mentionsGroups reports whether a filter refers to the groups attribute.
