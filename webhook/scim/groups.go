@@ -188,7 +188,10 @@ func (s *Server) searchGroups(c *gin.Context, p listParams) (total int, page []l
 		mf.listing, mf.walked = listing, func() { s.memberWalks.Add(1) }
 		match = mf.match
 	}
-	byFirstMember := strings.HasPrefix(strings.ToLower(p.SortBy), "members")
+	byFirstMember := false
+	if r, ok := schema.Group.Lookup(p.SortBy); ok && p.SortBy != "" {
+		byFirstMember = r.Name == "members"
+	}
 	total, sel, err := selectPage(p, schema.Group, directory.SCIMTeams(teams),
 		func(t *rosterv1.OrgTeam) (map[string]any, error) {
 			l, err := listing(t)
