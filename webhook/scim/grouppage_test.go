@@ -287,6 +287,7 @@ func TestMemberFiltersUseTheIndexes(t *testing.T) {
 	}{
 		{`members.value eq "` + x + `"`, []string{all, half}, 2},
 		{`members eq "` + y + `"`, []string{all, few}, 2},
+		{`members.value eq "` + strings.ToUpper(x) + `"`, []string{all, half}, 2}, // caseExact is false
 		{`members[value eq "` + y + `"]`, []string{all, few}, 2},
 		{`members pr`, []string{all, half, few}, teams},
 		{`not (members pr)`, []string{empty}, teams},

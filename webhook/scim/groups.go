@@ -14,6 +14,7 @@ import (
 	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/patch"
@@ -274,7 +275,8 @@ func (s *Server) candidateTeams(c *gin.Context, f filter.Expr) ([]rosterv1.OrgTe
 			}
 			return []rosterv1.OrgTeam{*t}, nil
 		case "members.value", "members":
-			return s.dir.TeamsWithMember(ctx, ns, value)
+			// Member ids are object names, lowercase; members.value compares ignoring case.
+			return s.dir.TeamsWithMember(ctx, ns, naming.Fold(value))
 		}
 	}
 	return s.dir.Teams(ctx, ns, nil)

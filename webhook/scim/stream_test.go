@@ -54,7 +54,7 @@ func fakeListing(name string, n, capacity int, mess bool) (membership.Listing, [
 	}
 	if mess && len(sl) > 1 {
 		sl[1].Spec.Members = append(sl[1].Spec.Members, sl[0].Spec.Members[0]) // listed twice
-		slices.Reverse(sl[0].Spec.Members)                                       // unsorted
+		slices.Reverse(sl[0].Spec.Members)                                     // unsorted
 	}
 	slices.Reverse(sl) // the cache's order is not the members' order
 	return membership.NewListing(team, sl), sl
