@@ -327,6 +327,23 @@ func TestMemberFiltersUseTheIndexes(t *testing.T) {
 		})
 	}
 
+	// sortBy=members sorts by each team's first member id, teams without members last
+	// (first when descending).
+	order := func(sortOrder string) []string {
+		r := s.c.Do(t, http.MethodGet, "/Groups?excludedAttributes=members&sortBy=members.value&sortOrder="+sortOrder, nil).Expect(t, http.StatusOK)
+		var got []string
+		for _, g := range r.Get("Resources").([]any) {
+			got = append(got, g.(map[string]any)["id"].(string))
+		}
+		return got
+	}
+	if got := order("ascending"); len(got) != teams || got[2] != few || got[3] != empty {
+		t.Fatalf("sortBy=members ascending: %v (All %s, Half %s, Few %s, Empty %s)", got, all, half, few, empty)
+	}
+	if got := order("descending"); len(got) != teams || got[0] != empty || got[1] != few {
+		t.Fatalf("sortBy=members descending: %v (All %s, Half %s, Few %s, Empty %s)", got, all, half, few, empty)
+	}
+
 	// A condition the indexes cannot answer reads the members, one team at a time, and is
 	// still right.
 	before := scim.MemberWalks(s.srv)
