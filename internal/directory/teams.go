@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -63,20 +64,15 @@ func (d *Directory) Teams(ctx context.Context, namespace string, fields client.M
 
 // TeamsWithMember returns the teams whose slices list a user, through the slice member index.
 func (d *Directory) TeamsWithMember(ctx context.Context, namespace, userID string) ([]rosterv1.OrgTeam, error) {
-	var sl rosterv1.OrgTeamMemberSliceList
-	if err := d.list(ctx, namespace, &sl, client.MatchingFields{index.SliceMember: userID}); err != nil {
+	names, err := d.TeamNamesWithMember(ctx, namespace, userID)
+	if err != nil {
 		return nil, err
 	}
 	d.awaitOwnWrites(ctx, namespace, kindTeam)
-	seen := map[string]bool{}
 	var out []rosterv1.OrgTeam
-	for _, x := range sl.Items {
-		if seen[x.Spec.Team] {
-			continue
-		}
-		seen[x.Spec.Team] = true
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		var t rosterv1.OrgTeam
-		err := d.client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: x.Spec.Team}, &t)
+		err := d.client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &t)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -86,6 +82,32 @@ func (d *Directory) TeamsWithMember(ctx context.Context, namespace, userID strin
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// TeamNamesWithMember returns the names of the teams whose slices list a user: one lookup in
+// the slice member index, no team and no member list is read. Member filters decide with it.
+func (d *Directory) TeamNamesWithMember(ctx context.Context, namespace, userID string) (map[string]bool, error) {
+	var sl rosterv1.OrgTeamMemberSliceList
+	if err := d.list(ctx, namespace, &sl, client.MatchingFields{index.SliceMember: userID}); err != nil {
+		return nil, err
+	}
+	names := make(map[string]bool, len(sl.Items))
+	for i := range sl.Items {
+		names[sl.Items[i].Spec.Team] = true
+	}
+	return names, nil
+}
+
+// Listing returns a team's view with its member slices from the cache (one lookup in the
+// slice team index; the member lists are shared, not copied): its member count and members
+// are read from it without building a list of them.
+func (d *Directory) Listing(ctx context.Context, t *rosterv1.OrgTeam) (membership.Listing, error) {
+	d.awaitOwnWrites(ctx, t.Namespace, kindSlice)
+	sl, err := d.members.Slices(ctx, t)
+	if err != nil {
+		return membership.Listing{}, err
+	}
+	return membership.NewListing(t, sl), nil
 }
 
 // View returns a team as SCIM sees it (version and last-modified time cover its members),

@@ -1,6 +1,8 @@
 package scim
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/patch"
@@ -29,13 +32,13 @@ func (s *Server) groupRoutes(g *gin.RouterGroup) {
 	g.DELETE("/:id", s.deleteGroup)
 }
 
-// memberRef is one member in a Group response. A typed struct, not a map: a team can have
-// 100,000 of them.
-type memberRef struct {
-	Value string `json:"value"`
-	Ref   string `json:"$ref"`
-	Type  string `json:"type"`
-}
+// defaultMemberBudget is the most member refs a /Groups list page carries when members are
+// shown: the page ends before the team that would pass it (but always holds one team, so that
+// paging never stalls on a huge team), and itemsPerPage says how many teams it holds. RFC
+// 7644 §3.4.2.4 lets a page hold fewer resources than count; a client paging by startIndex
+// still reaches every team. It bounds a page at about 1 MiB of member refs whatever the
+// teams' sizes; it is advertised nowhere.
+const defaultMemberBudget = 10000
 
 // groupDoc is the SCIM representation of a team view without its members.
 func (s *Server) groupDoc(c *gin.Context, v membership.View) map[string]any {
@@ -43,20 +46,6 @@ func (s *Server) groupDoc(c *gin.Context, v membership.View) map[string]any {
 		ResourceType: "Group", Location: s.resourceURL(c, "Groups", v.Team.Name), Version: v.Version,
 		Created: v.Team.CreationTimestamp.Time, LastModified: v.LastModified,
 	})
-}
-
-// memberRefs lists a team's members from its slices in the cache.
-func (s *Server) memberRefs(c *gin.Context, t *rosterv1.OrgTeam) ([]memberRef, error) {
-	ids, err := s.dir.Members(c.Request.Context(), t)
-	if err != nil {
-		return nil, err
-	}
-	base := s.baseURL(c) + "/scim/v2/" + c.Param("org") + "/Users/"
-	out := make([]memberRef, len(ids))
-	for i, id := range ids {
-		out[i] = memberRef{Value: id, Ref: base + id, Type: "User"}
-	}
-	return out, nil
 }
 
 // wantsMembers reports whether the response must list members. Reading a group without them
@@ -89,41 +78,45 @@ func wantsAttribute(name string, attributes, excluded []string) bool {
 	return false
 }
 
-// renderGroup projects the group document and attaches members when asked for.
-func (s *Server) renderGroup(c *gin.Context, v membership.View, attributes, excluded []string) (map[string]any, error) {
-	doc := schema.Project(schema.Group, s.groupDoc(c, v), attributes, excluded)
-	if wantsMembers(attributes, excluded) {
-		refs, err := s.memberRefs(c, v.Team)
-		if err != nil {
-			return nil, err
-		}
-		if len(refs) > 0 { // an empty multi-valued attribute is left out (RFC 7643 §2.5)
-			doc["members"] = refs
-		}
+// groupItem encodes a group for a response: its document as the request's attributes project
+// it, and, when members are shown, the team's slices to stream them from (stream.go). No list
+// of the members is built.
+func (s *Server) groupItem(c *gin.Context, l membership.Listing, attributes, excluded []string) (listItem, error) {
+	doc := schema.Project(schema.Group, s.groupDoc(c, l.View), attributes, excluded)
+	head, err := json.Marshal(doc)
+	if err != nil {
+		return listItem{}, err
 	}
-	return doc, nil
+	item := listItem{head: head}
+	// An empty multi-valued attribute is left out (RFC 7643 §2.5).
+	if wantsMembers(attributes, excluded) && l.Count() > 0 {
+		item.members = &l
+		item.userRef = escaped(s.baseURL(c) + "/scim/v2/" + c.Param("org") + "/Users/")
+	}
+	return item, nil
 }
 
 // writeGroup renders one group (as the request's attributes ask) with its ETag.
 func (s *Server) writeGroup(c *gin.Context, status int, t *rosterv1.OrgTeam) {
-	v, err := s.dir.View(c.Request.Context(), t)
+	l, err := s.dir.Listing(c.Request.Context(), t)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	s.writeView(c, status, v)
+	s.writeListing(c, status, l)
 }
 
-// writeView renders a team view with its ETag.
-func (s *Server) writeView(c *gin.Context, status int, v membership.View) {
+// writeListing streams a team with its ETag. The version comes from the same read of the
+// slices as the members, so the ETag describes exactly the body.
+func (s *Server) writeListing(c *gin.Context, status int, l membership.Listing) {
 	attrs, excluded := projection(c)
-	doc, err := s.renderGroup(c, v, attrs, excluded)
+	item, err := s.groupItem(c, l, attrs, excluded)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	c.Header("ETag", document.ETag(v.Version))
-	writeJSON(c, status, doc)
+	c.Header("ETag", document.ETag(l.Version))
+	writeResource(c, status, item)
 }
 
 // getGroup serves GET /Groups/{id}.
@@ -134,15 +127,15 @@ func (s *Server) getGroup(c *gin.Context) {
 		writeError(c, groupErr(err, c.Param("id")))
 		return
 	}
-	v, err := s.dir.View(ctx, t)
+	l, err := s.dir.Listing(ctx, t)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	if notModified(c, v.Version) {
+	if notModified(c, l.Version) {
 		return
 	}
-	s.writeView(c, http.StatusOK, v)
+	s.writeListing(c, http.StatusOK, l)
 }
 
 // listGroups serves GET /Groups and POST /Groups/.search.
@@ -157,56 +150,105 @@ func (s *Server) listGroups(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	writeList(c, total, p.StartIndex, page)
+	writeListPage(c, listPage{Total: total, StartIndex: p.StartIndex, Items: page})
 }
 
 // searchGroups returns the number of groups p selects and the page of them it asks for.
-func (s *Server) searchGroups(c *gin.Context, p listParams) (total int, page []map[string]any, err error) {
+//
+// Each team's slices are read once (one lookup in the slice team index, shared with the
+// cache) and serve its version, its member count and its members. Member conditions of the
+// filter are decided from the slice member index and the counts (memberFilter); sortBy on
+// members sorts by each team's first member id (RFC 7644 §3.4.2.3: a multi-valued attribute
+// sorts by its primary value, else its first; members have no primary), read from the slices
+// without listing the rest.
+func (s *Server) searchGroups(c *gin.Context, p listParams) (total int, page []listItem, err error) {
+	ctx, ns := c.Request.Context(), orgOf(c).Spec.Namespace
 	teams, err := s.candidateTeams(c, p.Filter)
 	if err != nil {
 		return 0, nil, err
 	}
-	needMembers := mentionsMembers(p.Filter) || strings.HasPrefix(strings.ToLower(p.SortBy), "members")
-	// A filtered team's view is built for the filter and reused for the page.
-	views := map[string]membership.View{}
-	viewOf := func(t *rosterv1.OrgTeam) (membership.View, error) {
-		if v, ok := views[t.Name]; ok {
-			return v, nil
+	listings := map[string]membership.Listing{}
+	listing := func(t *rosterv1.OrgTeam) (membership.Listing, error) {
+		if l, ok := listings[t.Name]; ok {
+			return l, nil
 		}
-		v, err := s.dir.View(c.Request.Context(), t)
+		l, err := s.dir.Listing(ctx, t)
 		if err == nil {
-			views[t.Name] = v
+			listings[t.Name] = l
 		}
-		return v, err
+		return l, err
 	}
-	return selectPage(p, schema.Group, directory.SCIMTeams(teams),
-		func(t *rosterv1.OrgTeam) (map[string]any, error) {
-			v, err := viewOf(t)
-			if err != nil {
-				return nil, err
-			}
-			doc := s.groupDoc(c, v)
-			if !needMembers {
-				return doc, nil
-			}
-			refs, err := s.memberRefs(c, t)
-			if err != nil {
-				return nil, err
-			}
-			ms := make([]any, len(refs))
-			for j, r := range refs {
-				ms[j] = map[string]any{"value": r.Value, "type": r.Type}
-			}
-			doc["members"] = ms
-			return doc, nil
-		},
-		func(t *rosterv1.OrgTeam, _ map[string]any) (map[string]any, error) {
-			v, err := viewOf(t)
-			if err != nil {
-				return nil, err
-			}
-			return s.renderGroup(c, v, p.Attributes, p.Excluded)
+	var match func(*rosterv1.OrgTeam, map[string]any) (bool, error)
+	if mentionsMembers(p.Filter) {
+		mf, err := newMemberFilter(ctx, p.Filter, func(ctx context.Context, id string) (map[string]bool, error) {
+			return s.dir.TeamNamesWithMember(ctx, ns, id)
 		})
+		if err != nil {
+			return 0, nil, err
+		}
+		mf.listing, mf.walked = listing, func() { s.memberWalks.Add(1) }
+		match = mf.match
+	}
+	byFirstMember := false
+	if r, ok := schema.Group.Lookup(p.SortBy); ok && p.SortBy != "" {
+		byFirstMember = r.Name == "members"
+	}
+	total, sel, err := selectPage(p, schema.Group, directory.SCIMTeams(teams),
+		func(t *rosterv1.OrgTeam) (map[string]any, error) {
+			l, err := listing(t)
+			if err != nil {
+				return nil, err
+			}
+			doc := s.groupDoc(c, l.View)
+			if byFirstMember {
+				l.Each(func(id string) bool {
+					doc["members"] = []any{map[string]any{"value": id, "type": "User"}}
+					return false
+				})
+			}
+			return doc, nil
+		}, match)
+	if err != nil {
+		return 0, nil, err
+	}
+	page, err = s.groupPage(p, sel, listing, func(l membership.Listing) (listItem, error) {
+		return s.groupItem(c, l, p.Attributes, p.Excluded)
+	})
+	return total, page, err
+}
+
+// groupPage encodes the selected teams of a page, up to the member budget when members are
+// shown (defaultMemberBudget). Member counts come from the slices, before anything is
+// rendered.
+func (s *Server) groupPage(p listParams, sel []listed[*rosterv1.OrgTeam],
+	listing func(*rosterv1.OrgTeam) (membership.Listing, error), render func(membership.Listing) (listItem, error),
+) ([]listItem, error) {
+	budget := s.memberBudget
+	if budget <= 0 {
+		budget = defaultMemberBudget
+	}
+	withMembers := wantsMembers(p.Attributes, p.Excluded)
+	items := make([]listItem, 0, len(sel))
+	used := 0
+	for _, e := range sel {
+		l, err := listing(e.obj)
+		if err != nil {
+			return nil, err
+		}
+		if withMembers {
+			n := l.Count()
+			if len(items) > 0 && used+n > budget {
+				break // the rest is for the next page
+			}
+			used += n
+		}
+		item, err := render(l)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, item)
+	}
+	return items, nil
 }
 
 // mentionsMembers reports whether a filter refers to the members attribute.
@@ -233,7 +275,8 @@ func (s *Server) candidateTeams(c *gin.Context, f filter.Expr) ([]rosterv1.OrgTe
 			}
 			return []rosterv1.OrgTeam{*t}, nil
 		case "members.value", "members":
-			return s.dir.TeamsWithMember(ctx, ns, value)
+			// Member ids are object names, lowercase; members.value compares ignoring case.
+			return s.dir.TeamsWithMember(ctx, ns, naming.Fold(value))
 		}
 	}
 	return s.dir.Teams(ctx, ns, nil)

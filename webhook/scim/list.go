@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -123,43 +122,27 @@ func (p listParams) page(n int) (from, to int) {
 	return from, to
 }
 
-// listResponse is the RFC 7644 §3.4.2 ListResponse. Paging fields are JSON numbers.
-type listResponse struct {
-	Schemas      []string         `json:"schemas"`
-	TotalResults int              `json:"totalResults"`
-	StartIndex   int              `json:"startIndex"`
-	ItemsPerPage int              `json:"itemsPerPage"`
-	Resources    []map[string]any `json:"Resources"`
-}
-
-func writeList(c *gin.Context, total, startIndex int, resources []map[string]any) {
-	if resources == nil {
-		resources = []map[string]any{}
-	}
-	writeJSON(c, http.StatusOK, listResponse{
-		Schemas:      []string{schema.ListResponseSchema},
-		TotalResults: total,
-		StartIndex:   startIndex,
-		ItemsPerPage: len(resources),
-		Resources:    resources,
-	})
-}
-
 // listed is an object of a list request, with its document once a filter or sort built it.
 type listed[T client.Object] struct {
 	obj T
 	doc map[string]any
 }
 
-// selectPage is the list pipeline shared by /Users and /Groups: drop terminating objects,
-// build documents only when a filter or sort needs them, filter, order, page, render.
+// selectPage is the selection of the list pipeline shared by /Users and /Groups: drop
+// terminating objects, build documents only when a filter or sort needs them, filter, order,
+// page. It returns the number of resources selected and the page's objects in order (with
+// their documents when a filter or sort built them); the caller renders them (stream.go).
+// match decides the filter for an object (nil: filter.Match on its document).
 //
 // The default order is creation time (seconds), then object name: one total order, so an
 // identity provider walking pages with startIndex sees each resource once, and resources
 // created later sort after those of earlier seconds.
 func selectPage[T client.Object](p listParams, rt schema.ResourceType, objs []T,
-	doc func(T) (map[string]any, error), render func(T, map[string]any) (map[string]any, error),
-) (total int, page []map[string]any, err error) {
+	doc func(T) (map[string]any, error), match func(T, map[string]any) (bool, error),
+) (total int, page []listed[T], err error) {
+	if match == nil {
+		match = func(_ T, d map[string]any) (bool, error) { return filter.Match(rt, p.Filter, d), nil }
+	}
 	entries := make([]listed[T], 0, len(objs))
 	for _, o := range objs {
 		if o.GetDeletionTimestamp() != nil {
@@ -170,8 +153,14 @@ func selectPage[T client.Object](p listParams, rt schema.ResourceType, objs []T,
 			if e.doc, err = doc(o); err != nil {
 				return 0, nil, err
 			}
-			if p.Filter != nil && !filter.Match(rt, p.Filter, e.doc) {
-				continue
+			if p.Filter != nil {
+				ok, err := match(o, e.doc)
+				if err != nil {
+					return 0, nil, err
+				}
+				if !ok {
+					continue
+				}
 			}
 		}
 		entries = append(entries, e)
@@ -189,13 +178,5 @@ func selectPage[T client.Object](p listParams, rt schema.ResourceType, objs []T,
 		return entries[i].obj.GetName() < entries[j].obj.GetName()
 	})
 	from, to := p.page(len(entries))
-	page = make([]map[string]any, 0, to-from)
-	for _, e := range entries[from:to] {
-		out, err := render(e.obj, e.doc)
-		if err != nil {
-			return 0, nil, err
-		}
-		page = append(page, out)
-	}
-	return len(entries), page, nil
+	return len(entries), entries[from:to], nil
 }

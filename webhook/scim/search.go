@@ -137,7 +137,7 @@ func (s *Server) searchAll(c *gin.Context) {
 		n = maxPageSize
 	}
 	var users, groups int
-	var page, gpage []map[string]any
+	var page, gpage []listItem
 	if up, ok := p.restrictTo(schema.User); ok {
 		up.Count = n
 		if users, page, err = s.searchUsers(c, up); err != nil {
@@ -153,7 +153,7 @@ func (s *Server) searchAll(c *gin.Context) {
 			return
 		}
 	}
-	writeList(c, users+groups, p.StartIndex, append(page, gpage...))
+	writeListPage(c, listPage{Total: users + groups, StartIndex: p.StartIndex, Items: append(page, gpage...)})
 }
 
 // restrictTo returns the parameters for the resources of rt in a base-URL search, and false

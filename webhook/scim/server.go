@@ -118,6 +118,12 @@ type Server struct {
 	draining atomic.Bool
 	// activity feeds the organizations' status.lastRequestTime (activity.go).
 	activity activity
+	// memberBudget is the most member refs of a /Groups list page (0: defaultMemberBudget);
+	// tests lower it.
+	memberBudget int
+	// memberWalks counts the teams whose members a filter condition read one by one (tests
+	// check that index-decided conditions read none).
+	memberWalks atomic.Int64
 }
 
 var (

@@ -63,11 +63,11 @@ func (s *Server) listUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	writeList(c, total, p.StartIndex, page)
+	writeListPage(c, listPage{Total: total, StartIndex: p.StartIndex, Items: page})
 }
 
 // searchUsers returns the number of users p selects and the page of them it asks for.
-func (s *Server) searchUsers(c *gin.Context, p listParams) (total int, page []map[string]any, err error) {
+func (s *Server) searchUsers(c *gin.Context, p listParams) (total int, page []listItem, err error) {
 	users, err := s.candidateUsers(c, p.Filter)
 	if err != nil {
 		return 0, nil, err
@@ -77,20 +77,26 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (total int, page []ma
 		objs[i] = &users[i]
 	}
 	withGroups := mentionsGroups(p.Filter)
-	return selectPage(p, schema.User, objs,
+	total, sel, err := selectPage(p, schema.User, objs,
 		func(u *rosterv1.OrgUser) (map[string]any, error) {
 			doc := s.userDoc(c, u)
 			if withGroups {
 				s.addGroups(c, u, doc)
 			}
 			return doc, nil
-		},
-		func(u *rosterv1.OrgUser, doc map[string]any) (map[string]any, error) {
-			if doc == nil {
-				doc = s.userDoc(c, u)
-			}
-			return s.renderUser(c, u, doc), nil
-		})
+		}, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	docs := make([]map[string]any, len(sel))
+	for i, e := range sel {
+		if e.doc == nil {
+			e.doc = s.userDoc(c, e.obj)
+		}
+		docs[i] = s.renderUser(c, e.obj, e.doc)
+	}
+	page, err = mapItems(docs)
+	return total, page, err
 }
 
 // candidateUsers returns the users a filter can match, using an index when the filter has an

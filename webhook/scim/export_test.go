@@ -1,0 +1,8 @@
+package scim
+
+// SetMemberBudget sets the most member refs of s's /Groups list pages (defaultMemberBudget),
+// so that tests reach it with few users.
+func SetMemberBudget(s *Server, n int) { s.memberBudget = n }
+
+// MemberWalks is how many times a filter condition of s read a team's members one by one.
+func MemberWalks(s *Server) int64 { return s.memberWalks.Load() }

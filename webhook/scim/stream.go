@@ -1,0 +1,201 @@
+package scim
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/scim/schema"
+)
+
+// A response is streamed: written to the connection as it is encoded, never built whole, so a
+// list page or a 100,000-member group costs a small buffer, not the size of the body.
+//
+// Failures cannot change the status once its first byte is out, so everything that can fail
+// happens before it: a list selects its page, reads each resource (for a group its view and
+// the slices its members are in, shared with the cache), and encodes each resource's
+// document without its members, all before the status line. What is left after it — copying
+// encoded bytes, and member ids straight from the slices — cannot fail but for the
+// connection, and a broken connection has no status to change. (Rendering each resource into
+// a buffer instead would cost the whole of a 100,000-member group in memory.)
+
+// streamBuffer is the write buffer of a streamed response.
+const streamBuffer = 32 << 10
+
+// listItem is one resource of a response, ready to write: its document encoded without
+// members, and for a group whose members are shown, where they stream from.
+type listItem struct {
+	head    []byte              // a JSON object
+	members *membership.Listing // nil: no members attribute
+	userRef string              // JSON-escaped $ref of a member, up to its id
+}
+
+// listPage is a ListResponse (RFC 7644 §3.4.2) to stream.
+type listPage struct {
+	Total      int
+	StartIndex int
+	Items      []listItem
+	// After holds fields written after Resources (a later cursor for the next page): they
+	// are encoded before the response starts, like every resource.
+	After map[string]any
+}
+
+// mapItems encodes documents as list items.
+func mapItems(docs []map[string]any) ([]listItem, error) {
+	items := make([]listItem, len(docs))
+	for i, d := range docs {
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		items[i] = listItem{head: b}
+	}
+	return items, nil
+}
+
+// writeList answers a list of documents (discovery endpoints) as a ListResponse.
+func writeList(c *gin.Context, total, startIndex int, docs []map[string]any) {
+	items, err := mapItems(docs)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeListPage(c, listPage{Total: total, StartIndex: startIndex, Items: items})
+}
+
+// writeListPage streams a ListResponse with status 200 and returns how many resources it
+// wrote: all of page.Items unless the connection broke. itemsPerPage is the number of
+// resources in the page (RFC 7644 allows fewer than count: see groupPage's member budget).
+func writeListPage(c *gin.Context, page listPage) (written int) {
+	var after []byte
+	if len(page.After) > 0 {
+		b, err := json.Marshal(page.After)
+		if err != nil {
+			writeError(c, err)
+			return 0
+		}
+		after = b
+	}
+	w := startStream(c, http.StatusOK)
+	w.WriteString(`{"schemas":["` + schema.ListResponseSchema + `"],"totalResults":`)
+	w.WriteString(strconv.Itoa(page.Total))
+	w.WriteString(`,"startIndex":`)
+	w.WriteString(strconv.Itoa(page.StartIndex))
+	w.WriteString(`,"itemsPerPage":`)
+	w.WriteString(strconv.Itoa(len(page.Items)))
+	w.WriteString(`,"Resources":[`)
+	for i := range page.Items {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		if writeItem(w, &page.Items[i]) != nil {
+			return i
+		}
+		written = i + 1
+	}
+	w.WriteByte(']')
+	if len(after) > 2 { // the After object's fields, spliced into the response object
+		w.WriteByte(',')
+		w.Write(after[1 : len(after)-1])
+	}
+	w.WriteByte('}')
+	if w.Flush() != nil {
+		return 0
+	}
+	return written
+}
+
+// writeResource streams one resource with the given status.
+func writeResource(c *gin.Context, status int, item listItem) {
+	w := startStream(c, status)
+	if writeItem(w, &item) == nil {
+		_ = w.Flush() // a failed write has no status left to change
+	}
+}
+
+// startStream sends the status and headers and returns the buffered body writer.
+func startStream(c *gin.Context, status int) *bufio.Writer {
+	c.Header("Content-Type", ContentType)
+	c.Status(status)
+	return bufio.NewWriterSize(c.Writer, streamBuffer)
+}
+
+// writeItem writes one resource: its head, with the members attribute spliced in before the
+// closing brace, one member at a time.
+func writeItem(w *bufio.Writer, item *listItem) error {
+	if item.members == nil {
+		_, err := w.Write(item.head)
+		return err
+	}
+	head := item.head[:len(item.head)-1] // without "}"
+	w.Write(head)
+	if len(head) > 1 { // not "{": after other fields
+		w.WriteByte(',')
+	}
+	w.WriteString(`"members":[`)
+	first := true
+	var err error
+	item.members.Each(func(id string) bool {
+		if !first {
+			w.WriteByte(',')
+		}
+		first = false
+		w.WriteString(`{"value":`)
+		writeString(w, id)
+		w.WriteString(`,"$ref":"`)
+		w.WriteString(item.userRef)
+		writeRaw(w, id)
+		w.WriteString(`","type":"User"}`)
+		// bufio keeps the first error and fails every later write: stop at it.
+		_, err = w.Write(nil)
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	_, err = w.WriteString("]}")
+	return err
+}
+
+// writeString writes s as a JSON string.
+func writeString(w *bufio.Writer, s string) {
+	w.WriteByte('"')
+	writeRaw(w, s)
+	w.WriteByte('"')
+}
+
+// writeRaw writes s escaped for the inside of a JSON string. Member ids are object names
+// (lowercase letters, digits, '-', '.'), which need no escaping: the fast path copies them.
+func writeRaw(w *bufio.Writer, s string) {
+	if plain(s) {
+		w.WriteString(s)
+		return
+	}
+	b, _ := json.Marshal(s) // a string always encodes
+	w.Write(b[1 : len(b)-1])
+}
+
+// plain reports whether s needs no escaping in a JSON string (as encoding/json escapes,
+// including its HTML-safe escapes).
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case ch < 0x20, ch >= 0x80, ch == '"', ch == '\\', ch == '<', ch == '>', ch == '&':
+			return false
+		}
+	}
+	return true
+}
+
+// escaped returns s escaped for the inside of a JSON string.
+func escaped(s string) string {
+	if plain(s) {
+		return s
+	}
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
+}
