@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -28,7 +29,9 @@ type managerProc struct {
 	cmd        *exec.Cmd
 	scimURL    string
 	metricsURL string
-	exited     chan struct{}
+	// pprofURL is the manager's /debug/pprof ("" unless -heap-profile asked for it).
+	pprofURL string
+	exited   chan struct{}
 }
 
 // rosterBinary returns the roster binary to run: -roster-bin as given, or built from
@@ -80,14 +83,14 @@ func (b *bench) startManager(ctx context.Context, env *envtest.Environment) (*ma
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
 	}
 	scimAddr, metricsAddr, probeAddr := ports[0], ports[1], ports[2]
-	cmd := exec.Command(bin, "manager",
+	args := []string{"manager",
 		"--kubeconfig", kubeconfig,
-		"--identity-store", "sqlite://"+filepath.Join(dir, "roster.db"),
+		"--identity-store", "sqlite://" + filepath.Join(dir, "roster.db"),
 		"--scim-bind-address", scimAddr,
 		"--metrics-bind-address", metricsAddr, "--metrics-insecure",
 		"--health-probe-bind-address", probeAddr,
@@ -97,7 +100,13 @@ func (b *bench) startManager(ctx context.Context, env *envtest.Environment) (*ma
 		"--rate-limit", "0",
 		"--shutdown-drain-delay", "0",
 		"--zap-log-level", "error",
-	)
+	}
+	pprofURL := ""
+	if b.cfg.heapProfile != "" { // a flag older rosters do not have
+		args = append(args, "--pprof-bind-address", ports[3])
+		pprofURL = "http://" + ports[3] + "/debug/pprof"
+	}
+	cmd := exec.Command(bin, args...)
 	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {
 		return nil, err
@@ -106,7 +115,7 @@ func (b *bench) startManager(ctx context.Context, env *envtest.Environment) (*ma
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	m := &managerProc{cmd: cmd, scimURL: "http://" + scimAddr, metricsURL: "http://" + metricsAddr + "/metrics", exited: make(chan struct{})}
+	m := &managerProc{cmd: cmd, scimURL: "http://" + scimAddr, metricsURL: "http://" + metricsAddr + "/metrics", pprofURL: pprofURL, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(m.exited) }()
 	b.cleanups = append(b.cleanups, func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -253,3 +262,24 @@ func (m *managerProc) during(f func() error) (phaseMemory, error) {
 }
 
 func mib(bytes float64) string { return fmt.Sprintf("%.0f MiB", bytes/(1<<20)) }
+
+// saveHeapProfile writes the manager's heap profile (after a GC) to file.
+func (m *managerProc) saveHeapProfile(file string) error {
+	resp, err := http.Get(m.pprofURL + "/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET heap profile: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -50,6 +50,8 @@ type config struct {
 
 	// rosterSrc and rosterBin choose the manager the memory and paging scenarios run.
 	rosterSrc, rosterBin string
+	// heapProfile, if set, is where the memory scenario saves the manager's heap profile at rest.
+	heapProfile string
 	// loadConcurrency is how many SCIM clients load the memory scenario's org.
 	loadConcurrency int
 	// settle is how long the memory scenario waits at rest, and after each phase.
@@ -93,6 +95,7 @@ func main() {
 	flag.IntVar(&cfg.storeTeams, "store-teams", 10, "teams the store scenario's member adds spread over (1: one hot team)")
 	flag.StringVar(&cfg.rosterSrc, "roster-src", ".", "memory, paging: source directory `roster manager` is built from (an older checkout measures \"before\")")
 	flag.StringVar(&cfg.rosterBin, "roster-bin", "", "memory, paging: run this roster binary instead of building one")
+	flag.StringVar(&cfg.heapProfile, "heap-profile", "", "memory: save the manager's heap profile at rest to this file (runs it with --pprof-bind-address)")
 	flag.IntVar(&cfg.loadConcurrency, "load-concurrency", 32, "memory, paging: SCIM clients loading the org")
 	flag.DurationVar(&cfg.settle, "settle", 30*time.Second, "memory: time at rest before measuring, and after each phase")
 	flag.DurationVar(&cfg.importTimeout, "import-timeout", 10*time.Minute, "memory: the Okta-style import stops (and says how far it got) after this long")

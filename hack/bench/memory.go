@@ -149,6 +149,11 @@ func (b *bench) memory(ctx context.Context) error {
 	b.record(label, "RSS at rest", mib(rest.end.rss), "<= 450 MiB")
 	b.record(label, "heap in use at rest", mib(rest.end.heapInuse), "")
 	b.record(label, "RSS peak so far (VmHWM, load included)", mib(rest.end.hwm), "")
+	if b.cfg.heapProfile != "" {
+		if err := m.saveHeapProfile(b.cfg.heapProfile); err != nil {
+			return err
+		}
+	}
 
 	var pages, groupPages int
 	var importTime time.Duration
