@@ -189,6 +189,9 @@ func (b *bench) memory(ctx context.Context) error {
 	}
 	b.record(label, fmt.Sprintf("write load %d req/s for %s", b.cfg.writeRate, b.cfg.writeFor),
 		fmt.Sprintf("%d requests, %d failed, p99 %s", stats.done.Load(), stats.failed.Load(), pct(stats.latencies(), 99)), "")
+	if stats.firstErr != nil {
+		b.record(label, "write load: first failure", fmt.Sprintf("%.200s", stats.firstErr), "")
+	}
 	b.record(label, "write load: RSS peak above rest", mib(wl.peak.rss-rest.end.rss), "")
 	b.record(label, "write load: heap in use, peak", mib(wl.peak.heapInuse), "")
 	after, err = m.during(func() error { return sleep(ctx, b.cfg.settle) })
@@ -239,14 +242,18 @@ type writeStats struct {
 	done, failed atomic.Int64
 	mu           sync.Mutex
 	lat          []time.Duration
+	firstErr     error
 }
 
 func (s *writeStats) add(d time.Duration, err error) {
 	s.done.Add(1)
+	s.mu.Lock()
 	if err != nil {
 		s.failed.Add(1)
+		if s.firstErr == nil {
+			s.firstErr = err
+		}
 	}
-	s.mu.Lock()
 	s.lat = append(s.lat, d)
 	s.mu.Unlock()
 }
