@@ -7,6 +7,12 @@
 //	go run ./hack/bench -scenarios store      # SCIM write -> PostgreSQL row latency at 50 writes/s
 //	go run ./hack/bench -scenarios lag        # how long a GET on another replica shows older state
 //	go run ./hack/bench -scenarios revoke     # SCIM removal/deactivation -> RoleBinding, at 50 changes/s
+//	go run ./hack/bench -scenarios memory,paging -users 100000   # `roster manager` as its own process
+//	go run ./hack/bench -scenarios memory -roster-src /tmp/old   # the same, built from another checkout
+//
+// memory and paging run `roster manager` as a separate process (built from -roster-src, or
+// -roster-bin) with the admission webhook installed and served, so that its RSS is its own; they
+// cannot be combined with the other scenarios, which run Roster inside the bench.
 package main
 
 import (
@@ -41,6 +47,23 @@ type config struct {
 	storeTeams  int
 	// revokeChanges is how many member removals and deactivations the revoke scenario times.
 	revokeChanges int
+
+	// rosterSrc and rosterBin choose the manager the memory and paging scenarios run.
+	rosterSrc, rosterBin string
+	// heapProfile, if set, is where the memory scenario saves the manager's heap profile at rest.
+	heapProfile string
+	// loadConcurrency is how many SCIM clients load the memory scenario's org.
+	loadConcurrency int
+	// settle is how long the memory scenario waits at rest, and after each phase.
+	settle time.Duration
+	// importTimeout bounds the Okta-style import (a slow server reports how far it got).
+	importTimeout time.Duration
+	// writeRate and writeFor shape the memory scenario's mixed write load.
+	writeRate int
+	writeFor  time.Duration
+	// pagingSamples and pagingTime bound each paging measure.
+	pagingSamples int
+	pagingTime    time.Duration
 }
 
 // bench is the shared state of a run: the control plane, a direct client and a Roster.
@@ -51,11 +74,17 @@ type bench struct {
 	roster  *app.Roster
 	baseURL string
 	rows    [][]string
+
+	// manager is the `roster manager` process of the memory and paging scenarios.
+	manager *managerProc
+	// loaded is their shared org, once loaded.
+	loaded   *loadedOrg
+	cleanups []func()
 }
 
 func main() {
 	var cfg config
-	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups, lag (GET on another replica), revoke (SCIM change -> RoleBinding), store (PostgreSQL; run it alone)")
+	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups, lag (GET on another replica), revoke (SCIM change -> RoleBinding), store (PostgreSQL; run it alone), memory and paging (roster manager as its own process; only with each other)")
 	flag.IntVar(&cfg.n, "n", 2000, "objects created per side in the post scenario")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "concurrent writers in the post scenario")
 	flag.IntVar(&cfg.users, "users", 100000, "users loaded for the filter and groups scenarios")
@@ -64,6 +93,16 @@ func main() {
 	flag.IntVar(&cfg.storeWrites, "store-writes", 1500, "measured SCIM writes in the store scenario")
 	flag.IntVar(&cfg.revokeChanges, "revoke-changes", 300, "member removals and user deactivations timed in the revoke scenario (at -store-rate)")
 	flag.IntVar(&cfg.storeTeams, "store-teams", 10, "teams the store scenario's member adds spread over (1: one hot team)")
+	flag.StringVar(&cfg.rosterSrc, "roster-src", ".", "memory, paging: source directory `roster manager` is built from (an older checkout measures \"before\")")
+	flag.StringVar(&cfg.rosterBin, "roster-bin", "", "memory, paging: run this roster binary instead of building one")
+	flag.StringVar(&cfg.heapProfile, "heap-profile", "", "memory: save the manager's heap profile at rest to this file (runs it with --pprof-bind-address)")
+	flag.IntVar(&cfg.loadConcurrency, "load-concurrency", 32, "memory, paging: SCIM clients loading the org")
+	flag.DurationVar(&cfg.settle, "settle", 30*time.Second, "memory: time at rest before measuring, and after each phase")
+	flag.DurationVar(&cfg.importTimeout, "import-timeout", 10*time.Minute, "memory: the Okta-style import stops (and says how far it got) after this long")
+	flag.IntVar(&cfg.writeRate, "write-rate", 100, "memory: requests per second of the mixed write load")
+	flag.DurationVar(&cfg.writeFor, "write-for", time.Minute, "memory: duration of the mixed write load")
+	flag.IntVar(&cfg.pagingSamples, "paging-samples", 200, "paging: most requests per measure")
+	flag.DurationVar(&cfg.pagingTime, "paging-time", 20*time.Second, "paging: most time per measure (at least 2 requests)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (SCIM server included) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -87,9 +126,24 @@ var (
 )
 
 func run(cfg config, scenarios []string) error {
+	external := 0
+	for _, s := range scenarios {
+		if s = strings.TrimSpace(s); s == "memory" || s == "paging" {
+			external++
+		}
+	}
+	if external > 0 && external < len(scenarios) {
+		return fmt.Errorf("memory and paging run roster manager as its own process: run them without the other scenarios")
+	}
 	env, err := controlplane.New("")
 	if err != nil {
 		return err
+	}
+	if external > 0 {
+		// The manager process serves the admission webhook, as in a cluster.
+		if err := controlplane.InstallWebhook(env); err != nil {
+			return err
+		}
 	}
 	restCfg, err := env.Start()
 	if err != nil {
@@ -99,6 +153,11 @@ func run(cfg config, scenarios []string) error {
 	restCfg.QPS, restCfg.Burst = 5000, 10000
 
 	b := &bench{cfg: cfg, rest: restCfg}
+	defer func() {
+		for i := len(b.cleanups) - 1; i >= 0; i-- {
+			b.cleanups[i]()
+		}
+	}()
 	if b.client, err = client.New(restCfg, client.Options{Scheme: app.NewScheme()}); err != nil {
 		return err
 	}
@@ -107,16 +166,16 @@ func run(cfg config, scenarios []string) error {
 	if err := b.client.Create(context.Background(), rosterNS); err != nil {
 		return err
 	}
-	b.roster, err = app.New(rest.CopyConfig(restCfg), app.Config{SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0",
-		Webhook: app.WebhookConfig{Disabled: true}}) // this control plane has no webhook installed
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = b.roster.Manager.Start(ctx) }()
-	<-b.roster.SCIM.Ready()
-	b.baseURL = "http://" + b.roster.SCIM.Addr()
+	if external > 0 {
+		if b.manager, err = b.startManager(ctx, env); err != nil {
+			return err
+		}
+		b.baseURL = b.manager.scimURL
+	} else if err := b.startInProcess(ctx); err != nil {
+		return err
+	}
 
 	for _, s := range scenarios {
 		start := time.Now()
@@ -134,6 +193,10 @@ func run(cfg config, scenarios []string) error {
 			err = b.lag(ctx)
 		case "revoke":
 			err = b.revoke(ctx)
+		case "memory":
+			err = b.memory(ctx)
+		case "paging":
+			err = b.paging(ctx)
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}
@@ -153,4 +216,18 @@ func run(cfg config, scenarios []string) error {
 func (b *bench) record(scenario, measure, value, goal string) {
 	b.rows = append(b.rows, []string{scenario, measure, value, goal})
 	fmt.Fprintf(os.Stderr, "  %s: %s = %s\n", scenario, measure, value)
+}
+
+// startInProcess runs Roster inside the bench (every scenario but memory and paging).
+func (b *bench) startInProcess(ctx context.Context) error {
+	var err error
+	b.roster, err = app.New(rest.CopyConfig(b.rest), app.Config{SCIMAddr: "127.0.0.1:0", MetricsAddr: "0", ProbeAddr: "0",
+		Webhook: app.WebhookConfig{Disabled: true}}) // this control plane has no webhook installed
+	if err != nil {
+		return err
+	}
+	go func() { _ = b.roster.Manager.Start(ctx) }()
+	<-b.roster.SCIM.Ready()
+	b.baseURL = "http://" + b.roster.SCIM.Addr()
+	return nil
 }

@@ -53,6 +53,9 @@ type Config struct {
 	MetricsCertDir string
 	// ProbeAddr serves /healthz and /readyz ("0" disables).
 	ProbeAddr string
+	// PprofAddr serves Go's net/http/pprof profiles ("" or "0": off, the default). Only for
+	// finding what holds memory or CPU (docs/operations.md, "Sizing"): it is unauthenticated.
+	PprofAddr string
 	// LeaderElection makes controllers run on one replica; SCIM serves on all.
 	LeaderElection          bool
 	LeaderElectionNamespace string
@@ -197,6 +200,10 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	}
 	cacheOpts := cache.Options{
 		SyncPeriod: syncPeriod,
+		// managedFields are the largest part of a cached OrgUser (two field sets, one per
+		// writer) and Roster never reads them: strip them from every cached object. Updates
+		// from a cached copy stay safe: an update without managedFields keeps the stored ones.
+		DefaultTransform: cache.TransformStripManagedFields(),
 		// Token Secrets are all in Roster's namespace, and Roster may read Secrets there only.
 		// Of the cluster's RoleBindings and ClusterRoleBindings only those Roster renders.
 		ByObject: map[client.Object]cache.ByObject{
@@ -218,6 +225,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		// process exits as soon as the manager returns (internal/cli).
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &stopTimeout,
+		PprofBindAddress:              cfg.PprofAddr,
 		Cache:                         cacheOpts,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: cfg.Webhook.Host, Port: cfg.Webhook.Port, CertDir: cfg.Webhook.CertDir,

@@ -78,6 +78,7 @@ func runManager(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&cfg.MetricsInsecure, "metrics-insecure", false, "serve metrics over plain HTTP without authentication (default: HTTPS, only to callers the apiserver authorizes for GET /metrics)")
 	fs.StringVar(&cfg.MetricsCertDir, "metrics-cert-dir", "", "directory with the metrics server's tls.crt and tls.key (default: a self-signed certificate generated at startup)")
 	fs.StringVar(&cfg.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fs.StringVar(&cfg.PprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof profiles, unauthenticated: bind it to loopback and use it only to find what holds memory (default: off)")
 	fs.BoolVar(&cfg.LeaderElection, "leader-elect", true, "run controllers on one replica at a time (SCIM serves on all)")
 	fs.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's)")
 	fs.StringVar(&cfg.Namespace, "namespace", envOr("POD_NAMESPACE", token.DefaultNamespace), "Roster's own namespace, where the organizations' token Secrets are (default: $POD_NAMESPACE, else "+token.DefaultNamespace+")")

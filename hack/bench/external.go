@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/rosterhq/roster/internal/controlplane"
+	"github.com/rosterhq/roster/internal/token"
+)
+
+// managerProc is `roster manager` running as its own process, so that its RSS is its own:
+// the memory and paging scenarios measure it, not the bench.
+type managerProc struct {
+	cmd        *exec.Cmd
+	scimURL    string
+	metricsURL string
+	// pprofURL is the manager's /debug/pprof ("" unless -heap-profile asked for it).
+	pprofURL string
+	exited   chan struct{}
+}
+
+// rosterBinary returns the roster binary to run: -roster-bin as given, or built from
+// -roster-src (default: this checkout) into dir. Building an older checkout measures "before".
+func rosterBinary(cfg config, dir string) (string, error) {
+	if cfg.rosterBin != "" {
+		return cfg.rosterBin, nil
+	}
+	src := cfg.rosterSrc
+	if src == "" {
+		src = "."
+	}
+	out := filepath.Join(dir, "roster")
+	build := exec.Command("go", "build", "-o", out, ".")
+	build.Dir, build.Stdout, build.Stderr = src, os.Stderr, os.Stderr
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building roster in %s: %w", src, err)
+	}
+	return out, nil
+}
+
+// startManager runs `roster manager` against env (started with controlplane.InstallWebhook):
+// SQLite identity store, webhook served where env expects it, plain-HTTP metrics on loopback,
+// no leader election and no SCIM rate limit (the load would hit it).
+func (b *bench) startManager(ctx context.Context, env *envtest.Environment) (*managerProc, error) {
+	dir, err := os.MkdirTemp("", "roster-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b.cleanups = append(b.cleanups, func() { _ = os.RemoveAll(dir) })
+	bin, err := rosterBinary(b.cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	user, err := env.AddUser(envtest.User{Name: "roster-bench-manager", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		return nil, err
+	}
+	_, whPort, whCerts, err := controlplane.WebhookServing(env)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(4)
+	if err != nil {
+		return nil, err
+	}
+	scimAddr, metricsAddr, probeAddr := ports[0], ports[1], ports[2]
+	args := []string{"manager",
+		"--kubeconfig", kubeconfig,
+		"--identity-store", "sqlite://" + filepath.Join(dir, "roster.db"),
+		"--scim-bind-address", scimAddr,
+		"--metrics-bind-address", metricsAddr, "--metrics-insecure",
+		"--health-probe-bind-address", probeAddr,
+		"--leader-elect=false",
+		"--namespace", token.DefaultNamespace,
+		"--webhook-bind-port", strconv.Itoa(whPort), "--webhook-cert-dir", whCerts,
+		"--rate-limit", "0",
+		"--shutdown-drain-delay", "0",
+		"--zap-log-level", "error",
+	}
+	pprofURL := ""
+	if b.cfg.heapProfile != "" { // a flag older rosters do not have
+		args = append(args, "--pprof-bind-address", ports[3])
+		pprofURL = "http://" + ports[3] + "/debug/pprof"
+	}
+	cmd := exec.Command(bin, args...)
+	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	m := &managerProc{cmd: cmd, scimURL: "http://" + scimAddr, metricsURL: "http://" + metricsAddr + "/metrics", pprofURL: pprofURL, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(m.exited) }()
+	b.cleanups = append(b.cleanups, func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-m.exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		_ = logFile.Close()
+	})
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		select {
+		case <-m.exited:
+			return false, fmt.Errorf("roster manager exited: see %s", logFile.Name())
+		default:
+		}
+		resp, err := http.Get("http://" + probeAddr + "/readyz")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("waiting for roster manager to be ready: %w", err)
+	}
+	return m, nil
+}
+
+// freePorts returns n loopback addresses that were free a moment ago.
+func freePorts(n int) ([]string, error) {
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
+}
+
+// memSample is one reading of the manager's memory, in bytes.
+type memSample struct {
+	rss, hwm, heapInuse, heapAlloc float64
+}
+
+// read takes a sample: VmRSS and VmHWM from /proc/<pid>/status, heap from the manager's
+// Go runtime metrics.
+func (m *managerProc) read() (memSample, error) {
+	var s memSample
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		return s, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kib, _ := strconv.ParseFloat(fields[1], 64)
+		switch fields[0] {
+		case "VmRSS:":
+			s.rss = kib * 1024
+		case "VmHWM:":
+			s.hwm = kib * 1024
+		}
+	}
+	resp, err := http.Get(m.metricsURL)
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	sc = bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		switch name {
+		case "go_memstats_heap_inuse_bytes":
+			s.heapInuse, _ = strconv.ParseFloat(value, 64)
+		case "go_memstats_heap_alloc_bytes":
+			s.heapAlloc, _ = strconv.ParseFloat(value, 64)
+		}
+	}
+	return s, sc.Err()
+}
+
+// phaseMemory is what the sampler saw during one phase.
+type phaseMemory struct {
+	start, peak, end memSample
+	samples          int
+}
+
+// during samples m every 250 ms while f runs and returns the readings before, at the peak
+// (per field) and after.
+func (m *managerProc) during(f func() error) (phaseMemory, error) {
+	var pm phaseMemory
+	var err error
+	if pm.start, err = m.read(); err != nil {
+		return pm, err
+	}
+	pm.peak = pm.start
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			s, err := m.read()
+			if err != nil {
+				continue
+			}
+			mu.Lock()
+			pm.samples++
+			pm.peak.rss = max(pm.peak.rss, s.rss)
+			pm.peak.hwm = max(pm.peak.hwm, s.hwm)
+			pm.peak.heapInuse = max(pm.peak.heapInuse, s.heapInuse)
+			pm.peak.heapAlloc = max(pm.peak.heapAlloc, s.heapAlloc)
+			mu.Unlock()
+		}
+	}()
+	ferr := f()
+	close(stop)
+	<-done
+	if pm.end, err = m.read(); err != nil {
+		return pm, err
+	}
+	pm.peak.rss = max(pm.peak.rss, pm.end.rss)
+	pm.peak.heapInuse = max(pm.peak.heapInuse, pm.end.heapInuse)
+	return pm, ferr
+}
+
+func mib(bytes float64) string { return fmt.Sprintf("%.0f MiB", bytes/(1<<20)) }
+
+// saveHeapProfile writes the manager's heap profile (after a GC) to file.
+func (m *managerProc) saveHeapProfile(file string) error {
+	resp, err := http.Get(m.pprofURL + "/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET heap profile: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
