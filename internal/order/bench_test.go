@@ -29,7 +29,7 @@ func benchIndex(b *testing.B) *Index {
 		}, Spec: rosterv1.OrgUserSpec{
 			UserName: name, ExternalID: fmt.Sprintf("ext-%d", i), DisplayName: fmt.Sprintf("User %d", i),
 			Name:   &rosterv1.Name{GivenName: "Given", FamilyName: fmt.Sprintf("Family%d", i)},
-			Emails: []rosterv1.Email{{Value: name, Type: "work", Primary: true}},
+			Emails: []rosterv1.MultiValued{{Value: name, Type: "work"}},
 		}}
 		x.apply(u, false)
 	}

@@ -1,8 +1,17 @@
 package scim
 
+import "time"
+
 // SetMemberBudget sets the most member refs of s's /Groups list pages (defaultMemberBudget),
 // so that tests reach it with few users.
 func SetMemberBudget(s *Server, n int) { s.memberBudget = n }
 
 // MemberWalks is how many times a filter condition of s read a team's members one by one.
 func MemberWalks(s *Server) int64 { return s.memberWalks.Load() }
+
+// SkewCursorClock moves the clock that issues and checks cursors by d, until the returned
+// func restores it.
+func SkewCursorClock(d time.Duration) (restore func()) {
+	old := cursorSkew.Swap(int64(d))
+	return func() { cursorSkew.Store(old) }
+}
