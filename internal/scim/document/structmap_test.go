@@ -9,9 +9,9 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 )
 
-// fill sets v's fields at random: empty or not, nil or not, so that every omitempty case and
+// fillRandom sets v's fields at random: empty or not, nil or not, so that every omitempty case and
 // every nesting of the type is exercised.
-func fill(r *rand.Rand, v reflect.Value, depth int) {
+func fillRandom(r *rand.Rand, v reflect.Value, depth int) {
 	switch v.Kind() {
 	case reflect.String:
 		if r.IntN(3) > 0 {
@@ -24,7 +24,7 @@ func fill(r *rand.Rand, v reflect.Value, depth int) {
 	case reflect.Pointer:
 		if r.IntN(3) > 0 && depth < 5 {
 			v.Set(reflect.New(v.Type().Elem()))
-			fill(r, v.Elem(), depth+1)
+			fillRandom(r, v.Elem(), depth+1)
 		}
 	case reflect.Slice:
 		switch r.IntN(3) {
@@ -35,13 +35,13 @@ func fill(r *rand.Rand, v reflect.Value, depth int) {
 			n := 1 + r.IntN(3)
 			v.Set(reflect.MakeSlice(v.Type(), n, n))
 			for i := range n {
-				fill(r, v.Index(i), depth+1)
+				fillRandom(r, v.Index(i), depth+1)
 			}
 		}
 	case reflect.Struct:
 		for i := range v.NumField() {
 			if v.Type().Field(i).IsExported() {
-				fill(r, v.Field(i), depth+1)
+				fillRandom(r, v.Field(i), depth+1)
 			}
 		}
 	}
@@ -55,7 +55,7 @@ func TestStructMapEqualsToMap(t *testing.T) {
 	}
 	for i := range 2000 {
 		var spec rosterv1.OrgUserSpec
-		fill(r, reflect.ValueOf(&spec).Elem(), 0)
+		fillRandom(r, reflect.ValueOf(&spec).Elem(), 0)
 		if got, want := structMap(&spec), ToMap(&spec); !reflect.DeepEqual(got, want) {
 			t.Fatalf("spec %d: structMap = %#v\nToMap = %#v", i, got, want)
 		}
