@@ -191,7 +191,7 @@ func (s *Server) searchGroups(c *gin.Context, p listParams) (selection, []listIt
 		}
 		return l, err
 	}
-	var match func(*order.Entry, map[string]any) (bool, error)
+	var match func(*order.Entry, func() map[string]any) (bool, error)
 	if mentionsMembers(p.Filter) {
 		mf, err := newMemberFilter(ctx, p.Filter, func(ctx context.Context, id string) (map[string]bool, error) {
 			return s.dir.TeamNamesWithMember(ctx, ns, id)
@@ -200,8 +200,8 @@ func (s *Server) searchGroups(c *gin.Context, p listParams) (selection, []listIt
 			return selection{}, nil, err
 		}
 		mf.listing, mf.walked = listing, func() { s.memberWalks.Add(1) }
-		match = func(e *order.Entry, doc map[string]any) (bool, error) {
-			return mf.match(e.Object.(*rosterv1.OrgTeam), doc)
+		match = func(e *order.Entry, doc func() map[string]any) (bool, error) {
+			return mf.match(e.Object.(*rosterv1.OrgTeam), doc())
 		}
 	}
 	byFirstMember := false

@@ -122,11 +122,12 @@ func prefixTerm(rt schema.ResourceType, f filter.Expr) (order.Sort, string, bool
 // selectPage runs the list pipeline shared by /Users and /Groups on the ordered index: q
 // brings the candidates (nil: every entry, or a prefix range of the filter), doc builds the
 // documents the filter and a sortBy the index does not keep need (once per entry), and match
-// decides the filter for an entry (nil: filter.Match on its document; groups decide member
-// conditions from the slice indexes). selectPage adds the order, the window (startIndex or
-// cursor) and the count.
+// decides the filter for an entry, calling doc() only if it needs the document (nil:
+// filter.Match on the document; users match only the attributes the filter names, groups
+// decide member conditions from the slice indexes). selectPage adds the order, the window
+// (startIndex or cursor) and the count.
 func (s *Server) selectPage(c *gin.Context, p listParams, rt schema.ResourceType, q order.Query,
-	doc func(*order.Entry) (map[string]any, error), match func(*order.Entry, map[string]any) (bool, error),
+	doc func(*order.Entry) (map[string]any, error), match func(e *order.Entry, doc func() map[string]any) (bool, error),
 	sel selector,
 ) (selection, error) {
 	out := selection{docs: map[*order.Entry]map[string]any{}}
@@ -142,16 +143,14 @@ func (s *Server) selectPage(c *gin.Context, p listParams, rt schema.ResourceType
 	}
 	if p.Filter != nil {
 		if match == nil {
-			match = func(_ *order.Entry, d map[string]any) (bool, error) { return filter.Match(rt, p.Filter, d), nil }
+			match = func(_ *order.Entry, d func() map[string]any) (bool, error) {
+				return filter.Match(rt, p.Filter, d()), nil
+			}
 		}
 		q.Match = func(e *order.Entry) bool {
-			d := docOf(e)
-			if docErr != nil {
-				return false
-			}
-			ok, err := match(e, d)
+			ok, err := match(e, func() map[string]any { return docOf(e) })
 			docErr = cmp.Or(docErr, err)
-			return ok && err == nil
+			return ok && docErr == nil
 		}
 	}
 	if sort, ok := indexedSort(rt, p.SortBy); ok {

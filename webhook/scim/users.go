@@ -94,7 +94,18 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 		}
 		return d, nil
 	}
-	sel, err := s.selectPage(c, p, schema.User, q, doc, nil, s.dir.SelectUsers)
+	var match func(*order.Entry, func() map[string]any) (bool, error)
+	if p.Filter != nil && !withGroups {
+		// Only the attributes the filter names are built (groups are not a spec field: a
+		// filter on them takes the whole document, with the groups added).
+		keys := filter.Keys(schema.User, p.Filter)
+		match = func(e *order.Entry, _ func() map[string]any) (bool, error) {
+			u := e.Object.(*rosterv1.OrgUser)
+			d := document.UserKeys(u, func() document.Meta { return s.userMeta(c, u) }, keys)
+			return filter.Match(schema.User, p.Filter, d), nil
+		}
+	}
+	sel, err := s.selectPage(c, p, schema.User, q, doc, match, s.dir.SelectUsers)
 	if err != nil {
 		return sel, nil, err
 	}

@@ -110,16 +110,23 @@ func structValue(rv reflect.Value) map[string]any {
 	fs := fieldsOf(rv.Type())
 	out := make(map[string]any, len(fs))
 	for _, f := range fs {
-		fv := rv.Field(f.index)
-		if f.omitEmpty && fv.IsZero() && fv.Kind() != reflect.Struct {
-			continue
+		if v, ok := fieldValue(rv, f); ok {
+			out[f.name] = v
 		}
-		if f.omitEmpty && fv.Kind() == reflect.Slice && fv.Len() == 0 {
-			continue
-		}
-		out[f.name] = value(fv)
 	}
 	return out
+}
+
+// fieldValue renders field f of the struct rv, and false when encoding/json leaves it out.
+func fieldValue(rv reflect.Value, f field) (any, bool) {
+	fv := rv.Field(f.index)
+	if f.omitEmpty && fv.IsZero() && fv.Kind() != reflect.Struct {
+		return nil, false
+	}
+	if f.omitEmpty && fv.Kind() == reflect.Slice && fv.Len() == 0 {
+		return nil, false
+	}
+	return value(fv), true
 }
 
 // value renders v as a JSON round trip would: numbers as float64, structs as maps.
