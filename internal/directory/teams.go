@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"slices"
 	"strings"
 	"time"
@@ -236,7 +237,7 @@ func (d *Directory) updateTeamSpec(ctx context.Context, t *rosterv1.OrgTeam, pre
 		if err != nil {
 			return err
 		}
-		if spec == t.Spec {
+		if equality.Semantic.DeepEqual(spec, t.Spec) {
 			return nil
 		}
 		next := t.DeepCopy()
