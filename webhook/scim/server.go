@@ -118,6 +118,8 @@ type Server struct {
 	draining atomic.Bool
 	// activity feeds the organizations' status.lastRequestTime (activity.go).
 	activity activity
+	// unknown remembers undeclared schema URNs already logged (extensions.go).
+	unknown unknownURNs
 }
 
 var (
