@@ -249,3 +249,53 @@ func TestExtensionDeclarationRefused(t *testing.T) {
 		}
 	}
 }
+
+const acmeGroupURN = "urn:ietf:params:scim:schemas:extension:acme:2.0:Group"
+
+// TestCustomGroupExtension: a Group extension round-trips through POST, PATCH, PUT, GET and a
+// filter, is stored on the OrgTeam, and a wrong type writes nothing.
+func TestCustomGroupExtension(t *testing.T) {
+	sharedOnce.Do(func() { sharedRoster = env.StartSharedRoster(t, nil) })
+	org := env.NewOrgWith(t, "extg", func(o *rosterv1.Organization) {
+		o.Spec.ExtensionSchemas = []rosterv1.ExtensionSchema{{
+			URN: acmeGroupURN, ResourceType: rosterv1.ExtensionForGroup,
+			Attributes: []rosterv1.ExtensionAttribute{attr("costCenter", "string"), attr("budget", "decimal")},
+		}}
+	})
+	c := scimtest.New(sharedRoster.BaseURL, org.Name, org.Token)
+	waitForToken(t, c)
+	r := c.Do(t, http.MethodPost, "/Groups", fmt.Sprintf(`{"displayName":"Eng",%q:{"costCenter":"4711","budget":1.5}}`, acmeGroupURN)).Expect(t, http.StatusCreated)
+	id := r.String("id")
+	if r.Get(acmeGroupURN+".costCenter") != "4711" || r.Get(acmeGroupURN+".budget") != 1.5 {
+		t.Fatalf("POST /Groups response: %s", r.Raw)
+	}
+	c.Do(t, http.MethodPatch, "/Groups/"+id, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"%s:costCenter","value":"4712"}]}`, acmeGroupURN)).Expect(t, http.StatusNoContent)
+	if g := c.Do(t, http.MethodGet, "/Groups/"+id, nil).Expect(t, 200); g.Get(acmeGroupURN+".costCenter") != "4712" || g.Get(acmeGroupURN+".budget") != 1.5 {
+		t.Errorf("GET after PATCH: %s", g.Raw)
+	}
+	if l := c.Do(t, http.MethodGet, "/Groups?filter="+urlq(acmeGroupURN+`:costCenter eq "4712"`), nil).Expect(t, 200); l.Get("totalResults") != float64(1) {
+		t.Errorf("filter on the group extension: %s", l.Raw)
+	}
+	var team rosterv1.OrgTeam
+	get := func() {
+		if err := env.Client.Get(context.Background(), types.NamespacedName{Namespace: org.Namespace, Name: id}, &team); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get()
+	if raw := string(team.Spec.Extensions[acmeGroupURN].Raw); !strings.Contains(raw, `"costCenter":"4712"`) {
+		t.Errorf("OrgTeam spec.extensions = %s", raw)
+	}
+	rv := team.ResourceVersion
+	c.Do(t, http.MethodPatch, "/Groups/"+id, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"%s:budget","value":"lots"}]}`, acmeGroupURN)).ExpectError(t, http.StatusBadRequest, "invalidValue")
+	get()
+	if team.ResourceVersion != rv {
+		t.Errorf("a refused PATCH wrote the OrgTeam (resourceVersion %s → %s)", rv, team.ResourceVersion)
+	}
+	if p := c.Do(t, http.MethodPut, "/Groups/"+id, `{"displayName":"Eng"}`).Expect(t, 200); p.Get(acmeGroupURN) != nil {
+		t.Errorf("PUT without the extension kept it: %s", p.Raw)
+	}
+	if rt := c.Do(t, http.MethodGet, "/ResourceTypes/Group", nil).Expect(t, 200); !strings.Contains(string(rt.Raw), acmeGroupURN) {
+		t.Errorf("/ResourceTypes/Group lacks the extension: %s", rt.Raw)
+	}
+}

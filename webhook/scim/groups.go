@@ -13,6 +13,7 @@ import (
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/membership"
 	"github.com/rosterhq/roster/internal/scim/document"
+	"github.com/rosterhq/roster/internal/scim/orgschema"
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/patch"
 	"github.com/rosterhq/roster/internal/scim/schema"
@@ -91,7 +92,7 @@ func wantsAttribute(name string, attributes, excluded []string) bool {
 
 // renderGroup projects the group document and attaches members when asked for.
 func (s *Server) renderGroup(c *gin.Context, v membership.View, attributes, excluded []string) (map[string]any, error) {
-	doc := schema.Project(schema.Group, s.groupDoc(c, v), attributes, excluded)
+	doc := schema.Project(groupType(c), s.groupDoc(c, v), attributes, excluded)
 	if wantsMembers(attributes, excluded) {
 		refs, err := s.memberRefs(c, v.Team)
 		if err != nil {
@@ -147,12 +148,12 @@ func (s *Server) getGroup(c *gin.Context) {
 
 // listGroups serves GET /Groups and POST /Groups/.search.
 func (s *Server) listGroups(c *gin.Context) {
-	p, err := parseListParams(c, schema.Group)
+	p, err := parseListParams(c, groupType(c))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	total, page, err := s.searchGroups(c, p.of(schema.Group))
+	total, page, err := s.searchGroups(c, p.of(groupType(c)))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -179,7 +180,7 @@ func (s *Server) searchGroups(c *gin.Context, p listParams) (total int, page []m
 		}
 		return v, err
 	}
-	return selectPage(p, schema.Group, directory.SCIMTeams(teams),
+	return selectPage(p, groupType(c), directory.SCIMTeams(teams),
 		func(t *rosterv1.OrgTeam) (map[string]any, error) {
 			v, err := viewOf(t)
 			if err != nil {
@@ -243,6 +244,9 @@ func (s *Server) candidateTeams(c *gin.Context, f filter.Expr) ([]rosterv1.OrgTe
 type groupInput struct {
 	displayName, externalID string
 	members                 []string
+	// doc is the normalized body without members; extensions its custom extension values.
+	doc        map[string]any
+	extensions rosterv1.ExtensionValues
 }
 
 // readGroup reads, decodes and validates a POST/PUT Group body.
@@ -265,11 +269,12 @@ func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
 			delete(raw, k)
 		}
 	}
-	doc, err := schema.Normalize(schema.Group, raw)
+	s.noteUnknown(c, orgschema.UnknownURNs(groupType(c), raw))
+	doc, err := schema.Normalize(groupType(c), raw)
 	if err != nil {
 		return groupInput{}, err
 	}
-	var in groupInput
+	in := groupInput{doc: doc, extensions: document.GroupExtensions(doc)}
 	if in.displayName, in.externalID, err = document.GroupFields(doc); err != nil || rawMembers == nil {
 		return in, err
 	}
@@ -298,7 +303,8 @@ func (s *Server) createGroup(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	t, err := s.dir.CreateTeam(c.Request.Context(), orgOf(c), in.displayName, in.externalID, in.members)
+	t, err := s.dir.CreateTeamWithSpec(c.Request.Context(), orgOf(c),
+		rosterv1.OrgTeamSpec{DisplayName: in.displayName, ExternalID: in.externalID, Extensions: in.extensions}, in.members)
 	if err != nil {
 		s.audit(c, "create", "Group", "") // nothing was created: no id to name
 		writeError(c, groupErr(err, ""))
@@ -318,7 +324,10 @@ func (s *Server) replaceGroup(c *gin.Context) {
 	}
 	s.changeGroup(c, "replace", directory.TeamChange{
 		Spec: func(cur rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error) {
-			return document.GroupSpec(cur, in.displayName, in.externalID), nil
+			next := document.GroupSpec(cur, in.displayName, in.externalID)
+			next.Extensions = in.extensions
+			err := orgschema.Update(groupType(c), teamDoc(c.Param("id"), cur), in.doc, cur.Extensions, &next.Extensions)
+			return next, err
 		},
 		Members: []patch.MemberOp{{Kind: patch.MemberReplace, Values: in.members}},
 	}, true)
@@ -347,12 +356,11 @@ func (s *Server) patchGroup(c *gin.Context) {
 	change := directory.TeamChange{Members: memberOps}
 	if len(rest) > 0 {
 		id := c.Param("id")
+		rt := groupType(c)
+		s.noteUnknown(c, orgschema.UnknownPatchURNs(rt, rest))
 		change.Spec = func(cur rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error) {
-			doc := map[string]any{"schemas": []any{schema.GroupSchema}, "id": id, "displayName": cur.DisplayName}
-			if cur.ExternalID != "" {
-				doc["externalId"] = cur.ExternalID
-			}
-			out, err := patch.Apply(schema.Group, doc, rest)
+			doc := teamDoc(id, cur)
+			out, err := patch.Apply(rt, doc, rest)
 			if err != nil {
 				return cur, err
 			}
@@ -360,11 +368,25 @@ func (s *Server) patchGroup(c *gin.Context) {
 			if err != nil {
 				return cur, err
 			}
-			return document.GroupSpec(cur, name, ext), nil
+			next := document.GroupSpec(cur, name, ext)
+			next.Extensions = document.GroupExtensions(out)
+			err = orgschema.Update(rt, doc, out, cur.Extensions, &next.Extensions)
+			return next, err
 		}
 	}
 	attrs, excluded := projection(c)
 	s.changeGroup(c, "patch", change, len(attrs) > 0 || len(excluded) > 0)
+}
+
+// teamDoc is the Group document of a team spec without members and meta, as a PATCH or PUT
+// is planned against.
+func teamDoc(id string, spec rosterv1.OrgTeamSpec) map[string]any {
+	doc := map[string]any{"schemas": []any{schema.GroupSchema}, "id": id, "displayName": spec.DisplayName}
+	if spec.ExternalID != "" {
+		doc["externalId"] = spec.ExternalID
+	}
+	document.AddGroupExtensions(doc, spec.Extensions)
+	return doc
 }
 
 // changeGroup hands a team change to the directory and answers 204 (with the new ETag), or

@@ -181,10 +181,7 @@ func Group(t *rosterv1.OrgTeam, meta Meta) map[string]any {
 	if t.Spec.ExternalID != "" {
 		doc["externalId"] = t.Spec.ExternalID
 	}
-	if len(t.Spec.Extensions) > 0 {
-		doc[extensionsKey] = ToMap(&t.Spec)[extensionsKey]
-		doc["schemas"] = addExtensions(doc, doc["schemas"].([]any))
-	}
+	AddGroupExtensions(doc, t.Spec.Extensions)
 	return doc
 }
 
@@ -203,6 +200,17 @@ func GroupFields(doc map[string]any) (displayName, externalID string, err error)
 func GroupSpec(spec rosterv1.OrgTeamSpec, displayName, externalID string) rosterv1.OrgTeamSpec {
 	spec.DisplayName, spec.ExternalID = displayName, externalID
 	return spec
+}
+
+// AddGroupExtensions adds a team's stored extension values to its Group document, each
+// schema's object under its URN, the URN in schemas.
+func AddGroupExtensions(doc map[string]any, values rosterv1.ExtensionValues) {
+	if len(values) == 0 {
+		return
+	}
+	doc[extensionsKey] = ToMap(&rosterv1.OrgTeamSpec{Extensions: values})[extensionsKey]
+	schemas, _ := doc["schemas"].([]any)
+	doc["schemas"] = addExtensions(doc, schemas)
 }
 
 // GroupExtensions returns the custom extension values of a normalized Group document, as
