@@ -152,6 +152,7 @@ type ExtensionSubAttribute struct {
 // values keep their JSON types, `kubectl get -o yaml` shows them as written, and values of
 // attributes no longer declared stay stored (they are not returned through SCIM) without a
 // CRD change per organization. The SCIM server checks them against the Organization's
-// declaration before it writes; the CRD only bounds the number of schemas.
-// +kubebuilder:validation:MaxProperties=8
+// declaration before it writes; the CRD only bounds the number of schemas: twice the number an
+// Organization may declare, so that values kept from schemas no longer declared fit too.
+// +kubebuilder:validation:MaxProperties=16
 type ExtensionValues map[string]apiextensionsv1.JSON
