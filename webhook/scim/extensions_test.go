@@ -229,7 +229,7 @@ func TestExtensionDeclarationRefused(t *testing.T) {
 		"enterprise URN": {func(s *rosterv1.ExtensionSchema) {
 			s.URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 		}, "urn is a schema Roster defines itself"},
-		"names differ in case only": {func(s *rosterv1.ExtensionSchema) { s.Attributes[1].Name = "COSTCENTER" }, "attribute names must be unique"},
+		"names differ in case only":     {func(s *rosterv1.ExtensionSchema) { s.Attributes[1].Name = "COSTCENTER" }, "attribute names must be unique"},
 		"complex without subAttributes": {func(s *rosterv1.ExtensionSchema) { s.Attributes[0].Type = "complex" }, "a complex attribute needs subAttributes"},
 		"not a URN":                     {func(s *rosterv1.ExtensionSchema) { s.URN = "acme:User" }, "spec.extensionSchemas[0].urn"},
 	} {
