@@ -31,13 +31,13 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.attributes.all(a, self.attributes.exists_one(b, b.name.lowerAscii() == a.name.lowerAscii()))",message="attribute names must be unique, compared case-insensitively (SCIM attribute names are case-insensitive)"
 type ExtensionSchema struct {
 	// URN is the schema's id, the key of its object in SCIM documents and the prefix of its
-	// attribute paths ("<urn>:costCenter"). It starts with "urn:", holds no blanks, and its
-	// last part after a colon is not an attribute name: Roster tells a URN from an
-	// attribute path by the last colon, as RFC 7644 §3.10 does.
+	// attribute paths ("<urn>:costCenter"). It starts with "urn:" and its parts hold letters,
+	// digits, '.', '_' and '-' only: filters and PATCH paths embed it unquoted, and Roster
+	// tells the URN from the attribute name by the last colon (RFC 7644 §3.10).
 	// +kubebuilder:validation:Required
 	// +kubebuilder:validation:MinLength=8
 	// +kubebuilder:validation:MaxLength=256
-	// +kubebuilder:validation:Pattern=`^[uU][rR][nN]:[A-Za-z0-9][A-Za-z0-9-]{0,31}(:[A-Za-z0-9()+,\-.=@;$_!*'%/?#]+)+$`
+	// +kubebuilder:validation:Pattern=`^[uU][rR][nN]:[A-Za-z0-9][A-Za-z0-9-]{0,31}(:[A-Za-z0-9._-]+)+$`
 	URN string `json:"urn"`
 	// ResourceType is the resource type the schema extends: User or Group.
 	// +kubebuilder:validation:Required
