@@ -6,7 +6,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/go-logr/logr"
 
-	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/scim/orgschema"
 	"github.com/rosterhq/roster/internal/scim/schema"
@@ -29,11 +28,6 @@ func schemasOf(c *gin.Context) orgschema.Set {
 // userType and groupType are the request's organization's User and Group resource types.
 func userType(c *gin.Context) schema.ResourceType  { return schemasOf(c).User }
 func groupType(c *gin.Context) schema.ResourceType { return schemasOf(c).Group }
-
-// keepExtensions is orgschema.Update, named for the handlers.
-func keepExtensions(rt schema.ResourceType, before, after map[string]any, stored rosterv1.ExtensionValues, next *rosterv1.ExtensionValues) error {
-	return orgschema.Update(rt, before, after, stored, next)
-}
 
 // maxUnknownURNsPerOrg bounds both the URNs logged per organization and the values of the urn
 // label of roster_scim_unknown_schema_attributes_total: past it, a new URN is counted as

@@ -215,6 +215,23 @@ func TestCustomExtensionAttributeRemoved(t *testing.T) {
 	if ext := storedExt(t, org.user(t, id)); ext["costCenter"] != "4711" || ext["level"] != float64(7) {
 		t.Errorf("after the declaration change and a PUT, spec.extensions = %v", ext)
 	}
+	// Dropping the whole schema: its values stay stored, and neither they nor the URN in
+	// schemas are returned.
+	if err := env.Client.Get(ctx, types.NamespacedName{Name: org.name}, &o); err != nil {
+		t.Fatal(err)
+	}
+	o.Spec.ExtensionSchemas = nil
+	if err := env.Client.Update(ctx, &o); err != nil {
+		t.Fatalf("removing the declaration: %v", err)
+	}
+	eventually(t, 10*time.Second, func() bool {
+		g := c.Do(t, http.MethodGet, "/Users/"+id, nil)
+		return g.Status == 200 && g.Get(acmeURN) == nil && !strings.Contains(string(g.Raw), acmeURN)
+	}, "the undeclared schema is still returned or listed in schemas")
+	c.Do(t, http.MethodPatch, "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"R"}]}`).Expect(t, http.StatusOK)
+	if ext := storedExt(t, org.user(t, id)); ext["costCenter"] != "4711" || ext["level"] != float64(7) {
+		t.Errorf("after removing the schema and a PATCH, spec.extensions = %v", ext)
+	}
 }
 
 // TestExtensionDeclarationRefused: the apiserver refuses declarations Roster cannot serve,

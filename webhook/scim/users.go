@@ -220,7 +220,7 @@ func (s *Server) replaceUser(c *gin.Context) {
 	rt := userType(c)
 	s.updateUser(c, "replace", guard, func(u *rosterv1.OrgUser) error {
 		next := spec
-		if err := keepExtensions(rt, s.userDoc(c, u), doc, u.Spec.Extensions, &next.Extensions); err != nil {
+		if err := orgschema.Update(rt, s.userDoc(c, u), doc, u.Spec.Extensions, &next.Extensions); err != nil {
 			return err
 		}
 		if err := guard.keep(u, &next); err != nil {
@@ -256,7 +256,7 @@ func (s *Server) patchUser(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		if err := keepExtensions(rt, before, doc, u.Spec.Extensions, &spec.Extensions); err != nil {
+		if err := orgschema.Update(rt, before, doc, u.Spec.Extensions, &spec.Extensions); err != nil {
 			return err
 		}
 		if err := guard.keep(u, &spec); err != nil {

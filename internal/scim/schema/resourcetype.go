@@ -7,7 +7,9 @@ import (
 )
 
 // ResourceType is a SCIM resource type (RFC 7643 §6): its core schema and the extension
-// schemas it accepts. Schema URNs are resolved against the schemas of this package.
+// schemas it accepts. Schema URNs are resolved against Custom, then the schemas of this
+// package. User and Group are Roster's own; an organization's adds its declared extensions
+// (WithCustom, built by package orgschema).
 type ResourceType struct {
 	Name        string
 	Endpoint    string
