@@ -89,9 +89,10 @@ type ExtensionAttributeCommon struct {
 	// CaseExact: filters and sorting compare the value case-sensitively.
 	// +optional
 	CaseExact bool `json:"caseExact,omitempty"`
-	// Mutability (RFC 7643 §7): readWrite (default); immutable (set once, then a different
-	// value is 400 mutability); readOnly (clients' values are ignored, PATCH of it is 400
-	// mutability); writeOnly (stored, never returned).
+	// Mutability (RFC 7643 §7): readWrite (default); immutable (may be set while it has no
+	// value; then a PUT or PATCH that changes or drops it is 400 mutability, so a PUT must
+	// repeat it); readOnly (clients' values are ignored on POST/PUT, a PATCH changing it is 400
+	// mutability); writeOnly (stored and carried into the identity store, never returned).
 	// +kubebuilder:validation:Enum=readOnly;readWrite;immutable;writeOnly
 	// +kubebuilder:default=readWrite
 	// +optional
