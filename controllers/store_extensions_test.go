@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/identitystore"
@@ -25,6 +26,7 @@ func testExtensionsInStore(t *testing.T, storeURL string) {
 	if err := env.Client.Get(f.ctx, types.NamespacedName{Name: f.org.Name}, &org); err != nil {
 		t.Fatal(err)
 	}
+	before := org.DeepCopy()
 	org.Spec.ExtensionSchemas = []rosterv1.ExtensionSchema{{
 		URN: acmeURN, ResourceType: rosterv1.ExtensionForUser,
 		Attributes: []rosterv1.ExtensionAttribute{
@@ -32,7 +34,8 @@ func testExtensionsInStore(t *testing.T, storeURL string) {
 			{ExtensionAttributeCommon: rosterv1.ExtensionAttributeCommon{Name: "level", Type: "integer"}},
 		},
 	}}
-	if err := env.Client.Update(f.ctx, &org); err != nil {
+	// A merge patch: the controllers write the Organization's status meanwhile.
+	if err := env.Client.Patch(f.ctx, &org, client.MergeFrom(before)); err != nil {
 		t.Fatalf("declaring the extension: %v", err)
 	}
 	// Setup, not a step under test: the SCIM server serves the declaration once its cache

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/metrics"
@@ -202,8 +203,10 @@ func TestCustomExtensionAttributeRemoved(t *testing.T) {
 	if err := env.Client.Get(ctx, types.NamespacedName{Name: org.name}, &o); err != nil {
 		t.Fatal(err)
 	}
+	before := o.DeepCopy()
 	o.Spec.ExtensionSchemas[0].Attributes = o.Spec.ExtensionSchemas[0].Attributes[1:] // drop costCenter
-	if err := env.Client.Update(ctx, &o); err != nil {
+	// Merge patches: Roster writes the Organization's status meanwhile.
+	if err := env.Client.Patch(ctx, &o, client.MergeFrom(before)); err != nil {
 		t.Fatalf("updating the declaration: %v", err)
 	}
 	eventually(t, 10*time.Second, func() bool {
@@ -220,8 +223,9 @@ func TestCustomExtensionAttributeRemoved(t *testing.T) {
 	if err := env.Client.Get(ctx, types.NamespacedName{Name: org.name}, &o); err != nil {
 		t.Fatal(err)
 	}
+	before = o.DeepCopy()
 	o.Spec.ExtensionSchemas = nil
-	if err := env.Client.Update(ctx, &o); err != nil {
+	if err := env.Client.Patch(ctx, &o, client.MergeFrom(before)); err != nil {
 		t.Fatalf("removing the declaration: %v", err)
 	}
 	eventually(t, 10*time.Second, func() bool {
