@@ -36,10 +36,12 @@ func (s *Server) getUser(c *gin.Context) {
 
 // writeUser renders one user with its ETag. Without attributes/excludedAttributes (every
 // POST, PUT and PATCH of Okta and Entra) the document is encoded in one pass
-// (document.MarshalUser), not built as a map, projected and encoded.
+// (document.MarshalUser), not built as a map, projected and encoded — unless the user has
+// custom extension values: which of them are returned depends on the organization's
+// declaration (returned, attributes no longer declared), which only the projection knows.
 func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
 	c.Header("ETag", document.ETag(directory.UserVersion(u)))
-	if attrs, excluded := projection(c); len(attrs) > 0 || len(excluded) > 0 {
+	if attrs, excluded := projection(c); len(attrs) > 0 || len(excluded) > 0 || len(u.Spec.Extensions) > 0 {
 		writeJSON(c, status, s.renderUser(c, u, s.userDoc(c, u)))
 		return
 	}
