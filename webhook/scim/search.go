@@ -126,7 +126,7 @@ func searchValue(name string, v any) (string, error) {
 // are the users, then the groups, each type in the requested order, and startIndex and count
 // page across the two.
 func (s *Server) searchAll(c *gin.Context) {
-	p, err := parseListParams(c, schema.User, schema.Group)
+	p, err := parseListParams(c, userType(c), groupType(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -138,14 +138,14 @@ func (s *Server) searchAll(c *gin.Context) {
 	}
 	var users, groups int
 	var page, gpage []listItem
-	if up, ok := p.restrictTo(schema.User); ok {
+	if up, ok := p.restrictTo(userType(c)); ok {
 		up.Count = n
 		if users, page, err = s.searchUsers(c, up); err != nil {
 			writeError(c, err)
 			return
 		}
 	}
-	if gp, ok := p.restrictTo(schema.Group); ok {
+	if gp, ok := p.restrictTo(groupType(c)); ok {
 		gp.StartIndex = max(from-users, 0) + 1
 		gp.Count = n - len(page)
 		if groups, gpage, err = s.searchGroups(c, gp); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
+	"github.com/rosterhq/roster/internal/scim/orgschema"
 	"github.com/rosterhq/roster/internal/scim/patch"
 	"github.com/rosterhq/roster/internal/scim/schema"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
@@ -35,10 +36,12 @@ func (s *Server) getUser(c *gin.Context) {
 
 // writeUser renders one user with its ETag. Without attributes/excludedAttributes (every
 // POST, PUT and PATCH of Okta and Entra) the document is encoded in one pass
-// (document.MarshalUser), not built as a map, projected and encoded.
+// (document.MarshalUser), not built as a map, projected and encoded — unless the user has
+// custom extension values: which of them are returned depends on the organization's
+// declaration (returned, attributes no longer declared), which only the projection knows.
 func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
 	c.Header("ETag", document.ETag(directory.UserVersion(u)))
-	if attrs, excluded := projection(c); len(attrs) > 0 || len(excluded) > 0 {
+	if attrs, excluded := projection(c); len(attrs) > 0 || len(excluded) > 0 || len(u.Spec.Extensions) > 0 {
 		writeJSON(c, status, s.renderUser(c, u, s.userDoc(c, u)))
 		return
 	}
@@ -53,12 +56,13 @@ func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
 // listUsers serves GET /Users and POST /Users/.search: filter, sort, page and project, all
 // from the cache.
 func (s *Server) listUsers(c *gin.Context) {
-	p, err := parseListParams(c, schema.User)
+	rt := userType(c)
+	p, err := parseListParams(c, rt)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	total, page, err := s.searchUsers(c, p.of(schema.User))
+	total, page, err := s.searchUsers(c, p.of(rt))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -77,7 +81,7 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (total int, page []li
 		objs[i] = &users[i]
 	}
 	withGroups := mentionsGroups(p.Filter)
-	total, sel, err := selectPage(p, schema.User, objs,
+	total, sel, err := selectPage(p, userType(c), objs,
 		func(u *rosterv1.OrgUser) (map[string]any, error) {
 			doc := s.userDoc(c, u)
 			if withGroups {
@@ -129,7 +133,7 @@ func (s *Server) candidateUsers(c *gin.Context, f filter.Expr) ([]rosterv1.OrgUs
 
 // createUser serves POST /Users.
 func (s *Server) createUser(c *gin.Context) {
-	spec, err := readUserSpec(c, document.NewUserSpec)
+	spec, _, err := s.readUserSpec(c, document.NewUserSpec)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -145,13 +149,15 @@ func (s *Server) createUser(c *gin.Context) {
 	s.writeUser(c, http.StatusCreated, u)
 }
 
-// readUserSpec reads a POST/PUT User body into an OrgUserSpec with toSpec.
-func readUserSpec(c *gin.Context, toSpec func(map[string]any) (rosterv1.OrgUserSpec, error)) (rosterv1.OrgUserSpec, error) {
-	doc, err := readResource(c, schema.User)
+// readUserSpec reads a POST/PUT User body into an OrgUserSpec with toSpec; it also returns the
+// normalized document.
+func (s *Server) readUserSpec(c *gin.Context, toSpec func(map[string]any) (rosterv1.OrgUserSpec, error)) (rosterv1.OrgUserSpec, map[string]any, error) {
+	doc, err := s.readResource(c, userType(c))
 	if err != nil {
-		return rosterv1.OrgUserSpec{}, err
+		return rosterv1.OrgUserSpec{}, nil, err
 	}
-	return toSpec(doc)
+	spec, err := toSpec(doc)
+	return spec, doc, err
 }
 
 // userNameGuard enforces that usernames are immutable, as the organization's
@@ -213,14 +219,18 @@ func (s *Server) reportUserNameChange(c *gin.Context, g *userNameGuard, u *roste
 // replaceUser serves PUT /Users/{id}: the body replaces every writable attribute. userName
 // cannot change (usernames are immutable): a different one is 400 mutability.
 func (s *Server) replaceUser(c *gin.Context) {
-	spec, err := readUserSpec(c, document.UserSpec)
+	spec, doc, err := s.readUserSpec(c, document.UserSpec)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	guard := &userNameGuard{ignore: orgOf(c).IgnoresUserNameChanges()}
+	rt := userType(c)
 	s.updateUser(c, "replace", guard, func(u *rosterv1.OrgUser) error {
 		next := spec
+		if err := orgschema.Update(rt, s.userDoc(c, u), doc, u.Spec.Extensions, &next.Extensions); err != nil {
+			return err
+		}
 		if err := guard.keep(u, &next); err != nil {
 			return err
 		}
@@ -242,13 +252,19 @@ func (s *Server) patchUser(c *gin.Context) {
 		return
 	}
 	guard := &userNameGuard{ignore: orgOf(c).IgnoresUserNameChanges()}
+	rt := userType(c)
+	s.noteUnknown(c, orgschema.UnknownPatchURNs(rt, ops))
 	s.updateUser(c, "patch", guard, func(u *rosterv1.OrgUser) error {
-		doc, err := patch.Apply(schema.User, s.userDoc(c, u), ops)
+		before := s.userDoc(c, u)
+		doc, err := patch.Apply(rt, before, ops)
 		if err != nil {
 			return err
 		}
 		spec, err := document.UserSpec(doc)
 		if err != nil {
+			return err
+		}
+		if err := orgschema.Update(rt, before, doc, u.Spec.Extensions, &spec.Extensions); err != nil {
 			return err
 		}
 		if err := guard.keep(u, &spec); err != nil {
@@ -304,7 +320,7 @@ func (s *Server) renderUser(c *gin.Context, u *rosterv1.OrgUser, doc map[string]
 	if _, done := doc["groups"]; !done && wantsAttribute("groups", attrs, excluded) {
 		s.addGroups(c, u, doc)
 	}
-	return schema.Project(schema.User, doc, attrs, excluded)
+	return schema.Project(userType(c), doc, attrs, excluded)
 }
 
 // addGroups sets the read-only "groups" attribute: the SCIM-managed teams the user is in,
