@@ -308,6 +308,29 @@ func checkDeployment(t *testing.T, dep *appsv1.Deployment) *corev1.Container {
 			t.Error("container is privileged")
 		}
 	}
+	// The manager sets Go's soft memory limit from the container's (internal/cli): the
+	// downward API must pass this container's limits.memory, in bytes, and no GOMEMLIMIT
+	// may override it with the whole limit.
+	memEnv := false
+	for _, e := range c.Env {
+		switch e.Name {
+		case "GOMEMLIMIT":
+			t.Errorf("GOMEMLIMIT is set (%+v): it overrides the manager's 90%% of the container limit", e)
+		case "ROSTER_CONTAINER_MEMORY_LIMIT":
+			memEnv = true
+			ref := (*corev1.ResourceFieldSelector)(nil)
+			if e.ValueFrom != nil {
+				ref = e.ValueFrom.ResourceFieldRef
+			}
+			if ref == nil || ref.Resource != "limits.memory" || (ref.ContainerName != "" && ref.ContainerName != c.Name) ||
+				(!ref.Divisor.IsZero() && ref.Divisor.Value() != 1) {
+				t.Errorf("ROSTER_CONTAINER_MEMORY_LIMIT = %+v, want the downward API's limits.memory of container %s in bytes", e.ValueFrom, c.Name)
+			}
+		}
+	}
+	if !memEnv {
+		t.Error("no ROSTER_CONTAINER_MEMORY_LIMIT: the manager cannot size its soft memory limit to the container")
+	}
 	for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		if _, ok := c.Resources.Requests[res]; !ok {
 			t.Errorf("no %s request", res)

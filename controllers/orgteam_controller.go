@@ -157,7 +157,8 @@ func (r *OrgTeamReconciler) countMembers(ctx context.Context, team *rosterv1.Org
 
 // reconcileRow makes the team's row match the OrgTeam; created reports a new row.
 func (r *OrgTeamReconciler) reconcileRow(ctx context.Context, org string, team *rosterv1.OrgTeam) (created bool, err error) {
-	want := identitystore.Team{Org: org, ID: team.Name, DisplayName: team.Spec.DisplayName, ExternalID: team.Spec.ExternalID}
+	want := identitystore.Team{Org: org, ID: team.Name, DisplayName: team.Spec.DisplayName, ExternalID: team.Spec.ExternalID,
+		Extensions: storeExtensions(team.Spec.Extensions)}
 	if team.Spec.ManagedBy == rosterv1.ManagedBySCIM {
 		want.ManagedBy = identitystore.ManagedBySCIM
 	}
@@ -171,7 +172,8 @@ func (r *OrgTeamReconciler) reconcileRow(ctx context.Context, org string, team *
 		return true, nil
 	case err != nil:
 		return false, storeErr(err, "reading the team from the identity store")
-	case got.DisplayName != want.DisplayName || got.ExternalID != want.ExternalID || got.ManagedBy != want.ManagedBy:
+	case got.DisplayName != want.DisplayName || got.ExternalID != want.ExternalID || got.ManagedBy != want.ManagedBy ||
+		got.Extensions != want.Extensions:
 		if err := r.Store.CreateTeam(ctx, want); err != nil { // an upsert
 			return false, storeErr(err, "updating the team in the identity store")
 		}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	corev1 "k8s.io/api/core/v1"
@@ -124,7 +125,7 @@ func storeUser(org string, u *rosterv1.OrgUser) identitystore.User {
 	row := identitystore.User{
 		Org: org, ID: u.Name, UserName: u.Spec.UserName, ExternalID: u.Spec.ExternalID,
 		DisplayName: u.Spec.DisplayName, Email: u.Spec.PrimaryEmail(), Active: u.Spec.IsActive(),
-		ManagedBy: identitystore.ManagedBySCIM,
+		ManagedBy: identitystore.ManagedBySCIM, Extensions: storeExtensions(u.Spec.Extensions),
 	}
 	if n := u.Spec.Name; n != nil {
 		row.GivenName, row.FamilyName = n.GivenName, n.FamilyName
@@ -136,7 +137,26 @@ func storeUser(org string, u *rosterv1.OrgUser) identitystore.User {
 func sameUser(a, b identitystore.User) bool {
 	return a.UserName == b.UserName && a.ExternalID == b.ExternalID && a.DisplayName == b.DisplayName &&
 		a.GivenName == b.GivenName && a.FamilyName == b.FamilyName && a.Email == b.Email &&
-		a.Active == b.Active && a.ManagedBy == b.ManagedBy
+		a.Active == b.Active && a.ManagedBy == b.ManagedBy && a.Extensions == b.Extensions
+}
+
+// storeExtensions is the extensions column of an OrgUser's or OrgTeam's spec.extensions, in
+// the canonical form the stores return (so that an unchanged value compares equal). Every
+// stored value goes, also of attributes the Organization no longer declares: the column
+// mirrors the object, as kubectl shows it.
+func storeExtensions(ext rosterv1.ExtensionValues) string {
+	if len(ext) == 0 {
+		return "{}"
+	}
+	b, err := json.Marshal(ext)
+	if err != nil {
+		return "{}" // values the apiserver accepted are JSON
+	}
+	c, err := identitystore.CanonicalJSON(string(b))
+	if err != nil {
+		return "{}"
+	}
+	return c
 }
 
 // SetupWithManager watches OrgUsers (spec changes and deletions, not status) and, when a store

@@ -30,7 +30,7 @@ func TestUserLifecycleSQLite(t *testing.T) {
 	row := f.awaitUserRow(ada, func(u identitystore.User) string { return "" })
 	want := identitystore.User{Org: f.org.Name, ID: ada, UserName: "ada@example.com", ExternalID: "00u-ada",
 		DisplayName: "Ada L.", GivenName: "Given ada@example.com", FamilyName: "Family", Email: "ada@example.com",
-		Active: true, ManagedBy: identitystore.ManagedBySCIM}
+		Active: true, ManagedBy: identitystore.ManagedBySCIM, Extensions: "{}"}
 	row.CreatedAt, row.UpdatedAt = time.Time{}, time.Time{}
 	if row != want {
 		t.Errorf("row of a SCIM user:\n got %+v\nwant %+v", row, want)

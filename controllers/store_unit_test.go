@@ -41,7 +41,8 @@ func TestStoreUser(t *testing.T) {
 	u.Name = "u-1"
 	got := storeUser("acme", u)
 	want := identitystore.User{Org: "acme", ID: "u-1", UserName: "ada@example.com", ExternalID: "00u1", DisplayName: "Ada",
-		GivenName: "Ada", FamilyName: "Lovelace", Email: "ada@work.com", Active: false, ManagedBy: identitystore.ManagedBySCIM}
+		GivenName: "Ada", FamilyName: "Lovelace", Email: "ada@work.com", Active: false, ManagedBy: identitystore.ManagedBySCIM,
+		Extensions: "{}"}
 	if got != want {
 		t.Errorf("storeUser =\n %+v\nwant\n %+v", got, want)
 	}

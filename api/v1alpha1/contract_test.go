@@ -55,6 +55,8 @@ var stringConstants = map[string]string{
 	"UserClaimEmail":             "email",
 	"UserNameChangesReject":      "Reject",
 	"UserNameChangesIgnore":      "Ignore",
+	"ExtensionForUser":           "User",
+	"ExtensionForGroup":          "Group",
 }
 
 // TestStringConstantsArePinned reads the package's source, so that a constant added without

@@ -52,6 +52,19 @@ type OrganizationSpec struct {
 	// Unset: Group subjects without a prefix, and no role may be bound.
 	// +optional
 	Access *AccessSpec `json:"access,omitempty"`
+
+	// ExtensionSchemas declares the organization's custom SCIM extension schemas for users
+	// and groups (docs/okta.md, docs/entra.md: "Custom attributes"). Their attributes are
+	// accepted, type-checked, returned, filtered and sorted like core ones, listed in the
+	// org's /Schemas and /ResourceTypes, stored on the OrgUser/OrgTeam under
+	// spec.extensions[urn] and carried into the identity store. Removing an attribute (or a
+	// schema) later keeps the values already stored; they are no longer returned.
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, b.urn.lowerAscii() == a.urn.lowerAscii()))",message="extension schema URNs must be unique, compared case-insensitively"
+	// +listType=map
+	// +listMapKey=urn
+	// +optional
+	ExtensionSchemas []ExtensionSchema `json:"extensionSchemas,omitempty"`
 }
 
 // UserNameChangePolicy is what a request that changes a userName gets.

@@ -53,6 +53,10 @@ type OrgTeamSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf || (oldSelf == 'scim' && self == 'manual')",message="managedBy is immutable (only Roster turns scim into manual, when SCIM is disabled for the organization)"
 	// +optional
 	ManagedBy string `json:"managedBy,omitempty"`
+	// Extensions holds the values of the organization's custom Group extension schemas
+	// (Organization spec.extensionSchemas), by schema URN.
+	// +optional
+	Extensions ExtensionValues `json:"extensions,omitempty"`
 }
 
 // OrgTeamStatus is the observed state of an OrgTeam.

@@ -152,6 +152,10 @@ type OrgUserSpec struct {
 	// Enterprise holds the attributes of the enterprise user extension.
 	// +optional
 	Enterprise *EnterpriseUser `json:"enterprise,omitempty"`
+	// Extensions holds the values of the organization's custom extension schemas
+	// (Organization spec.extensionSchemas), by schema URN.
+	// +optional
+	Extensions ExtensionValues `json:"extensions,omitempty"`
 }
 
 // IsActive reports whether the user is active (the default when unset).

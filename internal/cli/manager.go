@@ -92,6 +92,9 @@ func runManager(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	cfg.TrustedProxies = proxies
 	setupLogging(lo, stderr, nil)
+	if err := applyMemoryLimit(ctrl.Log, os.Getenv); err != nil {
+		return err
+	}
 	if err := requireIdentityStore(&cfg); err != nil {
 		return err
 	}

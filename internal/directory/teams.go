@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -134,7 +135,15 @@ func (d *Directory) Members(ctx context.Context, t *rosterv1.OrgTeam) ([]string,
 // CreateTeam creates a SCIM-managed team of org: reserve the display name, create the team,
 // write its members. If a step fails the earlier ones are undone, so nothing is half-created.
 func (d *Directory) CreateTeam(ctx context.Context, org *rosterv1.Organization, displayName, externalID string, members []string) (*rosterv1.OrgTeam, error) {
-	t := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: displayName, ExternalID: externalID, ManagedBy: rosterv1.ManagedBySCIM}}
+	return d.CreateTeamWithSpec(ctx, org, rosterv1.OrgTeamSpec{DisplayName: displayName, ExternalID: externalID}, members)
+}
+
+// CreateTeamWithSpec is CreateTeam for a team spec that carries more than the display name
+// and externalId (custom extension values); ManagedBy is set to scim.
+func (d *Directory) CreateTeamWithSpec(ctx context.Context, org *rosterv1.Organization, spec rosterv1.OrgTeamSpec, members []string) (*rosterv1.OrgTeam, error) {
+	displayName := spec.DisplayName
+	spec.ManagedBy = rosterv1.ManagedBySCIM
+	t := &rosterv1.OrgTeam{Spec: spec}
 	t.Name, t.Namespace = naming.NewTeamObjectName(), org.Spec.Namespace
 	t.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
 	rosterv1.StampLastModified(t, d.now())
@@ -258,7 +267,7 @@ func (d *Directory) updateTeamSpec(ctx context.Context, t *rosterv1.OrgTeam, pre
 		if err != nil {
 			return err
 		}
-		if spec == t.Spec {
+		if equality.Semantic.DeepEqual(spec, t.Spec) {
 			return nil
 		}
 		next := t.DeepCopy()

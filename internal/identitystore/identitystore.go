@@ -14,7 +14,10 @@
 package identitystore
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -44,6 +47,10 @@ type User struct {
 	Active bool
 	// ManagedBy names the system that owns the user, e.g. ManagedBySCIM.
 	ManagedBy string
+	// Extensions are the values of the organization's custom extension schemas: a JSON
+	// object keyed by schema URN ("" or "{}" for none). Stores return it in CanonicalJSON
+	// form.
+	Extensions string
 	// CreatedAt and UpdatedAt are set by the store and ignored on writes.
 	// UpdatedAt only moves when a column actually changes.
 	CreatedAt time.Time
@@ -62,6 +69,8 @@ type Team struct {
 	// ManagedBy is ManagedBySCIM for teams pushed by an identity provider and
 	// "" for teams managed by hand.
 	ManagedBy string
+	// Extensions: as User.Extensions.
+	Extensions string
 	// CreatedAt and UpdatedAt are set by the store and ignored on writes.
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -140,4 +149,25 @@ type Notifier interface {
 	// guaranteed to be delivered. The channel is closed when ctx is done.
 	// Changes are at least once: the watcher's own writes are reported too.
 	Watch(ctx context.Context) (<-chan Change, error)
+}
+
+// CanonicalJSON returns the canonical form of a JSON object: keys sorted, no blanks, numbers
+// as written; "" stands for the empty object "{}". Stores write and return extension values
+// in this form, so that a value read back compares equal to the one written whatever the
+// database did to its text (PostgreSQL's jsonb reorders keys and adds blanks).
+func CanonicalJSON(s string) (string, error) {
+	if s == "" {
+		return "{}", nil
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+		return "", fmt.Errorf("not a JSON object: %w", ErrInvalid)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("not a JSON object: %v: %w", err, ErrInvalid)
+	}
+	return string(b), nil
 }

@@ -40,6 +40,14 @@ var (
 		Help: "SCIM requests that asked to change an immutable userName, by organization and policy (reject or ignore).",
 	}, []string{"org", "policy"})
 
+	// UnknownSchemaAttributes counts request values sent under a schema URN the organization
+	// does not declare (ignored, as SCIM servers must), by organization and URN; past 16
+	// distinct URNs per organization the urn label is "other".
+	UnknownSchemaAttributes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "roster_scim_unknown_schema_attributes_total",
+		Help: "SCIM requests that sent values under a schema URN the organization does not declare (ignored), by organization and URN (\"other\" past 16 per organization).",
+	}, []string{"org", "urn"})
+
 	// StoreSyncErrors counts failed writes to the downstream identity store, by kind.
 	StoreSyncErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "roster_store_sync_errors_total",
@@ -50,7 +58,7 @@ var (
 // registered lists every collector this package registers at init (the scrape-time collectors,
 // which need a reader, are registered by RegisterCollectors).
 var registered = []prometheus.Collector{
-	SCIMRequests, SCIMRequestDuration, SCIMRateLimited, UserNameChangesRefused, StoreSyncErrors,
+	SCIMRequests, SCIMRequestDuration, SCIMRateLimited, UserNameChangesRefused, UnknownSchemaAttributes, StoreSyncErrors,
 	CacheWait, CacheWaitTimeouts,
 	MembershipQueueDepth, MembershipConflictRetries, MembershipSliceWrites, MembershipCommitDuration,
 	StoreOperationDuration, StoreOperationErrors,

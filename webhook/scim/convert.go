@@ -8,11 +8,13 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rosterhq/roster/internal/scim/document"
+	"github.com/rosterhq/roster/internal/scim/orgschema"
 	"github.com/rosterhq/roster/internal/scim/schema"
 )
 
-// readResource reads, decodes and normalizes a POST/PUT body of a resource type.
-func readResource(c *gin.Context, rt schema.ResourceType) (map[string]any, error) {
+// readResource reads, decodes and normalizes a POST/PUT body of a resource type, counting the
+// values it sends under undeclared schema URNs.
+func (s *Server) readResource(c *gin.Context, rt schema.ResourceType) (map[string]any, error) {
 	body, err := readBody(c)
 	if err != nil {
 		return nil, err
@@ -21,6 +23,7 @@ func readResource(c *gin.Context, rt schema.ResourceType) (map[string]any, error
 	if err != nil {
 		return nil, err
 	}
+	s.noteUnknown(c, orgschema.UnknownURNs(rt, raw))
 	return schema.Normalize(rt, raw)
 }
 

@@ -57,11 +57,11 @@ func discoveryDocs[T any](s *Server, c *gin.Context, items []T, endpoint, resour
 }
 
 func (s *Server) schemaDocs(c *gin.Context) []map[string]any {
-	return discoveryDocs(s, c, schema.DiscoverySchemas, "Schemas", "Schema", schema.SchemaSchema, func(sc *schema.Schema) string { return sc.ID })
+	return discoveryDocs(s, c, schemasOf(c).Schemas(), "Schemas", "Schema", schema.SchemaSchema, func(sc *schema.Schema) string { return sc.ID })
 }
 
 func (s *Server) resourceTypeDocs(c *gin.Context) []map[string]any {
-	return discoveryDocs(s, c, schema.ResourceTypes, "ResourceTypes", "ResourceType", schema.ResourceTypeSchema, func(rt schema.ResourceType) string { return rt.Name })
+	return discoveryDocs(s, c, schemasOf(c).ResourceTypes(), "ResourceTypes", "ResourceType", schema.ResourceTypeSchema, func(rt schema.ResourceType) string { return rt.Name })
 }
 
 // schemas serves /Schemas as a ListResponse (Entra reads it when provisioning is saved).

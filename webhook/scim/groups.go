@@ -18,6 +18,7 @@ import (
 	"github.com/rosterhq/roster/internal/order"
 	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
+	"github.com/rosterhq/roster/internal/scim/orgschema"
 	"github.com/rosterhq/roster/internal/scim/patch"
 	"github.com/rosterhq/roster/internal/scim/schema"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
@@ -83,7 +84,7 @@ func wantsAttribute(name string, attributes, excluded []string) bool {
 // it, and, when members are shown, the team's slices to stream them from (stream.go). No list
 // of the members is built.
 func (s *Server) groupItem(c *gin.Context, l membership.Listing, attributes, excluded []string) (listItem, error) {
-	doc := schema.Project(schema.Group, s.groupDoc(c, l.View), attributes, excluded)
+	doc := schema.Project(groupType(c), s.groupDoc(c, l.View), attributes, excluded)
 	head, err := json.Marshal(doc)
 	if err != nil {
 		return listItem{}, err
@@ -141,12 +142,12 @@ func (s *Server) getGroup(c *gin.Context) {
 
 // listGroups serves GET /Groups and POST /Groups/.search.
 func (s *Server) listGroups(c *gin.Context) {
-	p, err := parseListParams(c, schema.Group)
+	p, err := parseListParams(c, groupType(c))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	p = p.of(schema.Group)
+	p = p.of(groupType(c))
 	sel, page, err := s.searchGroups(c, p)
 	if err != nil {
 		writeError(c, err)
@@ -199,13 +200,13 @@ func (s *Server) searchGroups(c *gin.Context, p listParams) (selection, []listIt
 		if err != nil {
 			return selection{}, nil, err
 		}
-		mf.listing, mf.walked = listing, func() { s.memberWalks.Add(1) }
+		mf.rt, mf.listing, mf.walked = groupType(c), listing, func() { s.memberWalks.Add(1) }
 		match = func(e *order.Entry, doc func() map[string]any) (bool, error) {
 			return mf.match(e.Object.(*rosterv1.OrgTeam), doc())
 		}
 	}
 	byFirstMember := false
-	if r, ok := schema.Group.Lookup(p.SortBy); ok && p.SortBy != "" {
+	if r, ok := groupType(c).Lookup(p.SortBy); ok && p.SortBy != "" {
 		byFirstMember = r.Name == "members"
 	}
 	doc := func(e *order.Entry) (map[string]any, error) {
@@ -222,7 +223,7 @@ func (s *Server) searchGroups(c *gin.Context, p listParams) (selection, []listIt
 		}
 		return doc, nil
 	}
-	sel, err := s.selectPage(c, p, schema.Group, q, doc, match, s.dir.SelectTeams)
+	sel, err := s.selectPage(c, p, groupType(c), q, doc, match, s.dir.SelectTeams)
 	if err != nil {
 		return sel, nil, err
 	}
@@ -306,6 +307,9 @@ func (s *Server) candidateTeams(c *gin.Context, f filter.Expr) (teams []rosterv1
 type groupInput struct {
 	displayName, externalID string
 	members                 []string
+	// doc is the normalized body without members; extensions its custom extension values.
+	doc        map[string]any
+	extensions rosterv1.ExtensionValues
 }
 
 // readGroup reads, decodes and validates a POST/PUT Group body.
@@ -328,11 +332,12 @@ func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
 			delete(raw, k)
 		}
 	}
-	doc, err := schema.Normalize(schema.Group, raw)
+	s.noteUnknown(c, orgschema.UnknownURNs(groupType(c), raw))
+	doc, err := schema.Normalize(groupType(c), raw)
 	if err != nil {
 		return groupInput{}, err
 	}
-	var in groupInput
+	in := groupInput{doc: doc, extensions: document.GroupExtensions(doc)}
 	if in.displayName, in.externalID, err = document.GroupFields(doc); err != nil || rawMembers == nil {
 		return in, err
 	}
@@ -361,7 +366,8 @@ func (s *Server) createGroup(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	t, err := s.dir.CreateTeam(c.Request.Context(), orgOf(c), in.displayName, in.externalID, in.members)
+	t, err := s.dir.CreateTeamWithSpec(c.Request.Context(), orgOf(c),
+		rosterv1.OrgTeamSpec{DisplayName: in.displayName, ExternalID: in.externalID, Extensions: in.extensions}, in.members)
 	if err != nil {
 		s.audit(c, "create", "Group", "") // nothing was created: no id to name
 		writeError(c, groupErr(err, ""))
@@ -381,7 +387,10 @@ func (s *Server) replaceGroup(c *gin.Context) {
 	}
 	s.changeGroup(c, "replace", directory.TeamChange{
 		Spec: func(cur rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error) {
-			return document.GroupSpec(cur, in.displayName, in.externalID), nil
+			next := document.GroupSpec(cur, in.displayName, in.externalID)
+			next.Extensions = in.extensions
+			err := orgschema.Update(groupType(c), teamDoc(c.Param("id"), cur), in.doc, cur.Extensions, &next.Extensions)
+			return next, err
 		},
 		Members: []patch.MemberOp{{Kind: patch.MemberReplace, Values: in.members}},
 	}, true)
@@ -410,12 +419,11 @@ func (s *Server) patchGroup(c *gin.Context) {
 	change := directory.TeamChange{Members: memberOps}
 	if len(rest) > 0 {
 		id := c.Param("id")
+		rt := groupType(c)
+		s.noteUnknown(c, orgschema.UnknownPatchURNs(rt, rest))
 		change.Spec = func(cur rosterv1.OrgTeamSpec) (rosterv1.OrgTeamSpec, error) {
-			doc := map[string]any{"schemas": []any{schema.GroupSchema}, "id": id, "displayName": cur.DisplayName}
-			if cur.ExternalID != "" {
-				doc["externalId"] = cur.ExternalID
-			}
-			out, err := patch.Apply(schema.Group, doc, rest)
+			doc := teamDoc(id, cur)
+			out, err := patch.Apply(rt, doc, rest)
 			if err != nil {
 				return cur, err
 			}
@@ -423,11 +431,25 @@ func (s *Server) patchGroup(c *gin.Context) {
 			if err != nil {
 				return cur, err
 			}
-			return document.GroupSpec(cur, name, ext), nil
+			next := document.GroupSpec(cur, name, ext)
+			next.Extensions = document.GroupExtensions(out)
+			err = orgschema.Update(rt, doc, out, cur.Extensions, &next.Extensions)
+			return next, err
 		}
 	}
 	attrs, excluded := projection(c)
 	s.changeGroup(c, "patch", change, len(attrs) > 0 || len(excluded) > 0)
+}
+
+// teamDoc is the Group document of a team spec without members and meta, as a PATCH or PUT
+// is planned against.
+func teamDoc(id string, spec rosterv1.OrgTeamSpec) map[string]any {
+	doc := map[string]any{"schemas": []any{schema.GroupSchema}, "id": id, "displayName": spec.DisplayName}
+	if spec.ExternalID != "" {
+		doc["externalId"] = spec.ExternalID
+	}
+	document.AddGroupExtensions(doc, spec.Extensions)
+	return doc
 }
 
 // changeGroup hands a team change to the directory and answers 204 (with the new ETag), or

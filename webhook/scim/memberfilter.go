@@ -97,6 +97,9 @@ func membersSub(path filter.AttrPath) (string, bool) {
 // filter, for all teams), presence from the member count of the team's slices, and only the
 // other conditions (members.value sw "x") member by member, without documents.
 type memberFilter struct {
+	// rt is the organization's Group type (its custom extensions included): the filter's other
+	// conditions are matched against it.
+	rt      schema.ResourceType
 	filter  filter.Expr
 	holders map[string]map[string]bool // member id → names of the teams that list it
 	// listing returns a team's member slices (read once per team and request).
@@ -124,7 +127,7 @@ func newMemberFilter(ctx context.Context, f filter.Expr, lookup func(ctx context
 // match decides the filter for a team whose document (without members) is doc.
 func (mf *memberFilter) match(team *rosterv1.OrgTeam, doc map[string]any) (bool, error) {
 	var err error
-	ok := filter.MatchDecided(schema.Group, mf.filter, doc, func(cond filter.Expr) (bool, bool) {
+	ok := filter.MatchDecided(mf.rt, mf.filter, doc, func(cond filter.Expr) (bool, bool) {
 		kind, id := classify(cond)
 		switch kind {
 		case notMembers:

@@ -125,7 +125,7 @@ func searchValue(name string, v any) (string, error) {
 // page across the two. Cursor paging is refused here (400 invalidValue): a cursor is a position
 // in one resource type's order, and /Users/.search and /Groups/.search page by cursor.
 func (s *Server) searchAll(c *gin.Context) {
-	p, err := parseListParams(c, schema.User, schema.Group)
+	p, err := parseListParams(c, userType(c), groupType(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -141,14 +141,14 @@ func (s *Server) searchAll(c *gin.Context) {
 	}
 	var users, groups selection
 	var page, gpage []listItem
-	if up, ok := p.restrictTo(schema.User); ok {
+	if up, ok := p.restrictTo(userType(c)); ok {
 		up.Count = n
 		if users, page, err = s.searchUsers(c, up); err != nil {
 			writeError(c, err)
 			return
 		}
 	}
-	if gp, ok := p.restrictTo(schema.Group); ok {
+	if gp, ok := p.restrictTo(groupType(c)); ok {
 		gp.StartIndex = max(from-users.Total, 0) + 1
 		gp.Count = n - len(page)
 		if groups, gpage, err = s.searchGroups(c, gp); err != nil {

@@ -124,6 +124,8 @@ type Server struct {
 	// memberWalks counts the teams whose members a filter condition read one by one (tests
 	// check that index-decided conditions read none).
 	memberWalks atomic.Int64
+	// unknown remembers undeclared schema URNs already logged (extensions.go).
+	unknown unknownURNs
 }
 
 var (

@@ -16,6 +16,7 @@ import (
 	"github.com/rosterhq/roster/internal/order"
 	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
+	"github.com/rosterhq/roster/internal/scim/orgschema"
 	"github.com/rosterhq/roster/internal/scim/patch"
 	"github.com/rosterhq/roster/internal/scim/schema"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
@@ -36,10 +37,12 @@ func (s *Server) getUser(c *gin.Context) {
 
 // writeUser renders one user with its ETag. Without attributes/excludedAttributes (every
 // POST, PUT and PATCH of Okta and Entra) the document is encoded in one pass
-// (document.MarshalUser), not built as a map, projected and encoded.
+// (document.MarshalUser), not built as a map, projected and encoded — unless the user has
+// custom extension values: which of them are returned depends on the organization's
+// declaration (returned, attributes no longer declared), which only the projection knows.
 func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
 	c.Header("ETag", document.ETag(directory.UserVersion(u)))
-	if attrs, excluded := projection(c); len(attrs) > 0 || len(excluded) > 0 {
+	if attrs, excluded := projection(c); len(attrs) > 0 || len(excluded) > 0 || len(u.Spec.Extensions) > 0 {
 		writeJSON(c, status, s.renderUser(c, u, s.userDoc(c, u)))
 		return
 	}
@@ -54,12 +57,13 @@ func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
 // listUsers serves GET /Users and POST /Users/.search: filter, sort, page and project, all
 // from the cache and its ordered index.
 func (s *Server) listUsers(c *gin.Context) {
-	p, err := parseListParams(c, schema.User)
+	rt := userType(c)
+	p, err := parseListParams(c, rt)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	p = p.of(schema.User)
+	p = p.of(rt)
 	sel, page, err := s.searchUsers(c, p)
 	if err != nil {
 		writeError(c, err)
@@ -70,6 +74,7 @@ func (s *Server) listUsers(c *gin.Context) {
 
 // searchUsers returns the users p selects and the encoded page of them it asks for.
 func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listItem, error) {
+	rt := userType(c)
 	var q order.Query
 	if p.Filter != nil {
 		cands, indexed, err := s.candidateUsers(c, p.Filter)
@@ -98,14 +103,14 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 	if p.Filter != nil && !withGroups {
 		// Only the attributes the filter names are built (groups are not a spec field: a
 		// filter on them takes the whole document, with the groups added).
-		keys := filter.Keys(schema.User, p.Filter)
+		keys := filter.Keys(rt, p.Filter)
 		match = func(e *order.Entry, _ func() map[string]any) (bool, error) {
 			u := e.Object.(*rosterv1.OrgUser)
 			d := document.UserKeys(u, func() document.Meta { return s.userMeta(c, u) }, keys)
-			return filter.Match(schema.User, p.Filter, d), nil
+			return filter.Match(rt, p.Filter, d), nil
 		}
 	}
-	sel, err := s.selectPage(c, p, schema.User, q, doc, match, s.dir.SelectUsers)
+	sel, err := s.selectPage(c, p, rt, q, doc, match, s.dir.SelectUsers)
 	if err != nil {
 		return sel, nil, err
 	}
@@ -154,7 +159,7 @@ func (s *Server) candidateUsers(c *gin.Context, f filter.Expr) (users []rosterv1
 
 // createUser serves POST /Users.
 func (s *Server) createUser(c *gin.Context) {
-	spec, err := readUserSpec(c, document.NewUserSpec)
+	spec, _, err := s.readUserSpec(c, document.NewUserSpec)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -170,13 +175,15 @@ func (s *Server) createUser(c *gin.Context) {
 	s.writeUser(c, http.StatusCreated, u)
 }
 
-// readUserSpec reads a POST/PUT User body into an OrgUserSpec with toSpec.
-func readUserSpec(c *gin.Context, toSpec func(map[string]any) (rosterv1.OrgUserSpec, error)) (rosterv1.OrgUserSpec, error) {
-	doc, err := readResource(c, schema.User)
+// readUserSpec reads a POST/PUT User body into an OrgUserSpec with toSpec; it also returns the
+// normalized document.
+func (s *Server) readUserSpec(c *gin.Context, toSpec func(map[string]any) (rosterv1.OrgUserSpec, error)) (rosterv1.OrgUserSpec, map[string]any, error) {
+	doc, err := s.readResource(c, userType(c))
 	if err != nil {
-		return rosterv1.OrgUserSpec{}, err
+		return rosterv1.OrgUserSpec{}, nil, err
 	}
-	return toSpec(doc)
+	spec, err := toSpec(doc)
+	return spec, doc, err
 }
 
 // userNameGuard enforces that usernames are immutable, as the organization's
@@ -238,14 +245,18 @@ func (s *Server) reportUserNameChange(c *gin.Context, g *userNameGuard, u *roste
 // replaceUser serves PUT /Users/{id}: the body replaces every writable attribute. userName
 // cannot change (usernames are immutable): a different one is 400 mutability.
 func (s *Server) replaceUser(c *gin.Context) {
-	spec, err := readUserSpec(c, document.UserSpec)
+	spec, doc, err := s.readUserSpec(c, document.UserSpec)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	guard := &userNameGuard{ignore: orgOf(c).IgnoresUserNameChanges()}
+	rt := userType(c)
 	s.updateUser(c, "replace", guard, func(u *rosterv1.OrgUser) error {
 		next := spec
+		if err := orgschema.Update(rt, s.userDoc(c, u), doc, u.Spec.Extensions, &next.Extensions); err != nil {
+			return err
+		}
 		if err := guard.keep(u, &next); err != nil {
 			return err
 		}
@@ -267,13 +278,19 @@ func (s *Server) patchUser(c *gin.Context) {
 		return
 	}
 	guard := &userNameGuard{ignore: orgOf(c).IgnoresUserNameChanges()}
+	rt := userType(c)
+	s.noteUnknown(c, orgschema.UnknownPatchURNs(rt, ops))
 	s.updateUser(c, "patch", guard, func(u *rosterv1.OrgUser) error {
-		doc, err := patch.Apply(schema.User, s.userDoc(c, u), ops)
+		before := s.userDoc(c, u)
+		doc, err := patch.Apply(rt, before, ops)
 		if err != nil {
 			return err
 		}
 		spec, err := document.UserSpec(doc)
 		if err != nil {
+			return err
+		}
+		if err := orgschema.Update(rt, before, doc, u.Spec.Extensions, &spec.Extensions); err != nil {
 			return err
 		}
 		if err := guard.keep(u, &spec); err != nil {
@@ -329,7 +346,7 @@ func (s *Server) renderUser(c *gin.Context, u *rosterv1.OrgUser, doc map[string]
 	if _, done := doc["groups"]; !done && wantsAttribute("groups", attrs, excluded) {
 		s.addGroups(c, u, doc)
 	}
-	return schema.Project(schema.User, doc, attrs, excluded)
+	return schema.Project(userType(c), doc, attrs, excluded)
 }
 
 // addGroups sets the read-only "groups" attribute: the SCIM-managed teams the user is in,

@@ -82,8 +82,8 @@ const userColumns = `org, id, user_name, external_id, display_name, given_name, 
 // userChanged is true when the row differs from the new values $3..$10 and $12, so
 // that writing identical values leaves updated_at alone.
 const userChanged = `(u.user_name, u.external_id, u.display_name, u.given_name, u.family_name,
-	u.email, u.active, u.managed_by, u.user_name_folded) IS DISTINCT FROM
-	($3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean, $10::text, $12::text)`
+	u.email, u.active, u.managed_by, u.user_name_folded, u.extensions) IS DISTINCT FROM
+	($3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean, $10::text, $12::text, $13::jsonb)`
 
 // ObserveUser implements identitystore.Store.
 func (s *Store) ObserveUser(ctx context.Context, org, id string) (identitystore.User, error) {
@@ -91,9 +91,9 @@ func (s *Store) ObserveUser(ctx context.Context, org, id string) (identitystore.
 	if err := storeutil.Key("user", org, id); err != nil {
 		return u, err
 	}
-	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM roster_users WHERE org = $1 AND id = $2`, org, id).
+	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+`, extensions::text FROM roster_users WHERE org = $1 AND id = $2`, org, id).
 		Scan(&u.Org, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &u.GivenName, &u.FamilyName,
-			&u.Email, &u.Active, &u.ManagedBy, &u.CreatedAt, &u.UpdatedAt)
+			&u.Email, &u.Active, &u.ManagedBy, &u.CreatedAt, &u.UpdatedAt, &u.Extensions)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return u, fmt.Errorf("identitystore: user %s/%s: %w", org, id, identitystore.ErrNotFound)
 	}
@@ -101,14 +101,15 @@ func (s *Store) ObserveUser(ctx context.Context, org, id string) (identitystore.
 		return u, wrap(err, "observe user %s/%s", org, id)
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	u.Extensions = storeutil.Extensions(u.Extensions) // jsonb's text reorders keys and adds blanks
 	return u, nil
 }
 
-// userArgs are the values $1..$12 of a user write; $12 is user_name_folded, the userName
-// folded as Roster folds it (naming.Fold), on which the unique index is.
+// userArgs are the values $1..$13 of a user write; $12 is user_name_folded, the userName
+// folded as Roster folds it (naming.Fold), on which the unique index is; $13 the extensions.
 func userArgs(u identitystore.User) []any {
 	return []any{u.Org, u.ID, u.UserName, u.ExternalID, u.DisplayName, u.GivenName, u.FamilyName,
-		u.Email, u.Active, u.ManagedBy, storeutil.Now(), naming.Fold(u.UserName)}
+		u.Email, u.Active, u.ManagedBy, storeutil.Now(), naming.Fold(u.UserName), storeutil.Extensions(u.Extensions)}
 }
 
 // CreateUser implements identitystore.Store.
@@ -117,14 +118,15 @@ func (s *Store) CreateUser(ctx context.Context, u identitystore.User) error {
 		return err
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO roster_users AS u (`+userColumns+`, user_name_folded)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
+		INSERT INTO roster_users AS u (`+userColumns+`, user_name_folded, extensions)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13::jsonb)
 		ON CONFLICT (org, id) DO UPDATE SET
 			user_name = excluded.user_name, external_id = excluded.external_id,
 			display_name = excluded.display_name, given_name = excluded.given_name,
 			family_name = excluded.family_name, email = excluded.email,
 			active = excluded.active, managed_by = excluded.managed_by,
-			updated_at = excluded.updated_at, user_name_folded = excluded.user_name_folded
+			updated_at = excluded.updated_at, user_name_folded = excluded.user_name_folded,
+			extensions = excluded.extensions
 		WHERE `+userChanged, userArgs(u)...)
 	return wrap(err, "create user %s/%s", u.Org, u.ID)
 }
@@ -138,7 +140,7 @@ func (s *Store) UpdateUser(ctx context.Context, u identitystore.User) error {
 		UPDATE roster_users AS u SET
 			user_name = $3, external_id = $4, display_name = $5, given_name = $6,
 			family_name = $7, email = $8, active = $9, managed_by = $10, updated_at = $11,
-			user_name_folded = $12
+			user_name_folded = $12, extensions = $13::jsonb
 		WHERE org = $1 AND id = $2 AND `+userChanged, userArgs(u)...)
 	if err != nil {
 		return wrap(err, "update user %s/%s", u.Org, u.ID)
@@ -177,8 +179,8 @@ func (s *Store) DeleteUser(ctx context.Context, org, id string) error {
 
 const teamColumns = `org, id, display_name, external_id, managed_by, created_at, updated_at`
 
-const teamChanged = `(t.display_name, t.external_id, t.managed_by) IS DISTINCT FROM
-	($3::text, $4::text, $5::text)`
+const teamChanged = `(t.display_name, t.external_id, t.managed_by, t.extensions) IS DISTINCT FROM
+	($3::text, $4::text, $5::text, $7::jsonb)`
 
 // ObserveTeam implements identitystore.Store.
 func (s *Store) ObserveTeam(ctx context.Context, org, id string) (identitystore.Team, error) {
@@ -186,8 +188,8 @@ func (s *Store) ObserveTeam(ctx context.Context, org, id string) (identitystore.
 	if err := storeutil.Key("team", org, id); err != nil {
 		return t, err
 	}
-	err := s.pool.QueryRow(ctx, `SELECT `+teamColumns+` FROM roster_teams WHERE org = $1 AND id = $2`, org, id).
-		Scan(&t.Org, &t.ID, &t.DisplayName, &t.ExternalID, &t.ManagedBy, &t.CreatedAt, &t.UpdatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT `+teamColumns+`, extensions::text FROM roster_teams WHERE org = $1 AND id = $2`, org, id).
+		Scan(&t.Org, &t.ID, &t.DisplayName, &t.ExternalID, &t.ManagedBy, &t.CreatedAt, &t.UpdatedAt, &t.Extensions)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, fmt.Errorf("identitystore: team %s/%s: %w", org, id, identitystore.ErrNotFound)
 	}
@@ -195,11 +197,12 @@ func (s *Store) ObserveTeam(ctx context.Context, org, id string) (identitystore.
 		return t, wrap(err, "observe team %s/%s", org, id)
 	}
 	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	t.Extensions = storeutil.Extensions(t.Extensions)
 	return t, nil
 }
 
 func teamArgs(t identitystore.Team) []any {
-	return []any{t.Org, t.ID, t.DisplayName, t.ExternalID, t.ManagedBy, storeutil.Now()}
+	return []any{t.Org, t.ID, t.DisplayName, t.ExternalID, t.ManagedBy, storeutil.Now(), storeutil.Extensions(t.Extensions)}
 }
 
 // CreateTeam implements identitystore.Store.
@@ -208,11 +211,12 @@ func (s *Store) CreateTeam(ctx context.Context, t identitystore.Team) error {
 		return err
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO roster_teams AS t (`+teamColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $6)
+		INSERT INTO roster_teams AS t (`+teamColumns+`, extensions)
+		VALUES ($1, $2, $3, $4, $5, $6, $6, $7::jsonb)
 		ON CONFLICT (org, id) DO UPDATE SET
 			display_name = excluded.display_name, external_id = excluded.external_id,
-			managed_by = excluded.managed_by, updated_at = excluded.updated_at
+			managed_by = excluded.managed_by, updated_at = excluded.updated_at,
+			extensions = excluded.extensions
 		WHERE `+teamChanged, teamArgs(t)...)
 	return wrap(err, "create team %s/%s", t.Org, t.ID)
 }
@@ -224,7 +228,8 @@ func (s *Store) UpdateTeam(ctx context.Context, t identitystore.Team) error {
 	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE roster_teams AS t SET
-			display_name = $3, external_id = $4, managed_by = $5, updated_at = $6
+			display_name = $3, external_id = $4, managed_by = $5, updated_at = $6,
+			extensions = $7::jsonb
 		WHERE org = $1 AND id = $2 AND `+teamChanged, teamArgs(t)...)
 	if err != nil {
 		return wrap(err, "update team %s/%s", t.Org, t.ID)

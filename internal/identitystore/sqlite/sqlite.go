@@ -158,7 +158,7 @@ const userColumns = `org, id, user_name, external_id, display_name, given_name, 
 // userChanged is true when the row differs from the new values ?3..?10 and ?12,
 // so that writing identical values leaves updated_at alone.
 const userChanged = `(user_name, external_id, display_name, given_name, family_name,
-	email, active, managed_by, user_name_folded) IS NOT (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)`
+	email, active, managed_by, user_name_folded, extensions) IS NOT (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13)`
 
 // ObserveUser implements identitystore.Store.
 func (s *Store) ObserveUser(ctx context.Context, org, id string) (identitystore.User, error) {
@@ -167,14 +167,15 @@ func (s *Store) ObserveUser(ctx context.Context, org, id string) (identitystore.
 		return u, err
 	}
 	var created, updated string
-	err := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM roster_users WHERE org = ? AND id = ?`, org, id).
+	err := s.r.QueryRowContext(ctx, `SELECT `+userColumns+`, extensions FROM roster_users WHERE org = ? AND id = ?`, org, id).
 		Scan(&u.Org, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &u.GivenName, &u.FamilyName,
-			&u.Email, &u.Active, &u.ManagedBy, &created, &updated)
+			&u.Email, &u.Active, &u.ManagedBy, &created, &updated, &u.Extensions)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("identitystore: user %s/%s: %w", org, id, identitystore.ErrNotFound)
 	}
 	if err == nil {
 		u.CreatedAt, u.UpdatedAt, err = parseTimes(created, updated)
+		u.Extensions = storeutil.Extensions(u.Extensions)
 	}
 	if err != nil {
 		return u, wrap(err, "observe user %s/%s", org, id)
@@ -182,11 +183,11 @@ func (s *Store) ObserveUser(ctx context.Context, org, id string) (identitystore.
 	return u, nil
 }
 
-// userArgs are the values ?1..?12 of a user write; ?12 is user_name_folded, the userName
-// folded as Roster folds it (naming.Fold), on which the unique index is.
+// userArgs are the values ?1..?13 of a user write; ?12 is user_name_folded, the userName
+// folded as Roster folds it (naming.Fold), on which the unique index is; ?13 the extensions.
 func userArgs(u identitystore.User) []any {
 	return []any{u.Org, u.ID, u.UserName, u.ExternalID, u.DisplayName, u.GivenName, u.FamilyName,
-		u.Email, u.Active, u.ManagedBy, now(), naming.Fold(u.UserName)}
+		u.Email, u.Active, u.ManagedBy, now(), naming.Fold(u.UserName), storeutil.Extensions(u.Extensions)}
 }
 
 // CreateUser implements identitystore.Store.
@@ -195,14 +196,15 @@ func (s *Store) CreateUser(ctx context.Context, u identitystore.User) error {
 		return err
 	}
 	_, err := s.w.ExecContext(ctx, `
-		INSERT INTO roster_users (`+userColumns+`, user_name_folded)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)
+		INSERT INTO roster_users (`+userColumns+`, user_name_folded, extensions)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)
 		ON CONFLICT (org, id) DO UPDATE SET
 			user_name = excluded.user_name, external_id = excluded.external_id,
 			display_name = excluded.display_name, given_name = excluded.given_name,
 			family_name = excluded.family_name, email = excluded.email,
 			active = excluded.active, managed_by = excluded.managed_by,
-			updated_at = excluded.updated_at, user_name_folded = excluded.user_name_folded
+			updated_at = excluded.updated_at, user_name_folded = excluded.user_name_folded,
+			extensions = excluded.extensions
 		WHERE `+userChanged, userArgs(u)...)
 	return wrap(err, "create user %s/%s", u.Org, u.ID)
 }
@@ -216,7 +218,7 @@ func (s *Store) UpdateUser(ctx context.Context, u identitystore.User) error {
 		UPDATE roster_users SET
 			user_name = ?3, external_id = ?4, display_name = ?5, given_name = ?6,
 			family_name = ?7, email = ?8, active = ?9, managed_by = ?10, updated_at = ?11,
-			user_name_folded = ?12
+			user_name_folded = ?12, extensions = ?13
 		WHERE org = ?1 AND id = ?2 AND `+userChanged, userArgs(u)...)
 	if err != nil {
 		return wrap(err, "update user %s/%s", u.Org, u.ID)
@@ -270,7 +272,7 @@ func (s *Store) inTx(ctx context.Context, stmt1, stmt2 string, args ...any) erro
 
 const teamColumns = `org, id, display_name, external_id, managed_by, created_at, updated_at`
 
-const teamChanged = `(display_name, external_id, managed_by) IS NOT (?3, ?4, ?5)`
+const teamChanged = `(display_name, external_id, managed_by, extensions) IS NOT (?3, ?4, ?5, ?7)`
 
 // ObserveTeam implements identitystore.Store.
 func (s *Store) ObserveTeam(ctx context.Context, org, id string) (identitystore.Team, error) {
@@ -279,13 +281,14 @@ func (s *Store) ObserveTeam(ctx context.Context, org, id string) (identitystore.
 		return t, err
 	}
 	var created, updated string
-	err := s.r.QueryRowContext(ctx, `SELECT `+teamColumns+` FROM roster_teams WHERE org = ? AND id = ?`, org, id).
-		Scan(&t.Org, &t.ID, &t.DisplayName, &t.ExternalID, &t.ManagedBy, &created, &updated)
+	err := s.r.QueryRowContext(ctx, `SELECT `+teamColumns+`, extensions FROM roster_teams WHERE org = ? AND id = ?`, org, id).
+		Scan(&t.Org, &t.ID, &t.DisplayName, &t.ExternalID, &t.ManagedBy, &created, &updated, &t.Extensions)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("identitystore: team %s/%s: %w", org, id, identitystore.ErrNotFound)
 	}
 	if err == nil {
 		t.CreatedAt, t.UpdatedAt, err = parseTimes(created, updated)
+		t.Extensions = storeutil.Extensions(t.Extensions)
 	}
 	if err != nil {
 		return t, wrap(err, "observe team %s/%s", org, id)
@@ -294,7 +297,7 @@ func (s *Store) ObserveTeam(ctx context.Context, org, id string) (identitystore.
 }
 
 func teamArgs(t identitystore.Team) []any {
-	return []any{t.Org, t.ID, t.DisplayName, t.ExternalID, t.ManagedBy, now()}
+	return []any{t.Org, t.ID, t.DisplayName, t.ExternalID, t.ManagedBy, now(), storeutil.Extensions(t.Extensions)}
 }
 
 // CreateTeam implements identitystore.Store.
@@ -303,11 +306,12 @@ func (s *Store) CreateTeam(ctx context.Context, t identitystore.Team) error {
 		return err
 	}
 	_, err := s.w.ExecContext(ctx, `
-		INSERT INTO roster_teams (`+teamColumns+`)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+		INSERT INTO roster_teams (`+teamColumns+`, extensions)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
 		ON CONFLICT (org, id) DO UPDATE SET
 			display_name = excluded.display_name, external_id = excluded.external_id,
-			managed_by = excluded.managed_by, updated_at = excluded.updated_at
+			managed_by = excluded.managed_by, updated_at = excluded.updated_at,
+			extensions = excluded.extensions
 		WHERE `+teamChanged, teamArgs(t)...)
 	return wrap(err, "create team %s/%s", t.Org, t.ID)
 }
@@ -319,7 +323,8 @@ func (s *Store) UpdateTeam(ctx context.Context, t identitystore.Team) error {
 	}
 	res, err := s.w.ExecContext(ctx, `
 		UPDATE roster_teams SET
-			display_name = ?3, external_id = ?4, managed_by = ?5, updated_at = ?6
+			display_name = ?3, external_id = ?4, managed_by = ?5, updated_at = ?6,
+			extensions = ?7
 		WHERE org = ?1 AND id = ?2 AND `+teamChanged, teamArgs(t)...)
 	if err != nil {
 		return wrap(err, "update team %s/%s", t.Org, t.ID)

@@ -33,7 +33,9 @@ func Run(t *testing.T, newStore func(t *testing.T) identitystore.Store) {
 		{"User/UserNameUniqueIgnoringCase", testUserNameUnique},
 		{"User/UserNameFoldsAsRosterDoes", testUserNameFolding},
 		{"User/DeactivatedUserKeepsRowAndMemberships", testUserDeactivated},
+		{"User/ExtensionsRoundTrip", testUserExtensions},
 		{"Team/CreateObserveUpdateDelete", testTeamLifecycle},
+		{"Team/ExtensionsRoundTrip", testTeamExtensions},
 		{"Team/NotFound", testTeamNotFound},
 		{"Members/AddObserveRemove", testMembersAddObserveRemove},
 		{"Members/SortedBytewise", testMembersSorted},
@@ -89,6 +91,7 @@ func sameUser(t *testing.T, got, want identitystore.User) {
 	t.Helper()
 	got.CreatedAt, got.UpdatedAt = time.Time{}, time.Time{}
 	want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}
+	want.Extensions = canonical(t, want.Extensions)
 	if got != want {
 		t.Fatalf("user = %+v\nwant   %+v", got, want)
 	}
@@ -98,6 +101,7 @@ func sameTeam(t *testing.T, got, want identitystore.Team) {
 	t.Helper()
 	got.CreatedAt, got.UpdatedAt = time.Time{}, time.Time{}
 	want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}
+	want.Extensions = canonical(t, want.Extensions)
 	if got != want {
 		t.Fatalf("team = %+v\nwant   %+v", got, want)
 	}
@@ -642,4 +646,67 @@ func testNotifierCloses(t *testing.T, s identitystore.Store) {
 			t.Fatal("change channel still open 10s after its context ended")
 		}
 	}
+}
+
+func canonical(t *testing.T, s string) string {
+	t.Helper()
+	c, err := identitystore.CanonicalJSON(s)
+	must(t, err)
+	return c
+}
+
+// acmeValues are extension values as a controller writes them: keys in any order, numbers
+// that must not turn into floats, nested objects and arrays.
+const acmeValues = `{"urn:ietf:params:scim:schemas:extension:acme:2.0:User": {"level": 3, "costCenter": "4711",
+	"salary": 12345678901234567890, "address": {"zip": "75001", "city": "Paris"}, "tags": [{"value": "a"}]}}`
+
+// testUserExtensions: the extensions column round-trips in canonical form, an identical
+// rewrite leaves updated_at alone, a change is written, and a value that is not a JSON object
+// is refused.
+func testUserExtensions(t *testing.T, s identitystore.Store) {
+	ctx := t.Context()
+	u := alice("acme")
+	u.Extensions = acmeValues
+	must(t, s.CreateUser(ctx, u))
+	got := observeUser(t, s, u.Org, u.ID)
+	want := `{"urn:ietf:params:scim:schemas:extension:acme:2.0:User":{"address":{"city":"Paris","zip":"75001"},"costCenter":"4711","level":3,"salary":12345678901234567890,"tags":[{"value":"a"}]}}`
+	if got.Extensions != want {
+		t.Fatalf("extensions = %s\nwant         %s", got.Extensions, want)
+	}
+	must(t, s.UpdateUser(ctx, u)) // the same values, spelled differently
+	if again := observeUser(t, s, u.Org, u.ID); !again.UpdatedAt.Equal(got.UpdatedAt) {
+		t.Errorf("rewriting equal extensions moved updated_at from %v to %v", got.UpdatedAt, again.UpdatedAt)
+	}
+	u.Extensions = `{"urn:ietf:params:scim:schemas:extension:acme:2.0:User":{"costCenter":"9"}}`
+	must(t, s.CreateUser(ctx, u))
+	sameUser(t, observeUser(t, s, u.Org, u.ID), u)
+	u.Extensions = ""
+	must(t, s.UpdateUser(ctx, u))
+	if got := observeUser(t, s, u.Org, u.ID); got.Extensions != "{}" {
+		t.Errorf("cleared extensions = %q, want {}", got.Extensions)
+	}
+	for _, bad := range []string{`[1]`, `"x"`, `{"a":`, `null`} {
+		u.Extensions = bad
+		wantErr(t, "extensions "+bad, s.CreateUser(ctx, u), identitystore.ErrInvalid)
+	}
+}
+
+// testTeamExtensions is testUserExtensions for teams.
+func testTeamExtensions(t *testing.T, s identitystore.Store) {
+	ctx := t.Context()
+	tm := engineering("acme")
+	tm.Extensions = `{"urn:acme:Group": {"b": 2, "a": true}}`
+	must(t, s.CreateTeam(ctx, tm))
+	got, err := s.ObserveTeam(ctx, tm.Org, tm.ID)
+	must(t, err)
+	if got.Extensions != `{"urn:acme:Group":{"a":true,"b":2}}` {
+		t.Fatalf("team extensions = %s", got.Extensions)
+	}
+	tm.Extensions = `{"urn:acme:Group":{"a":false}}`
+	must(t, s.UpdateTeam(ctx, tm))
+	got, err = s.ObserveTeam(ctx, tm.Org, tm.ID)
+	must(t, err)
+	sameTeam(t, got, tm)
+	tm.Extensions = `[]`
+	wantErr(t, "team extensions []", s.CreateTeam(ctx, tm), identitystore.ErrInvalid)
 }

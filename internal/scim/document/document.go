@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +19,41 @@ import (
 
 // enterpriseKey is the OrgUserSpec field that holds the enterprise extension.
 const enterpriseKey = "enterprise"
+
+// extensionsKey is the OrgUserSpec and OrgTeamSpec field that holds custom extension values.
+const extensionsKey = "extensions"
+
+// addExtensions moves the stored custom extension objects of a spec rendered by ToMap to their
+// URN keys of the SCIM document, and their URNs into schemas. Every stored schema is added:
+// schema.Project returns only what the organization still declares.
+func addExtensions(doc map[string]any, schemas []any) []any {
+	ext, _ := doc[extensionsKey].(map[string]any)
+	delete(doc, extensionsKey)
+	for _, urn := range slices.Sorted(maps.Keys(ext)) {
+		if m, ok := ext[urn].(map[string]any); ok && len(m) > 0 {
+			doc[urn] = m
+			schemas = append(schemas, urn)
+		}
+	}
+	return schemas
+}
+
+// takeExtensions returns the custom extension objects of a normalized document: every key that
+// is a URN other than the core and enterprise ones (Normalize keeps only the extensions the
+// organization declares).
+func takeExtensions(doc map[string]any) map[string]any {
+	var ext map[string]any
+	for k, v := range doc {
+		if !strings.HasPrefix(strings.ToLower(k), "urn:") || k == schema.EnterpriseUserSchema || k == schema.UserSchema || k == schema.GroupSchema {
+			continue
+		}
+		if ext == nil {
+			ext = map[string]any{}
+		}
+		ext[k] = v
+	}
+	return ext
+}
 
 // Decode parses a JSON object body. Bad JSON is 400 invalidSyntax.
 func Decode(body []byte) (map[string]any, error) {
@@ -98,7 +135,7 @@ func User(u *rosterv1.OrgUser, meta Meta) map[string]any {
 		doc[schema.EnterpriseUserSchema] = ext
 		schemas = append(schemas, schema.EnterpriseUserSchema)
 	}
-	doc["schemas"] = schemas
+	doc["schemas"] = addExtensions(doc, schemas)
 	doc["id"] = u.Name
 	doc["meta"] = meta.Map()
 	return doc
@@ -114,8 +151,13 @@ func UserSpec(doc map[string]any) (rosterv1.OrgUserSpec, error) {
 		case schema.EnterpriseUserSchema:
 			d[enterpriseKey] = v
 		default:
-			d[k] = v
+			if !strings.HasPrefix(strings.ToLower(k), "urn:") {
+				d[k] = v
+			}
 		}
+	}
+	if ext := takeExtensions(doc); ext != nil {
+		d[extensionsKey] = ext
 	}
 	var spec rosterv1.OrgUserSpec
 	b, _ := json.Marshal(d)
@@ -139,6 +181,7 @@ func Group(t *rosterv1.OrgTeam, meta Meta) map[string]any {
 	if t.Spec.ExternalID != "" {
 		doc["externalId"] = t.Spec.ExternalID
 	}
+	AddGroupExtensions(doc, t.Spec.Extensions)
 	return doc
 }
 
@@ -157,6 +200,30 @@ func GroupFields(doc map[string]any) (displayName, externalID string, err error)
 func GroupSpec(spec rosterv1.OrgTeamSpec, displayName, externalID string) rosterv1.OrgTeamSpec {
 	spec.DisplayName, spec.ExternalID = displayName, externalID
 	return spec
+}
+
+// AddGroupExtensions adds a team's stored extension values to its Group document, each
+// schema's object under its URN, the URN in schemas.
+func AddGroupExtensions(doc map[string]any, values rosterv1.ExtensionValues) {
+	if len(values) == 0 {
+		return
+	}
+	doc[extensionsKey] = ToMap(&rosterv1.OrgTeamSpec{Extensions: values})[extensionsKey]
+	schemas, _ := doc["schemas"].([]any)
+	doc["schemas"] = addExtensions(doc, schemas)
+}
+
+// GroupExtensions returns the custom extension values of a normalized Group document, as
+// OrgTeamSpec.Extensions stores them (nil when there are none).
+func GroupExtensions(doc map[string]any) rosterv1.ExtensionValues {
+	ext := takeExtensions(doc)
+	if ext == nil {
+		return nil
+	}
+	var spec rosterv1.OrgTeamSpec
+	b, _ := json.Marshal(map[string]any{extensionsKey: ext})
+	_ = json.Unmarshal(b, &spec) // decoded JSON objects always fit ExtensionValues
+	return spec.Extensions
 }
 
 // NewUserSpec is UserSpec for a user being created: without active, the user is created

@@ -1,6 +1,8 @@
 package document
 
 import (
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -10,8 +12,10 @@ import (
 // of per candidate: a filter that scans 100,000 users builds 100,000 documents, and
 // marshalling then unmarshalling each one made such a scan take seconds. It gives exactly what
 // ToMap gives (a test compares them) for structs of strings, bools, numbers, pointers, slices
-// and nested structs with encoding/json tags; a type with anything else (maps, interfaces,
-// embedded fields, custom marshalers) goes through ToMap.
+// and nested structs with encoding/json tags. A field of any other type (a map, an interface,
+// a custom marshaler: the spec's custom extension values) takes the round trip alone, and
+// only when it is not empty; a struct with embedded fields or a marshaler of its own goes
+// through ToMap whole.
 func structMap(v any) map[string]any {
 	rv := reflect.ValueOf(v)
 	for rv.Kind() == reflect.Pointer {
@@ -31,6 +35,8 @@ type field struct {
 	index     int
 	name      string
 	omitEmpty bool
+	// viaJSON: the field's type is not plain; its value takes a JSON round trip.
+	viaJSON bool
 }
 
 var (
@@ -71,12 +77,11 @@ func plainType(t reflect.Type, seen map[reflect.Type]bool) bool {
 		}
 		seen[t] = true
 		for i := range t.NumField() {
-			f := t.Field(i)
-			if f.Anonymous || (f.IsExported() && f.Tag.Get("json") != "-" && !plainType(f.Type, seen)) {
+			if t.Field(i).Anonymous {
 				return false
 			}
 		}
-		return true
+		return true // a field that is not plain is rendered by itself (field.viaJSON)
 	}
 	return false
 }
@@ -98,7 +103,8 @@ func fieldsOf(t reflect.Type) []field {
 		if name == "" {
 			name = f.Name
 		}
-		fs = append(fs, field{index: i, name: name, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
+		fs = append(fs, field{index: i, name: name, omitEmpty: strings.Contains(","+opts+",", ",omitempty,"),
+			viaJSON: !plainType(f.Type, map[reflect.Type]bool{})})
 	}
 	fieldsMu.Lock()
 	fieldsCache[t] = fs
@@ -123,8 +129,11 @@ func fieldValue(rv reflect.Value, f field) (any, bool) {
 	if f.omitEmpty && fv.IsZero() && fv.Kind() != reflect.Struct {
 		return nil, false
 	}
-	if f.omitEmpty && fv.Kind() == reflect.Slice && fv.Len() == 0 {
+	if f.omitEmpty && (fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map) && fv.Len() == 0 {
 		return nil, false
+	}
+	if f.viaJSON {
+		return jsonValue(fv.Interface()), true
 	}
 	return value(fv), true
 }
@@ -158,4 +167,15 @@ func value(v reflect.Value) any {
 		return structValue(v)
 	}
 	return nil // not reached: plain admits no other kind
+}
+
+// jsonValue renders v as encoding/json then decoding into an interface would.
+func jsonValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %T: %v", v, err)) // API types always marshal, as in ToMap.
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
 }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 )
 
@@ -47,6 +49,24 @@ func fillRandom(r *rand.Rand, v reflect.Value, depth int) {
 	}
 }
 
+// randomExtensions returns custom extension values at random: none, empty, or a few schemas
+// with values of every JSON kind (fillRandom leaves maps nil).
+func randomExtensions(r *rand.Rand) rosterv1.ExtensionValues {
+	switch r.IntN(3) {
+	case 0:
+		return nil
+	case 1:
+		return rosterv1.ExtensionValues{}
+	}
+	ext := rosterv1.ExtensionValues{}
+	for i := range 1 + r.IntN(2) {
+		raw := fmt.Sprintf(`{"badge":"s<%d>&\u00e9","level":%d,"remote":%t,"tags":["a","b"],"site":{"code":"x%d"}}`,
+			r.IntN(100), r.IntN(5), r.IntN(2) == 0, i)
+		ext[fmt.Sprintf("urn:example:params:scim:schemas:extension:custom%d:2.0:User", i)] = apiextensionsv1.JSON{Raw: []byte(raw)}
+	}
+	return ext
+}
+
 // TestStructMapEqualsToMap: the fast conversion gives what the JSON round trip gives.
 func TestStructMapEqualsToMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
@@ -56,6 +76,7 @@ func TestStructMapEqualsToMap(t *testing.T) {
 	for i := range 2000 {
 		var spec rosterv1.OrgUserSpec
 		fillRandom(r, reflect.ValueOf(&spec).Elem(), 0)
+		spec.Extensions = randomExtensions(r)
 		if got, want := structMap(&spec), ToMap(&spec); !reflect.DeepEqual(got, want) {
 			t.Fatalf("spec %d: structMap = %#v\nToMap = %#v", i, got, want)
 		}

@@ -35,7 +35,8 @@ type metaJSON struct {
 
 // MarshalUser encodes the full SCIM User document of u — what User(u, meta), with groups set
 // when there are any, projected with no attributes or excludedAttributes, encodes to — in one
-// pass. TestMarshalUserMatchesProjectedDocument keeps the two equal for every spec field.
+// pass. TestMarshalUserMatchesProjectedDocument keeps the two equal for every spec field but
+// Extensions, which it leaves out: render a user with extensions through User and Project.
 func MarshalUser(u *rosterv1.OrgUser, meta Meta, groups []any) ([]byte, error) {
 	m := meta.Map()
 	doc := userJSON{
@@ -50,6 +51,9 @@ func MarshalUser(u *rosterv1.OrgUser, meta Meta, groups []any) ([]byte, error) {
 		},
 	}
 	doc.OrgUserSpec.Enterprise = nil
+	// Custom extension values need the organization's schema to be rendered (User and
+	// schema.Project do it); callers take that path for a user that has any.
+	doc.OrgUserSpec.Extensions = nil
 	if doc.EnterpriseExt != nil {
 		doc.Schemas = append(doc.Schemas, schema.EnterpriseUserSchema)
 	}

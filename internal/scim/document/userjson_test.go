@@ -27,8 +27,10 @@ func fill(v reflect.Value, path string) {
 		fill(v.Index(0), path+"0")
 	case reflect.Struct:
 		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fill(v.Field(i), path+"."+v.Type().Field(i).Name)
+			// Custom extension values are rendered by User and Project only (the organization's
+			// schema decides what is returned); writeUser never takes MarshalUser for them.
+			if f := path + "." + v.Type().Field(i).Name; v.Type().Field(i).IsExported() && f != "spec.Extensions" {
+				fill(v.Field(i), f)
 			}
 		}
 	default:

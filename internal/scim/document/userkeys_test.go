@@ -35,6 +35,7 @@ func TestUserKeysMatchesUser(t *testing.T) {
 		u := &rosterv1.OrgUser{}
 		u.Name = "u-" + string(rune('0'+r.IntN(5)))
 		fillRandom(r, reflect.ValueOf(&u.Spec).Elem(), 0)
+		u.Spec.Extensions = randomExtensions(r)
 		whole := User(u, meta)
 		for j, src := range filters {
 			e, err := filter.Parse(src)

@@ -147,6 +147,16 @@ func Coerce(rt schema.ResourceType, e Expr) Expr {
 	}, rt)
 }
 
+// CoerceValueFilter is Coerce for the value filter of a PATCH path on the complex attribute
+// path (emails[type eq work], addresses[postalCode eq 75001]): its unquoted numbers are read
+// as the sub-attributes' types, as a filter's are.
+func CoerceValueFilter(rt schema.ResourceType, path AttrPath, f Expr) Expr {
+	if vp, ok := Coerce(rt, &ValuePath{Path: path, Filter: f}).(*ValuePath); ok {
+		return vp.Filter
+	}
+	return f
+}
+
 func coerce(e Expr, def func(AttrPath) *schema.Attribute, rt schema.ResourceType) Expr {
 	switch n := e.(type) {
 	case *Logical:

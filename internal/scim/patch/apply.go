@@ -313,6 +313,7 @@ func (a *applier) applyFiltered(op Op, r schema.Resolved, f filter.Expr, v any) 
 	}
 	list := asList(schema.Field(c, r.Name))
 	path := filter.AttrPath{URN: r.Schema, Attr: r.Name}
+	f = filter.CoerceValueFilter(a.rt, path, f)
 	var matched []int
 	for i, item := range list {
 		if m, ok := item.(map[string]any); ok && filter.MatchValue(a.rt, path, f, m) {

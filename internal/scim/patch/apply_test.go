@@ -91,6 +91,18 @@ func TestApply(t *testing.T) {
 				"name":{"givenName":"A","familyName":"F"}}`,
 		},
 		{
+			name: "value filter with an unquoted number on a string sub-attribute (Entra) matches its text",
+			rt:   schema.User, doc: jsonString(edit(t, user, `{"addresses":[{"type":"work","postalCode":"75001","locality":"Paris"}]}`)),
+			ops:  `{"op":"replace","path":"addresses[postalCode eq 75001].locality","value":"Lyon"}`,
+			want: `{"addresses":[{"type":"work","postalCode":"75001","locality":"Lyon"}]}`,
+		},
+		{
+			name: "remove with an unquoted number in the value filter",
+			rt:   schema.User, doc: jsonString(edit(t, user, `{"phoneNumbers":[{"value":"5551234","type":"work"},{"value":"5559876","type":"home"}]}`)),
+			ops:  `{"op":"remove","path":"phoneNumbers[value eq 5551234]"}`,
+			want: `{"phoneNumbers":[{"value":"5559876","type":"home"}]}`,
+		},
+		{
 			name: "path-less replace with a whole extension object merges it",
 			rt:   schema.User, doc: user,
 			ops:  `{"op":"replace","value":{` + entURN + `:{"department":"x"}}}`,

@@ -64,6 +64,12 @@ type Attribute struct {
 	Returned        Returned    `json:"returned"`
 	Uniqueness      Uniqueness  `json:"uniqueness"`
 	ReferenceTypes  []string    `json:"referenceTypes,omitempty"`
+	// Discarded: a client's value is dropped, never stored (password).
+	Discarded bool `json:"-"`
+	// StrictCanonical: a value outside CanonicalValues is 400 invalidValue. Custom attributes
+	// declare their canonical values as the only ones allowed; the core ones (emails.type …)
+	// are suggestions, as RFC 7643 §2.3.1 reads them, and IdPs send others.
+	StrictCanonical bool `json:"-"`
 }
 
 // Sub returns the sub-attribute called name (matched case-insensitively), or nil.
@@ -140,6 +146,8 @@ func (a Attribute) mut(m Mutability) Attribute { a.Mutability = m; return a }
 func (a Attribute) ret(r Returned) Attribute { a.Returned = r; return a }
 
 func (a Attribute) uniq(u Uniqueness) Attribute { a.Uniqueness = u; return a }
+
+func (a Attribute) discarded() Attribute { a.Discarded = true; return a }
 
 func (a Attribute) canon(values ...string) Attribute { a.CanonicalValues = values; return a }
 

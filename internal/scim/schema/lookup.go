@@ -164,7 +164,7 @@ func (rt ResourceType) resolveIn(r *Resolved, urn, name string) bool {
 		}
 	}
 	if a == nil {
-		s, ok := SchemaByURN(urn)
+		s, ok := rt.schema(urn)
 		if !ok {
 			return false
 		}
@@ -186,7 +186,7 @@ func (rt ResourceType) Attributes() []Resolved {
 		out = append(out, Resolved{Schema: rt.Schema, Name: a.Name, Attr: a})
 	}
 	for _, urn := range append([]string{rt.Schema}, rt.Extensions...) {
-		s, ok := SchemaByURN(urn)
+		s, ok := rt.schema(urn)
 		if !ok {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -118,9 +119,10 @@ func normalizeTop(rt ResourceType, urn, name string, v any, out map[string]any) 
 }
 
 // storable reports whether a client-supplied value of a is kept: readOnly values are the
-// server's, returned:"never" values (password) are never stored.
+// server's, and password is never stored. (A custom writeOnly attribute is stored: it is
+// returned never, but kept for the identity store.)
 func storable(a *Attribute) bool {
-	return a.Mutability != ReadOnly && a.Returned != ReturnedNever
+	return a.Mutability != ReadOnly && !a.Discarded
 }
 
 // NormalizeValue checks and canonicalises a value of attribute a (see Normalize for the rules)
@@ -214,6 +216,9 @@ func normalizeSingle(a *Attribute, path string, v any) (any, error) {
 		if !ok {
 			return nil, invalid(path, "a string", v)
 		}
+		if a.StrictCanonical && len(a.CanonicalValues) > 0 {
+			return canonical(a, path, s)
+		}
 		return s, nil
 	}
 }
@@ -256,8 +261,38 @@ func normalizeComplex(a *Attribute, path string, v any) (any, error) {
 	return out, nil
 }
 
+// canonical returns the declared spelling of s among a's canonical values (compared
+// case-insensitively unless a is caseExact), or a 400 invalidValue listing them.
+func canonical(a *Attribute, path, s string) (any, error) {
+	for _, c := range a.CanonicalValues {
+		if c == s || (!a.CaseExact && strings.EqualFold(c, s)) {
+			return c, nil
+		}
+	}
+	return nil, scimerror.BadRequest(scimerror.InvalidValue, "attribute %q must be one of %q, got %q", path, a.CanonicalValues, s)
+}
+
+// CheckImmutable refuses a change of an immutable attribute that has a value (RFC 7643 §7:
+// it may be set when it has none, and never changed after): 400 mutability naming it. before
+// and after are canonical documents of rt.
+func CheckImmutable(rt ResourceType, before, after map[string]any) error {
+	for _, r := range rt.Attributes() {
+		if r.Attr.Mutability != Immutable {
+			continue
+		}
+		old := r.Value(before)
+		if old != nil && !reflect.DeepEqual(old, r.Value(after)) {
+			return scimerror.BadRequest(scimerror.Mutability, "attribute %q is immutable: it is set and cannot change", r.Path())
+		}
+	}
+	return nil
+}
+
 func checkRequired(rt ResourceType, doc map[string]any) error {
 	for _, r := range rt.Attributes() {
+		if r.Extension && !slices.Contains(rt.Required, r.Schema) && Field(doc, r.Schema) == nil {
+			continue // an optional extension that is absent: its required attributes are too
+		}
 		if r.Attr.Required && r.Value(doc) == nil {
 			return scimerror.BadRequest(scimerror.InvalidValue, "attribute %q is required", r.Path())
 		}

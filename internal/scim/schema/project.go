@@ -31,7 +31,7 @@ func Project(rt ResourceType, doc map[string]any, attributes, excludedAttributes
 	excl := newSelection(rt, excludedAttributes)
 	out := map[string]any{}
 	if s := Field(doc, "schemas"); s != nil {
-		out["schemas"] = DeepCopy(s)
+		out["schemas"] = knownSchemas(rt, s)
 	}
 	for _, r := range rt.Attributes() {
 		v := r.Value(doc)
@@ -69,6 +69,25 @@ func Project(rt ResourceType, doc map[string]any, attributes, excludedAttributes
 			v = DeepCopy(v)
 		}
 		r.Container(out, true)[r.Name] = v
+	}
+	return out
+}
+
+// knownSchemas copies a "schemas" list without the URNs rt does not know: a stored extension
+// that the organization no longer declares is not returned, so it is not listed either.
+func knownSchemas(rt ResourceType, v any) any {
+	list, ok := v.([]any)
+	if !ok {
+		return DeepCopy(v)
+	}
+	out := make([]any, 0, len(list))
+	for _, u := range list {
+		if s, ok := u.(string); ok {
+			if _, known := rt.SchemaURN(s); !known {
+				continue
+			}
+		}
+		out = append(out, u)
 	}
 	return out
 }

@@ -26,7 +26,7 @@ var CoreUser = Schema{
 		str("timezone", "The User's time zone in the 'Olson' time zone database format, e.g., 'America/Los_Angeles'."),
 		boolean("active", "A Boolean value indicating the User's administrative status."),
 		str("password", "The User's cleartext password. Never stored nor returned by Roster.").
-			mut(WriteOnly).ret(ReturnedNever),
+			mut(WriteOnly).ret(ReturnedNever).discarded(),
 		multiValuedStd("emails", "Email addresses for the user.",
 			str("value", "Email addresses for the user."), "work", "home", "other"),
 		multiValuedStd("phoneNumbers", "Phone numbers for the User.",

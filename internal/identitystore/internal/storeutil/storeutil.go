@@ -29,12 +29,27 @@ func User(u identitystore.User) error {
 	if u.UserName == "" {
 		return fmt.Errorf("identitystore: user %s/%s: empty userName: %w", u.Org, u.ID, identitystore.ErrInvalid)
 	}
+	if _, err := identitystore.CanonicalJSON(u.Extensions); err != nil {
+		return fmt.Errorf("identitystore: user %s/%s: extensions: %w", u.Org, u.ID, err)
+	}
 	return nil
 }
 
 // Team checks a team before it is written.
 func Team(t identitystore.Team) error {
-	return Key("team", t.Org, t.ID)
+	if err := Key("team", t.Org, t.ID); err != nil {
+		return err
+	}
+	if _, err := identitystore.CanonicalJSON(t.Extensions); err != nil {
+		return fmt.Errorf("identitystore: team %s/%s: extensions: %w", t.Org, t.ID, err)
+	}
+	return nil
+}
+
+// Extensions is the canonical form of checked extension values (User and Team checked them).
+func Extensions(s string) string {
+	c, _ := identitystore.CanonicalJSON(s)
+	return c
 }
 
 // Members checks a membership batch and returns its user ids sorted and
