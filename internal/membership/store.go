@@ -90,8 +90,9 @@ type Result struct {
 	// change was fenced (read from the apiserver, not the cache).
 	UnresolvedRecorded bool
 	// Last is the slice written with the highest resourceVersion (slices are written in
-	// parallel): once a cache shows it, it shows every other slice write of the change too
-	// (one watch, in resourceVersion order).
+	// parallel), over every attempt of the commit (an attempt that lost a conflict may have
+	// written some slices already): once a cache shows it, it shows every other slice write
+	// of the change too (one watch, in resourceVersion order). Nil when nothing was written.
 	Last client.Object
 	// Revised is the team after a precondition's revision bump (nil without one): the team's
 	// version changed with it.
@@ -257,6 +258,10 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 	var revised client.Object
 	var final Set // the member set the change writes
 	var high uint64
+	// The slice written with resourceVersion high, over every attempt: a retry that finds
+	// nothing left to write must still name an earlier attempt's writes, or the caller's
+	// read-your-writes would not wait for them.
+	var last client.Object
 	var written []string // slices written, over every attempt
 	push := slices.ContainsFunc(batch, func(r *request) bool { return r.push })
 	var lock string // the break-glass restore this commit holds (breakglass.go)
@@ -329,7 +334,10 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		// the team only by name (RemoveUserEverywhere), but new slices need its UID.
 		owner := team.DeepCopy()
 		owner.UID, owner.Labels = snap.team.UID, snap.team.Labels
-		last, rv, names, err := s.write(ctx, owner, w)
+		wrote, rv, names, err := s.write(ctx, owner, w)
+		if wrote != nil && (rv > high || last == nil) {
+			last = wrote
+		}
 		high = max(high, rv)
 		for _, n := range names {
 			if !slices.Contains(written, n) {
