@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,6 +46,10 @@ type Store struct {
 	// SliceWriters is how many slice writes of one commit are in flight at once
 	// (writeParallelism when zero; 1 writes them one after the other).
 	SliceWriters int
+	// MemberWalks, when set, counts the walks of members one by one (Listing.Each) of the
+	// listings built by Listing: tests use it to prove that an answer came from the indexes
+	// alone, whatever code path would otherwise have read the members.
+	MemberWalks *atomic.Int64
 
 	mu     sync.Mutex
 	queues map[string]*queue // per team: changes waiting for a group commit
