@@ -96,6 +96,13 @@ type countedServer struct {
 
 func newCountedServer(t *testing.T, capacity int) *countedServer {
 	t.Helper()
+	return newServerWith(t, capacity, nil, 0)
+}
+
+// newServerWith is newCountedServer with the member slices written through wrap(writer)
+// (nil: the manager's client) and an HTTP server whose WriteTimeout is writeTimeout (0: none).
+func newServerWith(t *testing.T, capacity int, wrap func(client.Client) client.Client, writeTimeout time.Duration) *countedServer {
+	t.Helper()
 	_, org := newOrgClient(t) // starts the shared manager; its org is this server's too
 	mgr := sharedRoster.Manager
 	reads := &sliceReads{Client: mgr.GetClient(), lists: map[string]int{}}
@@ -108,7 +115,11 @@ func newCountedServer(t *testing.T, capacity int) *countedServer {
 		progress[i] = p
 	}
 	walks := &atomic.Int64{}
-	members := &membership.Store{Cache: reads, API: mgr.GetAPIReader(), Writer: mgr.GetClient(), Capacity: capacity, SliceProgress: progress[2],
+	var writer client.Client = mgr.GetClient()
+	if wrap != nil {
+		writer = wrap(writer)
+	}
+	members := &membership.Store{Cache: reads, API: mgr.GetAPIReader(), Writer: writer, Capacity: capacity, SliceProgress: progress[2],
 		MemberWalks: walks}
 	dir, err := directory.New(directory.Options{Client: reads, APIReader: mgr.GetAPIReader(), Members: members,
 		Users: progress[0], Teams: progress[1], Slices: progress[2]})
@@ -119,7 +130,9 @@ func newCountedServer(t *testing.T, capacity int) *countedServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.Config.WriteTimeout = writeTimeout
+	ts.Start()
 	t.Cleanup(ts.Close)
 	c := scimtest.New(ts.URL, org.Name, org.Token)
 	waitForToken(t, c)
