@@ -104,11 +104,7 @@ func (d *Directory) TeamNamesWithMember(ctx context.Context, namespace, userID s
 // are read from it without building a list of them.
 func (d *Directory) Listing(ctx context.Context, t *rosterv1.OrgTeam) (membership.Listing, error) {
 	d.awaitOwnWrites(ctx, t.Namespace, kindSlice)
-	sl, err := d.members.Slices(ctx, t)
-	if err != nil {
-		return membership.Listing{}, err
-	}
-	return membership.NewListing(t, sl), nil
+	return d.members.Listing(ctx, t)
 }
 
 // View returns a team as SCIM sees it (version and last-modified time cover its members),

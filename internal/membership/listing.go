@@ -2,8 +2,10 @@ package membership
 
 import (
 	"container/heap"
+	"context"
 	"slices"
 	"sort"
+	"sync/atomic"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 )
@@ -15,11 +17,23 @@ import (
 type Listing struct {
 	View
 	slices []rosterv1.OrgTeamMemberSlice
+	walks  *atomic.Int64 // Store.MemberWalks, or nil
 }
 
 // NewListing pairs a team with its slices (Store.Slices).
 func NewListing(team *rosterv1.OrgTeam, sl []rosterv1.OrgTeamMemberSlice) Listing {
 	return Listing{View: NewView(team, sl), slices: sl}
+}
+
+// Listing returns a team's listing from the cache (Slices), counted in s.MemberWalks.
+func (s *Store) Listing(ctx context.Context, team *rosterv1.OrgTeam) (Listing, error) {
+	sl, err := s.Slices(ctx, team)
+	if err != nil {
+		return Listing{}, err
+	}
+	l := NewListing(team, sl)
+	l.walks = s.MemberWalks
+	return l, nil
 }
 
 // Count is the number of member ids the slices hold. A member listed in two slices (two
@@ -40,6 +54,9 @@ func (l Listing) Count() int {
 // (a 100,000-member team has about 50), not one string per member. A slice that is not
 // sorted (written by hand under break-glass) is sorted into a copy first.
 func (l Listing) Each(fn func(id string) bool) {
+	if l.walks != nil {
+		l.walks.Add(1)
+	}
 	h := make(cursors, 0, len(l.slices))
 	for i := range l.slices {
 		ms := l.slices[i].Spec.Members

@@ -12,6 +12,12 @@ import (
 // told the change failed, and the identity provider's retry applies it again.
 var ErrShuttingDown = errors.New("the replica is shutting down")
 
+// ErrOutOfTime is for callers that must answer by a deadline of their own (a SCIM bulk
+// request must write its response before the server's write timeout): a context cancelled
+// with a cause that wraps it is answered at once, like a shutdown cut, with an error that
+// wraps the cause. The commit goes on: the change may still be written.
+var ErrOutOfTime = errors.New("the request ran out of time")
+
 // AbortCleanup bounds the cleanup of commits once Abort has been called: raising the
 // watermark, closing the change's mark and deleting a restore's snapshots normally get 10 s
 // each on their own context; after Abort they all end within AbortCleanup of it, so that
@@ -142,8 +148,9 @@ func shutdownErr(ctx context.Context, err error) error {
 // await waits for a change's commit to answer r. Returning early on a cancelled ctx would
 // report a failure for a change that may still be written, so only a cut does (the SCIM
 // server cancels the requests still running at its shutdown timeout with cause
-// ErrShuttingDown): the caller is answered ErrShuttingDown at once, and the commit goes on
-// with its bounded cleanup. Otherwise waiting is bounded by commitTimeout.
+// ErrShuttingDown, a bulk request at its time budget with ErrOutOfTime): the caller is
+// answered that cause at once, and the commit goes on with its bounded cleanup. Otherwise
+// waiting is bounded by commitTimeout.
 func (r *request) await(ctx context.Context) (Result, error) {
 	ch, stop := cut(ctx)
 	defer stop()
@@ -156,7 +163,11 @@ func (r *request) await(ctx context.Context) (Result, error) {
 	case <-r.done: // answered meanwhile: the truth is better than a 503
 		return r.res, r.err
 	default:
-		return Result{}, fmt.Errorf("%w: answered before the change's commit ended (it may be written)", ErrShuttingDown)
+		cause := ErrShuttingDown
+		if c := context.Cause(ctx); !errors.Is(c, ErrShuttingDown) && errors.Is(c, ErrOutOfTime) {
+			cause = c
+		}
+		return Result{}, fmt.Errorf("%w: answered before the change's commit ended (it may be written)", cause)
 	}
 }
 
@@ -165,7 +176,7 @@ func (r *request) await(ctx context.Context) (Result, error) {
 func cut(ctx context.Context) (<-chan struct{}, func() bool) {
 	ch := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		if errors.Is(context.Cause(ctx), ErrShuttingDown) {
+		if c := context.Cause(ctx); errors.Is(c, ErrShuttingDown) || errors.Is(c, ErrOutOfTime) {
 			close(ch)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,6 +46,10 @@ type Store struct {
 	// SliceWriters is how many slice writes of one commit are in flight at once
 	// (writeParallelism when zero; 1 writes them one after the other).
 	SliceWriters int
+	// MemberWalks, when set, counts the walks of members one by one (Listing.Each) of the
+	// listings built by Listing: tests use it to prove that an answer came from the indexes
+	// alone, whatever code path would otherwise have read the members.
+	MemberWalks *atomic.Int64
 
 	mu     sync.Mutex
 	queues map[string]*queue // per team: changes waiting for a group commit
@@ -90,8 +95,9 @@ type Result struct {
 	// change was fenced (read from the apiserver, not the cache).
 	UnresolvedRecorded bool
 	// Last is the slice written with the highest resourceVersion (slices are written in
-	// parallel): once a cache shows it, it shows every other slice write of the change too
-	// (one watch, in resourceVersion order).
+	// parallel), over every attempt of the commit (an attempt that lost a conflict may have
+	// written some slices already): once a cache shows it, it shows every other slice write
+	// of the change too (one watch, in resourceVersion order). Nil when nothing was written.
 	Last client.Object
 	// Revised is the team after a precondition's revision bump (nil without one): the team's
 	// version changed with it.
@@ -257,6 +263,10 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 	var revised client.Object
 	var final Set // the member set the change writes
 	var high uint64
+	// The slice written with resourceVersion high, over every attempt: a retry that finds
+	// nothing left to write must still name an earlier attempt's writes, or the caller's
+	// read-your-writes would not wait for them.
+	var last client.Object
 	var written []string // slices written, over every attempt
 	push := slices.ContainsFunc(batch, func(r *request) bool { return r.push })
 	var lock string // the break-glass restore this commit holds (breakglass.go)
@@ -329,7 +339,10 @@ func (s *Store) commit(ctx context.Context, team *rosterv1.OrgTeam, batch []*req
 		// the team only by name (RemoveUserEverywhere), but new slices need its UID.
 		owner := team.DeepCopy()
 		owner.UID, owner.Labels = snap.team.UID, snap.team.Labels
-		last, rv, names, err := s.write(ctx, owner, w)
+		wrote, rv, names, err := s.write(ctx, owner, w)
+		if wrote != nil && (rv > high || last == nil) {
+			last = wrote
+		}
 		high = max(high, rv)
 		for _, n := range names {
 			if !slices.Contains(written, n) {

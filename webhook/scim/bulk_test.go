@@ -1,14 +1,21 @@
 package scim_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/metrics"
@@ -309,4 +316,93 @@ func TestBulkRateLimit(t *testing.T) {
 	}
 	// The bucket is empty: a single request is limited too.
 	c.Do(t, http.MethodGet, "/Users", nil).ExpectError(t, http.StatusTooManyRequests, "")
+}
+
+// heldSlices passes writes on to the apiserver, except member slice writes while holding:
+// those wait until the writer's context ends (the commit's) or the test ends, and are then
+// refused, so nothing held is written.
+type heldSlices struct {
+	client.Client
+	holding atomic.Bool
+	arrived chan struct{} // one send per held write
+	release chan struct{} // closed at the end of the test
+}
+
+func (h *heldSlices) hold(ctx context.Context, o client.Object) error {
+	if _, ok := o.(*rosterv1.OrgTeamMemberSlice); !ok || !h.holding.Load() {
+		return nil
+	}
+	h.arrived <- struct{}{}
+	select {
+	case <-ctx.Done():
+	case <-h.release:
+	}
+	return errors.New("held by the test")
+}
+
+func (h *heldSlices) Create(ctx context.Context, o client.Object, opts ...client.CreateOption) error {
+	if err := h.hold(ctx, o); err != nil {
+		return err
+	}
+	return h.Client.Create(ctx, o, opts...)
+}
+
+func (h *heldSlices) Update(ctx context.Context, o client.Object, opts ...client.UpdateOption) error {
+	if err := h.hold(ctx, o); err != nil {
+		return err
+	}
+	return h.Client.Update(ctx, o, opts...)
+}
+
+// TestBulkTimeBudget: an operation still running at the end of the bulk's time budget (a
+// group commit held at the apiserver, as a slow one would be) is cut and answered 503, the
+// operations after it are 503 without running, and the bulk is answered 200 before the
+// server's write timeout, which would otherwise lose the whole response; the operation
+// before it is durable.
+func TestBulkTimeBudget(t *testing.T) {
+	const budget, writeTimeout = 2 * time.Second, 5 * time.Second
+	held := &heldSlices{arrived: make(chan struct{}, 4), release: make(chan struct{})}
+	s := newServerWith(t, 0, func(c client.Client) client.Client { held.Client = c; return held }, writeTimeout)
+	t.Cleanup(func() { close(held.release) })
+	scim.SetBulkBudget(s.srv, budget)
+	ns := s.org.Namespace
+	member := s.c.Do(t, http.MethodPost, "/Users", `{"userName":"member@example.com"}`).Expect(t, http.StatusCreated).String("id")
+	gid := s.newTeam(t, "Held", nil)
+
+	held.holding.Store(true)
+	early := `{"method":"POST","path":"/Users","bulkId":"early","data":{"userName":"early@example.com"}}`
+	patch := fmt.Sprintf(`{"method":"PATCH","path":"/Groups/%s","data":{%s,"Operations":[{"op":"add","path":"members","value":[{"value":%q}]}]}}`, gid, patchSchema, member)
+	late := `{"method":"POST","path":"/Users","bulkId":"late","data":{"userName":"late@example.com"}}`
+	start := time.Now()
+	_, res := doBulk(t, s.c, bulkBody("", early, patch, late)) // a response lost at the write timeout fails here
+	took := time.Since(start)
+	select {
+	case <-held.arrived:
+	default:
+		t.Fatal("the group's member write never reached the apiserver: nothing was held")
+	}
+	expectStatuses(t, res, "201", "503", "503")
+	if took < budget || took >= writeTimeout {
+		t.Fatalf("the bulk answered after %v, want between the budget %v and the write timeout %v", took, budget, writeTimeout)
+	}
+	if d, _ := res[1].Response["detail"].(string); !strings.Contains(d, "during this operation") {
+		t.Errorf("the cut operation's error: %v", res[1].Response)
+	}
+	if d, _ := res[2].Response["detail"].(string); !strings.Contains(d, "not run") {
+		t.Errorf("the operation after the budget: %v", res[2].Response)
+	}
+	// Durable: in the apiserver, not only in a cache.
+	var u rosterv1.OrgUser
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: lastSegment(res[0].Location)}, &u); err != nil {
+		t.Fatalf("the operation before the budget is not in the apiserver: %v", err)
+	}
+	var users rosterv1.OrgUserList
+	if err := env.Client.List(context.Background(), &users, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users.Items {
+		if u.Spec.UserName == "late@example.com" {
+			t.Fatal("the operation after the budget ran")
+		}
+	}
 }

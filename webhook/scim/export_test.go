@@ -6,6 +6,10 @@ import "time"
 // so that tests reach it with few users.
 func SetMemberBudget(s *Server, n int) { s.memberBudget = n }
 
+// SetBulkBudget sets how long s's bulk requests run operations (bulkTimeBudget), so that
+// tests reach it in seconds.
+func SetBulkBudget(s *Server, d time.Duration) { s.bulkBudget = d }
+
 // MemberWalks is how many times a filter condition of s read a team's members one by one.
 func MemberWalks(s *Server) int64 { return s.memberWalks.Load() }
 

@@ -35,6 +35,8 @@ func writeError(c *gin.Context, err error) {
 	if se.Status >= 500 && shuttingDown(c.Request.Context(), err) {
 		// Cut at the shutdown timeout (shutdown.go): another replica answers the retry.
 		se = scimerror.New(http.StatusServiceUnavailable, "", "this replica is shutting down; retry")
+	} else if se.Status >= 500 && bulkCut(c.Request.Context(), err) {
+		se = errBulkCut // a bulk operation cut at the bulk's time budget (bulk.go)
 	}
 	c.Set(scimErrorKey, se)
 	if se.Status >= 500 {

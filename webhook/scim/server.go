@@ -121,6 +121,8 @@ type Server struct {
 	// memberBudget is the most member refs of a /Groups list page (0: defaultMemberBudget);
 	// tests lower it.
 	memberBudget int
+	// bulkBudget is how long a bulk request runs operations (0: bulkTimeBudget); tests lower it.
+	bulkBudget time.Duration
 	// memberWalks counts the teams whose members a filter condition read one by one (tests
 	// check that index-decided conditions read none).
 	memberWalks atomic.Int64
@@ -236,7 +238,7 @@ func (s *Server) routes() (http.Handler, error) {
 	if err := r.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("scim: trusted proxies: %w", err)
 	}
-	r.Use(s.requestID(), s.recovery(), s.requestLog(), s.observe())
+	r.Use(arrived(), s.requestID(), s.recovery(), s.requestLog(), s.observe())
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNotFoundRoute) })
 	r.NoMethod(methodNotAllowed)
 	r.GET("/readyz", func(c *gin.Context) {
