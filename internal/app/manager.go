@@ -309,7 +309,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		return nil, fmt.Errorf("setting up the break-glass controller: %w", err)
 	}
 	if err := (&controllers.AccessReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members, Serves: sh.ServesName,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members, Shard: sh,
 		Recorder: mgr.GetEventRecorderFor("roster-access"),
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TeamRoleBinding controllers: %w", err)
