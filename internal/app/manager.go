@@ -237,6 +237,19 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("registering indexes: %w", err)
 	}
+	// The shared-namespace guard must see every Organization; a shard's cache holds its own.
+	allOrgs := mgr.GetCache()
+	if sh != nil {
+		allOrgs, err = shard.Organizations(context.Background(), restCfg, cache.Options{Scheme: mgr.GetScheme(),
+			Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(), SyncPeriod: syncPeriod,
+			DefaultTransform: cache.TransformStripManagedFields()})
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(shard.CacheRunnable{Cache: allOrgs}); err != nil {
+			return nil, err
+		}
+	}
 	// One membership store per process: its group commit batches only the changes that go
 	// through it, and the SCIM server and the controllers share it.
 	// How far the cache has got per kind: reads wait there for this replica's own writes,
@@ -280,7 +293,8 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		// shutdown waits for them too, and cuts them at its timeout.
 		Commits: members,
 		// Another shard's organization is answered like an unknown one.
-		Serves: sh.Serves,
+		Serves:        sh.Serves,
+		Organizations: allOrgs,
 	})
 	if err != nil {
 		return nil, err
@@ -316,6 +330,8 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	}
 	if err := (&controllers.OrganizationReconciler{
 		Client:         mgr.GetClient(),
+		AllOrgs:        allOrgs,
+		Shard:          sh,
 		TokenNamespace: cfg.Namespace,
 		Recorder:       mgr.GetEventRecorderFor("roster-organization"),
 		Store:          store,
