@@ -357,7 +357,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		return nil, err
 	}
 	if sh != nil {
-		if err := addShardWatcher(mgr, live, cfg, sh); err != nil {
+		if err := addShardWatcher(mgr, live, cfg, sh, srv.Ready()); err != nil {
 			return nil, err
 		}
 	}
@@ -457,8 +457,8 @@ func claimBackfill(dir *directory.Directory, log logr.Logger) manager.Runnable {
 
 // addShardWatcher restarts the replica, one of the shard's replicas at a time, when the set of
 // organizations its selector picks changes (internal/shard). The turn to restart is a Lease
-// beside the shard's leader election Lease.
-func addShardWatcher(mgr manager.Manager, live client.Client, cfg Config, sh *shard.Shard) error {
+// beside the shard's leader election Lease; a replica hands it back once it serves SCIM again.
+func addShardWatcher(mgr manager.Manager, live client.Client, cfg Config, sh *shard.Shard, serving <-chan struct{}) error {
 	id := cfg.Identity
 	if id == "" {
 		var err error
@@ -471,7 +471,7 @@ func addShardWatcher(mgr manager.Manager, live client.Client, cfg Config, sh *sh
 		ns = cfg.Namespace
 	}
 	w := &shard.Watcher{Shard: sh, Cache: mgr.GetCache(), API: live, Namespace: ns, Name: sh.RestartLeaseName(LeaderElectionID),
-		Identity: id, Log: ctrl.Log.WithName("shard"), MaxDelay: cfg.ShardRestartDelay}
+		Identity: id, Log: ctrl.Log.WithName("shard"), MaxDelay: cfg.ShardRestartDelay, Serving: serving}
 	ctrl.Log.WithName("shard").Info("serving only the organizations the selector picks", "selector", sh.Selector(), "organizations", sh.Orgs())
 	if err := mgr.Add(w); err != nil {
 		return err

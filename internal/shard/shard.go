@@ -4,9 +4,10 @@
 // changes (watch.go).
 //
 // The set is fixed when the process starts: controller-runtime's cache takes its namespaces
-// once (cache.Options.DefaultNamespaces). An organization created, relabelled or moved to
-// another namespace after that is answered like an unknown one until the replica has
-// restarted, which it does by itself, one replica of the shard at a time.
+// once (cache.Options.DefaultNamespaces). An organization created or relabelled into the
+// shard after that is answered like an unknown one until the replica has restarted, which it
+// does by itself, one replica of the shard at a time. One relabelled out of it is another
+// shard's from then on: never taken for a deleted one (controllers.AccessReconciler).
 package shard
 
 import (
