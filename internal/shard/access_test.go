@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/controllers"
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/shard"
 	"github.com/rosterhq/roster/internal/testutil/scimtest"
@@ -176,4 +177,26 @@ func relabel(t *testing.T, name, value string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestDeletedOrgsClusterBindingIsFinished: a ClusterTeamRoleBinding keeps the finalizer its
+// organization's shard put on it; the organization is then deleted, so no shard serves it.
+// Deleting the binding must not hang in Terminating: a shard that never served the
+// organization finishes it once the apiserver confirms the organization is gone.
+func TestDeletedOrgsClusterBindingIsFinished(t *testing.T) {
+	ctx := context.Background()
+	startShard(t, selector("t6a"), "del-a-0", "")
+	ctrb := &rosterv1.ClusterTeamRoleBinding{Spec: rosterv1.ClusterTeamRoleBindingSpec{Organization: "gone-org-t6",
+		Team: rosterv1.TeamRef{DisplayName: "eng"}, RoleRef: rosterv1.RoleRef{Kind: "ClusterRole", Name: "view"}}}
+	ctrb.Name, ctrb.Finalizers = "gone-org-t6-view", []string{controllers.BindingFinalizer}
+	if err := env.Client.Create(ctx, ctrb); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, ctrb); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(ctrb), ctrb)
+		return apierrors.IsNotFound(err), fmt.Sprintf("the ClusterTeamRoleBinding of a deleted organization is still there (%v): finalizers %v", err, ctrb.Finalizers)
+	})
 }
