@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -60,6 +61,14 @@ type OrganizationReconciler struct {
 	TokenMaxAge time.Duration
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+	// AllOrgs, when set, holds every Organization with the index.OrgNamespace index (nil:
+	// the manager's cache). A shard's cache holds its own only, and NamespaceShared must see
+	// another shard's Organization naming the same namespace (internal/shard.Organizations).
+	AllOrgs cache.Cache
+	// Shard, when set, tells which organizations this replica serves: one labelled into the
+	// shard after it started is left to the replica that restarts for it (its namespace is
+	// not cached here yet).
+	Shard Sharding
 
 	// last is when each organization's status was last computed; see debounce.
 	mu   sync.Mutex
@@ -101,6 +110,9 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	var org rosterv1.Organization
 	if err := r.Get(ctx, req.NamespacedName, &org); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.Shard != nil && !r.Shard.Serves(&org) {
+		return ctrl.Result{}, nil
 	}
 	if wait := r.debounce(org.Name); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
@@ -355,11 +367,12 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, ns client.Object) []reconcile.Request {
 			return r.orgsUsing(ctx, ns.GetName())
 		})).
-		// Another org naming the same namespace changes this one's Ready.
-		Watches(&rosterv1.Organization{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			return r.orgsUsing(ctx, o.(*rosterv1.Organization).Spec.Namespace)
-		})).
 		WithOptions(controllerOptions())
+	// Another org naming the same namespace changes this one's Ready, whatever its shard.
+	b = b.WatchesRawSource(source.Kind(r.everyOrg(mgr), client.Object(&rosterv1.Organization{}),
+		handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.orgsUsing(ctx, o.(*rosterv1.Organization).Spec.Namespace)
+		})))
 	if r.Events != nil {
 		b = b.WatchesRawSource(source.Channel(r.Events.orgs, handler.TypedEnqueueRequestsFromMapFunc(r.allOrgs)))
 	}
@@ -376,9 +389,22 @@ func (r *OrganizationReconciler) orgsUsing(ctx context.Context, namespace string
 	return out
 }
 
-// orgNamesUsing lists the organizations whose spec.namespace is namespace, through the index.
+// everyOrg returns the cache holding every Organization, and sets AllOrgs to it.
+func (r *OrganizationReconciler) everyOrg(mgr ctrl.Manager) cache.Cache {
+	if r.AllOrgs == nil {
+		r.AllOrgs = mgr.GetCache()
+	}
+	return r.AllOrgs
+}
+
+// orgNamesUsing lists the organizations whose spec.namespace is namespace, through the index
+// of every Organization.
 func (r *OrganizationReconciler) orgNamesUsing(ctx context.Context, namespace string) ([]string, error) {
-	orgs, err := index.OrgsUsingNamespace(ctx, r.Client, namespace)
+	var every client.Reader = r.Client
+	if r.AllOrgs != nil {
+		every = r.AllOrgs
+	}
+	orgs, err := index.OrgsUsingNamespace(ctx, every, namespace)
 	if err != nil {
 		return nil, err
 	}

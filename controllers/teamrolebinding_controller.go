@@ -91,9 +91,27 @@ type AccessReconciler struct {
 	APIReader client.Reader
 	Members   *membership.Store
 	Recorder  record.EventRecorder
-	// Serves, when set, names the organizations this shard renders ClusterTeamRoleBindings
-	// of (internal/shard); the others are another shard's, left untouched.
-	Serves func(org string) bool
+	// Shard, when set, tells the organizations this replica's controllers act for
+	// (internal/shard; a nil *shard.Shard serves all). Another shard's organization, one
+	// relabelled away included, is left untouched: not revoked, no status written.
+	Shard Sharding
+}
+
+// Sharding tells which organizations a replica serves (internal/shard.Shard).
+type Sharding interface {
+	// Serves reports whether the replica serves org, as it is now.
+	Serves(org *rosterv1.Organization) bool
+	// ServesName reports whether the organization called name was selected at start.
+	ServesName(name string) bool
+}
+
+// errNotServed: the binding's organization exists but another shard serves it. It is never
+// a reason to revoke: "no longer selected by me" is not "gone".
+var errNotServed = errors.New("the organization is served by another shard")
+
+// serves reports whether this replica serves org (every org when unsharded).
+func (r *AccessReconciler) serves(org *rosterv1.Organization) bool {
+	return r.Shard == nil || r.Shard.Serves(org)
 }
 
 // binding is either kind seen through what rendering needs.
@@ -182,6 +200,11 @@ func (r *AccessReconciler) reconcile(ctx context.Context, b *binding) (result ct
 	if !b.obj.GetDeletionTimestamp().IsZero() {
 		return ctrl.Result{}, r.reconcileDelete(ctx, b)
 	}
+	// Decided before the finalizer and the status: another shard's binding gets neither.
+	org, orgErr := r.organization(ctx, b)
+	if errors.Is(orgErr, errNotServed) {
+		return ctrl.Result{}, nil
+	}
 	if !controllerutil.ContainsFinalizer(b.obj, BindingFinalizer) {
 		base := b.obj.DeepCopyObject().(client.Object)
 		controllerutil.AddFinalizer(b.obj, BindingFinalizer)
@@ -192,9 +215,8 @@ func (r *AccessReconciler) reconcile(ctx context.Context, b *binding) (result ct
 	}
 	defer func() { retErr = r.finish(ctx, b, patch, retErr) }()
 
-	org, err := r.organization(ctx, b)
-	if err != nil {
-		return ctrl.Result{}, r.revoke(ctx, b, err)
+	if orgErr != nil {
+		return ctrl.Result{}, r.revoke(ctx, b, orgErr)
 	}
 	b.org = org.Name
 	want, retry, err := r.desired(ctx, b, org)
@@ -236,37 +258,106 @@ func (r *AccessReconciler) reconcileDelete(ctx context.Context, b *binding) erro
 	if !controllerutil.ContainsFinalizer(b.obj, BindingFinalizer) {
 		return nil
 	}
-	if b.org == "" {
-		if org, err := r.organization(ctx, b); err == nil {
-			b.org = org.Name
-		}
+	org, err := r.organization(ctx, b)
+	switch {
+	case errors.Is(err, errNotServed):
+		return nil // its organization's shard deletes it
+	case err == nil:
+		b.org = org.Name
+	case reconcileerr.Reason(err, ReasonAPIError) == ReasonAPIError:
+		return err
 	}
+	// The organization is gone (or unresolvable): any shard's leader may finish the delete,
+	// which reads live.
 	if err := r.deleteAll(ctx, b); err != nil {
 		return err
 	}
 	base := b.obj.DeepCopyObject().(client.Object)
 	controllerutil.RemoveFinalizer(b.obj, BindingFinalizer)
-	err := r.Patch(ctx, b.obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	err = r.Patch(ctx, b.obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 	return apiErr(client.IgnoreNotFound(err), "removing the finalizer")
 }
 
-// organization returns the binding's Organization.
+// organization returns the binding's Organization, or errNotServed when another shard
+// serves it. The cache holds only this shard's Organizations: one missing from it may be
+// gone, relabelled to another shard, or not cached yet, so a miss is confirmed live before it
+// counts as gone (OrganizationNotFound, which revokes).
 func (r *AccessReconciler) organization(ctx context.Context, b *binding) (*rosterv1.Organization, error) {
-	name := b.org
 	if b.kind == rosterv1.KindTeamRoleBinding {
-		var err error
-		if name, err = orgOf(ctx, r.Client, b.obj, false); err != nil {
-			return nil, err
+		name, err := orgOf(ctx, r.Client, b.obj, false)
+		if reconcileerr.Reason(err, "") != ReasonOrganizationNotFound {
+			if err != nil {
+				return nil, err
+			}
+			return r.organizationNamed(ctx, name)
 		}
+		// No cached Organization uses the namespace: ask the apiserver.
+		orgs, lerr := r.liveOrgsUsing(ctx, b.obj.GetNamespace())
+		switch {
+		case lerr != nil:
+			return nil, lerr
+		case len(orgs) == 1 && !r.serves(&orgs[0]):
+			return nil, errNotServed
+		case len(orgs) == 1:
+			return nil, apiErr(errors.New("not in the cache yet"), "reading the organization of namespace %s", b.obj.GetNamespace())
+		}
+		return nil, err
 	}
+	deleting := !b.obj.GetDeletionTimestamp().IsZero()
+	if r.Shard != nil && !r.Shard.ServesName(b.org) && !deleting {
+		// Not selected at start: another shard's, or one this replica restarts for. No read.
+		return nil, errNotServed
+	}
+	org, err := r.organizationNamed(ctx, b.org)
+	if err == nil || reconcileerr.Reason(err, "") != ReasonOrganizationNotFound {
+		return org, err
+	}
+	// Gone for good (confirmed live): any shard's leader may finish deleting the binding, as
+	// no shard serves a deleted organization.
+	return nil, err
+}
+
+// organizationNamed reads the Organization called name from the cache, and live when the
+// cache has no such Organization.
+func (r *AccessReconciler) organizationNamed(ctx context.Context, name string) (*rosterv1.Organization, error) {
 	org := &rosterv1.Organization{}
-	if err := r.Get(ctx, client.ObjectKey{Name: name}, org); err != nil {
+	err := r.Get(ctx, client.ObjectKey{Name: name}, org)
+	if err == nil {
+		if !r.serves(org) {
+			return nil, errNotServed // labelled into this shard after it started
+		}
+		return org, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, apiErr(err, "reading organization %q", name)
+	}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, org); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, reconcileerr.NewStalling(ReasonOrganizationNotFound, fmt.Errorf("organization %q does not exist", name))
 		}
 		return nil, apiErr(err, "reading organization %q", name)
 	}
-	return org, nil
+	if !r.serves(org) {
+		return nil, errNotServed
+	}
+	// Ours, and not cached yet: retried, nothing revoked.
+	return nil, apiErr(errors.New("not in the cache yet"), "reading organization %q", name)
+}
+
+// liveOrgsUsing lists, live, the Organizations whose spec.namespace is namespace. The cache's
+// index cannot say: it holds this shard's Organizations only.
+func (r *AccessReconciler) liveOrgsUsing(ctx context.Context, namespace string) ([]rosterv1.Organization, error) {
+	var list rosterv1.OrganizationList
+	if err := r.APIReader.List(ctx, &list); err != nil {
+		return nil, apiErr(err, "listing organizations")
+	}
+	var out []rosterv1.Organization
+	for _, o := range list.Items {
+		if o.Spec.Namespace == namespace {
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }
 
 // target is where rendered objects go: a namespace, or "" for one ClusterRoleBinding.

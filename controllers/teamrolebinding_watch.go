@@ -50,9 +50,6 @@ func (r ClusterTeamRoleBindingReconciler) Reconcile(ctx context.Context, req ctr
 	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if r.Serves != nil && !r.Serves(b.Spec.Organization) {
-		return ctrl.Result{}, nil // another shard's organization: its leader renders it
-	}
 	return r.reconcile(ctx, clusterTeamRoleBinding(b))
 }
 
@@ -216,6 +213,12 @@ func (m mapper) namespace(ctx context.Context, _ client.Object) []reconcile.Requ
 }
 
 func (m mapper) organization(ctx context.Context, o client.Object) []reconcile.Request {
+	if !m.r.serves(o.(*rosterv1.Organization)) {
+		// Labelled into this shard after it started: its namespace is not cached (the
+		// replica restarts for it). One relabelled away is still served as it was until its
+		// Delete event, which must reach its bindings (they decide live: not revoked).
+		return nil
+	}
 	return m.ofOrg(ctx, o.GetName(), o.(*rosterv1.Organization).Spec.Namespace, nil)
 }
 

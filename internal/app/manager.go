@@ -238,6 +238,19 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("registering indexes: %w", err)
 	}
+	// The shared-namespace guard must see every Organization; a shard's cache holds its own.
+	allOrgs := mgr.GetCache()
+	if sh != nil {
+		allOrgs, err = shard.Organizations(context.Background(), restCfg, cache.Options{Scheme: mgr.GetScheme(),
+			Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(), SyncPeriod: syncPeriod,
+			DefaultTransform: cache.TransformStripManagedFields()})
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(shard.CacheRunnable{Cache: allOrgs}); err != nil {
+			return nil, err
+		}
+	}
 	// One membership store per process: its group commit batches only the changes that go
 	// through it, and the SCIM server and the controllers share it.
 	// How far the cache has got per kind: reads wait there for this replica's own writes,
@@ -286,7 +299,8 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		// shutdown waits for them too, and cuts them at its timeout.
 		Commits: members,
 		// Another shard's organization is answered like an unknown one.
-		Serves: sh.Serves,
+		Serves:        sh.Serves,
+		Organizations: allOrgs,
 	})
 	if err != nil {
 		return nil, err
@@ -315,13 +329,15 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		return nil, fmt.Errorf("setting up the break-glass controller: %w", err)
 	}
 	if err := (&controllers.AccessReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members, Serves: sh.ServesName,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members, Shard: sh,
 		Recorder: mgr.GetEventRecorderFor("roster-access"),
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TeamRoleBinding controllers: %w", err)
 	}
 	if err := (&controllers.OrganizationReconciler{
 		Client:         mgr.GetClient(),
+		AllOrgs:        allOrgs,
+		Shard:          sh,
 		TokenNamespace: cfg.Namespace,
 		Recorder:       mgr.GetEventRecorderFor("roster-organization"),
 		Store:          store,
@@ -347,7 +363,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		return nil, err
 	}
 	if sh != nil {
-		if err := addShardWatcher(mgr, live, cfg, sh); err != nil {
+		if err := addShardWatcher(mgr, live, cfg, sh, srv.Ready()); err != nil {
 			return nil, err
 		}
 	}
@@ -447,8 +463,8 @@ func claimBackfill(dir *directory.Directory, log logr.Logger) manager.Runnable {
 
 // addShardWatcher restarts the replica, one of the shard's replicas at a time, when the set of
 // organizations its selector picks changes (internal/shard). The turn to restart is a Lease
-// beside the shard's leader election Lease.
-func addShardWatcher(mgr manager.Manager, live client.Client, cfg Config, sh *shard.Shard) error {
+// beside the shard's leader election Lease; a replica hands it back once it serves SCIM again.
+func addShardWatcher(mgr manager.Manager, live client.Client, cfg Config, sh *shard.Shard, serving <-chan struct{}) error {
 	id := cfg.Identity
 	if id == "" {
 		var err error
@@ -461,7 +477,7 @@ func addShardWatcher(mgr manager.Manager, live client.Client, cfg Config, sh *sh
 		ns = cfg.Namespace
 	}
 	w := &shard.Watcher{Shard: sh, Cache: mgr.GetCache(), API: live, Namespace: ns, Name: sh.RestartLeaseName(LeaderElectionID),
-		Identity: id, Log: ctrl.Log.WithName("shard"), MaxDelay: cfg.ShardRestartDelay}
+		Identity: id, Log: ctrl.Log.WithName("shard"), MaxDelay: cfg.ShardRestartDelay, Serving: serving}
 	ctrl.Log.WithName("shard").Info("serving only the organizations the selector picks", "selector", sh.Selector(), "organizations", sh.Orgs())
 	if err := mgr.Add(w); err != nil {
 		return err

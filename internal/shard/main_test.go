@@ -40,6 +40,8 @@ type replica struct {
 	baseURL string
 	done    chan error
 	cancel  context.CancelFunc
+	// stoppedAt is when the manager returned; read it after receiving from done.
+	stoppedAt time.Time
 }
 
 // startShard runs a manager that serves the organizations selector picks, with its own
@@ -63,7 +65,11 @@ func runReplica(t *testing.T, cfg app.Config) *replica {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rep := &replica{Roster: r, cfg: cfg, done: make(chan error, 1), cancel: cancel}
-	go func() { rep.done <- r.Manager.Start(ctx) }()
+	go func() {
+		err := r.Manager.Start(ctx)
+		rep.stoppedAt = time.Now()
+		rep.done <- err
+	}()
 	t.Cleanup(rep.stop)
 	select {
 	case <-r.SCIM.Ready():

@@ -4,9 +4,10 @@
 // changes (watch.go).
 //
 // The set is fixed when the process starts: controller-runtime's cache takes its namespaces
-// once (cache.Options.DefaultNamespaces). An organization created, relabelled or moved to
-// another namespace after that is answered like an unknown one until the replica has
-// restarted, which it does by itself, one replica of the shard at a time.
+// once (cache.Options.DefaultNamespaces). An organization created or relabelled into the
+// shard after that is answered like an unknown one until the replica has restarted, which it
+// does by itself, one replica of the shard at a time. One relabelled out of it is another
+// shard's from then on: never taken for a deleted one (controllers.AccessReconciler).
 package shard
 
 import (
@@ -15,6 +16,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -149,7 +151,8 @@ func (s *Shard) RestartLeaseName(base string) string {
 // RoleBindings and ClusterRoleBindings Roster renders (rendered, selected by label) to those
 // of the selected organizations. Roles and the rendered RoleBindings stay cached in every
 // namespace: a TeamRoleBinding renders into any namespace it selects, not only its org's.
-// Entries already in opts.ByObject for other kinds are kept.
+// Entries already in opts.ByObject for other kinds are kept; those for these kinds are
+// replaced (one entry per kind).
 func (s *Shard) Restrict(opts *cache.Options, ownNamespace string, rendered labels.Selector) {
 	if s == nil {
 		return
@@ -163,12 +166,37 @@ func (s *Shard) Restrict(opts *cache.Options, ownNamespace string, rendered labe
 	}
 	ofOrgs := s.renderedOf(rendered)
 	everywhere := map[string]cache.Config{cache.AllNamespaces: {}}
-	opts.ByObject[&rosterv1.Organization{}] = cache.ByObject{Label: s.selector}
-	opts.ByObject[&rbacv1.RoleBinding{}] = cache.ByObject{Label: ofOrgs, Namespaces: everywhere}
-	opts.ByObject[&rbacv1.ClusterRoleBinding{}] = cache.ByObject{Label: ofOrgs}
+	setByObject(opts.ByObject, &rosterv1.Organization{}, cache.ByObject{Label: s.selector})
+	setByObject(opts.ByObject, &rbacv1.RoleBinding{}, cache.ByObject{Label: ofOrgs, Namespaces: everywhere})
+	setByObject(opts.ByObject, &rbacv1.ClusterRoleBinding{}, cache.ByObject{Label: ofOrgs})
 	role := &metav1.PartialObjectMetadata{}
 	role.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("Role"))
-	opts.ByObject[role] = cache.ByObject{Namespaces: everywhere}
+	setByObject(opts.ByObject, role, cache.ByObject{Namespaces: everywhere})
+}
+
+// setByObject sets the entry of obj's kind in byObject, replacing any entry of the same kind.
+// Why: ByObject is keyed by pointer, so a second entry for a kind does not replace the first,
+// and cache.New takes one of the two in random map order (the caller's RoleBinding entry,
+// without the shard's org filter and namespaces, won about one start in three).
+func setByObject(byObject map[client.Object]cache.ByObject, obj client.Object, cfg cache.ByObject) {
+	for k := range byObject {
+		if sameKind(k, obj) {
+			delete(byObject, k)
+		}
+	}
+	byObject[obj] = cfg
+}
+
+// sameKind reports whether a and b are of one kind: one Go type, and for metadata-only objects
+// one GroupVersionKind.
+func sameKind(a, b client.Object) bool {
+	if reflect.TypeOf(a) != reflect.TypeOf(b) {
+		return false
+	}
+	if _, ok := a.(*metav1.PartialObjectMetadata); ok {
+		return a.GetObjectKind().GroupVersionKind() == b.GetObjectKind().GroupVersionKind()
+	}
+	return true
 }
 
 // renderedOf narrows the selector of rendered bindings to those labelled with one of the

@@ -245,7 +245,8 @@ func TestShardRestartsOneReplicaAtATime(t *testing.T) {
 	})
 
 	// The first comes back with the new set, serves both organizations and hands the turn
-	// back, so the second restarts in turn.
+	// back, so the second restarts in turn, not before.
+	firstBack := time.Now()
 	first = first.restart(t)
 	for _, o := range []testenv.Org{orgB, orgC} {
 		scimtest.New(first.baseURL, o.Name, o.Token).Do(t, http.MethodPost, "/Users", `{"userName":"grace@example.com"}`).Expect(t, http.StatusCreated)
@@ -260,6 +261,10 @@ func TestShardRestartsOneReplicaAtATime(t *testing.T) {
 			return false, "the second replica did not restart after the first came back"
 		}
 	})
+	if !second.stoppedAt.After(firstBack) {
+		t.Errorf("replica %s stopped at %s, before %s came back at %s: both replicas were down at once",
+			second.cfg.Identity, second.stoppedAt.Format(time.StampMilli), first.cfg.Identity, firstBack.Format(time.StampMilli))
+	}
 	second = second.restart(t)
 	scimtest.New(second.baseURL, orgC.Name, orgC.Token).Do(t, http.MethodGet, "/Users?filter="+`userName%20eq%20%22grace@example.com%22`, nil).Expect(t, http.StatusOK)
 

@@ -34,8 +34,10 @@ const (
 	// relabelling several organizations at once costs one restart, not one each.
 	DefaultMaxDelay = 10 * time.Second
 	// DefaultTurnDuration is how long a turn to restart is held when the replica that took
-	// it does not come back (the safety net; a replica that comes back ready ends it at once).
-	DefaultTurnDuration = 2 * time.Minute
+	// it does not come back (the safety net; a replica that comes back serving ends it at
+	// once). It outlasts the kubelet's longest crash-loop back-off (5 minutes): a replica
+	// whose restart is delayed by back-off still holds the turn, so the next one waits.
+	DefaultTurnDuration = 6 * time.Minute
 )
 
 // Watcher restarts a shard's replica when its set of organizations changes, one replica of
@@ -55,6 +57,10 @@ type Watcher struct {
 	Log                       logr.Logger
 	// MaxDelay and TurnDuration: 0 for DefaultMaxDelay and DefaultTurnDuration.
 	MaxDelay, TurnDuration time.Duration
+	// Serving, when set, is closed once the replica serves again (the SCIM server's Ready):
+	// the turn is handed back then, not at cache sync, so the next replica stops only once
+	// this one answers. Nil: at cache sync.
+	Serving <-chan struct{}
 
 	// restarting is set once the replica has decided to restart: /readyz fails from then on.
 	restarting atomic.Bool
@@ -100,6 +106,13 @@ func (w *Watcher) Start(ctx context.Context) error {
 	defer func() { _ = inf.RemoveEventHandler(reg) }()
 	if !w.Cache.WaitForCacheSync(ctx) {
 		return nil // stopping
+	}
+	if w.Serving != nil {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.Serving:
+		}
 	}
 	if err := w.endTurn(ctx); err != nil {
 		w.Log.Error(err, "handing back the turn to restart; it expires by itself", "lease", w.Name, "after", w.turnDuration())
@@ -206,7 +219,8 @@ func expired(l *coordinationv1.Lease, now time.Time) bool {
 	return now.After(l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second))
 }
 
-// endTurn frees the Lease if this replica holds it: it is back, with its cache synced.
+// endTurn frees the Lease if this replica holds it: it is back, with its cache synced and
+// (Serving) serving.
 func (w *Watcher) endTurn(ctx context.Context) error {
 	var lease coordinationv1.Lease
 	err := w.API.Get(ctx, client.ObjectKey{Namespace: w.Namespace, Name: w.Name}, &lease)

@@ -199,9 +199,14 @@ func readBody(c *gin.Context) ([]byte, error) {
 
 // ownsNamespace refuses to serve an organization whose namespace another Organization also
 // names: every read and write is scoped by namespace, so a shared one would let one org's
-// token reach the other's users. The Organization's Ready condition says the same.
+// token reach the other's users. The Organization's Ready condition says the same. Every
+// Organization is looked at, another shard's included (Options.Organizations).
 func (s *Server) ownsNamespace(ctx context.Context, org *rosterv1.Organization) error {
-	orgs, err := index.OrgsUsingNamespace(ctx, s.opts.Client, org.Spec.Namespace)
+	every := s.opts.Organizations
+	if every == nil {
+		every = s.opts.Client
+	}
+	orgs, err := index.OrgsUsingNamespace(ctx, every, org.Spec.Namespace)
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,10 @@ type Options struct {
 	// Serves, when set, tells the organizations this replica serves (internal/shard): any
 	// other is answered exactly like an organization that does not exist.
 	Serves func(*rosterv1.Organization) bool
+	// Organizations, when set, reads every Organization through the index.OrgNamespace index
+	// for the shared-namespace check (nil: Client). A shard's Client holds its own only, and
+	// the check must see another shard's Organization naming the same namespace.
+	Organizations client.Reader
 }
 
 // Commits is work in flight that shutdown waits for and cuts (membership.Store).
