@@ -65,7 +65,9 @@ func (b *bench) cursorPaging(ctx context.Context, c *scimClient, label string, d
 			return "", err
 		}
 		var page struct{ NextCursor string }
-		return page.NextCursor, json.Unmarshal(body, &page)
+		// Decoded first: Go leaves the order of page.NextCursor and the call in one return unspecified.
+		err = json.Unmarshal(body, &page)
+		return page.NextCursor, err
 	}
 	for _, sort := range []string{"", "&sortBy=userName"} {
 		first := "/Users?count=100&cursor=" + sort

@@ -29,6 +29,7 @@ import (
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/membership"
 	rostermetrics "github.com/rosterhq/roster/internal/metrics"
+	"github.com/rosterhq/roster/internal/order"
 	"github.com/rosterhq/roster/internal/shard"
 	"github.com/rosterhq/roster/internal/token"
 	"github.com/rosterhq/roster/webhook/admission"
@@ -264,10 +265,15 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 			return nil, err
 		}
 	}
+	// The orders lists page through, kept from the same informers (internal/order).
+	ordered, err := order.Track(context.Background(), mgr.GetCache(), sh != nil)
+	if err != nil {
+		return nil, err
+	}
 	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Capacity: cfg.MemberSliceCapacity, SliceWriters: cfg.MemberSliceWriters, SliceProgress: progress[2]}
 	dir, err := directory.New(directory.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members,
-		Users: progress[0], Teams: progress[1], Slices: progress[2]})
+		Users: progress[0], Teams: progress[1], Slices: progress[2], Order: ordered})
 	if err != nil {
 		return nil, err
 	}

@@ -62,8 +62,7 @@ func track(ctx context.Context, informers cache.Informers, obj client.Object, pe
 	if err != nil {
 		return nil, fmt.Errorf("informer for %T: %w", obj, err)
 	}
-	p := &Progress{changed: make(chan struct{}), tracked: true, perNamespace: perNamespace, inNamespace: map[string]uint64{}}
-	p.waited, p.timeouts = metrics.CacheWaitFor(reflect.TypeOf(obj).Elem().Name())
+	p := New(reflect.TypeOf(obj).Elem().Name(), perNamespace)
 	seen := func(o any) {
 		if m, ok := o.(client.Object); ok { // a tombstone (DeletedFinalStateUnknown) is skipped
 			p.observe(m.GetNamespace(), m.GetResourceVersion())
@@ -78,6 +77,19 @@ func track(ctx context.Context, informers cache.Informers, obj client.Object, pe
 	}
 	return p, nil
 }
+
+// New returns a Progress that something other than an informer handler of Track advances
+// (Observe): an index fed by its own handler, which can lag the cache. name labels its wait
+// metrics; perNamespace is as for TrackPerNamespace.
+func New(name string, perNamespace bool) *Progress {
+	p := &Progress{changed: make(chan struct{}), tracked: true, perNamespace: perNamespace, inNamespace: map[string]uint64{}}
+	p.waited, p.timeouts = metrics.CacheWaitFor(name)
+	return p
+}
+
+// Observe records that revision resourceVersion of an object in namespace has been delivered
+// (and is readable).
+func (p *Progress) Observe(namespace, resourceVersion string) { p.observe(namespace, resourceVersion) }
 
 func (p *Progress) observe(namespace, resourceVersion string) {
 	rv, err := strconv.ParseUint(resourceVersion, 10, 64)

@@ -23,6 +23,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/cachewatch"
 	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/order"
 )
 
 // Options configures a Directory.
@@ -38,6 +39,9 @@ type Options struct {
 	// Users, Teams and Slices say how far the cache has got for each kind (cachewatch.Track);
 	// reads wait there for this replica's own writes. Nil: reads do not wait.
 	Users, Teams, Slices *cachewatch.Progress
+	// Order is the ordered index lists page through (order.Track). Nil: each list builds
+	// one from the cache, O(n log n) per request (tests that need no scale).
+	Order *order.Index
 }
 
 // Directory is the Users and Teams repositories of every organization served by a replica.
@@ -47,6 +51,7 @@ type Directory struct {
 	members *membership.Store
 	now     func() time.Time
 	own     *ownWrites
+	order   *order.Index
 }
 
 // New returns a Directory.
@@ -60,7 +65,7 @@ func New(o Options) (*Directory, error) {
 	own := &ownWrites{wrote: map[ownKey]uint64{}, progress: map[string]*cachewatch.Progress{
 		kindUser: o.Users, kindTeam: o.Teams, kindSlice: o.Slices,
 	}}
-	return &Directory{client: o.Client, api: o.APIReader, members: o.Members, now: o.Now, own: own}, nil
+	return &Directory{client: o.Client, api: o.APIReader, members: o.Members, now: o.Now, own: own, order: o.Order}, nil
 }
 
 // Errors a caller maps to its protocol (the SCIM server to status codes, once).

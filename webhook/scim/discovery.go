@@ -23,10 +23,12 @@ func (s *Server) serviceProviderConfig(c *gin.Context) {
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
-		// RFC 9865: index paging only; a cursor is refused (parseListParams).
+		// RFC 9865 §4: both methods; index stays the default, so that clients that know no
+		// cursors (Okta, Entra) page as before.
 		"pagination": map[string]any{
-			"cursor": false, "index": true, "defaultPaginationMethod": "index",
+			"cursor": true, "index": true, "defaultPaginationMethod": "index",
 			"defaultPageSize": maxPageSize, "maxPageSize": maxPageSize,
+			"cursorTimeout": int(CursorTimeout.Seconds()),
 		},
 		"authenticationSchemes": []map[string]any{{
 			"type":        "oauthbearertoken",

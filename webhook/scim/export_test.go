@@ -12,3 +12,10 @@ func SetBulkBudget(s *Server, d time.Duration) { s.bulkBudget = d }
 
 // MemberWalks is how many times a filter condition of s read a team's members one by one.
 func MemberWalks(s *Server) int64 { return s.memberWalks.Load() }
+
+// SkewCursorClock moves the clock that issues and checks cursors by d, until the returned
+// func restores it.
+func SkewCursorClock(d time.Duration) (restore func()) {
+	old := cursorSkew.Swap(int64(d))
+	return func() { cursorSkew.Store(old) }
+}

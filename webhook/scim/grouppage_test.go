@@ -169,8 +169,9 @@ func groupMembers(t *testing.T, g map[string]any) []string {
 
 // TestGroupPagesKeepToTheMemberBudget: with members shown, a /Groups page stops before the
 // team that would pass the member budget (but holds at least one team), itemsPerPage says
-// how many it holds, and a client paging by startIndex still gets every team once, each with
-// every member once. Several teams span several slices.
+// how many it holds, and a client paging by startIndex, or by cursor (the next cursor follows
+// the last team the page holds), still gets every team once, each with every member once.
+// Several teams span several slices.
 func TestGroupPagesKeepToTheMemberBudget(t *testing.T) {
 	const capacity, budget = 4, 10
 	s := newCountedServer(t, capacity)
@@ -188,12 +189,18 @@ func TestGroupPagesKeepToTheMemberBudget(t *testing.T) {
 		t.Fatalf("the 24-member team has %d slices: the test needs several", n)
 	}
 
-	// One walk by startIndex, as Okta's import pages; the counts are asked for page by page.
-	walk := func() (ok bool, msg string) {
+	// One walk by startIndex, as Okta's import pages, or by cursor (RFC 9865); the counts are
+	// asked for page by page.
+	walk := func(byCursor bool) (ok bool, msg string) {
 		seen := map[string][]string{}
 		pages := 0
+		cursor := ""
 		for start := 1; ; pages++ {
-			r := s.c.Do(t, http.MethodGet, fmt.Sprintf("/Groups?startIndex=%d&count=100", start), nil).Expect(t, http.StatusOK)
+			query := fmt.Sprintf("/Groups?startIndex=%d&count=100", start)
+			if byCursor {
+				query = "/Groups?count=100&cursor=" + url.QueryEscape(cursor)
+			}
+			r := s.c.Do(t, http.MethodGet, query, nil).Expect(t, http.StatusOK)
 			total, items := int(r.Get("totalResults").(float64)), int(r.Get("itemsPerPage").(float64))
 			res, _ := r.Get("Resources").([]any)
 			if total != len(sizes) {
@@ -201,6 +208,19 @@ func TestGroupPagesKeepToTheMemberBudget(t *testing.T) {
 			}
 			if items != len(res) {
 				t.Fatalf("itemsPerPage %d for %d resources", items, len(res))
+			}
+			if byCursor {
+				if r.Get("startIndex") != nil {
+					t.Fatalf("a cursor-paged response has a startIndex: %s", r.Raw)
+				}
+				next, _ := r.Get("nextCursor").(string)
+				if next == "" && len(seen)+items < total {
+					t.Fatalf("no nextCursor after %d of %d teams", len(seen)+items, total)
+				}
+				if items == 0 {
+					t.Fatalf("an empty cursor page: paging stalls")
+				}
+				cursor = next
 			}
 			if items == 0 {
 				if start <= total {
@@ -222,6 +242,9 @@ func TestGroupPagesKeepToTheMemberBudget(t *testing.T) {
 				t.Fatalf("a page of %d teams carries %d members, over the budget of %d", items, refs, budget)
 			}
 			start += items
+			if byCursor && cursor == "" {
+				break
+			}
 		}
 		for id, ms := range want {
 			if !slices.Equal(seen[id], ms) {
@@ -233,7 +256,8 @@ func TestGroupPagesKeepToTheMemberBudget(t *testing.T) {
 		}
 		return true, ""
 	}
-	testenv.Eventually(t, 10*time.Second, walk)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) { return walk(false) })
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) { return walk(true) })
 
 	// Without members the budget does not apply: one page holds every team.
 	r := s.c.Do(t, http.MethodGet, "/Groups?excludedAttributes=members", nil).Expect(t, http.StatusOK)

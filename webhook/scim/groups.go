@@ -15,6 +15,7 @@ import (
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/membership"
 	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/order"
 	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/orgschema"
@@ -146,15 +147,16 @@ func (s *Server) listGroups(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	total, page, err := s.searchGroups(c, p.of(groupType(c)))
+	p = p.of(groupType(c))
+	sel, page, err := s.searchGroups(c, p)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	writeListPage(c, listPage{Total: total, StartIndex: p.StartIndex, Items: page})
+	writeSelection(c, p, sel, page)
 }
 
-// searchGroups returns the number of groups p selects and the page of them it asks for.
+// searchGroups returns the groups p selects and the encoded page of them it asks for.
 //
 // Each team's slices are read once (one lookup in the slice team index, shared with the
 // cache) and serve its version, its member count and its members. Member conditions of the
@@ -162,11 +164,22 @@ func (s *Server) listGroups(c *gin.Context) {
 // members sorts by each team's first member id (RFC 7644 §3.4.2.3: a multi-valued attribute
 // sorts by its primary value, else its first; members have no primary), read from the slices
 // without listing the rest.
-func (s *Server) searchGroups(c *gin.Context, p listParams) (total int, page []listItem, err error) {
+func (s *Server) searchGroups(c *gin.Context, p listParams) (selection, []listItem, error) {
 	ctx, ns := c.Request.Context(), orgOf(c).Spec.Namespace
-	teams, err := s.candidateTeams(c, p.Filter)
-	if err != nil {
-		return 0, nil, err
+	var q order.Query
+	if p.Filter != nil {
+		cands, indexed, err := s.candidateTeams(c, p.Filter)
+		if err != nil {
+			return selection{}, nil, err
+		}
+		if indexed {
+			q.Candidates = make([]*order.Entry, 0, len(cands))
+			for _, t := range directory.SCIMTeams(cands) {
+				if t.DeletionTimestamp == nil {
+					q.Candidates = append(q.Candidates, order.TeamEntry(t))
+				}
+			}
+		}
 	}
 	listings := map[string]membership.Listing{}
 	listing := func(t *rosterv1.OrgTeam) (membership.Listing, error) {
@@ -179,48 +192,51 @@ func (s *Server) searchGroups(c *gin.Context, p listParams) (total int, page []l
 		}
 		return l, err
 	}
-	var match func(*rosterv1.OrgTeam, map[string]any) (bool, error)
+	var match func(*order.Entry, func() map[string]any) (bool, error)
 	if mentionsMembers(p.Filter) {
 		mf, err := newMemberFilter(ctx, p.Filter, func(ctx context.Context, id string) (map[string]bool, error) {
 			return s.dir.TeamNamesWithMember(ctx, ns, id)
 		})
 		if err != nil {
-			return 0, nil, err
+			return selection{}, nil, err
 		}
 		mf.rt, mf.listing, mf.walked = groupType(c), listing, func() { s.memberWalks.Add(1) }
-		match = mf.match
+		match = func(e *order.Entry, doc func() map[string]any) (bool, error) {
+			return mf.match(e.Object.(*rosterv1.OrgTeam), doc())
+		}
 	}
 	byFirstMember := false
 	if r, ok := groupType(c).Lookup(p.SortBy); ok && p.SortBy != "" {
 		byFirstMember = r.Name == "members"
 	}
-	total, sel, err := selectPage(p, groupType(c), directory.SCIMTeams(teams),
-		func(t *rosterv1.OrgTeam) (map[string]any, error) {
-			l, err := listing(t)
-			if err != nil {
-				return nil, err
-			}
-			doc := s.groupDoc(c, l.View)
-			if byFirstMember {
-				l.Each(func(id string) bool {
-					doc["members"] = []any{map[string]any{"value": id, "type": "User"}}
-					return false
-				})
-			}
-			return doc, nil
-		}, match)
-	if err != nil {
-		return 0, nil, err
+	doc := func(e *order.Entry) (map[string]any, error) {
+		l, err := listing(e.Object.(*rosterv1.OrgTeam))
+		if err != nil {
+			return nil, err
+		}
+		doc := s.groupDoc(c, l.View)
+		if byFirstMember {
+			l.Each(func(id string) bool {
+				doc["members"] = []any{map[string]any{"value": id, "type": "User"}}
+				return false
+			})
+		}
+		return doc, nil
 	}
-	page, err = s.groupPage(p, sel, listing, func(l membership.Listing) (listItem, error) {
+	sel, err := s.selectPage(c, p, groupType(c), q, doc, match, s.dir.SelectTeams)
+	if err != nil {
+		return sel, nil, err
+	}
+	page, err := s.groupPage(p, listedOf[*rosterv1.OrgTeam](sel), listing, func(l membership.Listing) (listItem, error) {
 		return s.groupItem(c, l, p.Attributes, p.Excluded)
 	})
-	return total, page, err
+	return sel, page, err
 }
 
 // groupPage encodes the selected teams of a page, up to the member budget when members are
 // shown (defaultMemberBudget). Member counts come from the slices, before anything is
-// rendered.
+// rendered. A cursor-paged response continues after the last team it holds
+// (selection.nextCursor).
 func (s *Server) groupPage(p listParams, sel []listed[*rosterv1.OrgTeam],
 	listing func(*rosterv1.OrgTeam) (membership.Listing, error), render func(membership.Listing) (listItem, error),
 ) ([]listItem, error) {
@@ -255,9 +271,10 @@ func (s *Server) groupPage(p listParams, sel []listed[*rosterv1.OrgTeam],
 // mentionsMembers reports whether a filter refers to the members attribute.
 func mentionsMembers(e filter.Expr) bool { return e != nil && filter.Refers(e, "members") }
 
-// candidateTeams narrows a filter through the indexes (displayName, externalId, id,
-// members.value); otherwise every team of the org, from the cache.
-func (s *Server) candidateTeams(c *gin.Context, f filter.Expr) ([]rosterv1.OrgTeam, error) {
+// candidateTeams returns the teams a filter can match when it has an indexed equality conjunct
+// (displayName, externalId, id, members.value), found through that index; indexed is false
+// otherwise (every team can match).
+func (s *Server) candidateTeams(c *gin.Context, f filter.Expr) (teams []rosterv1.OrgTeam, indexed bool, err error) {
 	ctx, ns := c.Request.Context(), orgOf(c).Spec.Namespace
 	for _, term := range filter.EqualityTerms(f) {
 		value, ok := term.Value.(string)
@@ -266,21 +283,24 @@ func (s *Server) candidateTeams(c *gin.Context, f filter.Expr) ([]rosterv1.OrgTe
 		}
 		switch strings.ToLower(term.Path.String()) {
 		case "displayname", strings.ToLower(schema.GroupSchema + ":displayName"):
-			return s.dir.Teams(ctx, ns, client.MatchingFields{index.TeamName: index.TeamNameValue(value)})
+			teams, err = s.dir.Teams(ctx, ns, client.MatchingFields{index.TeamName: index.TeamNameValue(value)})
 		case "externalid":
-			return s.dir.Teams(ctx, ns, client.MatchingFields{index.TeamExternalID: value})
+			teams, err = s.dir.Teams(ctx, ns, client.MatchingFields{index.TeamExternalID: value})
 		case "id":
 			t, err := s.dir.GetTeam(ctx, ns, value)
 			if err != nil {
-				return nil, ignoreNotFound(err)
+				return nil, true, ignoreNotFound(err)
 			}
-			return []rosterv1.OrgTeam{*t}, nil
+			return []rosterv1.OrgTeam{*t}, true, nil
 		case "members.value", "members":
 			// Member ids are object names, lowercase; members.value compares ignoring case.
-			return s.dir.TeamsWithMember(ctx, ns, naming.Fold(value))
+			teams, err = s.dir.TeamsWithMember(ctx, ns, naming.Fold(value))
+		default:
+			continue
 		}
+		return teams, true, err
 	}
-	return s.dir.Teams(ctx, ns, nil)
+	return nil, false, nil
 }
 
 // groupInput is a validated Group body: its document without members, and its member ids.

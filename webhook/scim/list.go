@@ -2,7 +2,6 @@ package scim
 
 import (
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -26,6 +25,8 @@ type listParams struct {
 	Descending bool
 	Attributes []string
 	Excluded   []string
+	// Cursor is the RFC 9865 cursor ("" for the first page); nil: index paging.
+	Cursor *string
 }
 
 // parseListParams reads and validates the parameters of a list of rt, or at the base URL of
@@ -47,11 +48,12 @@ func parseListParams(c *gin.Context, rts ...schema.ResourceType) (listParams, er
 		}
 		p.Filter = e
 	}
-	// Cursor paging (RFC 9865) would be read here (and its body field in searchParams); until it
-	// exists a cursor is refused rather than ignored, so that a client walking pages by cursor
-	// cannot loop on the first page.
-	if _, asked := c.GetQuery("cursor"); asked {
-		return p, scimerror.BadRequest(scimerror.InvalidValue, "cursor paging is not supported: page with startIndex and count")
+	// Cursor paging (RFC 9865): a cursor parameter, empty for the first page, asks for it.
+	if v, asked := paramOK(c, "cursor"); asked {
+		p.Cursor = &v
+		if param(c, "startIndex") != "" {
+			return p, scimerror.BadRequest(scimerror.InvalidValue, "page with either cursor or startIndex, not both")
+		}
 	}
 	if v := param(c, "startIndex"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -64,6 +66,10 @@ func parseListParams(c *gin.Context, rts ...schema.ResourceType) (listParams, er
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return p, scimerror.BadRequest(scimerror.InvalidValue, "count must be an integer, got %q", v)
+		}
+		if p.Cursor != nil && (n < 1 || n > maxPageSize) {
+			// RFC 9865 §2.1: with cursors, count is a positive integer up to maxPageSize.
+			return p, scimerror.BadRequest(scimerror.InvalidCount, "count must be between 1 and %d with cursor paging, got %d", maxPageSize, n)
 		}
 		p.Count = min(max(n, 0), maxPageSize)
 	}
@@ -92,10 +98,20 @@ const searchKey = "roster.search"
 
 // param returns a list parameter: from the body of a POST .search, else from the query string.
 func param(c *gin.Context, name string) string {
+	v, _ := paramOK(c, name)
+	return v
+}
+
+// paramOK is param, and whether the parameter was given at all (even empty).
+func paramOK(c *gin.Context, name string) (string, bool) {
 	if v, ok := c.Get(searchKey); ok {
-		return v.(url.Values).Get(name)
+		vs, given := v.(url.Values)[name]
+		if !given || len(vs) == 0 {
+			return "", given
+		}
+		return vs[0], true
 	}
-	return c.Query(name)
+	return c.GetQuery(name)
 }
 
 // projection reads the attributes and excludedAttributes parameters.
@@ -109,74 +125,9 @@ func project(c *gin.Context, rt schema.ResourceType, doc map[string]any) map[str
 	return schema.Project(rt, doc, attrs, excluded)
 }
 
-// page returns the requested window of n results: [from, to).
-func (p listParams) page(n int) (from, to int) {
-	from = min(p.StartIndex-1, n)
-	to = n
-	if p.Count >= 0 {
-		to = min(from+p.Count, n)
-	}
-	if p.Count < 0 {
-		to = min(from+maxPageSize, n)
-	}
-	return from, to
-}
-
-// listed is an object of a list request, with its document once a filter or sort built it.
+// listed is an object of a list page, with its document when the selection built one (for a
+// filter or a sortBy the index does not keep).
 type listed[T client.Object] struct {
 	obj T
 	doc map[string]any
-}
-
-// selectPage is the selection of the list pipeline shared by /Users and /Groups: drop
-// terminating objects, build documents only when a filter or sort needs them, filter, order,
-// page. It returns the number of resources selected and the page's objects in order (with
-// their documents when a filter or sort built them); the caller renders them (stream.go).
-// match decides the filter for an object (nil: filter.Match on its document).
-//
-// The default order is creation time (seconds), then object name: one total order, so an
-// identity provider walking pages with startIndex sees each resource once, and resources
-// created later sort after those of earlier seconds.
-func selectPage[T client.Object](p listParams, rt schema.ResourceType, objs []T,
-	doc func(T) (map[string]any, error), match func(T, map[string]any) (bool, error),
-) (total int, page []listed[T], err error) {
-	if match == nil {
-		match = func(_ T, d map[string]any) (bool, error) { return filter.Match(rt, p.Filter, d), nil }
-	}
-	entries := make([]listed[T], 0, len(objs))
-	for _, o := range objs {
-		if o.GetDeletionTimestamp() != nil {
-			continue
-		}
-		e := listed[T]{obj: o}
-		if p.Filter != nil || p.SortBy != "" {
-			if e.doc, err = doc(o); err != nil {
-				return 0, nil, err
-			}
-			if p.Filter != nil {
-				ok, err := match(o, e.doc)
-				if err != nil {
-					return 0, nil, err
-				}
-				if !ok {
-					continue
-				}
-			}
-		}
-		entries = append(entries, e)
-	}
-	sort.SliceStable(entries, func(i, j int) bool {
-		if p.SortBy != "" {
-			if c := schema.Compare(rt, p.SortBy, entries[i].doc, entries[j].doc); c != 0 {
-				return (c < 0) != p.Descending
-			}
-		}
-		a, b := entries[i].obj.GetCreationTimestamp(), entries[j].obj.GetCreationTimestamp()
-		if !a.Equal(&b) {
-			return a.Before(&b)
-		}
-		return entries[i].obj.GetName() < entries[j].obj.GetName()
-	})
-	from, to := p.page(len(entries))
-	return len(entries), entries[from:to], nil
 }

@@ -20,6 +20,7 @@ import (
 var searchFields = map[string]string{
 	"attributes": "attributes", "excludedattributes": "excludedAttributes", "filter": "filter",
 	"sortby": "sortBy", "sortorder": "sortOrder", "startindex": "startIndex", "count": "count",
+	"cursor": "cursor", // RFC 9865 §3
 }
 
 // search serves POST .search: the body's SearchRequest becomes the parameters of a GET list,
@@ -63,9 +64,6 @@ func searchParams(body []byte) (url.Values, error) {
 				return strings.EqualFold(s, schema.SearchRequestSchema)
 			})
 			continue
-		case "cursor":
-			// The hook for cursor paging (RFC 9865), with the query parameter in parseListParams.
-			return nil, scimerror.BadRequest(scimerror.InvalidValue, "cursor paging is not supported: page with startIndex and count")
 		}
 		name, known := searchFields[key]
 		if !known || v == nil {
@@ -124,11 +122,16 @@ func searchValue(name string, v any) (string, error) {
 // filter applies to both; a condition on an attribute only one type has holds for no resource
 // of the other, even under ne, not or eq null (filter.Restrict says exactly how). The results
 // are the users, then the groups, each type in the requested order, and startIndex and count
-// page across the two.
+// page across the two. Cursor paging is refused here (400 invalidValue): a cursor is a position
+// in one resource type's order, and /Users/.search and /Groups/.search page by cursor.
 func (s *Server) searchAll(c *gin.Context) {
 	p, err := parseListParams(c, userType(c), groupType(c))
 	if err != nil {
 		writeError(c, err)
+		return
+	}
+	if p.Cursor != nil {
+		writeError(c, scimerror.BadRequest(scimerror.InvalidValue, "cursor paging is per resource type: use /Users/.search or /Groups/.search, or startIndex here"))
 		return
 	}
 	// The window [from, from+n) of the users-then-groups sequence.
@@ -136,7 +139,7 @@ func (s *Server) searchAll(c *gin.Context) {
 	if n < 0 {
 		n = maxPageSize
 	}
-	var users, groups int
+	var users, groups selection
 	var page, gpage []listItem
 	if up, ok := p.restrictTo(userType(c)); ok {
 		up.Count = n
@@ -146,14 +149,14 @@ func (s *Server) searchAll(c *gin.Context) {
 		}
 	}
 	if gp, ok := p.restrictTo(groupType(c)); ok {
-		gp.StartIndex = max(from-users, 0) + 1
+		gp.StartIndex = max(from-users.Total, 0) + 1
 		gp.Count = n - len(page)
 		if groups, gpage, err = s.searchGroups(c, gp); err != nil {
 			writeError(c, err)
 			return
 		}
 	}
-	writeListPage(c, listPage{Total: users + groups, StartIndex: p.StartIndex, Items: append(page, gpage...)})
+	writeListPage(c, listPage{Total: users.Total + groups.Total, StartIndex: p.StartIndex, Items: append(page, gpage...)})
 }
 
 // restrictTo returns the parameters for the resources of rt in a base-URL search, and false

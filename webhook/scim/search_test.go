@@ -204,7 +204,7 @@ func TestSearchBadRequests(t *testing.T) {
 			{`{"schemas":[` + searchSchema + `],"startIndex":1.5}`, "invalidValue"},
 			{`{"schemas":[` + searchSchema + `],"attributes":"userName","excludedAttributes":[1]}`, "invalidValue"},
 			{`{"schemas":[` + searchSchema + `],"sortOrder":"sideways"}`, "invalidValue"},
-			{`{"schemas":[` + searchSchema + `],"cursor":""}`, "invalidValue"},
+			{`{"schemas":[` + searchSchema + `],"cursor":7}`, "invalidValue"},
 		} {
 			r := c.Do(t, http.MethodPost, endpoint, tc.body)
 			if r.Status != http.StatusBadRequest || r.String("scimType") != tc.scimType {
@@ -212,7 +212,7 @@ func TestSearchBadRequests(t *testing.T) {
 			}
 		}
 	}
-	c.Do(t, http.MethodGet, "/Users?cursor=", nil).ExpectError(t, http.StatusBadRequest, "invalidValue")
+	c.Do(t, http.MethodGet, "/Users?cursor=bogus", nil).ExpectError(t, http.StatusBadRequest, "invalidCursor")
 	// Searching writes nothing: still no user.
 	if r := c.Do(t, http.MethodGet, "/Users", nil); r.Get("totalResults") != float64(0) {
 		t.Fatalf("users after bad searches: %s", r.Raw)

@@ -36,7 +36,8 @@ type listItem struct {
 
 // listPage is a ListResponse (RFC 7644 §3.4.2) to stream.
 type listPage struct {
-	Total      int
+	Total int
+	// StartIndex is left out when 0 (a cursor-paged response).
 	StartIndex int
 	Items      []listItem
 	// After holds fields written after Resources (a later cursor for the next page): they
@@ -83,8 +84,10 @@ func writeListPage(c *gin.Context, page listPage) (written int) {
 	w := startStream(c, http.StatusOK)
 	w.WriteString(`{"schemas":["` + schema.ListResponseSchema + `"],"totalResults":`)
 	w.WriteString(strconv.Itoa(page.Total))
-	w.WriteString(`,"startIndex":`)
-	w.WriteString(strconv.Itoa(page.StartIndex))
+	if page.StartIndex > 0 { // 0: a cursor-paged response, which has none (RFC 9865)
+		w.WriteString(`,"startIndex":`)
+		w.WriteString(strconv.Itoa(page.StartIndex))
+	}
 	w.WriteString(`,"itemsPerPage":`)
 	w.WriteString(strconv.Itoa(len(page.Items)))
 	w.WriteString(`,"Resources":[`)

@@ -65,6 +65,10 @@ func testContext(w http.ResponseWriter, target string) *gin.Context {
 	c, _ := gin.CreateTestContext(w)
 	c.Request = httptest.NewRequest(http.MethodGet, target, nil)
 	c.Params = gin.Params{{Key: "org", Value: "acme"}}
+	// What authenticate leaves: the rendering reads the organization's schemas.
+	org := &rosterv1.Organization{}
+	org.Name = "acme"
+	c.Set(orgKey, org)
 	return c
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/order"
 	"github.com/rosterhq/roster/internal/scim/document"
 	"github.com/rosterhq/roster/internal/scim/filter"
 	"github.com/rosterhq/roster/internal/scim/orgschema"
@@ -54,7 +55,7 @@ func (s *Server) writeUser(c *gin.Context, status int, u *rosterv1.OrgUser) {
 }
 
 // listUsers serves GET /Users and POST /Users/.search: filter, sort, page and project, all
-// from the cache.
+// from the cache and its ordered index.
 func (s *Server) listUsers(c *gin.Context) {
 	rt := userType(c)
 	p, err := parseListParams(c, rt)
@@ -62,51 +63,73 @@ func (s *Server) listUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	total, page, err := s.searchUsers(c, p.of(rt))
+	p = p.of(rt)
+	sel, page, err := s.searchUsers(c, p)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	writeListPage(c, listPage{Total: total, StartIndex: p.StartIndex, Items: page})
+	writeSelection(c, p, sel, page)
 }
 
-// searchUsers returns the number of users p selects and the page of them it asks for.
-func (s *Server) searchUsers(c *gin.Context, p listParams) (total int, page []listItem, err error) {
-	users, err := s.candidateUsers(c, p.Filter)
-	if err != nil {
-		return 0, nil, err
-	}
-	objs := make([]*rosterv1.OrgUser, len(users))
-	for i := range users {
-		objs[i] = &users[i]
+// searchUsers returns the users p selects and the encoded page of them it asks for.
+func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listItem, error) {
+	rt := userType(c)
+	var q order.Query
+	if p.Filter != nil {
+		cands, indexed, err := s.candidateUsers(c, p.Filter)
+		if err != nil {
+			return selection{}, nil, err
+		}
+		if indexed {
+			q.Candidates = make([]*order.Entry, 0, len(cands))
+			for i := range cands {
+				if cands[i].DeletionTimestamp == nil {
+					q.Candidates = append(q.Candidates, order.UserEntry(&cands[i]))
+				}
+			}
+		}
 	}
 	withGroups := mentionsGroups(p.Filter)
-	total, sel, err := selectPage(p, userType(c), objs,
-		func(u *rosterv1.OrgUser) (map[string]any, error) {
-			doc := s.userDoc(c, u)
-			if withGroups {
-				s.addGroups(c, u, doc)
-			}
-			return doc, nil
-		}, nil)
-	if err != nil {
-		return 0, nil, err
+	doc := func(e *order.Entry) (map[string]any, error) {
+		u := e.Object.(*rosterv1.OrgUser)
+		d := s.userDoc(c, u)
+		if withGroups {
+			s.addGroups(c, u, d)
+		}
+		return d, nil
 	}
-	docs := make([]map[string]any, len(sel))
-	for i, e := range sel {
+	var match func(*order.Entry, func() map[string]any) (bool, error)
+	if p.Filter != nil && !withGroups {
+		// Only the attributes the filter names are built (groups are not a spec field: a
+		// filter on them takes the whole document, with the groups added).
+		keys := filter.Keys(rt, p.Filter)
+		match = func(e *order.Entry, _ func() map[string]any) (bool, error) {
+			u := e.Object.(*rosterv1.OrgUser)
+			d := document.UserKeys(u, func() document.Meta { return s.userMeta(c, u) }, keys)
+			return filter.Match(rt, p.Filter, d), nil
+		}
+	}
+	sel, err := s.selectPage(c, p, rt, q, doc, match, s.dir.SelectUsers)
+	if err != nil {
+		return sel, nil, err
+	}
+	page := listedOf[*rosterv1.OrgUser](sel)
+	docs := make([]map[string]any, len(page))
+	for i, e := range page {
 		if e.doc == nil {
 			e.doc = s.userDoc(c, e.obj)
 		}
 		docs[i] = s.renderUser(c, e.obj, e.doc)
 	}
-	page, err = mapItems(docs)
-	return total, page, err
+	items, err := mapItems(docs)
+	return sel, items, err
 }
 
-// candidateUsers returns the users a filter can match, using an index when the filter has an
-// indexed equality conjunct (userName, id, externalId, emails.value); otherwise every user of
-// the org. The filter is still applied to each candidate afterwards.
-func (s *Server) candidateUsers(c *gin.Context, f filter.Expr) ([]rosterv1.OrgUser, error) {
+// candidateUsers returns the users a filter can match when it has an indexed equality
+// conjunct (userName, id, externalId, emails.value), found through that index; indexed is
+// false otherwise (every user can match). The filter is still applied to each candidate.
+func (s *Server) candidateUsers(c *gin.Context, f filter.Expr) (users []rosterv1.OrgUser, indexed bool, err error) {
 	ctx, ns := c.Request.Context(), orgOf(c).Spec.Namespace
 	for _, term := range filter.EqualityTerms(f) {
 		value, ok := term.Value.(string)
@@ -115,20 +138,23 @@ func (s *Server) candidateUsers(c *gin.Context, f filter.Expr) ([]rosterv1.OrgUs
 		}
 		switch path := strings.ToLower(term.Path.String()); path {
 		case "username", strings.ToLower(schema.UserSchema + ":userName"):
-			return s.dir.Users(ctx, ns, client.MatchingFields{index.UserName: index.UserNameValue(value)})
+			users, err = s.dir.Users(ctx, ns, client.MatchingFields{index.UserName: index.UserNameValue(value)})
 		case "externalid":
-			return s.dir.Users(ctx, ns, client.MatchingFields{index.UserExternalID: value})
+			users, err = s.dir.Users(ctx, ns, client.MatchingFields{index.UserExternalID: value})
 		case "emails.value", "emails":
-			return s.dir.Users(ctx, ns, client.MatchingFields{index.UserEmail: index.EmailValue(value)})
+			users, err = s.dir.Users(ctx, ns, client.MatchingFields{index.UserEmail: index.EmailValue(value)})
 		case "id":
 			u, err := s.dir.GetUser(ctx, ns, value)
 			if err != nil {
-				return nil, ignoreNotFound(err)
+				return nil, true, ignoreNotFound(err)
 			}
-			return []rosterv1.OrgUser{*u}, nil
+			return []rosterv1.OrgUser{*u}, true, nil
+		default:
+			continue
 		}
+		return users, true, err
 	}
-	return s.dir.Users(ctx, ns, nil)
+	return nil, false, nil
 }
 
 // createUser serves POST /Users.

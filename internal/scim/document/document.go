@@ -128,7 +128,7 @@ func ParseETags(header string) []string {
 // User is the SCIM representation of an OrgUser, without its groups. Every attribute is
 // rendered as stored: an absent active stays absent, a primary: false stays false.
 func User(u *rosterv1.OrgUser, meta Meta) map[string]any {
-	doc := ToMap(&u.Spec)
+	doc := structMap(&u.Spec)
 	schemas := []any{schema.UserSchema}
 	if ext, ok := doc[enterpriseKey]; ok {
 		delete(doc, enterpriseKey)

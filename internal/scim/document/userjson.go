@@ -8,9 +8,11 @@ import (
 )
 
 // userJSON is the SCIM User document of an OrgUserSpec as one struct, so that a response
-// without attributes/excludedAttributes encodes in one pass: User builds a generic map through
-// a JSON round trip of the spec, the projection copies it and the encoder sorts its keys — a
-// third of what a POST /Users added to the apiserver's create on this machine's profile.
+// without attributes/excludedAttributes encodes in one pass: User builds a generic map of the
+// spec (structMap), the projection copies it and the encoder sorts its keys — a third of what
+// a POST /Users added to the apiserver's create on this machine's profile (measured when User
+// still took a JSON round trip). Lists and filters build maps (User, UserKeys), responses of
+// one user encode through this struct.
 type userJSON struct {
 	Schemas []string `json:"schemas"`
 	ID      string   `json:"id"`

@@ -15,7 +15,15 @@ package filter
 // caller must apply the attribute's caseExact when it looks a value up. The result is empty when
 // no such term exists (for example under "or" or "not"). Each term is a necessary condition
 // only: the caller must still run Match on the candidates it finds.
-func EqualityTerms(e Expr) []Comparison {
+func EqualityTerms(e Expr) []Comparison { return conjuncts(e, Eq) }
+
+// PrefixTerms is EqualityTerms for `sw`: the `path sw value` comparisons every document
+// matching e satisfies, for a server that answers them from an ordered index.
+func PrefixTerms(e Expr) []Comparison { return conjuncts(e, Sw) }
+
+// conjuncts returns the comparisons with operator op that are top-level conjuncts of e, as
+// EqualityTerms describes.
+func conjuncts(e Expr, op CompareOp) []Comparison {
 	var out []Comparison
 	var walk func(e Expr, parent *AttrPath)
 	walk = func(e Expr, parent *AttrPath) {
@@ -26,7 +34,7 @@ func EqualityTerms(e Expr) []Comparison {
 				walk(n.Right, parent)
 			}
 		case *Comparison:
-			if n.Op != Eq || n.Value == nil {
+			if n.Op != op || n.Value == nil {
 				return
 			}
 			c := *n

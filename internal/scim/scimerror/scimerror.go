@@ -28,6 +28,13 @@ const (
 	Sensitive     ScimType = "sensitive"
 )
 
+// The scimTypes of RFC 9865 (cursor pagination), all with status 400.
+const (
+	InvalidCursor ScimType = "invalidCursor"
+	ExpiredCursor ScimType = "expiredCursor"
+	InvalidCount  ScimType = "invalidCount"
+)
+
 // Error is a SCIM error: an HTTP status, an optional scimType and a human-readable detail.
 type Error struct {
 	Status   int

@@ -1,0 +1,194 @@
+// Package order keeps every organization's users and teams in the orders a SCIM list pages
+// through, so that a page costs O(log n + page) instead of a copy and a sort of the whole org:
+// the default order (creation time, then object name: new resources sort last, so startIndex
+// paging stays stable under creates), userName, displayName and externalId. It is fed by the
+// manager cache's informer events (Track) and holds small entries that point at the cached
+// objects, read only.
+//
+// Each kind carries a watermark (a cachewatch.Progress): informer handlers run on goroutines of
+// their own, so the index can lag the cache; a read that must see this replica's own writes
+// waits on the index's watermark, not only on the cache's.
+package order
+
+import (
+	"cmp"
+	"strings"
+	"sync"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/naming"
+)
+
+// Sort names an order the index keeps.
+type Sort uint8
+
+// The orders. Value orders (all but Created) put entries without the value last, as SCIM
+// sortBy does, and break ties by object name.
+const (
+	// Created is creationTimestamp (seconds), then object name.
+	Created Sort = iota
+	// UserName is the folded userName (users only).
+	UserName
+	// DisplayName is the folded displayName.
+	DisplayName
+	// ExternalID is externalId as is (caseExact).
+	ExternalID
+	numSorts
+)
+
+// Entry is what the index keeps of one object.
+type Entry struct {
+	// Name is the object name (the SCIM id).
+	Name string
+	// Created is the creationTimestamp in Unix seconds.
+	Created int64
+	// UserName and DisplayName are folded (naming.Fold); ExternalID is as stored. "" is
+	// "no value".
+	UserName, DisplayName, ExternalID string
+	// Object is the cached object, shared with the cache: read it, never change it.
+	Object client.Object
+}
+
+// Value returns the entry's value in a value order ("" for Created).
+func (e *Entry) Value(s Sort) string {
+	switch s {
+	case UserName:
+		return e.UserName
+	case DisplayName:
+		return e.DisplayName
+	case ExternalID:
+		return e.ExternalID
+	}
+	return ""
+}
+
+// Compare is the total order s: a three-way comparison of a and b.
+func Compare(s Sort, a, b *Entry) int {
+	if s == Created {
+		if c := cmp.Compare(a.Created, b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	}
+	va, vb := a.Value(s), b.Value(s)
+	switch {
+	case va == "" && vb != "":
+		return 1
+	case va != "" && vb == "":
+		return -1
+	}
+	if c := strings.Compare(va, vb); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
+}
+
+// UserEntry is the entry of a user.
+func UserEntry(u *rosterv1.OrgUser) *Entry {
+	return &Entry{
+		Name: u.Name, Created: u.CreationTimestamp.Unix(), Object: u,
+		UserName: naming.Fold(u.Spec.UserName), DisplayName: naming.Fold(u.Spec.DisplayName),
+		ExternalID: u.Spec.ExternalID,
+	}
+}
+
+// TeamEntry is the entry of a team.
+func TeamEntry(t *rosterv1.OrgTeam) *Entry {
+	return &Entry{
+		Name: t.Name, Created: t.CreationTimestamp.Unix(), Object: t,
+		DisplayName: naming.Fold(t.Spec.DisplayName), ExternalID: t.Spec.ExternalID,
+	}
+}
+
+// List is one organization's resources of one kind, in every order the kind has.
+type List struct {
+	byName map[string]*Entry
+	trees  [numSorts]*tree // nil: an order this kind does not have
+}
+
+// NewList returns an empty list keeping the given orders (Created is always kept).
+func NewList(sorts ...Sort) *List {
+	l := &List{byName: map[string]*Entry{}}
+	for _, s := range append([]Sort{Created}, sorts...) {
+		l.trees[s] = newTree(func(a, b *Entry) int { return Compare(s, a, b) })
+	}
+	return l
+}
+
+// Put adds e, replacing the entry of the same name.
+func (l *List) Put(e *Entry) {
+	l.Remove(e.Name)
+	l.byName[e.Name] = e
+	for _, t := range l.trees {
+		if t != nil {
+			t.insert(e)
+		}
+	}
+}
+
+// Remove drops the entry named name, if any.
+func (l *List) Remove(name string) {
+	old, ok := l.byName[name]
+	if !ok {
+		return
+	}
+	delete(l.byName, name)
+	for _, t := range l.trees {
+		if t != nil {
+			t.delete(old)
+		}
+	}
+}
+
+// Len is the number of entries.
+func (l *List) Len() int { return len(l.byName) }
+
+// Has reports whether the list keeps order s.
+func (l *List) Has(s Sort) bool { return s < numSorts && l.trees[s] != nil }
+
+// kind is one kind's lists, per namespace.
+type kind struct {
+	mu    sync.RWMutex
+	lists map[string]*List
+	sorts []Sort
+}
+
+func newKind(sorts ...Sort) *kind { return &kind{lists: map[string]*List{}, sorts: sorts} }
+
+// put adds or replaces e in namespace's list.
+func (k *kind) put(namespace string, e *Entry) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	l := k.lists[namespace]
+	if l == nil {
+		l = NewList(k.sorts...)
+		k.lists[namespace] = l
+	}
+	l.Put(e)
+}
+
+// remove drops namespace's entry named name.
+func (k *kind) remove(namespace, name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if l := k.lists[namespace]; l != nil {
+		l.Remove(name)
+		if l.Len() == 0 {
+			delete(k.lists, namespace)
+		}
+	}
+}
+
+// read runs fn on namespace's list (an empty one when it has none) under the read lock: fn
+// must not keep the list.
+func (k *kind) read(namespace string, fn func(*List) error) error {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	l := k.lists[namespace]
+	if l == nil {
+		l = NewList(k.sorts...)
+	}
+	return fn(l)
+}

@@ -1,0 +1,241 @@
+package order
+
+import (
+	"errors"
+	"slices"
+	"sort"
+)
+
+// Key is a position in an order: the sort value (none for Created), the creation time and the
+// object name of an entry. It stays meaningful when that entry is deleted or changed, so a
+// cursor made of it neither repeats nor skips the entries that existed throughout.
+type Key struct {
+	Value   string
+	Created int64
+	Name    string
+}
+
+// KeyOf returns e's position in order s.
+func KeyOf(s Sort, e *Entry) Key {
+	k := Key{Name: e.Name}
+	if s == Created {
+		k.Created = e.Created
+	} else {
+		k.Value = e.Value(s)
+	}
+	return k
+}
+
+// probe is an entry standing for k in order s.
+func (k Key) probe(s Sort) *Entry {
+	e := &Entry{Name: k.Name, Created: k.Created}
+	switch s {
+	case UserName:
+		e.UserName = k.Value
+	case DisplayName:
+		e.DisplayName = k.Value
+	case ExternalID:
+		e.ExternalID = k.Value
+	}
+	return e
+}
+
+// Query selects a page of a list.
+type Query struct {
+	// Sort and Descending are the order of the page (Descending reverses Sort entirely).
+	Sort       Sort
+	Descending bool
+	// Candidates, when not nil, are the only entries that can match (found through an
+	// equality index); otherwise every entry can, or those of the Prefix range.
+	Candidates []*Entry
+	// Prefix, when PrefixSort is set (not Created), narrows the candidates to the entries whose
+	// PrefixSort value starts with Prefix (folded as that order's values are).
+	PrefixSort Sort
+	Prefix     string
+	// Match keeps the candidates that match the request's filter; nil keeps every one.
+	Match func(*Entry) bool
+	// Less, when not nil, orders the matched entries (a sortBy the index does not keep), ties
+	// in the Sort order; Descending then reverses Less only. Cursors cannot be used with it.
+	Less func(a, b *Entry) int
+	// Offset is the number of entries to skip (startIndex - 1), when After is nil.
+	Offset int
+	// After, when not nil, starts the page after this position (or ends it before, with
+	// Before set) instead of at Offset.
+	After  *Key
+	Before bool
+	// Count is the most entries on the page.
+	Count int
+}
+
+// Page is a selected page.
+type Page struct {
+	// Total is the number of entries the query selects, on every page.
+	Total int
+	// Start is the 0-based position of the page's first entry among them.
+	Start int
+	// Entries are the page, in order.
+	Entries []*Entry
+}
+
+// More reports whether entries follow the page's first n entries (n ≤ len(Entries)): a page
+// rendered short still has a next page.
+func (p Page) More(n int) bool { return p.Start+n < p.Total }
+
+// ErrCursorSort is returned for a cursor with a Less order: its positions are not kept.
+var ErrCursorSort = errors.New("cursor paging needs an order the index keeps")
+
+// seq is the selected entries in page order, with the positions of keys among them.
+type seq interface {
+	len() int
+	each(from, to int, fn func(*Entry) bool)
+	// after is the position of the first entry after k; notBefore of the first entry at or
+	// after k.
+	after(k Key) int
+	notBefore(k Key) int
+}
+
+// Select returns the page q selects from l.
+func (l *List) Select(q Query) (Page, error) {
+	if !l.Has(q.Sort) || (q.PrefixSort != Created && !l.Has(q.PrefixSort)) {
+		return Page{}, errors.New("order: the list does not keep that order")
+	}
+	if q.After != nil && q.Less != nil {
+		return Page{}, ErrCursorSort
+	}
+	var s seq
+	if q.Candidates == nil && q.PrefixSort == Created && q.Match == nil && q.Less == nil {
+		s = treeSeq{t: l.trees[q.Sort], sort: q.Sort, desc: q.Descending}
+	} else {
+		s = l.matched(q)
+	}
+	n := s.len()
+	from := min(max(q.Offset, 0), n)
+	if q.After != nil {
+		if from = s.after(*q.After); q.Before {
+			from = max(s.notBefore(*q.After)-q.Count, 0)
+		}
+	}
+	to := min(from+max(q.Count, 0), n)
+	p := Page{Total: n, Start: from, Entries: make([]*Entry, 0, to-from)}
+	s.each(from, to, func(e *Entry) bool { p.Entries = append(p.Entries, e); return true })
+	return p, nil
+}
+
+// matched collects the candidates that match, in page order: O(candidates).
+func (l *List) matched(q Query) sliceSeq {
+	var out []*Entry
+	keep := func(e *Entry) bool {
+		if q.Match == nil || q.Match(e) {
+			out = append(out, e)
+		}
+		return true
+	}
+	ordered := true // out is in q.Sort order
+	switch {
+	case q.Candidates != nil:
+		cands := slices.Clone(q.Candidates)
+		slices.SortFunc(cands, func(a, b *Entry) int { return Compare(q.Sort, a, b) })
+		for _, e := range cands {
+			keep(e)
+		}
+	case q.PrefixSort != Created:
+		t := l.trees[q.PrefixSort]
+		// Every value with the prefix sorts at or after the prefix and before prefix+"\xff":
+		// 0xff never occurs in UTF-8.
+		lo := t.rank((Key{Value: q.Prefix}).probe(q.PrefixSort), false)
+		hi := t.rank((Key{Value: q.Prefix + "\xff"}).probe(q.PrefixSort), false)
+		if q.Prefix == "" {
+			// "" is no value, which sorts last: sw "" keeps the entries that have one.
+			lo, hi = 0, t.rank((Key{}).probe(q.PrefixSort), false)
+		}
+		t.each(lo, hi, keep)
+		ordered = q.PrefixSort == q.Sort
+	default:
+		t := l.trees[q.Sort]
+		t.each(0, t.len(), keep)
+	}
+	if !ordered {
+		slices.SortFunc(out, func(a, b *Entry) int { return Compare(q.Sort, a, b) })
+	}
+	if q.Less != nil {
+		slices.SortStableFunc(out, func(a, b *Entry) int {
+			if q.Descending {
+				return q.Less(b, a)
+			}
+			return q.Less(a, b)
+		})
+	} else if q.Descending {
+		slices.Reverse(out)
+	}
+	return sliceSeq{s: out, sort: q.Sort, desc: q.Descending}
+}
+
+// sliceSeq is a materialised selection in page order.
+type sliceSeq struct {
+	s    []*Entry
+	sort Sort
+	desc bool
+}
+
+func (s sliceSeq) len() int { return len(s.s) }
+
+func (s sliceSeq) each(from, to int, fn func(*Entry) bool) {
+	for _, e := range s.s[from:to] {
+		if !fn(e) {
+			return
+		}
+	}
+}
+
+// cmp compares e with k in page order.
+func (s sliceSeq) cmp(e *Entry, k Key) int {
+	c := Compare(s.sort, e, k.probe(s.sort))
+	if s.desc {
+		return -c
+	}
+	return c
+}
+
+func (s sliceSeq) after(k Key) int {
+	return sort.Search(len(s.s), func(i int) bool { return s.cmp(s.s[i], k) > 0 })
+}
+
+func (s sliceSeq) notBefore(k Key) int {
+	return sort.Search(len(s.s), func(i int) bool { return s.cmp(s.s[i], k) >= 0 })
+}
+
+// treeSeq is a whole order, read from its tree: O(log n) to find a position.
+type treeSeq struct {
+	t    *tree
+	sort Sort
+	desc bool
+}
+
+func (s treeSeq) len() int { return s.t.len() }
+
+func (s treeSeq) each(from, to int, fn func(*Entry) bool) {
+	if !s.desc {
+		s.t.each(from, to, fn)
+		return
+	}
+	n := s.t.len()
+	for i := from; i < to; i++ {
+		if !fn(s.t.at(n - 1 - i)) {
+			return
+		}
+	}
+}
+
+func (s treeSeq) after(k Key) int {
+	if s.desc {
+		return s.t.len() - s.t.rank(k.probe(s.sort), false)
+	}
+	return s.t.rank(k.probe(s.sort), true)
+}
+
+func (s treeSeq) notBefore(k Key) int {
+	if s.desc {
+		return s.t.len() - s.t.rank(k.probe(s.sort), true)
+	}
+	return s.t.rank(k.probe(s.sort), false)
+}

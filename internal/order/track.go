@@ -1,0 +1,107 @@
+package order
+
+import (
+	"context"
+	"fmt"
+
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/cachewatch"
+)
+
+// Index is the ordered index of every organization's users and teams.
+type Index struct {
+	users, teams *kind
+	// UsersProgress and TeamsProgress are the highest resourceVersion each kind's index has
+	// applied: a read that must see a write waits there.
+	UsersProgress, TeamsProgress *cachewatch.Progress
+}
+
+// New returns an empty index, fed by Track or by PutUser/PutTeam.
+func New() *Index { return newIndex(false) }
+
+func newIndex(perNamespace bool) *Index {
+	return &Index{
+		users:         newKind(UserName, DisplayName, ExternalID),
+		teams:         newKind(DisplayName, ExternalID),
+		UsersProgress: cachewatch.New("OrgUserOrder", perNamespace),
+		TeamsProgress: cachewatch.New("OrgTeamOrder", perNamespace),
+	}
+}
+
+// Track returns an index fed by the cache's OrgUser and OrgTeam informers. Call it before the
+// cache starts. perNamespace says the cache watches each namespace apart (as
+// cachewatch.TrackPerNamespace): the watermarks are then per namespace too.
+func Track(ctx context.Context, informers cache.Informers, perNamespace bool) (*Index, error) {
+	x := newIndex(perNamespace)
+	for _, obj := range []client.Object{&rosterv1.OrgUser{}, &rosterv1.OrgTeam{}} {
+		inf, err := informers.GetInformer(ctx, obj)
+		if err != nil {
+			return nil, fmt.Errorf("informer for %T: %w", obj, err)
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { x.apply(o, false) },
+			UpdateFunc: func(_, o any) { x.apply(o, false) },
+			DeleteFunc: func(o any) { x.apply(o, true) },
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// apply applies one informer event, then advances the kind's watermark: what the watermark
+// says is readable from the index.
+func (x *Index) apply(o any, deleted bool) {
+	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+		o, deleted = d.Obj, true
+	}
+	switch obj := o.(type) {
+	case *rosterv1.OrgUser:
+		if deleted {
+			x.users.remove(obj.Namespace, obj.Name)
+		} else {
+			x.PutUser(obj)
+		}
+		x.UsersProgress.Observe(obj.Namespace, obj.ResourceVersion)
+	case *rosterv1.OrgTeam:
+		if deleted {
+			x.teams.remove(obj.Namespace, obj.Name)
+		} else {
+			x.PutTeam(obj)
+		}
+		x.TeamsProgress.Observe(obj.Namespace, obj.ResourceVersion)
+	}
+}
+
+// PutUser adds or replaces a user. A terminating user is removed: lists leave it out.
+func (x *Index) PutUser(u *rosterv1.OrgUser) {
+	if u.DeletionTimestamp != nil {
+		x.users.remove(u.Namespace, u.Name)
+		return
+	}
+	x.users.put(u.Namespace, UserEntry(u))
+}
+
+// PutTeam adds or replaces a team. Only SCIM-managed teams that are not terminating are kept:
+// /Groups lists no others.
+func (x *Index) PutTeam(t *rosterv1.OrgTeam) {
+	if t.DeletionTimestamp != nil || t.Spec.ManagedBy != rosterv1.ManagedBySCIM {
+		x.teams.remove(t.Namespace, t.Name)
+		return
+	}
+	x.teams.put(t.Namespace, TeamEntry(t))
+}
+
+// Users runs fn on namespace's users under a read lock; fn must not keep the list.
+func (x *Index) Users(namespace string, fn func(*List) error) error {
+	return x.users.read(namespace, fn)
+}
+
+// Teams runs fn on namespace's teams under a read lock; fn must not keep the list.
+func (x *Index) Teams(namespace string, fn func(*List) error) error {
+	return x.teams.read(namespace, fn)
+}
