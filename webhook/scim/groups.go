@@ -34,12 +34,17 @@ func (s *Server) groupRoutes(g *gin.RouterGroup) {
 	g.DELETE("/:id", s.deleteGroup)
 }
 
-// defaultMemberBudget is the most member refs a /Groups list page carries when members are
-// shown: the page ends before the team that would pass it (but always holds one team, so that
-// paging never stalls on a huge team), and itemsPerPage says how many teams it holds. RFC
-// 7644 §3.4.2.4 lets a page hold fewer resources than count; a client paging by startIndex
-// still reaches every team. It bounds a page at about 1 MiB of member refs whatever the
-// teams' sizes; it is advertised nowhere.
+// defaultMemberBudget is the most member refs a cursor-paged /Groups list page (RFC 9865)
+// carries when members are shown: the page ends before the team that would pass it (but
+// always holds one team, so that paging never stalls on a huge team), itemsPerPage says how
+// many teams it holds, and nextCursor continues after the last one. RFC 7644 §3.4.2.4 lets a
+// page hold fewer resources than count.
+//
+// Pages asked for by startIndex are never cut: Okta's import advances startIndex by count, not
+// by itemsPerPage (IDP-REQUESTS), so a short page would make it skip the teams left out,
+// without an error anywhere. Those pages hold count teams; members are streamed from the
+// slices (stream.go), so memory stays bounded whatever the teams' sizes, and only the
+// response grows. It is advertised nowhere.
 const defaultMemberBudget = 10000
 
 // groupDoc is the SCIM representation of a team view without its members.
@@ -234,7 +239,7 @@ func (s *Server) searchGroups(c *gin.Context, p listParams) (selection, []listIt
 }
 
 // groupPage encodes the selected teams of a page, up to the member budget when members are
-// shown (defaultMemberBudget). Member counts come from the slices, before anything is
+// shown on a cursor-paged page (defaultMemberBudget). Member counts come from the slices, before anything is
 // rendered. A cursor-paged response continues after the last team it holds
 // (selection.nextCursor).
 func (s *Server) groupPage(p listParams, sel []listed[*rosterv1.OrgTeam],
@@ -244,7 +249,8 @@ func (s *Server) groupPage(p listParams, sel []listed[*rosterv1.OrgTeam],
 	if budget <= 0 {
 		budget = defaultMemberBudget
 	}
-	withMembers := wantsMembers(p.Attributes, p.Excluded)
+	// Only a cursor-paged client is sure to continue after the last team it got.
+	withMembers := p.Cursor != nil && wantsMembers(p.Attributes, p.Excluded)
 	items := make([]listItem, 0, len(sel))
 	used := 0
 	for _, e := range sel {
