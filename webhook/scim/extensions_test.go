@@ -137,10 +137,24 @@ func TestCustomExtensionRoundTrip(t *testing.T) {
 	if l.Get("totalResults") != float64(1) || l.String("Resources.0.id") != id {
 		t.Errorf("filter on costCenter: %s", l.Raw)
 	}
-	l = c.Do(t, http.MethodGet, "/Users?sortBy="+urlq(acmeURN+":level")+"&sortOrder=descending", nil).Expect(t, 200)
-	if l.String("Resources.0.userName") != "ext@example.com" || l.String("Resources.1.userName") != "ext2@example.com" {
-		t.Errorf("sort by level descending: %s", l.Raw)
+	// Both directions: whatever order the list has without sortBy, one of them differs from it.
+	for order, first := range map[string]string{"ascending": "ext2@example.com", "descending": "ext@example.com"} {
+		l = c.Do(t, http.MethodGet, "/Users?sortBy="+urlq(acmeURN+":level")+"&sortOrder="+order, nil).Expect(t, 200)
+		second := map[string]string{"ext@example.com": "ext2@example.com", "ext2@example.com": "ext@example.com"}[first]
+		if l.String("Resources.0.userName") != first || l.String("Resources.1.userName") != second {
+			t.Errorf("sort by level %s: %s", order, l.Raw)
+		}
 	}
+
+	// A never-returned value can be neither filtered nor sorted on: either would reveal it
+	// (secret sw "s", then "s3", …; or the page order around a probe user).
+	for _, f := range []string{acmeURN + `:secret sw "s"`, `secret eq "s3"`, `secret pr`, `password eq "x"`} {
+		c.Do(t, http.MethodGet, "/Users?filter="+urlq(f), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
+	}
+	for _, sb := range []string{acmeURN + ":secret", "secret", "password"} {
+		c.Do(t, http.MethodGet, "/Users?sortBy="+urlq(sb), nil).ExpectError(t, http.StatusBadRequest, "invalidValue")
+	}
+	c.Do(t, http.MethodPost, "/.search", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":%q}`, `secret sw "s"`)).ExpectError(t, http.StatusBadRequest, "invalidFilter")
 
 	// PUT replaces the declared attributes; an immutable one keeps its value.
 	r = c.Do(t, http.MethodPut, "/Users/"+id, fmt.Sprintf(`{"userName":"ext@example.com",%q:{"costCenter":"1","hireId":"h-1"}}`, acmeURN)).Expect(t, 200)
