@@ -334,3 +334,35 @@ func TestCustomGroupExtension(t *testing.T) {
 		t.Errorf("/ResourceTypes/Group lacks the extension: %s", rt.Raw)
 	}
 }
+
+// TestCustomExtensionRedeclaredDeactivation: costCenter holds "4711" when the Organization
+// redeclares it integer. Entra disables a user by PATCH active=false: it must succeed (the
+// person keeps access otherwise), the old value carried over as stored.
+func TestCustomExtensionRedeclaredDeactivation(t *testing.T) {
+	c, org := newAcmeOrg(t)
+	id := c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"redecl@example.com",%q:{"costCenter":"4711"}}`, acmeURN)).Expect(t, http.StatusCreated).String("id")
+	ctx := context.Background()
+	var o rosterv1.Organization
+	if err := env.Client.Get(ctx, types.NamespacedName{Name: org.name}, &o); err != nil {
+		t.Fatal(err)
+	}
+	before := o.DeepCopy()
+	o.Spec.ExtensionSchemas[0].Attributes[0].Type = "integer" // costCenter
+	if err := env.Client.Patch(ctx, &o, client.MergeFrom(before)); err != nil {
+		t.Fatalf("redeclaring costCenter: %v", err)
+	}
+	// The server must have the new declaration before the PATCH means anything.
+	eventually(t, 10*time.Second, func() bool {
+		s := c.Do(t, http.MethodGet, "/Schemas/"+acmeURN, nil)
+		return s.Status == 200 && s.Get("attributes.0.name") == "costCenter" && s.Get("attributes.0.type") == "integer"
+	}, "the redeclaration never reached the SCIM server")
+	c.Do(t, http.MethodPatch, "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`).Expect(t, http.StatusOK)
+	u := org.user(t, id)
+	if u.Spec.Active == nil || *u.Spec.Active {
+		t.Errorf("the user is still active after the deactivation PATCH")
+	}
+	if ext := storedExt(t, u); ext["costCenter"] != "4711" {
+		t.Errorf("costCenter after the deactivation = %v, want carried over as stored", ext["costCenter"])
+	}
+	c.Do(t, http.MethodPatch, "/Users/"+id, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"%s:costCenter","value":"x"}]}`, acmeURN)).ExpectError(t, http.StatusBadRequest, "invalidValue")
+}
