@@ -173,7 +173,7 @@ func (r *OrgTeamReconciler) reconcileRow(ctx context.Context, org string, team *
 	case err != nil:
 		return false, storeErr(err, "reading the team from the identity store")
 	case got.DisplayName != want.DisplayName || got.ExternalID != want.ExternalID || got.ManagedBy != want.ManagedBy ||
-		got.Extensions != want.Extensions:
+		!identitystore.SameJSON(got.Extensions, want.Extensions):
 		if err := r.Store.CreateTeam(ctx, want); err != nil { // an upsert
 			return false, storeErr(err, "updating the team in the identity store")
 		}

@@ -137,7 +137,7 @@ func storeUser(org string, u *rosterv1.OrgUser) identitystore.User {
 func sameUser(a, b identitystore.User) bool {
 	return a.UserName == b.UserName && a.ExternalID == b.ExternalID && a.DisplayName == b.DisplayName &&
 		a.GivenName == b.GivenName && a.FamilyName == b.FamilyName && a.Email == b.Email &&
-		a.Active == b.Active && a.ManagedBy == b.ManagedBy && a.Extensions == b.Extensions
+		a.Active == b.Active && a.ManagedBy == b.ManagedBy && identitystore.SameJSON(a.Extensions, b.Extensions)
 }
 
 // storeExtensions is the extensions column of an OrgUser's or OrgTeam's spec.extensions, in

@@ -18,6 +18,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -149,6 +152,89 @@ type Notifier interface {
 	// guaranteed to be delivered. The channel is closed when ctx is done.
 	// Changes are at least once: the watcher's own writes are reported too.
 	Watch(ctx context.Context) (<-chan Change, error)
+}
+
+// SameJSON reports whether the JSON values a and b are equal as values: objects by key, arrays
+// in order, numbers numerically ("" is {}). Compare extension values read back from a store
+// with it, not as text: PostgreSQL's jsonb::text rewrites some numbers (1e+21 comes back as
+// 1000000000000000000000), so its text never equals the one Roster wrote and an == would
+// rewrite the row on every reconcile.
+func SameJSON(a, b string) bool {
+	if a == b {
+		return true
+	}
+	va, okA := decodeJSON(a)
+	vb, okB := decodeJSON(b)
+	return okA && okB && sameValue(va, vb)
+}
+
+func decodeJSON(s string) (any, bool) {
+	if s == "" {
+		s = "{}"
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return nil, false
+	}
+	return v, true
+}
+
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !sameValue(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		y, ok := b.(json.Number)
+		if !ok {
+			return false
+		}
+		if x == y {
+			return true
+		}
+		// Exact decimal comparison: float64 would call 12345678901234567890 and …891 equal.
+		// A huge exponent (1e-99999999) would make big.Rat allocate without bound: unequal.
+		if hugeExponent(string(x)) || hugeExponent(string(y)) {
+			return false
+		}
+		rx, okX := new(big.Rat).SetString(string(x))
+		ry, okY := new(big.Rat).SetString(string(y))
+		return okX && okY && rx.Cmp(ry) == 0
+	default:
+		return a == b
+	}
+}
+
+// hugeExponent reports whether the JSON number n has an exponent beyond ±1000.
+func hugeExponent(n string) bool {
+	i := strings.IndexAny(n, "eE")
+	if i < 0 {
+		return false
+	}
+	e, err := strconv.Atoi(strings.TrimPrefix(n[i+1:], "+"))
+	return err != nil || e > 1000 || e < -1000
 }
 
 // CanonicalJSON returns the canonical form of a JSON object: keys sorted, no blanks, numbers

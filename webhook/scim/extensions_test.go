@@ -137,10 +137,24 @@ func TestCustomExtensionRoundTrip(t *testing.T) {
 	if l.Get("totalResults") != float64(1) || l.String("Resources.0.id") != id {
 		t.Errorf("filter on costCenter: %s", l.Raw)
 	}
-	l = c.Do(t, http.MethodGet, "/Users?sortBy="+urlq(acmeURN+":level")+"&sortOrder=descending", nil).Expect(t, 200)
-	if l.String("Resources.0.userName") != "ext@example.com" || l.String("Resources.1.userName") != "ext2@example.com" {
-		t.Errorf("sort by level descending: %s", l.Raw)
+	// Both directions: whatever order the list has without sortBy, one of them differs from it.
+	for order, first := range map[string]string{"ascending": "ext2@example.com", "descending": "ext@example.com"} {
+		l = c.Do(t, http.MethodGet, "/Users?sortBy="+urlq(acmeURN+":level")+"&sortOrder="+order, nil).Expect(t, 200)
+		second := map[string]string{"ext@example.com": "ext2@example.com", "ext2@example.com": "ext@example.com"}[first]
+		if l.String("Resources.0.userName") != first || l.String("Resources.1.userName") != second {
+			t.Errorf("sort by level %s: %s", order, l.Raw)
+		}
 	}
+
+	// A never-returned value can be neither filtered nor sorted on: either would reveal it
+	// (secret sw "s", then "s3", …; or the page order around a probe user).
+	for _, f := range []string{acmeURN + `:secret sw "s"`, `secret eq "s3"`, `secret pr`, `password eq "x"`} {
+		c.Do(t, http.MethodGet, "/Users?filter="+urlq(f), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
+	}
+	for _, sb := range []string{acmeURN + ":secret", "secret", "password"} {
+		c.Do(t, http.MethodGet, "/Users?sortBy="+urlq(sb), nil).ExpectError(t, http.StatusBadRequest, "invalidValue")
+	}
+	c.Do(t, http.MethodPost, "/.search", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":%q}`, `secret sw "s"`)).ExpectError(t, http.StatusBadRequest, "invalidFilter")
 
 	// PUT replaces the declared attributes; an immutable one keeps its value.
 	r = c.Do(t, http.MethodPut, "/Users/"+id, fmt.Sprintf(`{"userName":"ext@example.com",%q:{"costCenter":"1","hireId":"h-1"}}`, acmeURN)).Expect(t, 200)
@@ -319,4 +333,36 @@ func TestCustomGroupExtension(t *testing.T) {
 	if rt := c.Do(t, http.MethodGet, "/ResourceTypes/Group", nil).Expect(t, 200); !strings.Contains(string(rt.Raw), acmeGroupURN) {
 		t.Errorf("/ResourceTypes/Group lacks the extension: %s", rt.Raw)
 	}
+}
+
+// TestCustomExtensionRedeclaredDeactivation: costCenter holds "4711" when the Organization
+// redeclares it integer. Entra disables a user by PATCH active=false: it must succeed (the
+// person keeps access otherwise), the old value carried over as stored.
+func TestCustomExtensionRedeclaredDeactivation(t *testing.T) {
+	c, org := newAcmeOrg(t)
+	id := c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"redecl@example.com",%q:{"costCenter":"4711"}}`, acmeURN)).Expect(t, http.StatusCreated).String("id")
+	ctx := context.Background()
+	var o rosterv1.Organization
+	if err := env.Client.Get(ctx, types.NamespacedName{Name: org.name}, &o); err != nil {
+		t.Fatal(err)
+	}
+	before := o.DeepCopy()
+	o.Spec.ExtensionSchemas[0].Attributes[0].Type = "integer" // costCenter
+	if err := env.Client.Patch(ctx, &o, client.MergeFrom(before)); err != nil {
+		t.Fatalf("redeclaring costCenter: %v", err)
+	}
+	// The server must have the new declaration before the PATCH means anything.
+	eventually(t, 10*time.Second, func() bool {
+		s := c.Do(t, http.MethodGet, "/Schemas/"+acmeURN, nil)
+		return s.Status == 200 && s.Get("attributes.0.name") == "costCenter" && s.Get("attributes.0.type") == "integer"
+	}, "the redeclaration never reached the SCIM server")
+	c.Do(t, http.MethodPatch, "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`).Expect(t, http.StatusOK)
+	u := org.user(t, id)
+	if u.Spec.Active == nil || *u.Spec.Active {
+		t.Errorf("the user is still active after the deactivation PATCH")
+	}
+	if ext := storedExt(t, u); ext["costCenter"] != "4711" {
+		t.Errorf("costCenter after the deactivation = %v, want carried over as stored", ext["costCenter"])
+	}
+	c.Do(t, http.MethodPatch, "/Users/"+id, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"%s:costCenter","value":"x"}]}`, acmeURN)).ExpectError(t, http.StatusBadRequest, "invalidValue")
 }

@@ -74,6 +74,9 @@ func parseListParams(c *gin.Context, rts ...schema.ResourceType) (listParams, er
 		p.Count = min(max(n, 0), maxPageSize)
 	}
 	p.SortBy = param(c, "sortBy")
+	if err := schema.CheckSortBy(p.SortBy, rts...); err != nil {
+		return p, err
+	}
 	switch strings.ToLower(param(c, "sortOrder")) {
 	case "", "ascending":
 	case "descending":

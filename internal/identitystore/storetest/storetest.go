@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) identitystore.Store) {
 		{"User/UserNameFoldsAsRosterDoes", testUserNameFolding},
 		{"User/DeactivatedUserKeepsRowAndMemberships", testUserDeactivated},
 		{"User/ExtensionsRoundTrip", testUserExtensions},
+		{"User/ExtensionNumbersCompareAsValues", testUserExtensionNumbers},
 		{"Team/CreateObserveUpdateDelete", testTeamLifecycle},
 		{"Team/ExtensionsRoundTrip", testTeamExtensions},
 		{"Team/NotFound", testTeamNotFound},
@@ -709,4 +710,21 @@ func testTeamExtensions(t *testing.T, s identitystore.Store) {
 	sameTeam(t, got, tm)
 	tm.Extensions = `[]`
 	wantErr(t, "team extensions []", s.CreateTeam(ctx, tm), identitystore.ErrInvalid)
+}
+
+// testUserExtensionNumbers: numbers some drivers spell differently when read back (PostgreSQL's
+// jsonb::text writes 1e+21 as 1000000000000000000000) must still compare equal to what was
+// written, with the comparison the controllers use, or every reconcile rewrites the row.
+func testUserExtensionNumbers(t *testing.T, s identitystore.Store) {
+	ctx := t.Context()
+	u := alice("acme")
+	u.Extensions = `{"urn:acme:User":{"big":1e+21,"tiny":1E-7,"dec":1.50,"huge":12345678901234567890,"list":[2e3,0.0]}}`
+	must(t, s.CreateUser(ctx, u))
+	got := observeUser(t, s, u.Org, u.ID)
+	if !identitystore.SameJSON(got.Extensions, u.Extensions) {
+		t.Errorf("read back %s, written %s: not equal as JSON values", got.Extensions, u.Extensions)
+	}
+	if identitystore.SameJSON(got.Extensions, `{"urn:acme:User":{"big":1e+21,"tiny":1E-7,"dec":1.50,"huge":12345678901234567891,"list":[2e3,0.0]}}`) {
+		t.Errorf("%s equals a value that differs in its last digit", got.Extensions)
+	}
 }

@@ -14,7 +14,10 @@ import (
 // not complex or whose filter names an unknown sub-attribute, gt/ge/lt/le on a boolean, binary
 // or complex attribute (RFC 7644 §3.4.2.2), a literal whose type cannot match the attribute's
 // (a boolean attribute accepts "true"/"false" strings, as Entra sends them), and a number
-// beyond float64 range (1e400) compared with a numeric attribute.
+// beyond float64 range (1e400) compared with a numeric attribute. An attribute or sub-attribute
+// whose returned is "never" (password, a custom writeOnly secret) is invalidFilter too: lists
+// match against the stored document, so `secret sw "a"` would reveal the value a prefix at a
+// time.
 func Validate(rt schema.ResourceType, e Expr) error {
 	switch n := e.(type) {
 	case *Logical:
@@ -35,6 +38,9 @@ func Validate(rt schema.ResourceType, e Expr) error {
 		def := r.Leaf()
 		if r.Sub == "" && r.Attr.Type == schema.TypeComplex {
 			def = r.Attr.Sub("value")
+			if def != nil && def.Returned == schema.ReturnedNever {
+				return neverReturned(n.Path)
+			}
 		}
 		return checkComparison(def, n)
 	case *ValuePath:
@@ -69,6 +75,9 @@ func validateElem(parent *schema.Attribute, path AttrPath, e Expr) error {
 	if sa == nil {
 		return scimerror.BadRequest(scimerror.InvalidFilter, "%q is not a sub-attribute of %q", p, path)
 	}
+	if sa.Returned == schema.ReturnedNever {
+		return neverReturned(p)
+	}
 	if c, ok := e.(*Comparison); ok {
 		return checkComparison(sa, c)
 	}
@@ -80,7 +89,14 @@ func resolve(rt schema.ResourceType, p AttrPath) (schema.Resolved, error) {
 	if !ok {
 		return r, scimerror.BadRequest(scimerror.InvalidFilter, "unknown attribute %q for resource type %s", p, rt.Name)
 	}
+	if r.NeverReturned() {
+		return r, neverReturned(p)
+	}
 	return r, nil
+}
+
+func neverReturned(p AttrPath) error {
+	return scimerror.BadRequest(scimerror.InvalidFilter, "attribute %q is never returned and cannot be filtered on", p)
 }
 
 func checkComparison(def *schema.Attribute, c *Comparison) error {

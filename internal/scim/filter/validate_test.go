@@ -219,3 +219,48 @@ func TestNumbersAsNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateRejectsNeverReturned: lists match filters against the stored document, so a
+// filter on a value that is never returned would reveal it (`secret sw "a"`, then "ab", …).
+func TestValidateRejectsNeverReturned(t *testing.T) {
+	const urn = "urn:acme:2.0:User"
+	rt := schema.User.WithCustom([]*schema.Schema{{ID: urn, Name: "Acme", Attributes: []schema.Attribute{
+		{Name: "secret", Type: schema.TypeString, Mutability: schema.WriteOnly, Returned: schema.ReturnedNever},
+		{Name: "badge", Type: schema.TypeString, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault},
+		{Name: "key", Type: schema.TypeComplex, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault, SubAttributes: []schema.Attribute{
+			{Name: "value", Type: schema.TypeString, Mutability: schema.WriteOnly, Returned: schema.ReturnedNever},
+			{Name: "pin", Type: schema.TypeString, Mutability: schema.WriteOnly, Returned: schema.ReturnedNever},
+			{Name: "label", Type: schema.TypeString, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault},
+		}},
+	}}}, nil)
+	for _, f := range []string{
+		urn + `:secret sw "a"`,
+		`secret eq "x"`,
+		`secret pr`,
+		`badge eq "x" or not (secret ew "z")`,
+		urn + `:key.pin sw "1"`,
+		`key eq "x"`, // compares key.value
+		`key[pin sw "1"]`,
+		`key[label eq "x" and value sw "1"]`,
+		`password eq "hunter2"`,
+	} {
+		e, err := Parse(f)
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", f, err)
+		}
+		se, ok := scimerror.As(Validate(rt, e))
+		if !ok {
+			t.Errorf("Validate(%s) accepted a filter on a never-returned attribute", f)
+			continue
+		}
+		if se.Status != http.StatusBadRequest || se.ScimType != scimerror.InvalidFilter || !strings.Contains(se.Detail, "never returned") {
+			t.Errorf("Validate(%s) = %d %s %q, want 400 invalidFilter naming it never returned", f, se.Status, se.ScimType, se.Detail)
+		}
+	}
+	for _, f := range []string{`badge eq "x"`, `key.label eq "x"`, `key[label eq "x"]`} {
+		e, _ := Parse(f)
+		if err := Validate(rt, e); err != nil {
+			t.Errorf("Validate(%s) = %v, want accepted", f, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@
 package orgschema
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -149,13 +150,81 @@ func KeepUndeclared(rt schema.ResourceType, stored, next rosterv1.ExtensionValue
 // before is the stored resource's document, after the one the update produces (normalized),
 // stored the extension values on the object and next those taken from after. An immutable
 // attribute that is set and would change is 400 mutability; values of attributes rt no longer
-// declares are kept (KeepUndeclared).
+// declares are kept (KeepUndeclared), and so are those of readOnly custom attributes
+// (KeepReadOnly).
 func Update(rt schema.ResourceType, before, after map[string]any, stored rosterv1.ExtensionValues, next *rosterv1.ExtensionValues) error {
 	if err := schema.CheckImmutable(rt, before, after); err != nil {
 		return err
 	}
-	*next = KeepUndeclared(rt, stored, *next)
+	*next = KeepReadOnly(rt, stored, KeepUndeclared(rt, stored, *next))
 	return nil
+}
+
+// KeepReadOnly returns next with the values of rt's readOnly custom attributes taken from
+// stored, as patch.Apply does for a PATCH: they are written by an administrator (kubectl),
+// never by the client, and Normalize drops them from a PUT body, so without this Okta's PUT
+// would erase them. A readOnly value next holds that stored lacks is dropped.
+func KeepReadOnly(rt schema.ResourceType, stored, next rosterv1.ExtensionValues) rosterv1.ExtensionValues {
+	for _, r := range rt.Attributes() {
+		if !r.Extension || !rt.IsCustom(r.Schema) || r.Attr.Mutability != schema.ReadOnly {
+			continue
+		}
+		old := schema.Field(decodeExt(stored, r.Schema), r.Name)
+		cur := decodeExt(next, r.Schema)
+		if old == nil && schema.Field(cur, r.Name) == nil {
+			continue
+		}
+		if cur == nil {
+			cur = map[string]any{}
+		}
+		if old == nil {
+			schema.DeleteField(cur, r.Name)
+		} else {
+			schema.SetField(cur, r.Name, old)
+		}
+		next = encodeExt(next, r.Schema, cur)
+	}
+	return next
+}
+
+// decodeExt returns the object of vals under urn (matched case-insensitively), nil when
+// there is none or it does not decode.
+func decodeExt(vals rosterv1.ExtensionValues, urn string) map[string]any {
+	for k, raw := range vals {
+		if !strings.EqualFold(k, urn) {
+			continue
+		}
+		// UseNumber: a stored 12345678901234567890 must not come back rounded.
+		dec := json.NewDecoder(bytes.NewReader(raw.Raw))
+		dec.UseNumber()
+		var m map[string]any
+		if dec.Decode(&m) == nil {
+			return m
+		}
+	}
+	return nil
+}
+
+// encodeExt stores m as vals' object under urn (replacing any other spelling of the key), or
+// removes the key when m is empty.
+func encodeExt(vals rosterv1.ExtensionValues, urn string, m map[string]any) rosterv1.ExtensionValues {
+	for k := range vals {
+		if strings.EqualFold(k, urn) {
+			delete(vals, k)
+		}
+	}
+	if len(m) == 0 {
+		return vals
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return vals
+	}
+	if vals == nil {
+		vals = rosterv1.ExtensionValues{}
+	}
+	vals[urn] = apiextensionsv1.JSON{Raw: b}
+	return vals
 }
 
 // UnknownURNs returns the schema URNs of a request body (POST or PUT, decoded but not yet

@@ -115,3 +115,21 @@ func TestKeepUndeclared(t *testing.T) {
 		}
 	}
 }
+
+// A PUT body never carries readOnly values (Normalize drops them): the stored ones, set by an
+// administrator, must survive it; a readOnly value the client smuggled in must not.
+func TestUpdateKeepsReadOnly(t *testing.T) {
+	org := acmeOrg()
+	org.Spec.ExtensionSchemas[0].Attributes = append(org.Spec.ExtensionSchemas[0].Attributes,
+		rosterv1.ExtensionAttribute{ExtensionAttributeCommon: rosterv1.ExtensionAttributeCommon{Name: "badge", Type: "integer", Mutability: "readOnly"}},
+		rosterv1.ExtensionAttribute{ExtensionAttributeCommon: rosterv1.ExtensionAttributeCommon{Name: "grade", Type: "string", Mutability: "readOnly"}})
+	rt := orgschema.For(org).User
+	stored := values(t, map[string]map[string]any{acme: {"costCenter": "1", "badge": json.Number("12345678901234567890")}})
+	next := values(t, map[string]map[string]any{acme: {"costCenter": "2", "grade": "smuggled"}})
+	if err := orgschema.Update(rt, map[string]any{}, map[string]any{}, stored, &next); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(next[acme].Raw), `{"badge":12345678901234567890,"costCenter":"2"}`; got != want {
+		t.Errorf("extension after PUT = %s, want %s", got, want)
+	}
+}

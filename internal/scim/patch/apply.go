@@ -41,7 +41,10 @@ import (
 //     unknown attributes.
 //
 // The result goes through schema.Normalize (password is dropped, required attributes are
-// checked), and the readOnly attributes of doc (id, meta, groups) are carried over unchanged.
+// checked) for what the operations touch: a stored value of an attribute no operation names
+// is carried over as stored even when the current declaration refuses it (the Organization
+// changed its type or canonical values since), and a required attribute that was already
+// missing and is not named is not required; the readOnly attributes of doc (id, meta, groups) are carried over unchanged.
 // Errors are 400 *scimerror.Error values whose detail names the failing operation.
 func Apply(rt schema.ResourceType, doc map[string]any, ops []Operation) (map[string]any, error) {
 	a := &applier{rt: rt, doc: schema.Clone(doc)}
@@ -53,9 +56,20 @@ func Apply(rt schema.ResourceType, doc map[string]any, ops []Operation) (map[str
 			return nil, atOperation(i, err)
 		}
 	}
-	out, err := schema.Normalize(rt, a.doc)
+	// Only what the operations touch is checked against the current declaration: a value
+	// stored before the Organization redeclared its attribute (a string, now an integer; a
+	// value no longer canonical) or a required attribute declared since must not block an
+	// unrelated PATCH, above all Entra's deactivation. Such values are carried over as stored.
+	stale := a.untouchedStale()
+	out, err := schema.NormalizeExempt(rt, a.doc, func(r schema.Resolved) bool { return !a.touches(r) && r.Value(doc) == nil })
 	if err != nil {
 		return nil, err
+	}
+	for _, s := range stale {
+		s.r.Container(out, true)[s.r.Name] = s.v
+	}
+	if len(stale) > 0 {
+		schema.SetSchemas(rt, out)
 	}
 	for _, r := range rt.Attributes() {
 		if r.Attr.Mutability != schema.ReadOnly {
@@ -69,8 +83,50 @@ func Apply(rt schema.ResourceType, doc map[string]any, ops []Operation) (map[str
 }
 
 type applier struct {
-	rt  schema.ResourceType
-	doc map[string]any // the working copy
+	rt      schema.ResourceType
+	doc     map[string]any  // the working copy
+	touched map[string]bool // lower-cased "schema:name" of the attributes ops target ("schema:*": all of it)
+}
+
+// touch records that an operation targets the top-level attribute name of schema urn ("*":
+// the whole schema).
+func (a *applier) touch(urn, name string) {
+	if a.touched == nil {
+		a.touched = map[string]bool{}
+	}
+	a.touched[strings.ToLower(urn+":"+name)] = true
+}
+
+// touches reports whether an operation targeted r's top-level attribute.
+func (a *applier) touches(r schema.Resolved) bool {
+	return a.touched[strings.ToLower(r.Schema+":"+r.Name)] || a.touched[strings.ToLower(r.Schema+":*")]
+}
+
+// staleValue is a stored value the current declaration refuses.
+type staleValue struct {
+	r schema.Resolved
+	v any
+}
+
+// untouchedStale removes from the working copy the values that no operation targeted and that
+// the current declaration of their attribute refuses, and returns them to be put back after
+// Normalize.
+func (a *applier) untouchedStale() []staleValue {
+	var out []staleValue
+	for _, r := range a.rt.Attributes() {
+		if a.touches(r) || r.Attr.Mutability == schema.ReadOnly || r.Attr.Discarded {
+			continue
+		}
+		v := r.Value(a.doc)
+		if v == nil {
+			continue
+		}
+		if _, err := schema.NormalizeValue(r.Attr, r.Path(), v); err != nil {
+			out = append(out, staleValue{r, v})
+			schema.DeleteField(r.Container(a.doc, false), r.Name)
+		}
+	}
+	return out
 }
 
 func (a *applier) apply(op Operation) error {
@@ -126,6 +182,9 @@ func (a *applier) applyObject(op Op, urn string, m map[string]any) error {
 // applySchemaObject handles a target that is a whole schema: an extension object, or the core
 // schema URN wrapping core attributes.
 func (a *applier) applySchemaObject(op Op, urn string, v any) error {
+	if urn != a.rt.Schema && (op == Remove || v == nil) {
+		a.touch(urn, "*")
+	}
 	if op == Remove {
 		if urn == a.rt.Schema {
 			return scimerror.BadRequest(scimerror.NoTarget, "cannot remove the core schema")
@@ -159,6 +218,7 @@ func (a *applier) applyPath(op Op, p Path, v any) error {
 	if !ok {
 		return nil // unknown attribute: ignored, as Normalize drops unknown attributes
 	}
+	a.touch(r.Schema, r.Name)
 	if p.Filter != nil && (!r.Attr.MultiValued || r.Attr.Type != schema.TypeComplex) {
 		return invalidPath(p.String(), "%q is not a multi-valued complex attribute", r.Name)
 	}

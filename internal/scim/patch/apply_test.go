@@ -435,3 +435,49 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestApplyChecksOnlyWhatItTouches: the Organization redeclared costCenter as an integer,
+// tightened badge's canonical values and declared a required tag after this user was stored.
+// Entra's deactivation PATCH must still succeed (the user would keep access otherwise), the
+// stored values carried over as stored; a PATCH that touches one of them is checked.
+func TestApplyChecksOnlyWhatItTouches(t *testing.T) {
+	const urn = "urn:acme:2.0:User"
+	rt := schema.User.WithCustom([]*schema.Schema{{ID: urn, Name: "Acme", Attributes: []schema.Attribute{
+		{Name: "costCenter", Type: schema.TypeInteger, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault},
+		{Name: "badge", Type: schema.TypeString, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault, CanonicalValues: []string{"gold"}, StrictCanonical: true},
+		{Name: "tag", Type: schema.TypeString, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault, Required: true},
+	}}}, []string{urn})
+	stored := decode(t, `{"schemas":[`+coreURN+`,"`+urn+`"],"id":"u1","userName":"a@b.c","active":true,`+meta+`,
+		"`+urn+`":{"costCenter":"4711","badge":"bronze"}}`)
+	apply := func(ops string) (map[string]any, error) {
+		parsed, err := Parse([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":` + ops + `}`))
+		if err != nil {
+			t.Fatalf("Parse: %v", err)
+		}
+		return Apply(rt, stored, parsed)
+	}
+	out, err := apply(`[{"op":"replace","path":"active","value":false}]`)
+	if err != nil {
+		t.Fatalf("deactivation after the redeclaration: %v", err)
+	}
+	ext, _ := out[urn].(map[string]any)
+	if out["active"] != false || ext["costCenter"] != "4711" || ext["badge"] != "bronze" {
+		t.Errorf("after deactivation: %v", out)
+	}
+	if s, _ := out["schemas"].([]any); len(s) != 2 {
+		t.Errorf("schemas = %v, want core and %s", out["schemas"], urn)
+	}
+	for ops, scimType := range map[string]scimerror.ScimType{
+		`[{"op":"replace","path":"` + urn + `:costCenter","value":"x"}]`: scimerror.InvalidValue,
+		`[{"op":"replace","path":"` + urn + `:badge","value":"silver"}]`: scimerror.InvalidValue,
+		`[{"op":"remove","path":"` + urn + `:tag"}]`:                     scimerror.InvalidValue,
+	} {
+		_, err := apply(ops)
+		if se, ok := scimerror.As(err); !ok || se.ScimType != scimType {
+			t.Errorf("%s = %v, want 400 %s", ops, err, scimType)
+		}
+	}
+	if out, err := apply(`[{"op":"replace","path":"` + urn + `:costCenter","value":42}]`); err != nil || out[urn].(map[string]any)["costCenter"] == "4711" {
+		t.Errorf("a valid new costCenter: %v, %v", out, err)
+	}
+}

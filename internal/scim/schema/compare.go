@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
 
 // Compare orders the documents a and b by the attribute at path, for the sortBy query parameter
@@ -18,10 +19,10 @@ import (
 // ("emails") sorts by its "value" sub-attribute. A document without a value sorts after one
 // with a value, so missing values come last in ascending order and, once the caller reverses
 // the result for sortOrder=descending, first in descending order, as the RFC asks. An unknown
-// path compares every pair equal.
+// path, and one that is never returned (see CheckSortBy), compare every pair equal.
 func Compare(rt ResourceType, path string, a, b map[string]any) int {
 	r, ok := rt.Lookup(path)
-	if !ok {
+	if !ok || r.NeverReturned() {
 		return 0
 	}
 	ka, oka := sortKey(r, a)
@@ -53,6 +54,23 @@ func Compare(rt ResourceType, path string, a, b map[string]any) int {
 		}
 	}
 	return 0
+}
+
+// CheckSortBy refuses a sortBy naming an attribute or sub-attribute of one of rts whose
+// returned is "never" with a 400 invalidValue (the scimType Roster's other sortBy refusals
+// use; RFC 7644 has none for sortBy): the order of a page would leak the hidden values, the
+// position of a probe user revealing a secret bit by bit. Unknown paths are not refused
+// (RFC 7644 §3.4.2.3 leaves their order to the server: Compare ties them).
+func CheckSortBy(path string, rts ...ResourceType) error {
+	if path == "" {
+		return nil
+	}
+	for _, rt := range rts {
+		if r, ok := rt.Lookup(path); ok && r.NeverReturned() {
+			return scimerror.BadRequest(scimerror.InvalidValue, "sortBy %q names an attribute that is never returned and cannot be sorted on", path)
+		}
+	}
+	return nil
 }
 
 // sortKey extracts the value doc sorts by, converted to a comparable Go value of one kind per

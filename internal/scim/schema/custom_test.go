@@ -76,3 +76,22 @@ func TestCheckImmutable(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSortBy: sorting on a never-returned value leaks it through the order of a page.
+func TestCheckSortBy(t *testing.T) {
+	rt := acmeUser(false)
+	for _, p := range []string{"secret", acmeURN + ":secret", "SECRET", "password"} {
+		se, ok := scimerror.As(CheckSortBy(p, Group, rt))
+		if !ok || se.Status != 400 || se.ScimType != scimerror.InvalidValue {
+			t.Errorf("CheckSortBy(%q) = %v, want 400 invalidValue", p, CheckSortBy(p, Group, rt))
+		}
+		if c := Compare(rt, p, map[string]any{acmeURN: map[string]any{"secret": "a"}}, map[string]any{acmeURN: map[string]any{"secret": "b"}}); c != 0 {
+			t.Errorf("Compare by %q = %d, want 0 (never ordered by a hidden value)", p, c)
+		}
+	}
+	for _, p := range []string{"", "badge", "userName", "noSuchAttribute"} {
+		if err := CheckSortBy(p, rt); err != nil {
+			t.Errorf("CheckSortBy(%q) = %v, want nil", p, err)
+		}
+	}
+}

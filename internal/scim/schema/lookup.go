@@ -28,6 +28,13 @@ func (r Resolved) Leaf() *Attribute {
 	return r.Attr
 }
 
+// NeverReturned reports whether the attribute or the sub-attribute the path names is returned
+// "never" (password, a custom writeOnly secret): such a value must not be filtered or sorted
+// on either, or a client could recover it by probing.
+func (r Resolved) NeverReturned() bool {
+	return r.Attr.Returned == ReturnedNever || (r.SubAttr != nil && r.SubAttr.Returned == ReturnedNever)
+}
+
 // Path returns the canonical path: "name.familyName" for core and common attributes,
 // "urn:…:enterprise:2.0:User:manager.value" for extension attributes.
 func (r Resolved) Path() string {

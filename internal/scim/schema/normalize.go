@@ -32,6 +32,13 @@ import (
 //   - Missing required attributes (userName, Group displayName, members.value) are a 400
 //     invalidValue.
 func Normalize(rt ResourceType, doc map[string]any) (map[string]any, error) {
+	return NormalizeExempt(rt, doc, nil)
+}
+
+// NormalizeExempt is Normalize where a missing required attribute for which exempt returns
+// true is no error: a PATCH is checked only on what it touches, so an attribute declared
+// required after a user was stored must not block the PATCH that deactivates the user.
+func NormalizeExempt(rt ResourceType, doc map[string]any, exempt func(Resolved) bool) (map[string]any, error) {
 	out := map[string]any{}
 	var qualified []string
 	for _, k := range slices.Sorted(maps.Keys(doc)) {
@@ -62,9 +69,16 @@ func Normalize(rt ResourceType, doc map[string]any) (map[string]any, error) {
 			return nil, err
 		}
 	}
-	if err := checkRequired(rt, out); err != nil {
+	if err := checkRequired(rt, out, exempt); err != nil {
 		return nil, err
 	}
+	SetSchemas(rt, out)
+	return out, nil
+}
+
+// SetSchemas rewrites the "schemas" of the canonical document out: the core schema URN plus
+// the extensions that hold a value (empty extension objects are removed).
+func SetSchemas(rt ResourceType, out map[string]any) {
 	schemas := []any{rt.Schema}
 	for _, ext := range rt.Extensions {
 		if m, ok := out[ext].(map[string]any); ok && len(m) > 0 {
@@ -74,7 +88,6 @@ func Normalize(rt ResourceType, doc map[string]any) (map[string]any, error) {
 		}
 	}
 	out["schemas"] = schemas
-	return out, nil
 }
 
 // normalizeSchemaObject handles a key that is a schema URN: an extension object, or (rarely)
@@ -288,12 +301,12 @@ func CheckImmutable(rt ResourceType, before, after map[string]any) error {
 	return nil
 }
 
-func checkRequired(rt ResourceType, doc map[string]any) error {
+func checkRequired(rt ResourceType, doc map[string]any, exempt func(Resolved) bool) error {
 	for _, r := range rt.Attributes() {
 		if r.Extension && !slices.Contains(rt.Required, r.Schema) && Field(doc, r.Schema) == nil {
 			continue // an optional extension that is absent: its required attributes are too
 		}
-		if r.Attr.Required && r.Value(doc) == nil {
+		if r.Attr.Required && r.Value(doc) == nil && (exempt == nil || !exempt(r)) {
 			return scimerror.BadRequest(scimerror.InvalidValue, "attribute %q is required", r.Path())
 		}
 	}
