@@ -218,3 +218,49 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+// TestPreviousPageEndsAtCursor: a previous page never reaches into the page its cursor starts,
+// when fewer than count entries precede the cursor (deletes before the page, or a count
+// changed between requests).
+func TestPreviousPageEndsAtCursor(t *testing.T) {
+	l := NewList(UserName, DisplayName, ExternalID)
+	for i := range 20 {
+		l.Put(&Entry{Name: fmt.Sprintf("u%02d", i), Created: int64(i), UserName: fmt.Sprintf("user%02d", i)})
+	}
+	for _, s := range []Sort{Created, UserName} {
+		for _, filtered := range []bool{false, true} {
+			q := Query{Sort: s, Count: 7}
+			if filtered { // a sliceSeq instead of a treeSeq
+				q.Match = func(*Entry) bool { return true }
+			}
+			// The current page starts at u03; count 10 (changed from 7) before it.
+			p, err := l.Select(Query{Sort: s, Offset: 3, Count: 7, Match: q.Match})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := KeyOf(s, p.Entries[0])
+			q.After, q.Before, q.Count = &key, true, 10
+			prev, err := l.Select(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := names(prev.Entries), []string{"u00", "u01", "u02"}; !slices.Equal(got, want) || prev.Start != 0 {
+				t.Errorf("sort %d filtered %v: previous page %v (start %d), want %v (start 0)", s, filtered, got, prev.Start, want)
+			}
+			// u00 and u01 deleted: the previous page is u02 alone.
+			l2 := NewList(UserName, DisplayName, ExternalID)
+			for _, e := range p.Entries {
+				l2.Put(e)
+			}
+			l2.Put(&Entry{Name: "u02", Created: 2, UserName: "user02"})
+			q.Count = 7
+			prev, err = l2.Select(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(prev.Entries); !slices.Equal(got, []string{"u02"}) {
+				t.Errorf("sort %d filtered %v: after deletes, previous page %v, want [u02]", s, filtered, got)
+			}
+		}
+	}
+}

@@ -110,12 +110,14 @@ func (l *List) Select(q Query) (Page, error) {
 	}
 	n := s.len()
 	from := min(max(q.Offset, 0), n)
+	end := n // a previous page ends before its cursor, not count entries after its start
 	if q.After != nil {
 		if from = s.after(*q.After); q.Before {
-			from = max(s.notBefore(*q.After)-q.Count, 0)
+			end = s.notBefore(*q.After)
+			from = max(end-max(q.Count, 0), 0)
 		}
 	}
-	to := min(from+max(q.Count, 0), n)
+	to := min(from+max(q.Count, 0), end)
 	p := Page{Total: n, Start: from, Entries: make([]*Entry, 0, to-from)}
 	s.each(from, to, func(e *Entry) bool { p.Entries = append(p.Entries, e); return true })
 	return p, nil
