@@ -41,9 +41,9 @@ func (d *Directory) selectPage(ctx context.Context, namespace, kind string, q or
 	}
 	awaitIndex(ctx, namespace, index, cached)
 	if kind == kindTeam {
-		return page, d.order.Teams(namespace, read)
+		return d.order.SelectTeams(namespace, q)
 	}
-	return page, d.order.Users(namespace, read)
+	return d.order.SelectUsers(namespace, q)
 }
 
 // awaitIndex waits until index has applied every revision the cache had delivered when called.

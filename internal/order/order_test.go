@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 )
 
 // randomEntries returns n users with random names, some sharing creation seconds and display
@@ -262,5 +266,48 @@ func TestPreviousPageEndsAtCursor(t *testing.T) {
 				t.Errorf("sort %d filtered %v: after deletes, previous page %v, want [u02]", s, filtered, got)
 			}
 		}
+	}
+}
+
+// TestSlowMatchHoldsNoLock: a filter that is slow to match (it builds documents, which may
+// wait for the cache) holds up neither another organization's lists nor the index's updates
+// of its own organization.
+func TestSlowMatchHoldsNoLock(t *testing.T) {
+	x := New()
+	user := func(ns, name string) *rosterv1.OrgUser {
+		return &rosterv1.OrgUser{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: rosterv1.OrgUserSpec{UserName: name}}
+	}
+	x.PutUser(user("a", "a1"))
+	x.PutUser(user("b", "b1"))
+	matching, release := make(chan struct{}), make(chan struct{})
+	slow := make(chan error, 1)
+	go func() {
+		_, err := x.SelectUsers("a", Query{Sort: Created, Count: 10, Match: func(*Entry) bool {
+			close(matching)
+			<-release
+			return true
+		}})
+		slow <- err
+	}()
+	<-matching
+	done := make(chan []string, 1)
+	go func() {
+		x.PutUser(user("a", "a2"))
+		x.users.remove("a", "a1")
+		pa, _ := x.SelectUsers("a", Query{Sort: UserName, Count: 10})
+		pb, _ := x.SelectUsers("b", Query{Sort: UserName, Count: 10, Match: func(*Entry) bool { return true }})
+		done <- append(names(pa.Entries), names(pb.Entries)...)
+	}()
+	select {
+	case got := <-done:
+		if want := []string{"a2", "b1"}; !slices.Equal(got, want) {
+			t.Errorf("while a match is running: %v, want %v", got, want)
+		}
+	case <-time.After(10 * time.Second): // a failure detector, not a synchronisation
+		t.Fatal("a slow match in namespace a blocked writes to a and reads of b")
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -96,6 +96,17 @@ func (x *Index) PutTeam(t *rosterv1.OrgTeam) {
 	x.teams.put(t.Namespace, TeamEntry(t))
 }
 
+// SelectUsers selects a page of namespace's users. Only copying the candidates holds the
+// namespace's lock: a filter's matching runs outside it.
+func (x *Index) SelectUsers(namespace string, q Query) (Page, error) {
+	return x.users.selectPage(namespace, q)
+}
+
+// SelectTeams selects a page of namespace's teams, as SelectUsers does.
+func (x *Index) SelectTeams(namespace string, q Query) (Page, error) {
+	return x.teams.selectPage(namespace, q)
+}
+
 // Users runs fn on namespace's users under a read lock; fn must not keep the list.
 func (x *Index) Users(namespace string, fn func(*List) error) error {
 	return x.users.read(namespace, fn)
