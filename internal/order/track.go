@@ -18,6 +18,22 @@ type Index struct {
 	// UsersProgress and TeamsProgress are the highest resourceVersion each kind's index has
 	// applied: a read that must see a write waits there.
 	UsersProgress, TeamsProgress *cachewatch.Progress
+	// synced are the event handlers' registrations (Track): each says when its handler has
+	// applied the informer's initial list, which the cache's own sync does not wait for.
+	synced []toolscache.ResourceEventHandlerRegistration
+}
+
+// HasSynced reports whether the index has applied every object of the informers' initial
+// lists (true for an index not fed by Track). Until then a list would page through a
+// half-built index, and the watermarks mean nothing: the initial list arrives in key order,
+// not in revision order.
+func (x *Index) HasSynced() bool {
+	for _, r := range x.synced {
+		if !r.HasSynced() {
+			return false
+		}
+	}
+	return true
 }
 
 // New returns an empty index, fed by Track or by PutUser/PutTeam.
@@ -42,13 +58,15 @@ func Track(ctx context.Context, informers cache.Informers, perNamespace bool) (*
 		if err != nil {
 			return nil, fmt.Errorf("informer for %T: %w", obj, err)
 		}
-		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 			AddFunc:    func(o any) { x.apply(o, false) },
 			UpdateFunc: func(_, o any) { x.apply(o, false) },
 			DeleteFunc: func(o any) { x.apply(o, true) },
-		}); err != nil {
+		})
+		if err != nil {
 			return nil, err
 		}
+		x.synced = append(x.synced, reg)
 	}
 	return x, nil
 }
