@@ -85,3 +85,42 @@ func TestIndexSyncedAfterInitialList(t *testing.T) {
 		t.Fatalf("synced index lists %d users, the apiserver holds %d", p.Total, n)
 	}
 }
+
+// TestSelectAfterDeleteReadsOwn: a page selected right after a delete on the same replica no
+// longer lists the deleted user or team, though the index's handler runs after the cache's.
+func TestSelectAfterDeleteReadsOwn(t *testing.T) {
+	ctx := context.Background()
+	a, _, org := replicas(t)
+	ns := org.Spec.Namespace
+	listed := func(p order.Page, id string) bool {
+		for _, e := range p.Entries {
+			if e.Name == id {
+				return true
+			}
+		}
+		return false
+	}
+	q := order.Query{Sort: order.Created, Count: 1000}
+	for i := range 10 {
+		u, err := a.CreateUser(ctx, org, v1alpha1.OrgUserSpec{UserName: fmt.Sprintf("gone%d@example.com", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		team, err := a.CreateTeam(ctx, org, fmt.Sprintf("Gone %d", i), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.DeleteUser(ctx, ns, u.Name, nil); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := a.SelectUsers(ctx, ns, q); err != nil || listed(p, u.Name) {
+			t.Fatalf("round %d: the page right after the delete lists %s (%v)", i, u.Name, err)
+		}
+		if err := a.DeleteTeam(ctx, ns, team.Name, nil); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := a.SelectTeams(ctx, ns, q); err != nil || listed(p, team.Name) {
+			t.Fatalf("round %d: the page right after the delete lists %s (%v)", i, team.Name, err)
+		}
+	}
+}

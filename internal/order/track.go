@@ -125,6 +125,19 @@ func (x *Index) SelectTeams(namespace string, q Query) (Page, error) {
 	return x.teams.selectPage(namespace, q)
 }
 
+// Holds reports whether the index lists obj (an OrgUser or OrgTeam) under its name.
+func (x *Index) Holds(obj client.Object) bool {
+	k := x.users
+	if _, ok := obj.(*rosterv1.OrgTeam); ok {
+		k = x.teams
+	} else if _, ok := obj.(*rosterv1.OrgUser); !ok {
+		return false
+	}
+	held := false
+	_ = k.read(obj.GetNamespace(), func(l *List) error { _, held = l.byName[obj.GetName()]; return nil })
+	return held
+}
+
 // Users runs fn on namespace's users under a read lock; fn must not keep the list.
 func (x *Index) Users(namespace string, fn func(*List) error) error {
 	return x.users.read(namespace, fn)
