@@ -107,8 +107,10 @@ func listKind(list client.ObjectList) string {
 }
 
 // awaitGone waits until this replica's cache no longer shows obj (or shows it terminating),
-// after a delete: a delete's own revision is not returned to the client, so ownWrites cannot
-// wait for it.
+// and its ordered index no longer lists it, after a delete: a delete's own revision is not
+// returned to the client, so ownWrites cannot wait for it. The index is fed by a handler of its
+// own, which runs after the cache's store has changed: the cache alone going quiet would let a
+// list right after a 204 still show the deleted resource.
 func (d *Directory) awaitGone(ctx context.Context, obj client.Object) {
 	key := client.ObjectKeyFromObject(obj)
 	cached := obj.DeepCopyObject().(client.Object)
@@ -116,7 +118,10 @@ func (d *Directory) awaitGone(ctx context.Context, obj client.Object) {
 	defer cancel()
 	_ = wait.PollUntilContextCancel(ctx, time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		err := d.client.Get(ctx, key, cached)
-		return apierrors.IsNotFound(err) || (err == nil && cached.GetDeletionTimestamp() != nil), nil
+		if gone := apierrors.IsNotFound(err) || (err == nil && cached.GetDeletionTimestamp() != nil); !gone {
+			return false, nil
+		}
+		return d.order == nil || !d.order.Holds(obj), nil
 	})
 }
 

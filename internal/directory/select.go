@@ -19,6 +19,10 @@ func (d *Directory) SelectTeams(ctx context.Context, namespace string, q order.Q
 	return d.selectPage(ctx, namespace, kindTeam, q)
 }
 
+// IndexSynced reports whether the ordered index has applied the cache's initial lists (always
+// true without an index): the SCIM server serves, and reports ready, only once it has.
+func (d *Directory) IndexSynced() bool { return d == nil || d.order == nil || d.order.HasSynced() }
+
 func (d *Directory) selectPage(ctx context.Context, namespace, kind string, q order.Query) (page order.Page, err error) {
 	read := func(l *order.List) error {
 		page, err = l.Select(q)
@@ -41,9 +45,9 @@ func (d *Directory) selectPage(ctx context.Context, namespace, kind string, q or
 	}
 	awaitIndex(ctx, namespace, index, cached)
 	if kind == kindTeam {
-		return page, d.order.Teams(namespace, read)
+		return d.order.SelectTeams(namespace, q)
 	}
-	return page, d.order.Users(namespace, read)
+	return d.order.SelectUsers(namespace, q)
 }
 
 // awaitIndex waits until index has applied every revision the cache had delivered when called.

@@ -41,8 +41,7 @@ func benchSelect(b *testing.B, x *Index, q Query, want int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		var p Page
-		err := x.Users("org", func(l *List) (err error) { p, err = l.Select(q); return err })
+		p, err := x.SelectUsers("org", q)
 		if err != nil || len(p.Entries) != want {
 			b.Fatalf("%d entries, %v", len(p.Entries), err)
 		}

@@ -148,47 +148,90 @@ func (l *List) Len() int { return len(l.byName) }
 // Has reports whether the list keeps order s.
 func (l *List) Has(s Sort) bool { return s < numSorts && l.trees[s] != nil }
 
-// kind is one kind's lists, per namespace.
+// kind is one kind's lists, each namespace behind a lock of its own: a slow read of one
+// organization never holds up another's lists, nor the informer handler's updates elsewhere.
 type kind struct {
-	mu    sync.RWMutex
-	lists map[string]*List
+	mu    sync.Mutex // guards the map only
+	lists map[string]*nsList
 	sorts []Sort
 }
 
-func newKind(sorts ...Sort) *kind { return &kind{lists: map[string]*List{}, sorts: sorts} }
+// nsList is one namespace's list and its lock.
+type nsList struct {
+	mu sync.RWMutex
+	l  *List
+	// dead: removed from the kind's map when it went empty; a writer holding it starts over.
+	dead bool
+}
+
+func newKind(sorts ...Sort) *kind { return &kind{lists: map[string]*nsList{}, sorts: sorts} }
+
+// lookup returns namespace's list, nil when it has none.
+func (k *kind) lookup(namespace string) *nsList {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.lists[namespace]
+}
 
 // put adds or replaces e in namespace's list.
 func (k *kind) put(namespace string, e *Entry) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	l := k.lists[namespace]
-	if l == nil {
-		l = NewList(k.sorts...)
-		k.lists[namespace] = l
+	for {
+		k.mu.Lock()
+		n := k.lists[namespace]
+		if n == nil {
+			n = &nsList{l: NewList(k.sorts...)}
+			k.lists[namespace] = n
+		}
+		k.mu.Unlock()
+		n.mu.Lock()
+		if !n.dead {
+			n.l.Put(e)
+			n.mu.Unlock()
+			return
+		}
+		n.mu.Unlock()
 	}
-	l.Put(e)
 }
 
-// remove drops namespace's entry named name.
+// remove drops namespace's entry named name. Lock order: a namespace's lock, then the map's.
 func (k *kind) remove(namespace, name string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if l := k.lists[namespace]; l != nil {
-		l.Remove(name)
-		if l.Len() == 0 {
+	n := k.lookup(namespace)
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.l.Remove(name)
+	if n.l.Len() == 0 && !n.dead {
+		k.mu.Lock()
+		if k.lists[namespace] == n {
 			delete(k.lists, namespace)
 		}
+		k.mu.Unlock()
+		n.dead = true
 	}
 }
 
-// read runs fn on namespace's list (an empty one when it has none) under the read lock: fn
-// must not keep the list.
+// read runs fn on namespace's list (an empty one when it has none) under that namespace's read
+// lock: fn must not keep the list.
 func (k *kind) read(namespace string, fn func(*List) error) error {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	l := k.lists[namespace]
-	if l == nil {
-		l = NewList(k.sorts...)
+	n := k.lookup(namespace)
+	if n == nil {
+		return fn(NewList(k.sorts...))
 	}
-	return fn(l)
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return fn(n.l)
+}
+
+// selectPage selects q's page of namespace's list. Only the copy of the candidate entries runs
+// under the namespace's lock; matching and sorting them (a filter may build SCIM documents)
+// run outside it: entries are immutable.
+func (k *kind) selectPage(namespace string, q Query) (Page, error) {
+	var c candidates
+	err := k.read(namespace, func(l *List) (err error) { c, err = l.collect(q); return err })
+	if err != nil {
+		return Page{}, err
+	}
+	return c.page(q), nil
 }

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 )
 
 // randomEntries returns n users with random names, some sharing creation seconds and display
@@ -217,4 +221,93 @@ func FuzzDecodeCursor(f *testing.F) {
 			t.Fatalf("accepted %q for %q as %+v", s, query, cur)
 		}
 	})
+}
+
+// TestPreviousPageEndsAtCursor: a previous page never reaches into the page its cursor starts,
+// when fewer than count entries precede the cursor (deletes before the page, or a count
+// changed between requests).
+func TestPreviousPageEndsAtCursor(t *testing.T) {
+	l := NewList(UserName, DisplayName, ExternalID)
+	for i := range 20 {
+		l.Put(&Entry{Name: fmt.Sprintf("u%02d", i), Created: int64(i), UserName: fmt.Sprintf("user%02d", i)})
+	}
+	for _, s := range []Sort{Created, UserName} {
+		for _, filtered := range []bool{false, true} {
+			q := Query{Sort: s, Count: 7}
+			if filtered { // a sliceSeq instead of a treeSeq
+				q.Match = func(*Entry) bool { return true }
+			}
+			// The current page starts at u03; count 10 (changed from 7) before it.
+			p, err := l.Select(Query{Sort: s, Offset: 3, Count: 7, Match: q.Match})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := KeyOf(s, p.Entries[0])
+			q.After, q.Before, q.Count = &key, true, 10
+			prev, err := l.Select(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := names(prev.Entries), []string{"u00", "u01", "u02"}; !slices.Equal(got, want) || prev.Start != 0 {
+				t.Errorf("sort %d filtered %v: previous page %v (start %d), want %v (start 0)", s, filtered, got, prev.Start, want)
+			}
+			// u00 and u01 deleted: the previous page is u02 alone.
+			l2 := NewList(UserName, DisplayName, ExternalID)
+			for _, e := range p.Entries {
+				l2.Put(e)
+			}
+			l2.Put(&Entry{Name: "u02", Created: 2, UserName: "user02"})
+			q.Count = 7
+			prev, err = l2.Select(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(prev.Entries); !slices.Equal(got, []string{"u02"}) {
+				t.Errorf("sort %d filtered %v: after deletes, previous page %v, want [u02]", s, filtered, got)
+			}
+		}
+	}
+}
+
+// TestSlowMatchHoldsNoLock: a filter that is slow to match (it builds documents, which may
+// wait for the cache) holds up neither another organization's lists nor the index's updates
+// of its own organization.
+func TestSlowMatchHoldsNoLock(t *testing.T) {
+	x := New()
+	user := func(ns, name string) *rosterv1.OrgUser {
+		return &rosterv1.OrgUser{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: rosterv1.OrgUserSpec{UserName: name}}
+	}
+	x.PutUser(user("a", "a1"))
+	x.PutUser(user("b", "b1"))
+	matching, release := make(chan struct{}), make(chan struct{})
+	slow := make(chan error, 1)
+	go func() {
+		_, err := x.SelectUsers("a", Query{Sort: Created, Count: 10, Match: func(*Entry) bool {
+			close(matching)
+			<-release
+			return true
+		}})
+		slow <- err
+	}()
+	<-matching
+	done := make(chan []string, 1)
+	go func() {
+		x.PutUser(user("a", "a2"))
+		x.users.remove("a", "a1")
+		pa, _ := x.SelectUsers("a", Query{Sort: UserName, Count: 10})
+		pb, _ := x.SelectUsers("b", Query{Sort: UserName, Count: 10, Match: func(*Entry) bool { return true }})
+		done <- append(names(pa.Entries), names(pb.Entries)...)
+	}()
+	select {
+	case got := <-done:
+		if want := []string{"a2", "b1"}; !slices.Equal(got, want) {
+			t.Errorf("while a match is running: %v, want %v", got, want)
+		}
+	case <-time.After(10 * time.Second): // a failure detector, not a synchronisation
+		t.Fatal("a slow match in namespace a blocked writes to a and reads of b")
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -96,48 +96,39 @@ type seq interface {
 
 // Select returns the page q selects from l.
 func (l *List) Select(q Query) (Page, error) {
-	if !l.Has(q.Sort) || (q.PrefixSort != Created && !l.Has(q.PrefixSort)) {
-		return Page{}, errors.New("order: the list does not keep that order")
+	c, err := l.collect(q)
+	if err != nil {
+		return Page{}, err
 	}
-	if q.After != nil && q.Less != nil {
-		return Page{}, ErrCursorSort
-	}
-	var s seq
-	if q.Candidates == nil && q.PrefixSort == Created && q.Match == nil && q.Less == nil {
-		s = treeSeq{t: l.trees[q.Sort], sort: q.Sort, desc: q.Descending}
-	} else {
-		s = l.matched(q)
-	}
-	n := s.len()
-	from := min(max(q.Offset, 0), n)
-	if q.After != nil {
-		if from = s.after(*q.After); q.Before {
-			from = max(s.notBefore(*q.After)-q.Count, 0)
-		}
-	}
-	to := min(from+max(q.Count, 0), n)
-	p := Page{Total: n, Start: from, Entries: make([]*Entry, 0, to-from)}
-	s.each(from, to, func(e *Entry) bool { p.Entries = append(p.Entries, e); return true })
-	return p, nil
+	return c.page(q), nil
 }
 
-// matched collects the candidates that match, in page order: O(candidates).
-func (l *List) matched(q Query) sliceSeq {
-	var out []*Entry
-	keep := func(e *Entry) bool {
-		if q.Match == nil || q.Match(e) {
-			out = append(out, e)
-		}
-		return true
+// candidates are what a query needs of a list, copied under the list's lock: either the page
+// itself (read straight from a tree, O(log n + page)) or the entries that can match, to be
+// matched and sorted once the lock is released.
+type candidates struct {
+	done    *Page
+	entries []*Entry // owned: page filters them in place
+	ordered bool     // entries are in q.Sort order
+}
+
+// collect copies what q needs of l. It must run under the list's lock; page then needs none.
+func (l *List) collect(q Query) (candidates, error) {
+	if !l.Has(q.Sort) || (q.PrefixSort != Created && !l.Has(q.PrefixSort)) {
+		return candidates{}, errors.New("order: the list does not keep that order")
 	}
-	ordered := true // out is in q.Sort order
+	if q.After != nil && q.Less != nil {
+		return candidates{}, ErrCursorSort
+	}
+	if q.Candidates == nil && q.PrefixSort == Created && q.Match == nil && q.Less == nil {
+		p := pageOf(treeSeq{t: l.trees[q.Sort], sort: q.Sort, desc: q.Descending}, q)
+		return candidates{done: &p}, nil
+	}
+	var c candidates
+	collect := func(e *Entry) bool { c.entries = append(c.entries, e); return true }
 	switch {
 	case q.Candidates != nil:
-		cands := slices.Clone(q.Candidates)
-		slices.SortFunc(cands, func(a, b *Entry) int { return Compare(q.Sort, a, b) })
-		for _, e := range cands {
-			keep(e)
-		}
+		c.entries = slices.Clone(q.Candidates)
 	case q.PrefixSort != Created:
 		t := l.trees[q.PrefixSort]
 		// Every value with the prefix sorts at or after the prefix and before prefix+"\xff":
@@ -148,13 +139,52 @@ func (l *List) matched(q Query) sliceSeq {
 			// "" is no value, which sorts last: sw "" keeps the entries that have one.
 			lo, hi = 0, t.rank((Key{}).probe(q.PrefixSort), false)
 		}
-		t.each(lo, hi, keep)
-		ordered = q.PrefixSort == q.Sort
+		c.entries = make([]*Entry, 0, hi-lo)
+		t.each(lo, hi, collect)
+		c.ordered = q.PrefixSort == q.Sort
 	default:
 		t := l.trees[q.Sort]
-		t.each(0, t.len(), keep)
+		c.entries = make([]*Entry, 0, t.len())
+		t.each(0, t.len(), collect)
+		c.ordered = true
 	}
-	if !ordered {
+	return c, nil
+}
+
+// page selects q's page from the candidates: no lock needed.
+func (c candidates) page(q Query) Page {
+	if c.done != nil {
+		return *c.done
+	}
+	return pageOf(c.matched(q), q)
+}
+
+// pageOf cuts q's page out of s.
+func pageOf(s seq, q Query) Page {
+	n := s.len()
+	from := min(max(q.Offset, 0), n)
+	end := n // a previous page ends before its cursor, not count entries after its start
+	if q.After != nil {
+		if from = s.after(*q.After); q.Before {
+			end = s.notBefore(*q.After)
+			from = max(end-max(q.Count, 0), 0)
+		}
+	}
+	to := min(from+max(q.Count, 0), end)
+	p := Page{Total: n, Start: from, Entries: make([]*Entry, 0, max(to-from, 0))}
+	s.each(from, to, func(e *Entry) bool { p.Entries = append(p.Entries, e); return true })
+	return p
+}
+
+// matched keeps the candidates that match, in page order: O(candidates).
+func (c candidates) matched(q Query) sliceSeq {
+	out := c.entries[:0]
+	for _, e := range c.entries {
+		if q.Match == nil || q.Match(e) {
+			out = append(out, e)
+		}
+	}
+	if !c.ordered {
 		slices.SortFunc(out, func(a, b *Entry) int { return Compare(q.Sort, a, b) })
 	}
 	if q.Less != nil {

@@ -18,6 +18,22 @@ type Index struct {
 	// UsersProgress and TeamsProgress are the highest resourceVersion each kind's index has
 	// applied: a read that must see a write waits there.
 	UsersProgress, TeamsProgress *cachewatch.Progress
+	// synced are the event handlers' registrations (Track): each says when its handler has
+	// applied the informer's initial list, which the cache's own sync does not wait for.
+	synced []toolscache.ResourceEventHandlerRegistration
+}
+
+// HasSynced reports whether the index has applied every object of the informers' initial
+// lists (true for an index not fed by Track). Until then a list would page through a
+// half-built index, and the watermarks mean nothing: the initial list arrives in key order,
+// not in revision order.
+func (x *Index) HasSynced() bool {
+	for _, r := range x.synced {
+		if !r.HasSynced() {
+			return false
+		}
+	}
+	return true
 }
 
 // New returns an empty index, fed by Track or by PutUser/PutTeam.
@@ -42,13 +58,15 @@ func Track(ctx context.Context, informers cache.Informers, perNamespace bool) (*
 		if err != nil {
 			return nil, fmt.Errorf("informer for %T: %w", obj, err)
 		}
-		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 			AddFunc:    func(o any) { x.apply(o, false) },
 			UpdateFunc: func(_, o any) { x.apply(o, false) },
 			DeleteFunc: func(o any) { x.apply(o, true) },
-		}); err != nil {
+		})
+		if err != nil {
 			return nil, err
 		}
+		x.synced = append(x.synced, reg)
 	}
 	return x, nil
 }
@@ -94,6 +112,30 @@ func (x *Index) PutTeam(t *rosterv1.OrgTeam) {
 		return
 	}
 	x.teams.put(t.Namespace, TeamEntry(t))
+}
+
+// SelectUsers selects a page of namespace's users. Only copying the candidates holds the
+// namespace's lock: a filter's matching runs outside it.
+func (x *Index) SelectUsers(namespace string, q Query) (Page, error) {
+	return x.users.selectPage(namespace, q)
+}
+
+// SelectTeams selects a page of namespace's teams, as SelectUsers does.
+func (x *Index) SelectTeams(namespace string, q Query) (Page, error) {
+	return x.teams.selectPage(namespace, q)
+}
+
+// Holds reports whether the index lists obj (an OrgUser or OrgTeam) under its name.
+func (x *Index) Holds(obj client.Object) bool {
+	k := x.users
+	if _, ok := obj.(*rosterv1.OrgTeam); ok {
+		k = x.teams
+	} else if _, ok := obj.(*rosterv1.OrgUser); !ok {
+		return false
+	}
+	held := false
+	_ = k.read(obj.GetNamespace(), func(l *List) error { _, held = l.byName[obj.GetName()]; return nil })
+	return held
 }
 
 // Users runs fn on namespace's users under a read lock; fn must not keep the list.

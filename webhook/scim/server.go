@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -190,8 +191,15 @@ func (s *Server) NeedLeaderElection() bool { return false }
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Start serves until ctx is done, then shuts down gracefully (shutdown.go). The manager starts
-// it after the cache has synced, so the first request already reads a complete cache.
+// it after the cache has synced; it then waits until the ordered index has applied the
+// cache's initial lists too (its handlers run apart from the cache's sync), so the first
+// request already reads a complete cache and a complete index.
 func (s *Server) Start(ctx context.Context) error {
+	if err := wait.PollUntilContextCancel(ctx, 10*time.Millisecond, true, func(context.Context) (bool, error) {
+		return s.opts.Directory.IndexSynced(), nil
+	}); err != nil {
+		return fmt.Errorf("scim: waiting for the ordered index: %w", err)
+	}
 	ln, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("scim: listen on %s: %w", s.opts.Addr, err)

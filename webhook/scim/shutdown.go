@@ -19,12 +19,15 @@ var errShuttingDown = membership.ErrShuttingDown
 // inside the manager's stopMargin, which terminationGracePeriodSeconds covers.
 const answerGrace = 3 * time.Second
 
-// ReadyzCheck fails once shutdown has begun, so that the pod leaves the Service's endpoints
-// while it still serves (a healthz.Checker for the manager's /readyz; the SCIM server's own
-// /readyz answers the same).
+// ReadyzCheck fails until the ordered index has applied the cache's initial lists, and once
+// shutdown has begun, so that the pod leaves the Service's endpoints while it still serves (a
+// healthz.Checker for the manager's /readyz; the SCIM server's own /readyz answers the same).
 func (s *Server) ReadyzCheck(*http.Request) error {
 	if s.draining.Load() {
 		return errors.New("shutting down")
+	}
+	if !s.opts.Directory.IndexSynced() {
+		return errors.New("ordered index not synced")
 	}
 	return nil
 }
