@@ -35,7 +35,7 @@ func TestSharedNamespaceAcrossShards(t *testing.T) {
 	a := startShard(t, selector("t5a"), "sh-a-0", "")
 	b := startShard(t, selector("t5b"), "sh-b-0", "")
 	for _, tc := range []struct {
-		srv       *replica
+		srv      *replica
 		org, tok string
 	}{{a, orgA.Name, orgA.Token}, {b, other.Name, tok}} {
 		got := scimtest.New(tc.srv.baseURL, tc.org, tc.tok).Do(t, http.MethodGet, "/Users", nil)
