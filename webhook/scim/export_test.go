@@ -10,8 +10,6 @@ func SetMemberBudget(s *Server, n int) { s.memberBudget = n }
 // tests reach it in seconds.
 func SetBulkBudget(s *Server, d time.Duration) { s.bulkBudget = d }
 
-// MemberWalks is how many times a filter condition of s read a team's members one by one.
-func MemberWalks(s *Server) int64 { return s.memberWalks.Load() }
 
 // SkewCursorClock moves the clock that issues and checks cursors by d, until the returned
 // func restores it.

@@ -205,7 +205,7 @@ func (s *Server) searchGroups(c *gin.Context, p listParams) (selection, []listIt
 		if err != nil {
 			return selection{}, nil, err
 		}
-		mf.rt, mf.listing, mf.walked = groupType(c), listing, func() { s.memberWalks.Add(1) }
+		mf.rt, mf.listing = groupType(c), listing
 		match = func(e *order.Entry, doc func() map[string]any) (bool, error) {
 			return mf.match(e.Object.(*rosterv1.OrgTeam), doc())
 		}

@@ -104,8 +104,6 @@ type memberFilter struct {
 	holders map[string]map[string]bool // member id → names of the teams that list it
 	// listing returns a team's member slices (read once per team and request).
 	listing func(team *rosterv1.OrgTeam) (membership.Listing, error)
-	// walked counts the teams whose members a condition had to read one by one.
-	walked func()
 }
 
 // newMemberFilter looks up, in the slice member index, the ids f compares members with.
@@ -161,9 +159,6 @@ func (mf *memberFilter) match(team *rosterv1.OrgTeam, doc map[string]any) (bool,
 // (for ne: when none is equal), as the condition on the whole list would be. Each member is
 // a one-element document; none of them is kept.
 func (mf *memberFilter) scan(cond filter.Expr, l membership.Listing) bool {
-	if mf.walked != nil {
-		mf.walked()
-	}
 	negate := false
 	if c, isCmp := cond.(*filter.Comparison); isCmp && c.Op == filter.Ne && c.Value != nil {
 		eq := *c

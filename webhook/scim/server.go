@@ -128,9 +128,6 @@ type Server struct {
 	memberBudget int
 	// bulkBudget is how long a bulk request runs operations (0: bulkTimeBudget); tests lower it.
 	bulkBudget time.Duration
-	// memberWalks counts the teams whose members a filter condition read one by one (tests
-	// check that index-decided conditions read none).
-	memberWalks atomic.Int64
 	// unknown remembers undeclared schema URNs already logged (extensions.go).
 	unknown unknownURNs
 }
