@@ -10,7 +10,6 @@ func SetMemberBudget(s *Server, n int) { s.memberBudget = n }
 // tests reach it in seconds.
 func SetBulkBudget(s *Server, d time.Duration) { s.bulkBudget = d }
 
-
 // SkewCursorClock moves the clock that issues and checks cursors by d, until the returned
 // func restores it.
 func SkewCursorClock(d time.Duration) (restore func()) {
