@@ -23,6 +23,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/controllers"
+	"github.com/rosterhq/roster/internal/cachetrim"
 	"github.com/rosterhq/roster/internal/cachewatch"
 	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/identitystore/lazy"
@@ -204,7 +205,9 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		// managedFields are the largest part of a cached OrgUser (two field sets, one per
 		// writer) and Roster never reads them: strip them from every cached object. Updates
 		// from a cached copy stay safe: an update without managedFields keeps the stored ones.
-		DefaultTransform: cache.TransformStripManagedFields(),
+		// Strings repeated across objects (namespace, labels, conditions, member ids) share
+		// one copy (internal/cachetrim).
+		DefaultTransform: cachetrim.Transform,
 		// Token Secrets are all in Roster's namespace, and Roster may read Secrets there only.
 		// Of the cluster's RoleBindings and ClusterRoleBindings only those Roster renders.
 		ByObject: map[client.Object]cache.ByObject{
@@ -243,7 +246,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if sh != nil {
 		allOrgs, err = shard.Organizations(context.Background(), restCfg, cache.Options{Scheme: mgr.GetScheme(),
 			Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(), SyncPeriod: syncPeriod,
-			DefaultTransform: cache.TransformStripManagedFields()})
+			DefaultTransform: cachetrim.Transform})
 		if err != nil {
 			return nil, err
 		}
