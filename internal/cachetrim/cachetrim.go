@@ -3,10 +3,15 @@
 //
 // Why: the informer decodes every object on its own, so each cached OrgUser carries its own
 // copy of its namespace, its TypeMeta, its org label, its condition reasons and messages, the
-// "work" of its emails; each member slice its own copy of every member id. At 100,000 users
-// those copies are tens of MiB that say nothing new. Go's unique package keeps one copy of
-// each value while an object uses it, and forgets it once none does, so the table follows the
-// cache and cannot grow without bound.
+// "work" of its emails. At 100,000 users those copies are MiB that say nothing new.
+//
+// The table is Roster's own, not Go's unique package: unique.Make(v).Value() keeps a value in
+// its table only while a unique.Handle to it lives, and a transform keeps only the string, so
+// every garbage collection empties the table and objects decoded after it get fresh copies
+// (measured: member ids interned that way cost more than they saved). The table holds the
+// canonical strings itself instead, and is bounded: it is started afresh once it holds
+// maxEntries values, so odd values (error messages in conditions) cannot make it grow
+// without end; objects keep the strings they got.
 //
 // The transform changes no value: a transformed object is deep-equal to the decoded one, and
 // readers (controllers comparing conditions, the SCIM renderer, the admission webhook) see
@@ -15,7 +20,8 @@
 package cachetrim
 
 import (
-	"unique"
+	"strings"
+	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,10 +35,9 @@ import (
 // objects, in place. It is a client-go TransformFunc (cache.Options.DefaultTransform): any
 // object it does not know keeps the strip and has its metadata interned.
 //
-// High-cardinality strings (names, UIDs, resourceVersions, userNames, timestamps) are left
-// alone: interning a string nobody else holds costs a table entry and saves nothing. Member ids
-// of OrgTeamMemberSlices are the exception: a user is a member of several teams, each slice
-// decoded apart, and the OrgUser's own name is the same string.
+// High-cardinality strings (names, UIDs, resourceVersions, userNames, family names,
+// timestamps, member ids) are left alone: a table entry for a string few objects hold costs
+// about what it saves, and such values would crowd the bounded table.
 //
 // Labels and annotations maps are not shared between objects with equal labels, although that
 // would save a map per object: a Go map cannot be made read-only, readers with
@@ -54,20 +59,18 @@ func Transform(obj any) (any, error) {
 	case *rosterv1.OrgUser:
 		objectMeta(&o.ObjectMeta)
 		userSpec(&o.Spec)
-		// The name is the id every member slice of the user's teams lists (memberIDs).
-		o.Name = s(o.Name)
 		conditions(o.Status.Conditions)
 	case *rosterv1.OrgTeam:
 		objectMeta(&o.ObjectMeta)
 		o.Name = s(o.Name) // slices' spec.team and ownerReferences name it
 		o.Spec.ManagedBy = s(o.Spec.ManagedBy)
 		extensionKeys(o.Spec.Extensions)
-		memberIDs(o.Status.UnresolvedMembers)
 		conditions(o.Status.Conditions)
 	case *rosterv1.OrgTeamMemberSlice:
 		objectMeta(&o.ObjectMeta)
 		o.Spec.Team = s(o.Spec.Team)
-		memberIDs(o.Spec.Members)
+		// Member ids are not interned: each id repeats a few times (once per team of the user),
+		// and a table entry costs about as much as the copies it saves.
 	case *rosterv1.OrgTeamNameClaim:
 		objectMeta(&o.ObjectMeta)
 		o.Spec.Team = s(o.Spec.Team)
@@ -102,12 +105,33 @@ func Transform(obj any) (any, error) {
 	return obj, nil
 }
 
-// s returns the canonical copy of v. The empty string needs no table entry.
+// maxEntries bounds the table: a few thousand values repeat across an install's objects
+// (namespaces, team names, condition texts, label keys); past this, the table starts afresh.
+const maxEntries = 16384
+
+var table = struct {
+	sync.Mutex
+	m map[string]string
+}{m: make(map[string]string)}
+
+// s returns the table's copy of v, which becomes the table's copy if there was none. The
+// informers of each kind transform concurrently, hence the lock.
 func s[T ~string](v T) T {
 	if v == "" {
 		return v
 	}
-	return T(unique.Make(string(v)).Value())
+	table.Lock()
+	defer table.Unlock()
+	if c, ok := table.m[string(v)]; ok {
+		return T(c)
+	}
+	if len(table.m) >= maxEntries {
+		table.m = make(map[string]string)
+	}
+	// A copy of its own: v may share its bytes with something larger (a decode buffer).
+	c := strings.Clone(string(v))
+	table.m[c] = c
+	return T(c)
 }
 
 func typeMeta(tm *metav1.TypeMeta) {
@@ -162,14 +186,10 @@ func conditions(cs []metav1.Condition) {
 }
 
 // userSpec interns the attributes that take few values across an organization's users:
-// multi-valued types, given and family names, locales, titles, departments, places.
+// multi-valued types, locales, user types, departments, countries.
 func userSpec(u *rosterv1.OrgUserSpec) {
-	u.UserType, u.Title = s(u.UserType), s(u.Title)
+	u.UserType = s(u.UserType)
 	u.PreferredLanguage, u.Locale, u.Timezone = s(u.PreferredLanguage), s(u.Locale), s(u.Timezone)
-	if n := u.Name; n != nil {
-		n.GivenName, n.FamilyName, n.MiddleName = s(n.GivenName), s(n.FamilyName), s(n.MiddleName)
-		n.HonorificPrefix, n.HonorificSuffix = s(n.HonorificPrefix), s(n.HonorificSuffix)
-	}
 	for _, vs := range [][]rosterv1.MultiValued{u.Emails, u.PhoneNumbers, u.Ims, u.Photos, u.Entitlements, u.Roles, u.X509Certificates} {
 		for i := range vs {
 			vs[i].Type = s(vs[i].Type)
@@ -183,14 +203,10 @@ func userSpec(u *rosterv1.OrgUserSpec) {
 	}
 	for i := range u.Addresses {
 		a := &u.Addresses[i]
-		a.Type, a.Locality, a.Region, a.Country = s(a.Type), s(a.Locality), s(a.Region), s(a.Country)
+		a.Type, a.Region, a.Country = s(a.Type), s(a.Region), s(a.Country)
 	}
 	if e := u.Enterprise; e != nil {
 		e.CostCenter, e.Organization, e.Division, e.Department = s(e.CostCenter), s(e.Organization), s(e.Division), s(e.Department)
-		if m := e.Manager; m != nil {
-			// Many users share a manager.
-			m.Value, m.Ref, m.DisplayName = s(m.Value), s(m.Ref), s(m.DisplayName)
-		}
 	}
 	extensionKeys(u.Extensions)
 }
@@ -208,13 +224,6 @@ func extensionKeys(x rosterv1.ExtensionValues) {
 		v := x[k]
 		delete(x, k)
 		x[s(k)] = v
-	}
-}
-
-// memberIDs interns user ids: one copy per user, whichever slices and users hold it.
-func memberIDs(ids []string) {
-	for i := range ids {
-		ids[i] = s(ids[i])
 	}
 }
 
@@ -236,9 +245,7 @@ func roleBinding(subjects []rbacv1.Subject, role *rbacv1.RoleRef) {
 	for i := range subjects {
 		sub := &subjects[i]
 		sub.Kind, sub.APIGroup, sub.Namespace = s(sub.Kind), s(sub.APIGroup), s(sub.Namespace)
-		// In Group mode the subject is the team's group; in User mode the users of a team
-		// bound in many namespaces repeat in every namespace's binding.
-		sub.Name = s(sub.Name)
+		// Subject names: the team's group (Group mode) or each member (User mode, many values).
 	}
 	role.APIGroup, role.Kind, role.Name = s(role.APIGroup), s(role.Kind), s(role.Name)
 }

@@ -1,0 +1,261 @@
+package cachetrim_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/cachetrim"
+	"github.com/rosterhq/roster/internal/testutil/scimtest"
+	"github.com/rosterhq/roster/internal/testutil/testenv"
+)
+
+// realOrg is one organization served by a Roster with its identity store, so that users carry
+// what the controllers add (finalizer, status conditions) as they do in a cluster.
+type realOrg struct {
+	roster *testenv.Roster
+	org    testenv.Org
+	scim   *scimtest.Client
+}
+
+var (
+	sharedOrg     *realOrg
+	sharedOrgOnce sync.Once
+)
+
+func newRealOrg(t *testing.T) *realOrg {
+	sharedOrgOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "cachetrim")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := env.StartSharedRoster(t, func(c *app.Config) { c.IdentityStore = "sqlite://" + filepath.Join(dir, "roster.db") })
+		env.AtStop(func() { os.RemoveAll(dir) })
+		org := env.NewOrg(t, "trim")
+		sharedOrg = &realOrg{roster: r, org: org, scim: scimtest.New(r.BaseURL, org.Name, org.Token)}
+		// The token works once the manager's cache holds its Secret.
+		testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+			st := sharedOrg.scim.Do(t, http.MethodGet, "/Users?count=1", nil).Status
+			return st == http.StatusOK, fmt.Sprintf("GET /Users: %d", st)
+		})
+	})
+	if sharedOrg == nil {
+		t.Fatal("no Roster for the package")
+	}
+	return sharedOrg
+}
+
+// createUser POSTs a user as Okta does and returns its id.
+func (o *realOrg) createUser(t *testing.T, userName string) string {
+	t.Helper()
+	body := map[string]any{
+		"schemas":  []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
+		"userName": userName, "name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"},
+		"emails": []map[string]any{{"value": userName, "type": "work", "primary": true}},
+		"displayName": "Ada Lovelace", "locale": "en-US", "externalId": "00u" + strings.Repeat("x", 17), "active": true,
+	}
+	return o.scim.Do(t, http.MethodPost, "/Users", body).Expect(t, http.StatusCreated).String("id")
+}
+
+// synced waits until the manager's cache holds user id with its Synced condition.
+func (o *realOrg) synced(t *testing.T, id string) *rosterv1.OrgUser {
+	t.Helper()
+	var u rosterv1.OrgUser
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		err := o.roster.Manager.GetCache().Get(context.Background(), client.ObjectKey{Namespace: o.org.Namespace, Name: id}, &u)
+		return err == nil && len(u.Status.Conditions) > 0 && len(u.Finalizers) > 0, fmt.Sprintf("user %s not synced in the cache: %v %+v", id, err, u.Status)
+	})
+	return &u
+}
+
+// TestManagerCacheInterns: the manager's cache serves objects through the transform: two
+// users written back to back share their namespace, label, condition and email-type strings,
+// and carry no managedFields, while their values are those the apiserver holds.
+func TestManagerCacheInterns(t *testing.T) {
+	o := newRealOrg(t)
+	idA, idB := o.createUser(t, "ada.one@example.com"), o.createUser(t, "ada.two@example.com")
+	a, b := o.synced(t, idA), o.synced(t, idB)
+	for what, p := range map[string][2]string{
+		"namespace":        {a.Namespace, b.Namespace},
+		"org label":        {a.Labels[rosterv1.OrgLabel], b.Labels[rosterv1.OrgLabel]},
+		"finalizer":        {a.Finalizers[0], b.Finalizers[0]},
+		"condition reason": {a.Status.Conditions[0].Reason, b.Status.Conditions[0].Reason},
+		"email type":       {a.Spec.Emails[0].Type, b.Spec.Emails[0].Type},
+		"locale":           {a.Spec.Locale, b.Spec.Locale},
+	} {
+		if !same(p[0], p[1]) {
+			t.Errorf("%s: the cached users hold two copies of %q", what, p[0])
+		}
+	}
+	if a.ManagedFields != nil {
+		t.Errorf("the cached user keeps managedFields: %v", a.ManagedFields)
+	}
+	var live rosterv1.OrgUser
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(a), &live); err != nil {
+		t.Fatal(err)
+	}
+	if len(live.ManagedFields) == 0 {
+		t.Fatal("the apiserver's user has no managedFields: nothing was stripped")
+	}
+	if live.ResourceVersion == a.ResourceVersion {
+		live.ManagedFields = nil
+		live.TypeMeta = a.TypeMeta // the live client's decoder drops TypeMeta, the cache's keeps it
+		if !equality.Semantic.DeepEqual(&live, a) {
+			t.Errorf("the cached user differs from the apiserver's:\nlive  %+v\ncache %+v", live, a)
+		}
+	}
+}
+
+// raw GETs an object's JSON exactly as the apiserver sends it (managedFields included).
+func raw(t *testing.T, path string) []byte {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := cs.CoreV1().RESTClient().Get().AbsPath(path).DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return data
+}
+
+var resourceVersion = regexp.MustCompile(`"resourceVersion":"[0-9]+"`)
+
+// vary makes object i of a template: every occurrence of each key replaced by its value
+// formatted with i, and a resourceVersion of its own.
+func vary(template []byte, i int, replace map[string]string) []byte {
+	out := template
+	for from, to := range replace {
+		out = bytes.ReplaceAll(out, []byte(from), fmt.Appendf(nil, to, i))
+	}
+	return resourceVersion.ReplaceAll(out, fmt.Appendf(nil, `"resourceVersion":"%d"`, 1_000_000+i))
+}
+
+// liveBytes decodes n objects as the informer does (the scheme's JSON codec), each through
+// the transform if trim is set, keeps them, and returns the heap they hold, in bytes per
+// object (unique's table included).
+func liveBytes(t *testing.T, n int, obj client.Object, gen func(i int) []byte, trim func(any) (any, error), keep *[]client.Object) float64 {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	objs := make([]client.Object, n)
+	for i := range objs {
+		objs[i] = decode(t, gen(i), obj)
+		if trim != nil {
+			if _, err := trim(objs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	*keep = append(*keep, objs...)
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+}
+
+// TestCachedBytesPerObject measures what the cache holds per OrgUser and per membership
+// (OrgTeamMemberSlice of 2,000 members, every user in five big teams) with and without the
+// transform. Both templates are objects of a real apiserver, written by Roster as in a
+// cluster; the users differ in id, userName, email, externalId, family name, UID and
+// resourceVersion. Run with -v to see the figures (docs/benchmarks.md, "Cached objects,
+// interned").
+func TestCachedBytesPerObject(t *testing.T) {
+	const users, teams = 10_000, 5
+	o := newRealOrg(t)
+	id := o.createUser(t, "ada.template@example.com")
+	u := o.synced(t, id)
+	team := o.scim.Do(t, http.MethodPost, "/Groups", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Template", "members": []map[string]any{{"value": id}},
+	}).Expect(t, http.StatusCreated).String("id")
+	var slices rosterv1.OrgTeamMemberSliceList
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		err := env.Client.List(context.Background(), &slices, client.InNamespace(o.org.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team})
+		return err == nil && len(slices.Items) == 1, fmt.Sprintf("slices of team %s: %d, %v", team, len(slices.Items), err)
+	})
+	base := "/apis/" + rosterv1.GroupVersion.String() + "/namespaces/" + o.org.Namespace
+	userJSON := raw(t, base+"/orgusers/"+id)
+	sliceJSON := raw(t, base+"/orgteammemberslices/"+slices.Items[0].Name)
+	if !bytes.Contains(userJSON, []byte(`"managedFields"`)) || !bytes.Contains(userJSON, []byte(`"conditions"`)) {
+		t.Fatalf("the template user is not what a cluster holds: %s", userJSON)
+	}
+
+	userID := func(i int) string { return fmt.Sprintf("u-%032x", i) }
+	genUser := func(i int) []byte {
+		return vary(userJSON, i, map[string]string{
+			id: userID(0)[:2] + "%032x", "ada.template": "user%07d", "Lovelace": "Family%07d", string(u.UID): "00000000-0000-0000-0000-%012d",
+		})
+	}
+	// Each team's slices list every user: slice s of team k holds users [2000s, 2000s+2000).
+	perSlice := rosterv1.MaxMembersPerSlice
+	members := func(s int) []byte {
+		var b bytes.Buffer
+		for i := s * perSlice; i < min((s+1)*perSlice, users); i++ {
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q", userID(i))
+		}
+		return b.Bytes()
+	}
+	perTeam := (users + perSlice - 1) / perSlice
+	memberLists := make([][]byte, perTeam)
+	for s := range memberLists {
+		memberLists[s] = members(s)
+	}
+	sl := slices.Items[0]
+	if len(sl.OwnerReferences) != 1 {
+		t.Fatalf("the template slice has owners %v", sl.OwnerReferences)
+	}
+	teamUID := string(sl.OwnerReferences[0].UID)
+	genSlice := func(n int) []byte {
+		k, s := n/perTeam, n%perTeam
+		out := bytes.Replace(sliceJSON, fmt.Appendf(nil, "%q", id), memberLists[s], 1)
+		out = bytes.ReplaceAll(out, []byte(sl.Name), fmt.Appendf(nil, "slice-%06d", n)) // before the team's name, which it may contain
+		out = bytes.ReplaceAll(out, []byte(team), fmt.Appendf(nil, "team-%d", k))
+		out = bytes.ReplaceAll(out, []byte(teamUID), fmt.Appendf(nil, "00000000-0000-0000-0002-%012d", k))
+		return vary(out, n, map[string]string{string(sl.UID): "00000000-0000-0000-0001-%012d"})
+	}
+	if got := decode(t, genSlice(1), &rosterv1.OrgTeamMemberSlice{}).(*rosterv1.OrgTeamMemberSlice); len(got.Spec.Members) != perSlice || got.Spec.Team != "team-0" {
+		t.Fatalf("generated slice: %d members of team %q", len(got.Spec.Members), got.Spec.Team)
+	}
+
+	strip := cache.TransformStripManagedFields() // the transform before this package
+	var keep []client.Object
+	measure := func(trim func(any) (any, error)) (perUser, perMembership float64) {
+		keep = nil
+		perUser = liveBytes(t, users, &rosterv1.OrgUser{}, genUser, trim, &keep)
+		perMembership = liveBytes(t, teams*perTeam, &rosterv1.OrgTeamMemberSlice{}, genSlice, trim, &keep) / float64(perSlice)
+		return perUser, perMembership
+	}
+	measure(nil) // warm-up: the first run also pays for the heap's own growth
+	plainUser, plainSlice := measure(nil)
+	stripUser, stripSlice := measure(strip)
+	trimUser, trimSlice := measure(cachetrim.Transform)
+	runtime.KeepAlive(keep)
+	t.Logf("template user: %d bytes of JSON, managedFields included", len(userJSON))
+	t.Logf("per OrgUser:    %5.0f B decoded, %5.0f B without managedFields, %5.0f B interned (%d users)", plainUser, stripUser, trimUser, users)
+	t.Logf("per membership: %5.0f B decoded, %5.0f B without managedFields, %5.0f B interned (%d teams of %d)", plainSlice, stripSlice, trimSlice, teams, users)
+	// Interning must save on users, at least a tenth of what is left once managedFields are
+	// gone, and cost nothing on memberships.
+	if trimUser > 0.9*stripUser || trimSlice > stripSlice+2 {
+		t.Errorf("the transform saves too little: user %.0f → %.0f B, membership %.0f → %.0f B", stripUser, trimUser, stripSlice, trimSlice)
+	}
+}
