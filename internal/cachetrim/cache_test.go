@@ -67,7 +67,7 @@ func (o *realOrg) createUser(t *testing.T, userName string) string {
 	body := map[string]any{
 		"schemas":  []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
 		"userName": userName, "name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"},
-		"emails": []map[string]any{{"value": userName, "type": "work", "primary": true}},
+		"emails":      []map[string]any{{"value": userName, "type": "work", "primary": true}},
 		"displayName": "Ada Lovelace", "locale": "en-US", "externalId": "00u" + strings.Repeat("x", 17), "active": true,
 	}
 	return o.scim.Do(t, http.MethodPost, "/Users", body).Expect(t, http.StatusCreated).String("id")

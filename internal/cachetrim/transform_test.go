@@ -41,7 +41,9 @@ func filler(seed int64) *randfill.Filler {
 		func(t *metav1.MicroTime, c randfill.Continue) {
 			*t = metav1.NewMicroTime(time.Unix(int64(c.Rand.Int31()), int64(c.Rand.Intn(1e6))*1e3))
 		},
-		func(j *apiextensionsv1.JSON, c randfill.Continue) { j.Raw = []byte(fmt.Sprintf(`{"n":%d}`, c.Rand.Intn(100))) },
+		func(j *apiextensionsv1.JSON, c randfill.Continue) {
+			j.Raw = []byte(fmt.Sprintf(`{"n":%d}`, c.Rand.Intn(100)))
+		},
 		func(f *metav1.FieldsV1, c randfill.Continue) { f.Raw = []byte(`{"f:spec":{}}`) },
 	)
 }
