@@ -107,6 +107,11 @@ func (b *bench) startManager(ctx context.Context, env *envtest.Environment) (*ma
 		pprofURL = "http://" + ports[3] + "/debug/pprof"
 	}
 	cmd := exec.Command(bin, args...)
+	if b.cfg.memoryLimit > 0 {
+		// As config/manager does through the downward API: the manager sets Go's soft memory
+		// limit to 90 % of it.
+		cmd.Env = append(os.Environ(), fmt.Sprintf("ROSTER_CONTAINER_MEMORY_LIMIT=%d", b.cfg.memoryLimit))
+	}
 	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {
 		return nil, err
@@ -162,6 +167,9 @@ func freePorts(n int) ([]string, error) {
 // memSample is one reading of the manager's memory, in bytes.
 type memSample struct {
 	rss, hwm, heapInuse, heapAlloc float64
+	// rssFile is the file-backed part of rss (mostly the roster binary's pages); cpu is the
+	// process's CPU seconds so far.
+	rssFile, cpu float64
 }
 
 // read takes a sample: VmRSS and VmHWM from /proc/<pid>/status, heap from the manager's
@@ -185,6 +193,8 @@ func (m *managerProc) read() (memSample, error) {
 			s.rss = kib * 1024
 		case "VmHWM:":
 			s.hwm = kib * 1024
+		case "RssFile:":
+			s.rssFile = kib * 1024
 		}
 	}
 	resp, err := http.Get(m.metricsURL)
@@ -204,6 +214,8 @@ func (m *managerProc) read() (memSample, error) {
 			s.heapInuse, _ = strconv.ParseFloat(value, 64)
 		case "go_memstats_heap_alloc_bytes":
 			s.heapAlloc, _ = strconv.ParseFloat(value, 64)
+		case "process_cpu_seconds_total":
+			s.cpu, _ = strconv.ParseFloat(value, 64)
 		}
 	}
 	return s, sc.Err()

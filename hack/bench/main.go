@@ -27,6 +27,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -52,6 +53,9 @@ type config struct {
 	rosterSrc, rosterBin string
 	// heapProfile, if set, is where the memory scenario saves the manager's heap profile at rest.
 	heapProfile string
+	// memoryLimit, if set, is the container memory limit (bytes) the manager is told about, as
+	// the Deployment tells it: it sets Go's soft memory limit from it.
+	memoryLimit int64
 	// loadConcurrency is how many SCIM clients load the memory scenario's org.
 	loadConcurrency int
 	// settle is how long the memory scenario waits at rest, and after each phase.
@@ -103,8 +107,17 @@ func main() {
 	flag.DurationVar(&cfg.writeFor, "write-for", time.Minute, "memory: duration of the mixed write load")
 	flag.IntVar(&cfg.pagingSamples, "paging-samples", 200, "paging: most requests per measure")
 	flag.DurationVar(&cfg.pagingTime, "paging-time", 20*time.Second, "paging: most time per measure (at least 2 requests)")
+	memoryLimit := flag.String("memory-limit", "", "memory, paging: tell the manager its container's memory limit (e.g. 512Mi), as config/manager does: Go's soft limit becomes 90 % of it")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (SCIM server included) to this file")
 	flag.Parse()
+	if *memoryLimit != "" {
+		q, err := resource.ParseQuantity(*memoryLimit)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -memory-limit:", err)
+			os.Exit(2)
+		}
+		cfg.memoryLimit = q.Value()
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil && pprof.StartCPUProfile(f) == nil {

@@ -146,12 +146,21 @@ func (b *bench) memory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if b.cfg.memoryLimit > 0 {
+		b.record(label, "container memory limit told to the manager (soft limit 90 %)", mib(float64(b.cfg.memoryLimit)), "")
+	}
 	b.record(label, "RSS at rest", mib(rest.end.rss), "<= 450 MiB")
+	b.record(label, "RSS at rest: file-backed (the binary's pages)", mib(rest.end.rssFile), "")
 	b.record(label, "heap in use at rest", mib(rest.end.heapInuse), "")
+	b.record(label, "manager CPU while at rest", fmt.Sprintf("%.1f s in %s", rest.end.cpu-rest.start.cpu, b.cfg.settle), "")
 	b.record(label, "RSS peak so far (VmHWM, load included)", mib(rest.end.hwm), "")
 	if b.cfg.heapProfile != "" {
+		// The profile is taken after a forced GC: the heap then holds only live objects.
 		if err := m.saveHeapProfile(b.cfg.heapProfile); err != nil {
 			return err
+		}
+		if live, err := m.read(); err == nil {
+			b.record(label, "live heap (right after a forced GC)", mib(live.heapAlloc), "")
 		}
 	}
 
