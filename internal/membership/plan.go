@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/scim/patch"
@@ -156,9 +157,11 @@ func (w Writes) touching(current []rosterv1.OrgTeamMemberSlice) Writes {
 }
 
 // Plan computes the writes that make the slices hold exactly want. Members leave the slices
-// that hold them (duplicates are dropped from all but the first); new members go to the
-// slices with free room, fullest first so that slices stay few, then to new slices of at most
-// capacity members. Untouched slices, and slices that were empty already, are not written.
+// that hold them (a member listed in several slices stays in the one whose name sorts first);
+// new members go to the slices with free room, fullest first (then by name) so that slices
+// stay few, then to new slices of at most capacity members. Untouched slices, and slices that
+// were empty already, are not written. The writes depend on the slices, not on the order they
+// come in.
 //
 // It is on the path of every membership change of a 100,000-member team, so it hashes each
 // member once (a member found in a clone of want is placed and struck off; what is left is
@@ -171,8 +174,16 @@ func Plan(current []rosterv1.OrgTeamMemberSlice, want Set, capacity int) Writes 
 		members []string                     // what it keeps: its own list unless changed
 		changed bool
 	}
+	// Name order, not the order of the list the slices come from (a cache's, not stable): two
+	// replicas planning from two orders of the same slices would each keep a duplicated member
+	// in a different slice, drop it from the other, and between them remove it from both.
+	byName := make([]int, len(current))
+	for i := range byName {
+		byName[i] = i
+	}
+	slices.SortFunc(byName, func(a, b int) int { return strings.Compare(current[a].Name, current[b].Name) })
 	rooms := make([]room, 0, len(current))
-	for i := range current {
+	for _, i := range byName {
 		s := &current[i]
 		var kept []string // nil while every member so far stays
 		for j, m := range s.Spec.Members {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
@@ -109,6 +111,63 @@ func TestPlanProperties(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPlanIgnoresListOrder: the same slices in any order give the same writes, so two
+// replicas whose caches list a team's slices in different orders agree on which slice keeps a
+// member listed twice. Were "first" the list's first, each would drop the member from the
+// slice the other keeps: both updates carry their own slice's resourceVersion, both succeed,
+// and the member is gone from the team.
+func TestPlanIgnoresListOrder(t *testing.T) {
+	// The race itself: each replica drops the duplicate from one slice only, so each writes a
+	// slice the other does not, and neither write conflicts with the other.
+	current := []rosterv1.OrgTeamMemberSlice{slice("s1", "a", "dup"), slice("s2", "b", "dup")}
+	want := NewSet("a", "b", "dup")
+	onA, onB := Plan(current, want, 4), Plan([]rosterv1.OrgTeamMemberSlice{current[1], current[0]}, want, 4)
+	both := apply(apply(current, Writes{Update: onA.Update}), Writes{Update: onB.Update})
+	if !Members(both).Has("dup") {
+		t.Fatalf("two replicas' plans together removed the member listed twice:\n%s\n%s", describe(onA), describe(onB))
+	}
+	if len(onA.Update) != 1 || onA.Update[0].Name != "s2" {
+		t.Fatalf("the duplicate leaves the slice whose name sorts last: %s", describe(onA))
+	}
+
+	// Any state: the same slices in another order plan the same writes.
+	r := rand.New(rand.NewPCG(3, 4))
+	for iter := range 200 {
+		capacity := 2 + r.IntN(6)
+		var current []rosterv1.OrgTeamMemberSlice
+		for s := range 2 + r.IntN(4) {
+			var m []string
+			for range 1 + r.IntN(capacity) {
+				m = append(m, fmt.Sprintf("u-%02d", r.IntN(12)))
+			}
+			current = append(current, slice(fmt.Sprintf("s%d", s), m...))
+		}
+		want := Members(current)
+		delete(want, fmt.Sprintf("u-%02d", r.IntN(12)))
+		want["new"] = struct{}{}
+		reversed := slices.Clone(current)
+		slices.Reverse(reversed)
+		shuffled := slices.Clone(current)
+		r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		a := Plan(current, want, capacity)
+		for _, other := range [][]rosterv1.OrgTeamMemberSlice{reversed, shuffled} {
+			if b := Plan(other, want, capacity); !reflect.DeepEqual(a, b) {
+				t.Fatalf("iter %d: the same slices in another order plan other writes:\n%s\n%s", iter, describe(a), describe(b))
+			}
+		}
+	}
+}
+
+// describe renders writes for a failure message.
+func describe(w Writes) string {
+	var b strings.Builder
+	for _, u := range w.Update {
+		fmt.Fprintf(&b, "update %s %v; ", u.Name, u.Spec.Members)
+	}
+	fmt.Fprintf(&b, "create %v", w.Create)
+	return b.String()
 }
 
 func TestDesired(t *testing.T) {
