@@ -101,8 +101,7 @@ func (r *OrgTeamReconciler) deleteEmptySlices(ctx context.Context, team *rosterv
 		return 0, nil
 	}
 	var list rosterv1.OrgTeamMemberSliceList
-	if err := r.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
-		client.UnsafeDisableDeepCopy); err != nil {
+	if err := index.SlicesOfTeam(team.Name).List(ctx, r, team.Namespace, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, apiErr(err, "listing the team's member slices")
 	}
 	next, err = r.Members.DeleteEmpty(ctx, list.Items)
@@ -310,8 +309,7 @@ func (r *OrgTeamReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // teamsOfUser maps a user to the teams whose slices list it.
 func (r *OrgTeamReconciler) teamsOfUser(ctx context.Context, o client.Object) []reconcile.Request {
 	var list rosterv1.OrgTeamMemberSliceList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.SliceMember: o.GetName()},
-		client.UnsafeDisableDeepCopy); err != nil {
+	if err := index.SlicesWithMember(o.GetName()).List(ctx, r, o.GetNamespace(), &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	seen := map[string]bool{}
@@ -354,8 +352,7 @@ func heldSlices(ctx context.Context, c client.Reader, members *membership.Store,
 		return sl, wait, apiErr(err, "reading the team's member slices")
 	}
 	var list rosterv1.OrgTeamMemberSliceList
-	if err := c.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
-		client.UnsafeDisableDeepCopy); err != nil {
+	if err := index.SlicesOfTeam(team.Name).List(ctx, c, team.Namespace, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, 0, apiErr(err, "listing the team's member slices")
 	}
 	return list.Items, 0, nil

@@ -469,8 +469,7 @@ func (r *AccessReconciler) findTeam(ctx context.Context, org *rosterv1.Organizat
 		}
 	} else {
 		var list rosterv1.OrgTeamList
-		if err := r.List(ctx, &list, client.InNamespace(org.Spec.Namespace),
-			client.MatchingFields{index.TeamName: index.TeamNameValue(ref.DisplayName)}); err != nil {
+		if err := index.TeamsNamed(ref.DisplayName).List(ctx, r, org.Spec.Namespace, &list); err != nil {
 			return nil, apiErr(err, "finding team %q", ref.DisplayName)
 		}
 		var scim []*rosterv1.OrgTeam

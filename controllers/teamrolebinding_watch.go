@@ -185,8 +185,7 @@ func (m mapper) slice(ctx context.Context, o client.Object) []reconcile.Request 
 // user: the bindings of the teams whose slices list the user.
 func (m mapper) user(ctx context.Context, o client.Object) []reconcile.Request {
 	var list rosterv1.OrgTeamMemberSliceList
-	if err := m.r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.SliceMember: o.GetName()},
-		client.UnsafeDisableDeepCopy); err != nil {
+	if err := index.SlicesWithMember(o.GetName()).List(ctx, m.r, o.GetNamespace(), &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	seen := map[string]bool{}

@@ -238,7 +238,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := index.Register(context.Background(), mgr.GetFieldIndexer()); err != nil {
+	if err := index.Register(context.Background(), mgr.GetCache()); err != nil {
 		return nil, fmt.Errorf("registering indexes: %w", err)
 	}
 	// The shared-namespace guard must see every Organization; a shard's cache holds its own.

@@ -98,8 +98,7 @@ func nameTaken(displayName string) error {
 // made by hand a moment ago, not in the cache yet, is not found: its creator raced the push.
 func (d *Directory) heldWithoutClaim(ctx context.Context, team *rosterv1.OrgTeam, displayName string) error {
 	var same rosterv1.OrgTeamList
-	if err := d.client.List(ctx, &same, client.InNamespace(team.Namespace),
-		client.MatchingFields{index.TeamName: index.TeamNameValue(displayName)}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := index.TeamsNamed(displayName).List(ctx, d.client, team.Namespace, &same, client.UnsafeDisableDeepCopy); err != nil {
 		return err
 	}
 	for _, other := range same.Items {

@@ -44,7 +44,7 @@ func TestMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids = append(ids, u.Name)
-		if _, err := a.Users(ctx, ns, nil); err != nil {
+		if _, err := a.Users(ctx, ns); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/cachewatch"
+	"github.com/rosterhq/roster/internal/index"
 )
 
 // ownWaitTimeout bounds how long a read waits for this replica's cache to show the replica's
@@ -149,11 +150,14 @@ func (d *Directory) get(ctx context.Context, key client.ObjectKey, obj client.Ob
 	return nil
 }
 
-// list lists a namespace's objects from the cache, once it holds this replica's own writes.
-// The objects are shared with the cache (no deep copies: a full scan of 100,000 users would
-// copy every one): callers only read them.
-func (d *Directory) list(ctx context.Context, namespace string, list client.ObjectList, opts ...client.ListOption) error {
+// list lists a namespace's objects from the cache (all, or those a lookup in a field index
+// finds: by nil is all), once it holds this replica's own writes. The objects are shared with
+// the cache (no deep copies: a full scan of 100,000 users would copy every one): callers only
+// read them.
+func (d *Directory) list(ctx context.Context, namespace string, list client.ObjectList, by *index.Lookup) error {
 	d.awaitOwnWrites(ctx, namespace, listKind(list))
-	opts = append(opts, client.InNamespace(namespace), client.UnsafeDisableDeepCopy)
-	return d.client.List(ctx, list, opts...)
+	if by != nil {
+		return by.List(ctx, d.client, namespace, list, client.UnsafeDisableDeepCopy)
+	}
+	return d.client.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy)
 }

@@ -71,7 +71,7 @@ func (d *Directory) listOrder(ctx context.Context, namespace, kind string) (*ord
 		_ = x.Teams(namespace, func(tl *order.List) error { l = tl; return nil })
 		return l, err
 	}
-	users, err := d.Users(ctx, namespace, nil)
+	users, err := d.Users(ctx, namespace)
 	for i := range users {
 		x.PutUser(&users[i])
 	}

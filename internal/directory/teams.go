@@ -52,15 +52,12 @@ func (d *Directory) readTeam(ctx context.Context, namespace, id string, live boo
 	return &t, nil
 }
 
-// Teams lists a namespace's teams from the cache, optionally through a field index. Manual
-// teams are included: callers that serve SCIM skip them. Shared with the cache: read only.
-func (d *Directory) Teams(ctx context.Context, namespace string, fields client.MatchingFields) ([]rosterv1.OrgTeam, error) {
+// Teams lists a namespace's teams from the cache, all of them or those a lookup in a field
+// index finds (by nil: all). Manual teams are included: callers that serve SCIM skip them.
+// Shared with the cache: read only.
+func (d *Directory) Teams(ctx context.Context, namespace string, by *index.Lookup) ([]rosterv1.OrgTeam, error) {
 	var list rosterv1.OrgTeamList
-	var opts []client.ListOption
-	if fields != nil {
-		opts = append(opts, fields)
-	}
-	return list.Items, d.list(ctx, namespace, &list, opts...)
+	return list.Items, d.list(ctx, namespace, &list, by)
 }
 
 // TeamsWithMember returns the teams whose slices list a user, through the slice member index.
@@ -89,7 +86,7 @@ func (d *Directory) TeamsWithMember(ctx context.Context, namespace, userID strin
 // the slice member index, no team and no member list is read. Member filters decide with it.
 func (d *Directory) TeamNamesWithMember(ctx context.Context, namespace, userID string) (map[string]bool, error) {
 	var sl rosterv1.OrgTeamMemberSliceList
-	if err := d.list(ctx, namespace, &sl, client.MatchingFields{index.SliceMember: userID}); err != nil {
+	if err := d.list(ctx, namespace, &sl, index.SlicesWithMember(userID)); err != nil {
 		return nil, err
 	}
 	names := make(map[string]bool, len(sl.Items))

@@ -32,15 +32,11 @@ func (d *Directory) readUser(ctx context.Context, namespace, id string, live boo
 	return &u, nil
 }
 
-// Users lists a namespace's users from the cache, optionally through a field index
-// (internal/index). The objects are shared with the cache: callers must not modify them.
-func (d *Directory) Users(ctx context.Context, namespace string, fields client.MatchingFields) ([]rosterv1.OrgUser, error) {
+// Users lists a namespace's users from the cache. The objects are shared with the cache:
+// callers must not modify them. Filters find users through the ordered index (SelectUsers).
+func (d *Directory) Users(ctx context.Context, namespace string) ([]rosterv1.OrgUser, error) {
 	var list rosterv1.OrgUserList
-	var opts []client.ListOption
-	if fields != nil {
-		opts = append(opts, fields)
-	}
-	return list.Items, d.list(ctx, namespace, &list, opts...)
+	return list.Items, d.list(ctx, namespace, &list, nil)
 }
 
 // CreateUser creates a user of org. Its object name derives from the userName, so the

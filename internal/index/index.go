@@ -1,61 +1,43 @@
 // Package index defines the cache field indexes that the SCIM server and the controllers
 // share: one constant per field and an exported extractor each, so both sides agree.
+//
+// The namespaced kinds' indexes (OrgTeam, OrgTeamMemberSlice) are keyed "<namespace>/<value>"
+// only. controller-runtime's IndexField keeps every value a second time, cluster-wide, under
+// "__all_namespaces/<value>", each key a Go map of object keys: at 100,000 users that copy alone
+// is tens of MiB, and Roster never looks across namespaces. So a lookup needs a namespace: it
+// goes through Lookup.List, which refuses an empty one instead of silently finding nothing.
+// Users have no cache index: the ordered index (internal/order) answers their filters.
 package index
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/naming"
 )
 
-// Field names of the indexes. They are namespaced by the cache, so a lookup with
-// client.InNamespace only sees one organization.
+// Field names of the indexes. Those of the namespaced kinds are namespaced only: look them up
+// with Lookup.List.
 const (
-	UserName       = "scim.userName"    // naming.Fold of OrgUser.spec.userName
-	UserExternalID = "scim.externalId"  // OrgUser.spec.externalId (caseExact)
-	UserEmail      = "scim.emailValue"  // naming.Fold of the values of OrgUser.spec.emails
 	TeamName       = "scim.displayName" // naming.Fold of OrgTeam.spec.displayName
 	TeamExternalID = "scim.externalId"  // OrgTeam.spec.externalId (caseExact)
 	SliceTeam      = "spec.team"        // OrgTeamMemberSlice.spec.team
 	SliceMember    = "spec.members"     // each OrgTeamMemberSlice.spec.members value
-	OrgNamespace   = "spec.namespace"   // Organization.spec.namespace
+	OrgNamespace   = "spec.namespace"   // Organization.spec.namespace (cluster-scoped)
 )
 
-// UserNameValue is the index value for a userName: folded as the user's object name is, so a
-// lookup finds exactly the user that name would create.
-func UserNameValue(userName string) string { return naming.Fold(userName) }
+// IndexName is the informer index that holds field, named as controller-runtime names it: its
+// client's List with client.MatchingFields reads that index.
+func IndexName(field string) string { return "field:" + field }
 
 // TeamNameValue is the index value for a display name, folded as its claim's name is.
 func TeamNameValue(displayName string) string { return naming.Fold(displayName) }
-
-// EmailValue is the index value for an email address, folded as a filter compares it.
-func EmailValue(email string) string { return naming.Fold(email) }
-
-// UserNameOf extracts the UserName index value.
-func UserNameOf(o client.Object) []string {
-	u := o.(*rosterv1.OrgUser)
-	return []string{UserNameValue(u.Spec.UserName)}
-}
-
-// UserExternalIDOf extracts the UserExternalID index value.
-func UserExternalIDOf(o client.Object) []string {
-	return nonEmpty(o.(*rosterv1.OrgUser).Spec.ExternalID)
-}
-
-// UserEmailOf extracts the UserEmail index values.
-func UserEmailOf(o client.Object) []string {
-	u := o.(*rosterv1.OrgUser)
-	out := make([]string, 0, len(u.Spec.Emails))
-	for _, e := range u.Spec.Emails {
-		if e.Value != "" {
-			out = append(out, EmailValue(e.Value))
-		}
-	}
-	return out
-}
 
 // TeamNameOf extracts the TeamName index value.
 func TeamNameOf(o client.Object) []string {
@@ -106,25 +88,74 @@ func nonEmpty(s string) []string {
 	return []string{s}
 }
 
-// Register adds every index to the manager's field indexer. Call it before the cache starts.
-func Register(ctx context.Context, indexer client.FieldIndexer) error {
+// Lookup is one lookup in a namespaced kind's index. Build it with TeamsNamed,
+// TeamsWithExternalID, SlicesOfTeam or SlicesWithMember; List runs it in one namespace.
+type Lookup struct{ field, value string }
+
+// TeamsNamed finds the teams whose display name folds to displayName's.
+func TeamsNamed(displayName string) *Lookup { return &Lookup{TeamName, TeamNameValue(displayName)} }
+
+// TeamsWithExternalID finds the teams with externalId id (caseExact).
+func TeamsWithExternalID(id string) *Lookup { return &Lookup{TeamExternalID, id} }
+
+// SlicesOfTeam finds the member slices of the team named team (a snapshot's are not).
+func SlicesOfTeam(team string) *Lookup { return &Lookup{SliceTeam, team} }
+
+// SlicesWithMember finds the member slices that list the user named userID.
+func SlicesWithMember(userID string) *Lookup { return &Lookup{SliceMember, userID} }
+
+// ErrNoNamespace is returned for a lookup without a namespace: the namespaced kinds' indexes
+// keep no cluster-wide keys, so it would find nothing, whatever the cache holds.
+var ErrNoNamespace = errors.New("index lookup without a namespace")
+
+// List lists into list namespace's objects that l finds, with opts (e.g.
+// client.UnsafeDisableDeepCopy).
+func (l *Lookup) List(ctx context.Context, c client.Reader, namespace string, list client.ObjectList, opts ...client.ListOption) error {
+	if namespace == "" {
+		return fmt.Errorf("%w: %s %q", ErrNoNamespace, l.field, l.value)
+	}
+	return c.List(ctx, list, append(opts, client.InNamespace(namespace), client.MatchingFields{l.field: l.value})...)
+}
+
+// Register adds every index to the cache. Call it before the cache starts.
+func Register(ctx context.Context, c cache.Cache) error {
 	for _, ix := range []struct {
 		obj     client.Object
 		field   string
 		extract client.IndexerFunc
 	}{
-		{&rosterv1.OrgUser{}, UserName, UserNameOf},
-		{&rosterv1.OrgUser{}, UserExternalID, UserExternalIDOf},
-		{&rosterv1.OrgUser{}, UserEmail, UserEmailOf},
 		{&rosterv1.OrgTeam{}, TeamName, TeamNameOf},
 		{&rosterv1.OrgTeam{}, TeamExternalID, TeamExternalIDOf},
 		{&rosterv1.OrgTeamMemberSlice{}, SliceTeam, SliceTeamOf},
 		{&rosterv1.OrgTeamMemberSlice{}, SliceMember, SliceMembersOf},
-		{&rosterv1.Organization{}, OrgNamespace, OrgNamespaceOf},
 	} {
-		if err := indexer.IndexField(ctx, ix.obj, ix.field, ix.extract); err != nil {
-			return err
+		inf, err := c.GetInformer(ctx, ix.obj, cache.BlockUntilSynced(false))
+		if err != nil {
+			return fmt.Errorf("informer for %T: %w", ix.obj, err)
+		}
+		if err := inf.AddIndexers(toolscache.Indexers{IndexName(ix.field): Namespaced(ix.extract)}); err != nil {
+			return fmt.Errorf("index %s of %T: %w", ix.field, ix.obj, err)
 		}
 	}
-	return nil
+	// Organizations are cluster-scoped: controller-runtime keeps their values once.
+	return c.IndexField(ctx, &rosterv1.Organization{}, OrgNamespace, OrgNamespaceOf)
+}
+
+// Namespaced turns an extractor of a namespaced kind into an informer index function keyed
+// "<namespace>/<value>", as controller-runtime's client looks values up in a namespace, and
+// nothing else.
+func Namespaced(extract client.IndexerFunc) toolscache.IndexFunc {
+	return func(o any) ([]string, error) {
+		obj, ok := o.(client.Object)
+		if !ok {
+			return nil, fmt.Errorf("index: %T is not an object", o)
+		}
+		vals, ns := extract(obj), obj.GetNamespace()
+		// A fresh slice: an extractor may return the object's own (SliceMembersOf).
+		keys := make([]string, len(vals))
+		for i, v := range vals {
+			keys[i] = ns + "/" + v
+		}
+		return keys, nil
+	}
 }

@@ -76,8 +76,7 @@ var ConflictBackoff = wait.Backoff{Duration: 5 * time.Millisecond, Factor: 1.5, 
 func (s *Store) Slices(ctx context.Context, team *rosterv1.OrgTeam) ([]rosterv1.OrgTeamMemberSlice, error) {
 	var list rosterv1.OrgTeamMemberSliceList
 	// Without deep copies: 50 slices of a 100,000-member team are 100,000 strings.
-	err := s.Cache.List(ctx, &list, client.InNamespace(team.Namespace), client.MatchingFields{index.SliceTeam: team.Name},
-		client.UnsafeDisableDeepCopy)
+	err := index.SlicesOfTeam(team.Name).List(ctx, s.Cache, team.Namespace, &list, client.UnsafeDisableDeepCopy)
 	return list.Items, err
 }
 
@@ -603,8 +602,7 @@ func (s *Store) RemoveUserEverywhere(ctx context.Context, namespace, userID stri
 // the removal made, fenced like any change.
 func (s *Store) ForgetUser(ctx context.Context, namespace, userID string) ([]Result, error) {
 	var list rosterv1.OrgTeamMemberSliceList
-	if err := s.Cache.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{index.SliceMember: userID},
-		client.UnsafeDisableDeepCopy); err != nil {
+	if err := index.SlicesWithMember(userID).List(ctx, s.Cache, namespace, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	if len(list.Items) == 0 {

@@ -12,6 +12,7 @@ package order
 
 import (
 	"cmp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -106,11 +107,15 @@ func TeamEntry(t *rosterv1.OrgTeam) *Entry {
 type List struct {
 	byName map[string]*Entry
 	trees  [numSorts]*tree // nil: an order this kind does not have
+	// emails finds users by a folded email value: a user list's only lookup that is not a
+	// range of an order. One slice per distinct value, no set per user: it replaces the
+	// cache's email field index, which kept a Go map per value, twice.
+	emails map[string][]*Entry
 }
 
 // NewList returns an empty list keeping the given orders (Created is always kept).
 func NewList(sorts ...Sort) *List {
-	l := &List{byName: map[string]*Entry{}}
+	l := &List{byName: map[string]*Entry{}, emails: map[string][]*Entry{}}
 	for _, s := range append([]Sort{Created}, sorts...) {
 		l.trees[s] = newTree(func(a, b *Entry) int { return Compare(s, a, b) })
 	}
@@ -126,6 +131,24 @@ func (l *List) Put(e *Entry) {
 			t.insert(e)
 		}
 	}
+	emailsOf(e, func(v string) { l.emails[v] = append(l.emails[v], e) })
+}
+
+// emailsOf calls fn once per distinct folded email value of e's user (none for a team). They
+// are read from the cached object, which never changes: Remove finds the same values Put
+// added, without the entry keeping a copy of them.
+func emailsOf(e *Entry, fn func(string)) {
+	u, ok := e.Object.(*rosterv1.OrgUser)
+	if !ok {
+		return
+	}
+	for i, m := range u.Spec.Emails {
+		v := naming.Fold(m.Value)
+		if v == "" || slices.ContainsFunc(u.Spec.Emails[:i], func(p rosterv1.MultiValued) bool { return naming.Fold(p.Value) == v }) {
+			continue
+		}
+		fn(v)
+	}
 }
 
 // Remove drops the entry named name, if any.
@@ -140,6 +163,13 @@ func (l *List) Remove(name string) {
 			t.delete(old)
 		}
 	}
+	emailsOf(old, func(v string) {
+		if rest := slices.DeleteFunc(l.emails[v], func(e *Entry) bool { return e == old }); len(rest) > 0 {
+			l.emails[v] = rest
+		} else {
+			delete(l.emails, v)
+		}
+	})
 }
 
 // Len is the number of entries.

@@ -45,9 +45,12 @@ type Query struct {
 	// Sort and Descending are the order of the page (Descending reverses Sort entirely).
 	Sort       Sort
 	Descending bool
-	// Candidates, when not nil, are the only entries that can match (found through an
-	// equality index); otherwise every entry can, or those of the Prefix range.
+	// Candidates, when not nil, are the only entries that can match (found by the caller);
+	// otherwise every entry can, or those Lookup finds, or those of the Prefix range.
 	Candidates []*Entry
+	// Lookup, when not nil, narrows the candidates to the entries with one exact value (an
+	// equality filter answered by the list, under its lock, without a scan).
+	Lookup *Lookup
 	// Prefix, when PrefixSort is set (not Created), narrows the candidates to the entries whose
 	// PrefixSort value starts with Prefix (folded as that order's values are).
 	PrefixSort Sort
@@ -65,6 +68,39 @@ type Query struct {
 	Before bool
 	// Count is the most entries on the page.
 	Count int
+}
+
+// Lookup is an exact value of an entry: a range of the order Sort, or with Email set the users
+// that have the email address Value.
+type Lookup struct {
+	// Sort is the order whose values are compared (not Created); ignored with Email.
+	Sort Sort
+	// Email looks Value up among the users' email values instead.
+	Email bool
+	// Value is the value as the list keeps it: folded (naming.Fold) for UserName, DisplayName
+	// and emails, as is for ExternalID (caseExact). "" finds nothing: it is no value.
+	Value string
+}
+
+// find returns the entries l holds that have k's value, in a slice of the caller's: in
+// Sort order (ordered) for a range of an order, in no order for emails.
+func (l *List) find(k Lookup) (out []*Entry, ordered bool) {
+	out = []*Entry{} // not nil: no candidates, not "every entry"
+	switch {
+	case k.Value == "":
+	case k.Email:
+		out = append(out, l.emails[k.Value]...)
+	default:
+		t := l.trees[k.Sort]
+		// Every entry with the value sorts at or after (value, "") and before the value's
+		// successor: no string lies between v and v+"\x00", and object names are not "".
+		lo := t.rank((Key{Value: k.Value}).probe(k.Sort), false)
+		hi := t.rank((Key{Value: k.Value + "\x00"}).probe(k.Sort), false)
+		out = make([]*Entry, 0, hi-lo)
+		t.each(lo, hi, func(e *Entry) bool { out = append(out, e); return true })
+		ordered = true
+	}
+	return out, ordered
 }
 
 // Page is a selected page.
@@ -114,13 +150,14 @@ type candidates struct {
 
 // collect copies what q needs of l. It must run under the list's lock; page then needs none.
 func (l *List) collect(q Query) (candidates, error) {
-	if !l.Has(q.Sort) || (q.PrefixSort != Created && !l.Has(q.PrefixSort)) {
+	if !l.Has(q.Sort) || (q.PrefixSort != Created && !l.Has(q.PrefixSort)) ||
+		(q.Lookup != nil && !q.Lookup.Email && (q.Lookup.Sort == Created || !l.Has(q.Lookup.Sort))) {
 		return candidates{}, errors.New("order: the list does not keep that order")
 	}
 	if q.After != nil && q.Less != nil {
 		return candidates{}, ErrCursorSort
 	}
-	if q.Candidates == nil && q.PrefixSort == Created && q.Match == nil && q.Less == nil {
+	if q.Candidates == nil && q.Lookup == nil && q.PrefixSort == Created && q.Match == nil && q.Less == nil {
 		p := pageOf(treeSeq{t: l.trees[q.Sort], sort: q.Sort, desc: q.Descending}, q)
 		return candidates{done: &p}, nil
 	}
@@ -129,6 +166,10 @@ func (l *List) collect(q Query) (candidates, error) {
 	switch {
 	case q.Candidates != nil:
 		c.entries = slices.Clone(q.Candidates)
+	case q.Lookup != nil:
+		var ordered bool
+		c.entries, ordered = l.find(*q.Lookup)
+		c.ordered = ordered && q.Lookup.Sort == q.Sort
 	case q.PrefixSort != Created:
 		t := l.trees[q.PrefixSort]
 		// Every value with the prefix sorts at or after the prefix and before prefix+"\xff":

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/directory"
@@ -289,9 +288,9 @@ func (s *Server) candidateTeams(c *gin.Context, f filter.Expr) (teams []rosterv1
 		}
 		switch strings.ToLower(term.Path.String()) {
 		case "displayname", strings.ToLower(schema.GroupSchema + ":displayName"):
-			teams, err = s.dir.Teams(ctx, ns, client.MatchingFields{index.TeamName: index.TeamNameValue(value)})
+			teams, err = s.dir.Teams(ctx, ns, index.TeamsNamed(value))
 		case "externalid":
-			teams, err = s.dir.Teams(ctx, ns, client.MatchingFields{index.TeamExternalID: value})
+			teams, err = s.dir.Teams(ctx, ns, index.TeamsWithExternalID(value))
 		case "id":
 			t, err := s.dir.GetTeam(ctx, ns, value)
 			if err != nil {

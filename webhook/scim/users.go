@@ -6,11 +6,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/directory"
-	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/order"
@@ -77,17 +75,8 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 	rt := userType(c)
 	var q order.Query
 	if p.Filter != nil {
-		cands, indexed, err := s.candidateUsers(c, p.Filter)
-		if err != nil {
+		if err := s.narrowUsers(c, p.Filter, &q); err != nil {
 			return selection{}, nil, err
-		}
-		if indexed {
-			q.Candidates = make([]*order.Entry, 0, len(cands))
-			for i := range cands {
-				if cands[i].DeletionTimestamp == nil {
-					q.Candidates = append(q.Candidates, order.UserEntry(&cands[i]))
-				}
-			}
 		}
 	}
 	withGroups := mentionsGroups(p.Filter)
@@ -126,11 +115,11 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 	return sel, items, err
 }
 
-// candidateUsers returns the users a filter can match when it has an indexed equality
-// conjunct (userName, id, externalId, emails.value), found through that index; indexed is
-// false otherwise (every user can match). The filter is still applied to each candidate.
-func (s *Server) candidateUsers(c *gin.Context, f filter.Expr) (users []rosterv1.OrgUser, indexed bool, err error) {
-	ctx, ns := c.Request.Context(), orgOf(c).Spec.Namespace
+// narrowUsers narrows q's candidates to the users a filter can match when it has an indexed
+// equality conjunct: userName, externalId and emails.value are looked up in the ordered index
+// (q.Lookup: under the index's lock, once it holds this replica's own writes, as every list
+// does), an id is read by name. The filter is still applied to each candidate.
+func (s *Server) narrowUsers(c *gin.Context, f filter.Expr, q *order.Query) error {
 	for _, term := range filter.EqualityTerms(f) {
 		value, ok := term.Value.(string)
 		if !ok {
@@ -138,23 +127,24 @@ func (s *Server) candidateUsers(c *gin.Context, f filter.Expr) (users []rosterv1
 		}
 		switch path := strings.ToLower(term.Path.String()); path {
 		case "username", strings.ToLower(schema.UserSchema + ":userName"):
-			users, err = s.dir.Users(ctx, ns, client.MatchingFields{index.UserName: index.UserNameValue(value)})
+			q.Lookup = &order.Lookup{Sort: order.UserName, Value: naming.Fold(value)}
 		case "externalid":
-			users, err = s.dir.Users(ctx, ns, client.MatchingFields{index.UserExternalID: value})
+			q.Lookup = &order.Lookup{Sort: order.ExternalID, Value: value} // caseExact
 		case "emails.value", "emails":
-			users, err = s.dir.Users(ctx, ns, client.MatchingFields{index.UserEmail: index.EmailValue(value)})
+			q.Lookup = &order.Lookup{Email: true, Value: naming.Fold(value)}
 		case "id":
-			u, err := s.dir.GetUser(ctx, ns, value)
+			q.Candidates = []*order.Entry{}
+			u, err := s.dir.GetUser(c.Request.Context(), orgOf(c).Spec.Namespace, value)
 			if err != nil {
-				return nil, true, ignoreNotFound(err)
+				return ignoreNotFound(err)
 			}
-			return []rosterv1.OrgUser{*u}, true, nil
+			q.Candidates = append(q.Candidates, order.UserEntry(u))
 		default:
 			continue
 		}
-		return users, true, err
+		return nil
 	}
-	return nil, false, nil
+	return nil
 }
 
 // createUser serves POST /Users.
