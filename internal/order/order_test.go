@@ -311,3 +311,95 @@ func TestSlowMatchHoldsNoLock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLookupEqualsScan checks exact lookups (userName, externalId, email) against a scan of
+// the live users, after creates, email changes and removals: folding, caseExact externalIds,
+// values that are prefixes of others, a shared email and a user listing one email twice.
+func TestLookupEqualsScan(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	user := func(i int) *rosterv1.OrgUser {
+		u := &rosterv1.OrgUser{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("u-%04d", i), Namespace: "org"}}
+		u.Spec.UserName = fmt.Sprintf("User%d@Example.com", i) // user1 is a prefix of user10
+		if i%3 > 0 {
+			u.Spec.ExternalID = []string{"ext", "EXT", "ext1", "Ext10", "ext10"}[r.IntN(5)]
+		}
+		for range r.IntN(3) {
+			e := []string{"Shared@Example.com", "shared@example.COM", "solo%d@example.com", "s@e.c", ""}[r.IntN(5)]
+			if strings.Contains(e, "%d") {
+				e = fmt.Sprintf(e, i)
+			}
+			u.Spec.Emails = append(u.Spec.Emails, rosterv1.MultiValued{Value: e})
+		}
+		return u
+	}
+	l := NewList(UserName, DisplayName, ExternalID)
+	live := map[string]*rosterv1.OrgUser{}
+	for i := range 300 {
+		u := user(i)
+		l.Put(UserEntry(u))
+		live[u.Name] = u
+		switch j := r.IntN(300); {
+		case i%5 == 0: // an email change (or removal): a new object, as the informer delivers
+			c := user(i)
+			l.Put(UserEntry(c))
+			live[c.Name] = c
+		case i%7 == 0 && j < i:
+			name := fmt.Sprintf("u-%04d", j)
+			l.Remove(name)
+			delete(live, name)
+		}
+	}
+	has := func(u *rosterv1.OrgUser, k Lookup) bool {
+		switch {
+		case k.Value == "":
+			return false
+		case k.Email:
+			return slices.ContainsFunc(u.Spec.Emails, func(m rosterv1.MultiValued) bool { return strings.ToLower(m.Value) == k.Value })
+		case k.Sort == UserName:
+			return strings.ToLower(u.Spec.UserName) == k.Value
+		}
+		return u.Spec.ExternalID == k.Value
+	}
+	var lookups []Lookup
+	for _, v := range []string{"", "ext", "EXT", "ext1", "Ext10", "ext10", "nobody"} {
+		lookups = append(lookups, Lookup{Sort: ExternalID, Value: v})
+	}
+	for _, v := range []string{"", "shared@example.com", "s@e.c", "solo5@example.com", "solo10@example.com", "nobody"} {
+		lookups = append(lookups, Lookup{Email: true, Value: v})
+	}
+	for _, i := range []int{0, 1, 10, 11, 299, 300} {
+		lookups = append(lookups, Lookup{Sort: UserName, Value: fmt.Sprintf("user%d@example.com", i)})
+	}
+	found := 0
+	for _, k := range lookups {
+		for _, s := range []Sort{Created, k.Sort} {
+			got, err := l.Select(Query{Sort: s, Lookup: &k, Count: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []*Entry
+			for _, u := range live {
+				if has(u, k) {
+					want = append(want, UserEntry(u))
+				}
+			}
+			slices.SortFunc(want, func(a, b *Entry) int { return Compare(s, a, b) })
+			if !slices.Equal(names(got.Entries), names(want)) || got.Total != len(want) {
+				t.Errorf("lookup %+v in order %d: got %v (total %d), want %v", k, s, names(got.Entries), got.Total, names(want))
+			}
+			found += len(want)
+		}
+	}
+	if found == 0 {
+		t.Fatal("no lookup found anything: the test proves nothing")
+	}
+	if _, err := l.Select(Query{Sort: Created, Lookup: &Lookup{Sort: Created, Value: "x"}}); err == nil {
+		t.Error("a lookup in the Created order was accepted")
+	}
+	for _, u := range live {
+		l.Remove(u.Name)
+	}
+	if len(l.emails) != 0 {
+		t.Errorf("%d email values left in an empty list", len(l.emails))
+	}
+}
