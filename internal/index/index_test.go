@@ -1,6 +1,8 @@
 package index
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"testing"
 
@@ -61,5 +63,30 @@ func TestNameValuesFoldLikeObjectNames(t *testing.T) {
 				t.Errorf("TeamNameValue(%q) == TeamNameValue(%q) is %v, but they share a claim: %v", a, b, !sameClaim, sameClaim)
 			}
 		}
+	}
+}
+
+// TestNamespacedKeys: the index functions Register installs key each value under the object's
+// namespace only, and leave the extractor's slice (the object's own, for members) untouched.
+func TestNamespacedKeys(t *testing.T) {
+	slice := &rosterv1.OrgTeamMemberSlice{Spec: rosterv1.OrgTeamMemberSliceSpec{Team: "g-1", Members: []string{"u-1", "u-2"}}}
+	slice.Namespace = "acme"
+	got, err := Namespaced(SliceMembersOf)(slice)
+	if err != nil || !reflect.DeepEqual(got, []string{"acme/u-1", "acme/u-2"}) {
+		t.Errorf("got %v, %v", got, err)
+	}
+	if !reflect.DeepEqual(slice.Spec.Members, []string{"u-1", "u-2"}) {
+		t.Errorf("the slice's members changed: %v", slice.Spec.Members)
+	}
+	if _, err := Namespaced(SliceMembersOf)("not an object"); err == nil {
+		t.Error("a non-object was indexed")
+	}
+}
+
+// TestLookupNeedsNamespace: a lookup without a namespace is an error, not an empty list.
+func TestLookupNeedsNamespace(t *testing.T) {
+	var list rosterv1.OrgTeamMemberSliceList
+	if err := SlicesOfTeam("g-1").List(context.Background(), nil, "", &list); !errors.Is(err, ErrNoNamespace) {
+		t.Errorf("got %v, want ErrNoNamespace", err)
 	}
 }
