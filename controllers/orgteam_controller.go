@@ -167,7 +167,6 @@ func (r *OrgTeamReconciler) reconcileRow(ctx context.Context, org string, team *
 		if err := r.Store.CreateTeam(ctx, want); err != nil {
 			return false, storeErr(err, "creating the team in the identity store")
 		}
-		r.Recorder.Eventf(team, corev1.EventTypeNormal, EventCreatedInStore, "Created team %q in the identity store", want.DisplayName)
 		return true, nil
 	case err != nil:
 		return false, storeErr(err, "reading the team from the identity store")
@@ -176,7 +175,6 @@ func (r *OrgTeamReconciler) reconcileRow(ctx context.Context, org string, team *
 		if err := r.Store.CreateTeam(ctx, want); err != nil { // an upsert
 			return false, storeErr(err, "updating the team in the identity store")
 		}
-		r.Recorder.Eventf(team, corev1.EventTypeNormal, EventUpdatedInStore, "Updated team %q in the identity store", want.DisplayName)
 	}
 	return false, nil
 }

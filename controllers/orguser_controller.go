@@ -66,10 +66,10 @@ func (r *OrgUserReconciler) reconcileRow(ctx context.Context, org string, user *
 	got, err := r.Store.ObserveUser(ctx, org, user.Name)
 	switch {
 	case identitystore.IsNotFound(err):
+		// No event: the Synced condition says it (store.go, the event reasons).
 		if err := r.Store.CreateUser(ctx, want); err != nil {
 			return storeErr(err, "creating the user in the identity store")
 		}
-		r.Recorder.Eventf(user, corev1.EventTypeNormal, EventCreatedInStore, "Created user %q in the identity store (active=%t)", want.UserName, want.Active)
 	case err != nil:
 		return storeErr(err, "reading the user from the identity store")
 	case !sameUser(got, want):
@@ -82,8 +82,6 @@ func (r *OrgUserReconciler) reconcileRow(ctx context.Context, org string, user *
 			r.Recorder.Eventf(user, corev1.EventTypeNormal, EventDeactivated, "Marked user %q inactive in the identity store", want.UserName)
 		case !got.Active && want.Active:
 			r.Recorder.Eventf(user, corev1.EventTypeNormal, EventReactivated, "Marked user %q active in the identity store", want.UserName)
-		default:
-			r.Recorder.Eventf(user, corev1.EventTypeNormal, EventUpdatedInStore, "Updated user %q in the identity store", want.UserName)
 		}
 	}
 	return nil

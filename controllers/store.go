@@ -51,10 +51,13 @@ const (
 	ReasonSyncFailed = "SyncFailed"
 )
 
-// Reasons of the events the store controllers record.
+// Reasons of the events the store controllers record. A routine write of an object's row (a
+// user or team created or updated in the store) records none: the Synced condition says it
+// (its lastTransitionTime and observedGeneration), and an event per object would be an
+// apiserver write per user on every push — 100,000 for an initial one. Warnings, and the
+// changes a person may need to trace (deactivation, reactivation, members added, removed or
+// pruned, drift reverted, rows deleted, break-glass) do record one.
 const (
-	EventCreatedInStore   = "CreatedInStore"
-	EventUpdatedInStore   = "UpdatedInStore"
 	EventDeactivated      = "Deactivated"
 	EventReactivated      = "Reactivated"
 	EventMembersAdded     = "MembersAdded"

@@ -8,24 +8,30 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/controllers"
 	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/testutil/scimtest"
 )
 
-// TestNewUserIsReconciledOnce pins the work a new user costs the controllers: one reconcile
-// and two writes of the OrgUser (the finalizer, then the status). Before, the event of the
-// controller's own finalizer patch queued every user a second time; that reconcile read the
-// store again, computed a status merge patch, and wrote the status a second time whenever the
-// cache did not show the first write yet (a loaded replica synced users at 5–10 per second,
-// docs/benchmarks.md "Memory"). The users are created back to back; the counts are read once
-// the controller has nothing queued or running.
+// TestNewUserIsReconciledOnce pins the work a new user costs the controllers: one reconcile,
+// one write of the OrgUser (its status) and no Event. The SCIM server creates the user with
+// the identity-store finalizer already on (this install runs the store controllers), so the
+// controller's first reconcile finds it and patches nothing; a routine create in the store
+// records no event (the Synced condition says it). Before, each new user cost three writes
+// after its create: the finalizer patch, a CreatedInStore Event and the status. And before
+// that, the event of the controller's own finalizer patch queued every user a second time,
+// which wrote the status again whenever the cache did not show the first write yet
+// (docs/benchmarks.md, "Memory" and "Fewer writes per new user"). The users are created back
+// to back; the counts are read once the controller has nothing queued or running.
 func TestNewUserIsReconciledOnce(t *testing.T) {
 	// This manager serves (and caches) this test's organization only: users that earlier
 	// tests left in other namespaces would otherwise be reconciled and counted too.
@@ -54,14 +60,22 @@ func TestNewUserIsReconciledOnce(t *testing.T) {
 	}
 	defer w.Stop()
 	var mu sync.Mutex
-	writes := map[string]int{} // MODIFIED events per user: each is one write of the object
+	writes := map[string]int{}        // MODIFIED events per user: each is one write of the object
+	createdFinal := map[string]bool{} // the ADDED object carried the identity-store finalizer
 	go func() {
 		for ev := range w.ResultChan() {
-			if u, ok := ev.Object.(*rosterv1.OrgUser); ok && ev.Type == watch.Modified {
-				mu.Lock()
-				writes[u.Name]++
-				mu.Unlock()
+			u, ok := ev.Object.(*rosterv1.OrgUser)
+			if !ok {
+				continue
 			}
+			mu.Lock()
+			switch ev.Type {
+			case watch.Added:
+				createdFinal[u.Name] = controllerutil.ContainsFinalizer(u, controllers.Finalizer)
+			case watch.Modified:
+				writes[u.Name]++
+			}
+			mu.Unlock()
 		}
 	}()
 
@@ -85,11 +99,69 @@ func TestNewUserIsReconciledOnce(t *testing.T) {
 	if reconciles > n+n/10 {
 		t.Errorf("%v reconciles for %d new users, want about one each", reconciles, n)
 	}
+	// The status write of every user reaches the watch; then no other write may have.
+	f.eventually(10*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range ids {
+			if writes[id] == 0 {
+				return false, fmt.Sprintf("no write of user %s seen by the watch yet", id)
+			}
+		}
+		return true, ""
+	})
 	mu.Lock()
-	defer mu.Unlock()
 	for _, id := range ids {
-		if writes[id] > 2 {
-			t.Errorf("user %s was written %d times by the controller, want 2 (finalizer, status)", id, writes[id])
+		if !createdFinal[id] {
+			t.Errorf("user %s was created without the finalizer %s", id, controllers.Finalizer)
+		}
+		if writes[id] != 1 {
+			t.Errorf("user %s was written %d times by the controller after its create, want 1 (status)", id, writes[id])
+		}
+	}
+	mu.Unlock()
+
+	// No routine event either. The recorder sends events in order: once the deactivation's
+	// event, recorded after every create, is stored, any event of the creates would be too.
+	f.scim.Do(t, http.MethodPatch, "/Users/"+ids[0], map[string]any{
+		"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		"Operations": []map[string]any{{"op": "replace", "value": map[string]any{"active": false}}},
+	}).Expect(t, http.StatusOK)
+	f.awaitEvent(f.user(ids[0]), controllers.EventDeactivated, 30*time.Second)
+	var events corev1.EventList
+	if err := env.Client.List(f.ctx, &events, client.InNamespace(f.org.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events.Items {
+		if e.InvolvedObject.Kind == "OrgUser" && e.Reason != controllers.EventDeactivated {
+			t.Errorf("event %s %q on new user %s, want none but the deactivation's", e.Reason, e.Message, e.InvolvedObject.Name)
+		}
+	}
+}
+
+// TestCreatedThenDeletedBackToBack: users and teams deleted through SCIM right after their
+// create, often before the controllers' first reconcile (they carry the finalizer from the
+// create on), leave the apiserver and have no rows in the store.
+func TestCreatedThenDeletedBackToBack(t *testing.T) {
+	f := newFixture(t, sqliteURL(t), nil)
+	const n = 10
+	var users, teams []string
+	for i := range n {
+		id := f.createUser(fmt.Sprintf("brief-%02d@example.com", i), nil)
+		f.scim.Do(t, http.MethodDelete, "/Users/"+id, nil).Expect(t, http.StatusNoContent)
+		users = append(users, id)
+		team := f.createGroup(fmt.Sprintf("brief-%02d", i))
+		f.scim.Do(t, http.MethodDelete, "/Groups/"+team, nil).Expect(t, http.StatusNoContent)
+		teams = append(teams, team)
+	}
+	for i := range n {
+		f.awaitGone(f.user(users[i]))
+		f.awaitGone(f.team(teams[i]))
+		if row, err := f.store.ObserveUser(f.ctx, f.org.Name, users[i]); !identitystore.IsNotFound(err) {
+			t.Errorf("user %s deleted right after its create: row %+v, err %v; want none", users[i], row, err)
+		}
+		if row, err := f.store.ObserveTeam(f.ctx, f.org.Name, teams[i]); !identitystore.IsNotFound(err) {
+			t.Errorf("team %s deleted right after its create: row %+v, err %v; want none", teams[i], row, err)
 		}
 	}
 }

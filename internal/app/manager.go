@@ -276,7 +276,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Capacity: cfg.MemberSliceCapacity, SliceWriters: cfg.MemberSliceWriters, SliceProgress: progress[2]}
 	dir, err := directory.New(directory.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members,
-		Users: progress[0], Teams: progress[1], Slices: progress[2], Order: ordered})
+		Users: progress[0], Teams: progress[1], Slices: progress[2], Order: ordered, Finalizer: storeFinalizer(cfg)})
 	if err != nil {
 		return nil, err
 	}

@@ -51,3 +51,14 @@ func addStoreControllers(mgr manager.Manager, cfg Config, members *membership.St
 	}
 	return store, events, nil
 }
+
+// storeFinalizer is the finalizer the SCIM server creates users and teams with: the
+// identity-store controllers' when this install has a store (addStoreControllers runs them,
+// and they remove it), else none — an install without a store must never hold a finalizer
+// that nothing removes. Every replica of an install has the same configuration.
+func storeFinalizer(cfg Config) string {
+	if cfg.IdentityStore == "" {
+		return ""
+	}
+	return controllers.Finalizer
+}

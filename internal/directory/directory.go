@@ -42,6 +42,13 @@ type Options struct {
 	// Order is the ordered index lists page through (order.Track). Nil: each list builds
 	// one from the cache, O(n log n) per request (tests that need no scale).
 	Order *order.Index
+	// Finalizer, when set, is on every OrgUser and OrgTeam the directory creates. The
+	// identity-store controllers add their finalizer in an object's first reconcile, one more
+	// apiserver write (and admission call) per object; created with it, they find it and write
+	// nothing. Set it only when this install runs those controllers (internal/app: an identity
+	// store is configured): nothing else would ever remove it, and the objects could not be
+	// deleted.
+	Finalizer string
 }
 
 // Directory is the Users and Teams repositories of every organization served by a replica.
@@ -52,6 +59,8 @@ type Directory struct {
 	now     func() time.Time
 	own     *ownWrites
 	order   *order.Index
+	// finalizer is Options.Finalizer.
+	finalizer string
 }
 
 // New returns a Directory.
@@ -65,7 +74,14 @@ func New(o Options) (*Directory, error) {
 	own := &ownWrites{wrote: map[ownKey]uint64{}, progress: map[string]*cachewatch.Progress{
 		kindUser: o.Users, kindTeam: o.Teams, kindSlice: o.Slices,
 	}}
-	return &Directory{client: o.Client, api: o.APIReader, members: o.Members, now: o.Now, own: own, order: o.Order}, nil
+	return &Directory{client: o.Client, api: o.APIReader, members: o.Members, now: o.Now, own: own, order: o.Order, finalizer: o.Finalizer}, nil
+}
+
+// stampFinalizer puts the configured finalizer on an object about to be created.
+func (d *Directory) stampFinalizer(obj client.Object) {
+	if d.finalizer != "" {
+		obj.SetFinalizers([]string{d.finalizer})
+	}
 }
 
 // Errors a caller maps to its protocol (the SCIM server to status codes, once).

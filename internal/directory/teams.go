@@ -142,6 +142,7 @@ func (d *Directory) CreateTeamWithSpec(ctx context.Context, org *rosterv1.Organi
 	rosterv1.StampLastModified(t, d.now())
 	// A new team has no slices: its fences need not list them from the apiserver.
 	t.Annotations[membership.WatermarkAnnotation] = "0"
+	d.stampFinalizer(t)
 	if err := d.claimDisplayName(ctx, t, displayName); err != nil {
 		return nil, err
 	}

@@ -47,6 +47,7 @@ func (d *Directory) CreateUser(ctx context.Context, org *rosterv1.Organization, 
 	u.Namespace = org.Spec.Namespace
 	u.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
 	rosterv1.StampLastModified(u, d.now())
+	d.stampFinalizer(u)
 	if err := d.client.Create(ctx, u); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return nil, d.userNameTaken(ctx, u)

@@ -16,8 +16,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/controllers"
 	"github.com/rosterhq/roster/internal/controlplane"
 	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/testutil/testenv"
 )
 
@@ -105,6 +107,31 @@ func TestRosterWritesPass(t *testing.T) {
 	}
 	if err := mc.Delete(ctx, team); err != nil {
 		t.Fatalf("Roster deleting a SCIM team: %v", err)
+	}
+
+	// With an identity store, the SCIM server creates users and teams with the store
+	// controllers' finalizer on (internal/directory), and the controllers remove it.
+	u := &rosterv1.OrgUser{Spec: rosterv1.OrgUserSpec{UserName: "fin@example.com"}}
+	u.Name, u.Namespace = naming.UserObjectName(u.Spec.UserName), org.Name
+	u.Labels = map[string]string{rosterv1.OrgLabel: org.Name}
+	u.Finalizers = []string{controllers.Finalizer}
+	withFinalizer := newTeam(org.Name, "Fin", rosterv1.ManagedBySCIM)
+	withFinalizer.Finalizers = []string{controllers.Finalizer}
+	for _, obj := range []client.Object{u, withFinalizer} {
+		if err := mc.Create(ctx, obj); err != nil {
+			t.Fatalf("Roster creating %s with its finalizer: %v", obj.GetName(), err)
+		}
+		if err := mc.Delete(ctx, obj); err != nil {
+			t.Fatalf("Roster deleting %s: %v", obj.GetName(), err)
+		}
+		err := mc.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		if err == nil {
+			obj.SetFinalizers(nil) // what the store controllers do once the rows are gone
+			err = mc.Update(ctx, obj)
+		}
+		if client.IgnoreNotFound(err) != nil {
+			t.Fatalf("Roster removing the finalizer of %s: %v", obj.GetName(), err)
+		}
 	}
 }
 
