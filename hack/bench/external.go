@@ -26,6 +26,11 @@ import (
 // managerProc is `roster manager` running as its own process, so that its RSS is its own:
 // the memory and paging scenarios measure it, not the bench.
 type managerProc struct {
+	bin       string
+	args, env []string
+	logPath   string
+	probeAddr string
+
 	cmd        *exec.Cmd
 	scimURL    string
 	metricsURL string
@@ -106,38 +111,44 @@ func (b *bench) startManager(ctx context.Context, env *envtest.Environment) (*ma
 		args = append(args, "--pprof-bind-address", ports[3])
 		pprofURL = "http://" + ports[3] + "/debug/pprof"
 	}
-	cmd := exec.Command(bin, args...)
+	m := &managerProc{bin: bin, args: args, logPath: filepath.Join(dir, "manager.log"), probeAddr: probeAddr,
+		scimURL: "http://" + scimAddr, metricsURL: "http://" + metricsAddr + "/metrics", pprofURL: pprofURL}
 	if b.cfg.memoryLimit > 0 {
 		// As config/manager does through the downward API: the manager sets Go's soft memory
 		// limit to 90 % of it.
-		cmd.Env = append(os.Environ(), fmt.Sprintf("ROSTER_CONTAINER_MEMORY_LIMIT=%d", b.cfg.memoryLimit))
+		m.env = []string{fmt.Sprintf("ROSTER_CONTAINER_MEMORY_LIMIT=%d", b.cfg.memoryLimit)}
 	}
-	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
-	if err != nil {
+	b.cleanups = append(b.cleanups, m.stop)
+	if err := m.launch(ctx); err != nil {
 		return nil, err
+	}
+	return m, nil
+}
+
+// launch starts the manager process with its environment plus extraEnv and waits until it is
+// ready. The identity store and the ports stay those of the first launch.
+func (m *managerProc) launch(ctx context.Context, extraEnv ...string) error {
+	cmd := exec.Command(m.bin, m.args...)
+	cmd.Env = append(append(os.Environ(), m.env...), extraEnv...)
+	logFile, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		logFile.Close()
+		return err
 	}
-	m := &managerProc{cmd: cmd, scimURL: "http://" + scimAddr, metricsURL: "http://" + metricsAddr + "/metrics", pprofURL: pprofURL, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(m.exited) }()
-	b.cleanups = append(b.cleanups, func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(exited) }()
+	m.cmd, m.exited = cmd, exited
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Minute, true, func(ctx context.Context) (bool, error) {
 		select {
-		case <-m.exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		_ = logFile.Close()
-	})
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		select {
-		case <-m.exited:
-			return false, fmt.Errorf("roster manager exited: see %s", logFile.Name())
+		case <-exited:
+			return false, fmt.Errorf("roster manager exited: see %s", m.logPath)
 		default:
 		}
-		resp, err := http.Get("http://" + probeAddr + "/readyz")
+		resp, err := http.Get("http://" + m.probeAddr + "/readyz")
 		if err != nil {
 			return false, nil
 		}
@@ -145,9 +156,23 @@ func (b *bench) startManager(ctx context.Context, env *envtest.Environment) (*ma
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("waiting for roster manager to be ready: %w", err)
+		return fmt.Errorf("waiting for roster manager to be ready: %w", err)
 	}
-	return m, nil
+	return nil
+}
+
+// stop ends the manager process (SIGTERM, then SIGKILL after 30 s).
+func (m *managerProc) stop() {
+	if m.cmd == nil {
+		return
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(30 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+	}
 }
 
 // freePorts returns n loopback addresses that were free a moment ago.

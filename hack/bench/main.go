@@ -56,6 +56,8 @@ type config struct {
 	// memoryLimit, if set, is the container memory limit (bytes) the manager is told about, as
 	// the Deployment tells it: it sets Go's soft memory limit from it.
 	memoryLimit int64
+	// restartEnv is added to the manager's environment by the restart scenario.
+	restartEnv []string
 	// loadConcurrency is how many SCIM clients load the memory scenario's org.
 	loadConcurrency int
 	// settle is how long the memory scenario waits at rest, and after each phase.
@@ -88,7 +90,7 @@ type bench struct {
 
 func main() {
 	var cfg config
-	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups, lag (GET on another replica), revoke (SCIM change -> RoleBinding), store (PostgreSQL; run it alone), memory and paging (roster manager as its own process; only with each other)")
+	scenarios := flag.String("scenarios", "post,filter,groups", "comma-separated scenarios: post, filter, groups, lag (GET on another replica), revoke (SCIM change -> RoleBinding), store (PostgreSQL; run it alone), memory, paging and restart (roster manager as its own process; only with each other; restart stops and starts the loaded manager, last)")
 	flag.IntVar(&cfg.n, "n", 2000, "objects created per side in the post scenario")
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "concurrent writers in the post scenario")
 	flag.IntVar(&cfg.users, "users", 100000, "users loaded for the filter and groups scenarios")
@@ -107,9 +109,11 @@ func main() {
 	flag.DurationVar(&cfg.writeFor, "write-for", time.Minute, "memory: duration of the mixed write load")
 	flag.IntVar(&cfg.pagingSamples, "paging-samples", 200, "paging: most requests per measure")
 	flag.DurationVar(&cfg.pagingTime, "paging-time", 20*time.Second, "paging: most time per measure (at least 2 requests)")
+	restartEnv := flag.String("restart-env", "", "restart: space-separated NAME=value pairs added to the restarted manager's environment (e.g. GOGC=50)")
 	memoryLimit := flag.String("memory-limit", "", "memory, paging: tell the manager its container's memory limit (e.g. 512Mi), as config/manager does: Go's soft limit becomes 90 % of it")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (SCIM server included) to this file")
 	flag.Parse()
+	cfg.restartEnv = strings.Fields(*restartEnv)
 	if *memoryLimit != "" {
 		q, err := resource.ParseQuantity(*memoryLimit)
 		if err != nil {
@@ -141,12 +145,12 @@ var (
 func run(cfg config, scenarios []string) error {
 	external := 0
 	for _, s := range scenarios {
-		if s = strings.TrimSpace(s); s == "memory" || s == "paging" {
+		if s = strings.TrimSpace(s); s == "memory" || s == "paging" || s == "restart" {
 			external++
 		}
 	}
 	if external > 0 && external < len(scenarios) {
-		return fmt.Errorf("memory and paging run roster manager as its own process: run them without the other scenarios")
+		return fmt.Errorf("memory, paging and restart run roster manager as its own process: run them without the other scenarios")
 	}
 	env, err := controlplane.New("")
 	if err != nil {
@@ -210,6 +214,8 @@ func run(cfg config, scenarios []string) error {
 			err = b.memory(ctx)
 		case "paging":
 			err = b.paging(ctx)
+		case "restart":
+			err = b.restart(ctx)
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}
