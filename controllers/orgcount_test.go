@@ -86,8 +86,13 @@ func TestCountMembersDoesNotCopyTheOrg(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _ = c.Start(ctx) }()
+	// A client that reads from the cache, as the manager's does.
+	cached, err := client.New(env.Config, client.Options{Scheme: app.NewScheme(), Cache: &client.CacheOptions{Reader: c}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	org := env.NewOrg(t, "nocopy")
-	r := &controllers.OrganizationReconciler{Client: env.Client, Cache: c}
+	r := &controllers.OrganizationReconciler{Client: cached, Cache: c}
 
 	perCount := map[int]float64{}
 	for _, n := range []int{200, 2000} {
