@@ -167,3 +167,58 @@ func createUsers(t testing.TB, namespace string, from, to int) {
 		t.Fatalf("creating users: %v", err)
 	}
 }
+
+// BenchmarkOrganizationCount counts an organization of 10,000 users in a real cache: in place
+// (what the Organization reconciler does) and, for comparison, through a cached List without
+// deep copies (what it did before).
+//
+//	go test -run '^$' -bench OrganizationCount -benchmem ./controllers/
+func BenchmarkOrganizationCount(b *testing.B) {
+	const users = 10000
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := cache.New(env.Config, cache.Options{Scheme: app.NewScheme()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = c.Start(ctx) }()
+	cached, err := client.New(env.Config, client.Options{Scheme: app.NewScheme(), Cache: &client.CacheOptions{Reader: c}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	org := env.NewOrg(b, "bench")
+	createUsers(b, org.Namespace, 0, users)
+	r := &controllers.OrganizationReconciler{Client: cached, Cache: c}
+	var got rosterv1.Organization
+	got.Spec.Namespace = org.Namespace
+	eventually(b, 120*time.Second, func() (bool, string) {
+		err := r.CountMembers(ctx, &got)
+		return err == nil && got.Status.Users == users, fmt.Sprintf("the count says %d users, want %d (%v)", got.Status.Users, users, err)
+	})
+	b.Run("in-place", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := r.CountMembers(ctx, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached-list", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var list rosterv1.OrgUserList
+			if err := cached.List(ctx, &list, client.InNamespace(org.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+				b.Fatal(err)
+			}
+			active := 0
+			for i := range list.Items {
+				if list.Items[i].Spec.IsActive() {
+					active++
+				}
+			}
+			if len(list.Items) != users || active != users {
+				b.Fatalf("listed %d users (%d active), want %d", len(list.Items), active, users)
+			}
+		}
+	})
+}
