@@ -120,6 +120,41 @@ func TestCountMembersDoesNotCopyTheOrg(t *testing.T) {
 	}
 }
 
+// TestCountMembersInAShardsCache: a shard's cache, restricted to its organizations'
+// namespaces, hides its informers' stores; the count falls back to a List and stays exact,
+// and counts nothing of another namespace.
+func TestCountMembersInAShardsCache(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	org, other := env.NewOrg(t, "shardcount"), env.NewOrg(t, "shardother")
+	c, err := cache.New(env.Config, cache.Options{Scheme: app.NewScheme(),
+		DefaultNamespaces: map[string]cache.Config{org.Namespace: {}, other.Namespace: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = c.Start(ctx) }()
+	cached, err := client.New(env.Config, client.Options{Scheme: app.NewScheme(), Cache: &client.CacheOptions{Reader: c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createUsers(t, org.Namespace, 0, 7)
+	createUsers(t, other.Namespace, 7, 10)
+	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "Shard"}}
+	team.Name, team.Namespace = naming.NewTeamObjectName(), org.Namespace
+	if err := env.Client.Create(ctx, team); err != nil {
+		t.Fatal(err)
+	}
+	r := &controllers.OrganizationReconciler{Client: cached, Cache: c}
+	var got rosterv1.Organization
+	got.Spec.Namespace = org.Namespace
+	eventually(t, 30*time.Second, func() (bool, string) {
+		err := r.CountMembers(ctx, &got)
+		st := got.Status
+		return err == nil && st.Users == 7 && st.ActiveUsers == 7 && st.Teams == 1,
+			fmt.Sprintf("the count says %d users (%d active) and %d teams, want 7 (7) and 1 (%v)", st.Users, st.ActiveUsers, st.Teams, err)
+	})
+}
+
 // bytesPerCall is the least number of bytes one call of f allocated over a few runs (the
 // least: other goroutines of the process allocate too).
 func bytesPerCall(f func()) float64 {
