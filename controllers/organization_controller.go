@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/cachescan"
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/identitystore/lazy"
 	"github.com/rosterhq/roster/internal/index"
@@ -65,6 +66,10 @@ type OrganizationReconciler struct {
 	// the manager's cache). A shard's cache holds its own only, and NamespaceShared must see
 	// another shard's Organization naming the same namespace (internal/shard.Organizations).
 	AllOrgs cache.Cache
+	// Cache is the manager's cache, whose users and teams are counted in place
+	// (internal/cachescan); nil: set by SetupWithManager (a reconciler built without it
+	// lists them through Client).
+	Cache cache.Cache
 	// Shard, when set, tells which organizations this replica serves: one labelled into the
 	// shard after it started is left to the replica that restarts for it (its namespace is
 	// not cached here yet).
@@ -252,31 +257,33 @@ func (t *storeTally) add(kind, name string, conds []metav1.Condition, generation
 }
 
 // countMembers sets the user and team counts from the cache, and tallies their store state.
+// It walks the cached objects in place (internal/cachescan): an org of 100,000 users is
+// counted without copying them, on every user or team event of the org.
 func (r *OrganizationReconciler) countMembers(ctx context.Context, org *rosterv1.Organization) (storeTally, error) {
 	var tally storeTally
-	// Read-only iteration over possibly 100,000 cached objects: no deep copies.
-	ns := client.InNamespace(org.Spec.Namespace)
-	var users rosterv1.OrgUserList
-	if err := r.List(ctx, &users, ns, client.UnsafeDisableDeepCopy); err != nil {
-		return tally, err
+	var users, active, teams int32
+	reader := client.Reader(r.Client)
+	if r.Cache != nil {
+		reader = r.Cache
 	}
-	var teams rosterv1.OrgTeamList
-	if err := r.List(ctx, &teams, ns, client.UnsafeDisableDeepCopy); err != nil {
-		return tally, err
-	}
-	org.Status.Users, org.Status.ActiveUsers = int32(len(users.Items)), 0
-	for i := range users.Items {
-		u := &users.Items[i]
+	err := cachescan.Each(ctx, reader, &rosterv1.OrgUserList{}, org.Spec.Namespace, func(u *rosterv1.OrgUser) {
+		users++
 		if u.Spec.IsActive() {
-			org.Status.ActiveUsers++
+			active++
 		}
 		tally.add("OrgUser", u.Name, u.Status.Conditions, u.Generation, &tally.syncedUsers)
+	})
+	if err != nil {
+		return tally, err
 	}
-	org.Status.Teams = int32(len(teams.Items))
-	for i := range teams.Items {
-		t := &teams.Items[i]
+	err = cachescan.Each(ctx, reader, &rosterv1.OrgTeamList{}, org.Spec.Namespace, func(t *rosterv1.OrgTeam) {
+		teams++
 		tally.add("OrgTeam", t.Name, t.Status.Conditions, t.Generation, &tally.syncedTeams)
+	})
+	if err != nil {
+		return tally, err
 	}
+	org.Status.Users, org.Status.ActiveUsers, org.Status.Teams = users, active, teams
 	return tally, nil
 }
 
@@ -351,6 +358,9 @@ func equalStatus(a, b *rosterv1.OrganizationStatus) bool {
 // SetupWithManager watches Organizations and, mapped to their org, users, teams and token
 // Secrets, so counts and token state follow within seconds.
 func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Cache == nil {
+		r.Cache = mgr.GetCache()
+	}
 	toOrg := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		if org := o.GetLabels()[rosterv1.OrgLabel]; org != "" {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: org}}}

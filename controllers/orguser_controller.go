@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/cachescan"
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/membership"
 	"github.com/rosterhq/roster/internal/metrics"
@@ -30,6 +31,9 @@ type OrgUserReconciler struct {
 	Recorder record.EventRecorder
 	// Events, when set, re-queues users on the store watcher's request (the store is back).
 	Events *StoreWatcher
+
+	// cache is the manager's, walked in place when every user is re-queued (requestsFor).
+	cache client.Reader
 }
 
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgusers,verbs=get;list;watch;update;patch
@@ -160,6 +164,7 @@ func storeExtensions(ext rosterv1.ExtensionValues) string {
 // SetupWithManager watches OrgUsers (spec changes and deletions, not status) and, when a store
 // watcher is set, its requests to re-check every user.
 func (r *OrgUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.cache = mgr.GetCache()
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("orguser").
 		For(&rosterv1.OrgUser{}, builder.WithPredicates(storePredicate())).
@@ -170,24 +175,28 @@ func (r *OrgUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(r)
 }
 
-// requestsFor maps a store change to users: all of them (Change{}), or an org's.
+// requestsFor maps a store change to users: all of them (Change{}), or an org's. They are
+// walked in the cache's store (internal/cachescan): no copy of 100,000 users to name them.
 func (r *OrgUserReconciler) requestsFor(ctx context.Context, c identitystore.Change) []reconcile.Request {
-	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
+	namespace := ""
 	if !c.All() {
 		var org rosterv1.Organization
 		if err := r.Get(ctx, client.ObjectKey{Name: c.Org}, &org); err != nil {
 			return nil
 		}
-		opts = append(opts, client.InNamespace(org.Spec.Namespace))
+		namespace = org.Spec.Namespace
 	}
-	var users rosterv1.OrgUserList
-	if err := r.List(ctx, &users, opts...); err != nil {
+	reader := r.cache
+	if reader == nil {
+		reader = r.Client
+	}
+	var out []reconcile.Request
+	err := cachescan.Each(ctx, reader, &rosterv1.OrgUserList{}, namespace, func(u *rosterv1.OrgUser) {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: u.Namespace, Name: u.Name}})
+	})
+	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing users to re-check")
 		return nil
-	}
-	out := make([]reconcile.Request, len(users.Items))
-	for i := range users.Items {
-		out[i].Namespace, out[i].Name = users.Items[i].Namespace, users.Items[i].Name
 	}
 	return out
 }
