@@ -50,6 +50,8 @@ type Entry struct {
 	UserName, DisplayName, ExternalID string
 	// Object is the cached object, shared with the cache: read it, never change it.
 	Object client.Object
+	// links place the entry in its list's trees (tree.go): set by the list only.
+	links
 }
 
 // Value returns the entry's value in a value order ("" for Created).
@@ -86,7 +88,8 @@ func Compare(s Sort, a, b *Entry) int {
 	return strings.Compare(a.Name, b.Name)
 }
 
-// UserEntry is the entry of a user.
+// UserEntry is the entry of a user. Folded values share the spec's strings when folding
+// changes nothing (naming.Fold returns its input then): no copy per user.
 func UserEntry(u *rosterv1.OrgUser) *Entry {
 	return &Entry{
 		Name: u.Name, Created: u.CreationTimestamp.Unix(), Object: u,
@@ -108,30 +111,55 @@ type List struct {
 	byName map[string]*Entry
 	trees  [numSorts]*tree // nil: an order this kind does not have
 	// emails finds users by a folded email value: a user list's only lookup that is not a
-	// range of an order. One slice per distinct value, no set per user: it replaces the
-	// cache's email field index, which kept a Go map per value, twice.
-	emails map[string][]*Entry
+	// range of an order. It replaces the cache's email field index, which kept a Go map per
+	// value, twice. A value's first user is in emails, any others in sharedEmails: almost
+	// every value has one user, which then costs no slice.
+	emails       map[string]*Entry
+	sharedEmails map[string][]*Entry
 }
 
 // NewList returns an empty list keeping the given orders (Created is always kept).
 func NewList(sorts ...Sort) *List {
-	l := &List{byName: map[string]*Entry{}, emails: map[string][]*Entry{}}
+	l := &List{byName: map[string]*Entry{}, emails: map[string]*Entry{}, sharedEmails: map[string][]*Entry{}}
 	for _, s := range append([]Sort{Created}, sorts...) {
-		l.trees[s] = newTree(func(a, b *Entry) int { return Compare(s, a, b) })
+		l.trees[s] = newTree(s)
 	}
 	return l
 }
 
-// Put adds e, replacing the entry of the same name.
+// Put adds a copy of e, replacing the entry of the same name: the list's entries are the
+// nodes of its trees, so it keeps its own.
 func (l *List) Put(e *Entry) {
+	c := *e
+	c.links = links{}
+	l.put(&c)
+}
+
+// put adds e itself, replacing the entry of the same name: e must be in no list.
+func (l *List) put(e *Entry) {
 	l.Remove(e.Name)
 	l.byName[e.Name] = e
+	e.pri = priority(e.Name)
 	for _, t := range l.trees {
 		if t != nil {
 			t.insert(e)
 		}
 	}
-	emailsOf(e, func(v string) { l.emails[v] = append(l.emails[v], e) })
+	emailsOf(e, func(v string) {
+		if _, ok := l.emails[v]; !ok {
+			l.emails[v] = e
+		} else {
+			l.sharedEmails[v] = append(l.sharedEmails[v], e)
+		}
+	})
+}
+
+// withEmail appends the users with the folded email value v to out.
+func (l *List) withEmail(out []*Entry, v string) []*Entry {
+	if e, ok := l.emails[v]; ok {
+		out = append(out, e)
+	}
+	return append(out, l.sharedEmails[v]...)
 }
 
 // emailsOf calls fn once per distinct folded email value of e's user (none for a team). They
@@ -164,10 +192,20 @@ func (l *List) Remove(name string) {
 		}
 	}
 	emailsOf(old, func(v string) {
-		if rest := slices.DeleteFunc(l.emails[v], func(e *Entry) bool { return e == old }); len(rest) > 0 {
-			l.emails[v] = rest
+		shared := l.sharedEmails[v]
+		if l.emails[v] == old {
+			if len(shared) == 0 {
+				delete(l.emails, v)
+				return
+			}
+			l.emails[v], shared = shared[len(shared)-1], shared[:len(shared)-1]
 		} else {
-			delete(l.emails, v)
+			shared = slices.DeleteFunc(shared, func(e *Entry) bool { return e == old })
+		}
+		if len(shared) > 0 {
+			l.sharedEmails[v] = shared
+		} else {
+			delete(l.sharedEmails, v)
 		}
 	})
 }
@@ -203,7 +241,7 @@ func (k *kind) lookup(namespace string) *nsList {
 	return k.lists[namespace]
 }
 
-// put adds or replaces e in namespace's list.
+// put adds or replaces e in namespace's list; the list takes e.
 func (k *kind) put(namespace string, e *Entry) {
 	for {
 		k.mu.Lock()
@@ -215,7 +253,7 @@ func (k *kind) put(namespace string, e *Entry) {
 		k.mu.Unlock()
 		n.mu.Lock()
 		if !n.dead {
-			n.l.Put(e)
+			n.l.put(e)
 			n.mu.Unlock()
 			return
 		}

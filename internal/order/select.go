@@ -89,7 +89,7 @@ func (l *List) find(k Lookup) (out []*Entry, ordered bool) {
 	switch {
 	case k.Value == "":
 	case k.Email:
-		out = append(out, l.emails[k.Value]...)
+		out = l.withEmail(out, k.Value)
 	default:
 		t := l.trees[k.Sort]
 		// Every entry with the value sorts at or after (value, "") and before the value's

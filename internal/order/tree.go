@@ -1,105 +1,112 @@
 package order
 
+import "hash/maphash"
+
 // tree is an order-statistic treap: a binary search tree kept balanced (in expectation) by
 // random priorities, whose nodes count their subtree. Insert, delete, the k-th entry and the
 // rank of a key are O(log n); building it from n informer adds is O(n log n).
+//
+// It is intrusive: the entries are its nodes, each holding its children and subtree size in
+// every order (links), so an entry costs one allocation for all the trees of its list instead
+// of one node per tree (docs/benchmarks.md, "Ordered index, slimmer"). An entry is therefore in
+// at most one list.
 type tree struct {
-	cmp  func(a, b *Entry) int
-	root *node
-	seed uint64
+	s    Sort
+	root *Entry
 }
 
-type node struct {
-	e    *Entry
-	pri  uint64
-	size int
-	l, r *node
+// links are an entry's places in its list's trees: children and subtree size per order, and
+// one priority shared by every order. Sizes are int32 (a list holds far fewer than 2^31
+// entries) so that the links pack into 84 bytes.
+type links struct {
+	l, r [numSorts]*Entry
+	size [numSorts]int32
+	pri  uint32
 }
 
-func newTree(cmp func(a, b *Entry) int) *tree {
-	return &tree{cmp: cmp, seed: 0x9e3779b97f4a7c15}
-}
+// priSeed keys the priorities: a hash of the object name, random per process, so that names
+// chosen by a client cannot unbalance the trees.
+var priSeed = maphash.MakeSeed()
 
-func size(n *node) int {
+// priority is an entry's treap priority, the same in every order: the orders are independent
+// of a hash of the name, which is all a treap needs of its priorities.
+func priority(name string) uint32 { return uint32(maphash.String(priSeed, name)) }
+
+func newTree(s Sort) *tree { return &tree{s: s} }
+
+func (t *tree) size(n *Entry) int {
 	if n == nil {
 		return 0
 	}
-	return n.size
+	return int(n.size[t.s])
 }
 
-func (n *node) fix() { n.size = 1 + size(n.l) + size(n.r) }
-
-// next is a xorshift64* generator: priorities need no cryptographic quality, and a local
-// generator keeps trees deterministic and lock-free of the global source.
-func (t *tree) next() uint64 {
-	t.seed ^= t.seed >> 12
-	t.seed ^= t.seed << 25
-	t.seed ^= t.seed >> 27
-	return t.seed * 2685821657736338717
-}
+func (t *tree) fix(n *Entry) { n.size[t.s] = int32(1 + t.size(n.l[t.s]) + t.size(n.r[t.s])) }
 
 // len is the number of entries.
-func (t *tree) len() int { return size(t.root) }
+func (t *tree) len() int { return t.size(t.root) }
 
 // split cuts n into the entries before e (or at e when inclusive) and the rest.
-func (t *tree) split(n *node, e *Entry, inclusive bool) (l, r *node) {
+func (t *tree) split(n *Entry, e *Entry, inclusive bool) (l, r *Entry) {
 	if n == nil {
 		return nil, nil
 	}
-	c := t.cmp(n.e, e)
+	c := Compare(t.s, n, e)
 	if c < 0 || (inclusive && c == 0) {
-		n.r, r = t.split(n.r, e, inclusive)
-		n.fix()
+		n.r[t.s], r = t.split(n.r[t.s], e, inclusive)
+		t.fix(n)
 		return n, r
 	}
-	l, n.l = t.split(n.l, e, inclusive)
-	n.fix()
+	l, n.l[t.s] = t.split(n.l[t.s], e, inclusive)
+	t.fix(n)
 	return l, n
 }
 
-func merge(l, r *node) *node {
+func (t *tree) merge(l, r *Entry) *Entry {
 	switch {
 	case l == nil:
 		return r
 	case r == nil:
 		return l
 	case l.pri > r.pri:
-		l.r = merge(l.r, r)
-		l.fix()
+		l.r[t.s] = t.merge(l.r[t.s], r)
+		t.fix(l)
 		return l
 	default:
-		r.l = merge(l, r.l)
-		r.fix()
+		r.l[t.s] = t.merge(l, r.l[t.s])
+		t.fix(r)
 		return r
 	}
 }
 
-// insert adds e; an entry comparing equal to it (the same object) is replaced.
+// insert adds e (its priority set); an entry comparing equal to it (the same object) is
+// replaced.
 func (t *tree) insert(e *Entry) {
 	l, r := t.split(t.root, e, false)
 	_, r = t.split(r, e, true)
-	t.root = merge(merge(l, &node{e: e, pri: t.next(), size: 1}), r)
+	e.l[t.s], e.r[t.s], e.size[t.s] = nil, nil, 1
+	t.root = t.merge(t.merge(l, e), r)
 }
 
 // delete removes the entry comparing equal to e, if any.
 func (t *tree) delete(e *Entry) {
 	l, r := t.split(t.root, e, false)
 	_, r = t.split(r, e, true)
-	t.root = merge(l, r)
+	t.root = t.merge(l, r)
 }
 
 // at returns the entry of rank k (0-based), nil out of range.
 func (t *tree) at(k int) *Entry {
 	n := t.root
 	for n != nil {
-		switch ls := size(n.l); {
+		switch ls := t.size(n.l[t.s]); {
 		case k < ls:
-			n = n.l
+			n = n.l[t.s]
 		case k == ls:
-			return n.e
+			return n
 		default:
 			k -= ls + 1
-			n = n.r
+			n = n.r[t.s]
 		}
 	}
 	return nil
@@ -109,12 +116,12 @@ func (t *tree) at(k int) *Entry {
 func (t *tree) rank(probe *Entry, inclusive bool) int {
 	k, n := 0, t.root
 	for n != nil {
-		c := t.cmp(n.e, probe)
+		c := Compare(t.s, n, probe)
 		if c < 0 || (inclusive && c == 0) {
-			k += size(n.l) + 1
-			n = n.r
+			k += t.size(n.l[t.s]) + 1
+			n = n.r[t.s]
 		} else {
-			n = n.l
+			n = n.l[t.s]
 		}
 	}
 	return k
@@ -122,19 +129,19 @@ func (t *tree) rank(probe *Entry, inclusive bool) int {
 
 // each calls fn on the entries of ranks [from, to) in order, until fn returns false.
 func (t *tree) each(from, to int, fn func(*Entry) bool) {
-	var walk func(n *node, base int) bool
-	walk = func(n *node, base int) bool {
-		if n == nil || base >= to || base+n.size <= from {
+	var walk func(n *Entry, base int) bool
+	walk = func(n *Entry, base int) bool {
+		if n == nil || base >= to || base+t.size(n) <= from {
 			return true
 		}
-		ls := size(n.l)
-		if !walk(n.l, base) {
+		ls := t.size(n.l[t.s])
+		if !walk(n.l[t.s], base) {
 			return false
 		}
-		if i := base + ls; i >= from && i < to && !fn(n.e) {
+		if i := base + ls; i >= from && i < to && !fn(n) {
 			return false
 		}
-		return walk(n.r, base+ls+1)
+		return walk(n.r[t.s], base+ls+1)
 	}
 	walk(t.root, 0)
 }
