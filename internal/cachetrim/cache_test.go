@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strings"
@@ -119,6 +120,42 @@ func TestManagerCacheInterns(t *testing.T) {
 		if !equality.Semantic.DeepEqual(&live, a) {
 			t.Errorf("the cached user differs from the apiserver's:\nlive  %+v\ncache %+v", live, a)
 		}
+	}
+}
+
+// TestCheckSharedCatchesInPlaceWrite: the manager's cache gives two users of an organization
+// one labels map; a reader that writes into a cached user's labels (through
+// UnsafeDisableDeepCopy, without a copy) changes both, and CheckShared reports it.
+func TestCheckSharedCatchesInPlaceWrite(t *testing.T) {
+	o := newRealOrg(t)
+	idA, idB := o.createUser(t, "grace.one@example.com"), o.createUser(t, "grace.two@example.com")
+	o.synced(t, idA)
+	o.synced(t, idB)
+	c := o.roster.Manager.GetClient()
+	var a, b rosterv1.OrgUser
+	for id, u := range map[string]*rosterv1.OrgUser{idA: &a, idB: &b} {
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: o.org.Namespace, Name: id}, u, client.UnsafeDisableDeepCopy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reflect.ValueOf(a.Labels).UnsafePointer() != reflect.ValueOf(b.Labels).UnsafePointer() {
+		t.Fatalf("the cached users hold two labels maps: %v, %v", a.Labels, b.Labels)
+	}
+	if err := cachetrim.CheckShared(); err != nil {
+		t.Fatalf("before any write: %v", err)
+	}
+	org := a.Labels[rosterv1.OrgLabel]
+	a.Labels[rosterv1.OrgLabel] = "written-in-place" // the bug CheckShared is for
+	err := cachetrim.CheckShared()
+	a.Labels[rosterv1.OrgLabel] = org // undo, or the package's run fails (testenv.Run checks too)
+	if err == nil || !strings.Contains(err.Error(), "written-in-place") {
+		t.Errorf("CheckShared after an in-place label write = %v, want it reported", err)
+	}
+	if b.Labels[rosterv1.OrgLabel] != org {
+		t.Errorf("user b's label is %q after the undo", b.Labels[rosterv1.OrgLabel])
+	}
+	if err := cachetrim.CheckShared(); err != nil {
+		t.Errorf("after the undo: %v", err)
 	}
 }
 

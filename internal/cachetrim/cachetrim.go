@@ -15,8 +15,9 @@
 //
 // The transform changes no value: a transformed object is deep-equal to the decoded one, and
 // readers (controllers comparing conditions, the SCIM renderer, the admission webhook) see
-// exactly what the apiserver sent, managedFields aside. It only replaces strings by equal
-// strings; maps and pointers stay the object's own (see Transform).
+// exactly what the apiserver sent, managedFields aside. It replaces strings by equal strings
+// and labels maps by equal maps shared between objects (labels.go says why that is safe and
+// how CheckShared guards it); annotations maps and pointers stay the object's own.
 package cachetrim
 
 import (
@@ -39,11 +40,10 @@ import (
 // timestamps, member ids) are left alone: a table entry for a string few objects hold costs
 // about what it saves, and such values would crowd the bounded table.
 //
-// Labels and annotations maps are not shared between objects with equal labels, although that
-// would save a map per object: a Go map cannot be made read-only, readers with
-// client.UnsafeDisableDeepCopy get the cached object itself, and one in-place change there
-// would then change every object sharing the map. Pointers to bools (active, primary) stay
-// the object's own for the same reason.
+// Small labels maps are shared between objects with equal labels (one map per label set, see
+// labels): cached objects are read-only to every reader, and CheckShared catches one that
+// writes. Annotations maps are not: their values (last-modified times) are each object's
+// own. Pointers to bools (active, primary) stay the object's own: a pointer saves nothing.
 func Transform(obj any) (any, error) {
 	if o, err := meta.Accessor(obj); err == nil && o.GetManagedFields() != nil {
 		// Nil-checked like controller-runtime's TransformStripManagedFields
@@ -143,7 +143,7 @@ func typeMeta(tm *metav1.TypeMeta) {
 func objectMeta(m *metav1.ObjectMeta) {
 	m.Namespace = s(m.Namespace)
 	m.GenerateName = s(m.GenerateName)
-	internMap(m.Labels, true)
+	m.Labels = labels(m.Labels)
 	internMap(m.Annotations, false)
 	for i := range m.Finalizers {
 		m.Finalizers[i] = s(m.Finalizers[i])

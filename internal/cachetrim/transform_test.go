@@ -185,9 +185,46 @@ func TestTransformShares(t *testing.T) {
 	if same(a.Spec.Name.FamilyName, b.Spec.Name.FamilyName) || same(s1.Spec.Members[1], s2.Spec.Members[0]) {
 		t.Errorf("per-object strings should stay the object's own")
 	}
-	// Only strings are shared: maps and pointers stay each object's own (see Transform).
-	if reflect.ValueOf(a.Labels).UnsafePointer() == reflect.ValueOf(b.Labels).UnsafePointer() || a.Spec.Emails[0].Primary == b.Spec.Emails[0].Primary {
-		t.Errorf("a map or pointer is shared between objects")
+	// Equal labels share one map; annotations maps and pointers stay each object's own.
+	mapOf := func(m map[string]string) unsafe.Pointer { return reflect.ValueOf(m).UnsafePointer() }
+	if mapOf(a.Labels) != mapOf(b.Labels) || mapOf(s1.Labels) != mapOf(s2.Labels) {
+		t.Errorf("equal labels are two maps after the transform")
+	}
+	if mapOf(a.Labels) == mapOf(s1.Labels) {
+		t.Errorf("a user and a slice with different labels share a map: %v", a.Labels)
+	}
+	if mapOf(a.Annotations) == mapOf(b.Annotations) || a.Spec.Emails[0].Primary == b.Spec.Emails[0].Primary {
+		t.Errorf("an annotations map or a pointer is shared between objects")
+	}
+	if err := cachetrim.CheckShared(); err != nil {
+		t.Errorf("nothing wrote, yet: %v", err)
+	}
+}
+
+// TestLabelsSharedOnlySmallAndEqual: label sets that differ in one value, or are too big,
+// keep maps of their own; the transform keeps every label.
+func TestLabelsSharedOnlySmallAndEqual(t *testing.T) {
+	obj := func(labels map[string]string) *rosterv1.OrgTeam {
+		return &rosterv1.OrgTeam{ObjectMeta: metav1.ObjectMeta{Namespace: "org-l", Name: "t", Labels: labels}}
+	}
+	mapOf := func(o *rosterv1.OrgTeam) unsafe.Pointer { return reflect.ValueOf(o.Labels).UnsafePointer() }
+	big := func() map[string]string {
+		return map[string]string{"a": "1", "b": "2", "c": "3", "d": "4", "e": "5"}
+	}
+	x, y := obj(map[string]string{"a": "1", "b": "2"}), obj(map[string]string{"a": "1", "b": "3"})
+	// Encodings that a naive concatenation would confuse: {"ab": "c"} and {"a": "bc"}.
+	p, q := obj(map[string]string{"ab": "c"}), obj(map[string]string{"a": "bc"})
+	b1, b2 := obj(big()), obj(big())
+	for _, o := range []*rosterv1.OrgTeam{x, y, p, q, b1, b2} {
+		if _, err := cachetrim.Transform(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if mapOf(x) == mapOf(y) || mapOf(p) == mapOf(q) || mapOf(b1) == mapOf(b2) {
+		t.Errorf("distinct or big label sets share a map")
+	}
+	if x.Labels["b"] != "2" || y.Labels["b"] != "3" || p.Labels["ab"] != "c" || q.Labels["a"] != "bc" || !reflect.DeepEqual(b1.Labels, big()) {
+		t.Errorf("labels changed: %v %v %v %v %v", x.Labels, y.Labels, p.Labels, q.Labels, b1.Labels)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/cachetrim"
 	"github.com/rosterhq/roster/internal/controlplane"
 	"github.com/rosterhq/roster/internal/token"
 )
@@ -60,6 +61,12 @@ func run(m *testing.M, env **Env, start func() (*Env, error)) int {
 	}
 	*env = e
 	code := m.Run()
+	// The manager caches of the package's tests share labels maps between cached objects: a
+	// test that passed while some reader wrote into one (instead of a copy) fails the run.
+	if err := cachetrim.CheckShared(); err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		code = 1
+	}
 	for i := len(e.atStop) - 1; i >= 0; i-- {
 		e.atStop[i]()
 	}
