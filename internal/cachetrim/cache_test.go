@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -285,11 +286,37 @@ func TestCachedBytesPerObject(t *testing.T) {
 	measure(nil) // warm-up: the first run also pays for the heap's own growth
 	plainUser, plainSlice := measure(nil)
 	stripUser, stripSlice := measure(strip)
+	// What the transform did before labels maps were shared: each object its own map.
+	ownLabels := func(obj any) (any, error) {
+		out, err := cachetrim.Transform(obj)
+		if o, ok := out.(client.Object); ok {
+			o.SetLabels(maps.Clone(o.GetLabels()))
+		}
+		return out, err
+	}
+	ownUser, _ := measure(ownLabels)
 	trimUser, trimSlice := measure(cachetrim.Transform)
+	// A slice's labels map is one per 2,000 memberships, below what the figures above can
+	// show: slices of one member (the template's) show it.
+	genSmallSlice := func(n int) []byte {
+		out := bytes.ReplaceAll(sliceJSON, []byte(sl.Name), fmt.Appendf(nil, "slice-%06d", n))
+		return vary(out, n, map[string]string{string(sl.UID): "00000000-0000-0000-0001-%012d"})
+	}
+	perSmallSlice := func(trim func(any) (any, error)) float64 {
+		keep = nil
+		return liveBytes(t, users, &rosterv1.OrgTeamMemberSlice{}, genSmallSlice, trim, &keep)
+	}
+	ownSmall, trimSmall := perSmallSlice(ownLabels), perSmallSlice(cachetrim.Transform)
 	runtime.KeepAlive(keep)
 	t.Logf("template user: %d bytes of JSON, managedFields included", len(userJSON))
 	t.Logf("per OrgUser:    %5.0f B decoded, %5.0f B without managedFields, %5.0f B interned (%d users)", plainUser, stripUser, trimUser, users)
 	t.Logf("per membership: %5.0f B decoded, %5.0f B without managedFields, %5.0f B interned (%d teams of %d)", plainSlice, stripSlice, trimSlice, teams, users)
+	t.Logf("labels maps:    %5.0f B per OrgUser and %5.0f B per one-member slice with a map each, %5.0f B and %5.0f B shared",
+		ownUser, ownSmall, trimUser, trimSmall)
+	// Sharing labels must save at least a small map per object (one of one entry is ~300 B).
+	if trimUser > ownUser-150 || trimSmall > ownSmall-150 {
+		t.Errorf("sharing labels saves too little: user %.0f → %.0f B, slice %.0f → %.0f B", ownUser, trimUser, ownSmall, trimSmall)
+	}
 	// Interning must save on users, at least a tenth of what is left once managedFields are
 	// gone, and cost nothing on memberships.
 	if trimUser > 0.9*stripUser || trimSlice > stripSlice+2 {
