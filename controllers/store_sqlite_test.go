@@ -47,6 +47,8 @@ func TestUserLifecycleSQLite(t *testing.T) {
 		}
 		return ""
 	})
+	// Bob was created without the finalizer (SCIM creates carry it): the controller adds it.
+	f.awaitFinalizer(f.user(bob.Name))
 
 	// An update through SCIM reaches the row, and observedGeneration follows.
 	f.scim.Do(t, http.MethodPatch, "/Users/"+ada, map[string]any{

@@ -133,7 +133,8 @@ func TestNewUserIsReconciledOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range events.Items {
-		if e.InvolvedObject.Kind == "OrgUser" && e.Reason != controllers.EventDeactivated {
+		// A Warning (a store hiccup on a loaded machine) is not a routine event.
+		if e.InvolvedObject.Kind == "OrgUser" && e.Type == corev1.EventTypeNormal && e.Reason != controllers.EventDeactivated {
 			t.Errorf("event %s %q on new user %s, want none but the deactivation's", e.Reason, e.Message, e.InvolvedObject.Name)
 		}
 	}
@@ -141,7 +142,9 @@ func TestNewUserIsReconciledOnce(t *testing.T) {
 
 // TestCreatedThenDeletedBackToBack: users and teams deleted through SCIM right after their
 // create, often before the controllers' first reconcile (they carry the finalizer from the
-// create on), leave the apiserver and have no rows in the store.
+// create on), leave the apiserver and have no rows in the store: nothing stays Terminating.
+// Whether the delete beats the first reconcile is up to the scheduler; that the create carries
+// the finalizer is asserted by TestNewUserIsReconciledOnce.
 func TestCreatedThenDeletedBackToBack(t *testing.T) {
 	f := newFixture(t, sqliteURL(t), nil)
 	const n = 10

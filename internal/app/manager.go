@@ -205,8 +205,8 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		// managedFields are the largest part of a cached OrgUser (two field sets, one per
 		// writer) and Roster never reads them: strip them from every cached object. Updates
 		// from a cached copy stay safe: an update without managedFields keeps the stored ones.
-		// Strings repeated across objects (namespace, labels, conditions, member ids) share
-		// one copy (internal/cachetrim).
+		// Strings repeated across objects (namespace, label keys and values, condition texts)
+		// share one copy, and so do small equal labels maps (internal/cachetrim).
 		DefaultTransform: cachetrim.Transform,
 		// Token Secrets are all in Roster's namespace, and Roster may read Secrets there only.
 		// Of the cluster's RoleBindings and ClusterRoleBindings only those Roster renders.

@@ -113,7 +113,9 @@ type List struct {
 	// emails finds users by a folded email value: a user list's only lookup that is not a
 	// range of an order. It replaces the cache's email field index, which kept a Go map per
 	// value, twice. A value's first user is in emails, any others in sharedEmails: almost
-	// every value has one user, which then costs no slice.
+	// every value has one user, which then costs no slice. Removing a user from a value
+	// that N users share scans those N (under the org's lock): fine for the few users that
+	// share an address in practice, linear if thousands share one (a placeholder address).
 	emails       map[string]*Entry
 	sharedEmails map[string][]*Entry
 }

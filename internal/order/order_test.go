@@ -372,22 +372,29 @@ func TestLookupEqualsScan(t *testing.T) {
 	}
 	found := 0
 	for _, k := range lookups {
-		for _, s := range []Sort{Created, k.Sort} {
-			got, err := l.Select(Query{Sort: s, Lookup: &k, Count: 1000})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want []*Entry
-			for _, u := range live {
-				if has(u, k) {
-					want = append(want, UserEntry(u))
+		// Every order, both directions: a lookup's own order reads a range of its tree, the
+		// others (and an email lookup in any order) sort what the lookup found.
+		for _, s := range []Sort{Created, UserName, ExternalID} {
+			for _, desc := range []bool{false, true} {
+				got, err := l.Select(Query{Sort: s, Descending: desc, Lookup: &k, Count: 1000})
+				if err != nil {
+					t.Fatal(err)
 				}
+				var want []*Entry
+				for _, u := range live {
+					if has(u, k) {
+						want = append(want, UserEntry(u))
+					}
+				}
+				slices.SortFunc(want, func(a, b *Entry) int { return Compare(s, a, b) })
+				if desc {
+					slices.Reverse(want)
+				}
+				if !slices.Equal(names(got.Entries), names(want)) || got.Total != len(want) {
+					t.Errorf("lookup %+v in order %d (descending %v): got %v (total %d), want %v", k, s, desc, names(got.Entries), got.Total, names(want))
+				}
+				found += len(want)
 			}
-			slices.SortFunc(want, func(a, b *Entry) int { return Compare(s, a, b) })
-			if !slices.Equal(names(got.Entries), names(want)) || got.Total != len(want) {
-				t.Errorf("lookup %+v in order %d: got %v (total %d), want %v", k, s, names(got.Entries), got.Total, names(want))
-			}
-			found += len(want)
 		}
 	}
 	if found == 0 {
