@@ -167,6 +167,7 @@ func (r *OrgTeamReconciler) reconcileRow(ctx context.Context, org string, team *
 		if err := r.Store.CreateTeam(ctx, want); err != nil {
 			return false, storeErr(err, "creating the team in the identity store")
 		}
+		logOutcome(ctx, team, "OrgTeam", "Created team %q in the identity store", want.DisplayName)
 		return true, nil
 	case err != nil:
 		return false, storeErr(err, "reading the team from the identity store")
@@ -175,6 +176,7 @@ func (r *OrgTeamReconciler) reconcileRow(ctx context.Context, org string, team *
 		if err := r.Store.CreateTeam(ctx, want); err != nil { // an upsert
 			return false, storeErr(err, "updating the team in the identity store")
 		}
+		logOutcome(ctx, team, "OrgTeam", "Updated team %q in the identity store", want.DisplayName)
 	}
 	return false, nil
 }

@@ -74,6 +74,7 @@ func (r *OrgUserReconciler) reconcileRow(ctx context.Context, org string, user *
 		if err := r.Store.CreateUser(ctx, want); err != nil {
 			return storeErr(err, "creating the user in the identity store")
 		}
+		logOutcome(ctx, user, "OrgUser", "Created user %q in the identity store (active=%t)", want.UserName, want.Active)
 	case err != nil:
 		return storeErr(err, "reading the user from the identity store")
 	case !sameUser(got, want):
@@ -86,6 +87,8 @@ func (r *OrgUserReconciler) reconcileRow(ctx context.Context, org string, user *
 			r.Recorder.Eventf(user, corev1.EventTypeNormal, EventDeactivated, "Marked user %q inactive in the identity store", want.UserName)
 		case !got.Active && want.Active:
 			r.Recorder.Eventf(user, corev1.EventTypeNormal, EventReactivated, "Marked user %q active in the identity store", want.UserName)
+		default:
+			logOutcome(ctx, user, "OrgUser", "Updated user %q in the identity store", want.UserName)
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -54,7 +56,8 @@ const (
 // Reasons of the events the store controllers record. A routine write of an object's row (a
 // user or team created or updated in the store) records none: the Synced condition says it
 // (its lastTransitionTime and observedGeneration), and an event per object would be an
-// apiserver write per user on every push — 100,000 for an initial one. Warnings, and the
+// apiserver write per user on every push — 100,000 for an initial one; it is logged instead
+// (logOutcome). Warnings, and the
 // changes a person may need to trace (deactivation, reactivation, members added, removed or
 // pruned, drift reverted, rows deleted, break-glass) do record one.
 const (
@@ -245,4 +248,15 @@ func sample(ids []string, n int) string {
 		return fmt.Sprint(ids)
 	}
 	return fmt.Sprintf("%v and %d more", ids[:n], len(ids)-n)
+}
+
+// OutcomeLogger is the name of the logger of routine reconcile outcomes: the store writes that
+// record no event. They are logged at debug with the object, as controller-runtime logs
+// recorded events, so that `roster dev`'s console shows both the same way.
+const OutcomeLogger = "outcome"
+
+// logOutcome logs a routine reconcile outcome of obj (see OutcomeLogger).
+func logOutcome(ctx context.Context, obj client.Object, kind, format string, args ...any) {
+	logf.FromContext(ctx).WithName(OutcomeLogger).V(1).Info(fmt.Sprintf(format, args...), "type", corev1.EventTypeNormal,
+		"object", corev1.ObjectReference{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()})
 }

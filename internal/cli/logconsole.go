@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/rosterhq/roster/controllers"
 )
 
 // consoleCore writes the log a person reads in a terminal: one short line per SCIM request,
@@ -106,12 +108,13 @@ const (
 
 // classify says how the console shows an entry and at which level. The names are those of the
 // loggers internal/app and controller-runtime create: "scim" for the SCIM server, "events"
-// for the event recorders, "admission" for the webhook.
+// for the event recorders, "outcome" (or "<name>.outcome") for the routine outcomes the controllers log
+// instead of recording an event, "admission" for the webhook.
 func classify(e zapcore.Entry) (lineKind, zapcore.Level) {
 	switch {
 	case e.LoggerName == "scim" && (e.Message == "SCIM request" || e.Message == "SCIM request failed"):
 		return lineRequest, max(e.Level, zapcore.InfoLevel)
-	case e.LoggerName == "events":
+	case e.LoggerName == "events" || e.LoggerName == controllers.OutcomeLogger || strings.HasSuffix(e.LoggerName, "."+controllers.OutcomeLogger):
 		return lineEvent, zapcore.InfoLevel
 	case e.Message == "Reconciler error":
 		return lineReconcileError, zapcore.ErrorLevel

@@ -21,6 +21,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/rosterhq/roster/controllers"
 )
 
 var clock = regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d `)
@@ -38,8 +40,8 @@ func logLikeRoster(log logr.Logger) {
 	scim.V(1).Info("SCIM request", "method", "GET", "path", "/readyz", "route", "/readyz", "org", "", "status", 200, "duration", "20µs")
 	scim.Error(errors.New("etcdserver: request timed out"), "SCIM request failed", "method", "PATCH", "path", "/scim/v2/demo/Groups/g-1",
 		"route", "/scim/v2/:org/Groups/:id", "org", "demo", "status", 500, "duration", "1.234567s")
-	log.WithName("events").V(1).Info(`Created user "ada@example.com" in the identity store (active=true)`, "type", "Normal",
-		"object", corev1.ObjectReference{Kind: "OrgUser", Namespace: "demo", Name: "u-1"}, "reason", "CreatedInStore")
+	log.WithName(controllers.OutcomeLogger).V(1).Info(`Created user "ada@example.com" in the identity store (active=true)`, "type", "Normal",
+		"object", corev1.ObjectReference{Kind: "OrgUser", Namespace: "demo", Name: "u-1"})
 	log.WithName("events").V(1).Info("token is 91 days old", "type", "Warning",
 		"object", corev1.ObjectReference{Kind: "Organization", Name: "demo"}, "reason", "TokenTooOld")
 	rec := log.WithValues("controller", "orgteam", "namespace", "demo", "name", "g-1", "reconcileID", "x")

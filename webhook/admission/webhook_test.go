@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -124,13 +125,17 @@ func TestRosterWritesPass(t *testing.T) {
 		if err := mc.Delete(ctx, obj); err != nil {
 			t.Fatalf("Roster deleting %s: %v", obj.GetName(), err)
 		}
-		err := mc.Get(ctx, client.ObjectKeyFromObject(obj), obj)
-		if err == nil {
+		// A conflict is another writer of the object (the delete's own update reaching a
+		// cached read): read again and retry.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := mc.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+				return err
+			}
 			// What the store controllers do once the rows are gone. (Any writer may remove
 			// finalizers from an object being deleted: only the create above tests Roster.)
 			obj.SetFinalizers(nil)
-			err = mc.Update(ctx, obj)
-		}
+			return mc.Update(ctx, obj)
+		})
 		if client.IgnoreNotFound(err) != nil {
 			t.Fatalf("Roster removing the finalizer of %s: %v", obj.GetName(), err)
 		}
