@@ -79,18 +79,8 @@ func TestOrganizationCountsBackToBack(t *testing.T) {
 // bytes one count allocates must not grow with the org's users beyond the store's slice of
 // pointers (16 bytes a user); a count through a cached List copies each OrgUser (~700 bytes).
 func TestCountMembersDoesNotCopyTheOrg(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c, err := cache.New(env.Config, cache.Options{Scheme: app.NewScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = c.Start(ctx) }()
-	// A client that reads from the cache, as the manager's does.
-	cached, err := client.New(env.Config, client.Options{Scheme: app.NewScheme(), Cache: &client.CacheOptions{Reader: c}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	c, cached := countCache(t, cache.Options{})
 	org := env.NewOrg(t, "nocopy")
 	r := &controllers.OrganizationReconciler{Client: cached, Cache: c}
 
@@ -124,19 +114,9 @@ func TestCountMembersDoesNotCopyTheOrg(t *testing.T) {
 // namespaces, hides its informers' stores; the count falls back to a List and stays exact,
 // and counts nothing of another namespace.
 func TestCountMembersInAShardsCache(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	org, other := env.NewOrg(t, "shardcount"), env.NewOrg(t, "shardother")
-	c, err := cache.New(env.Config, cache.Options{Scheme: app.NewScheme(),
-		DefaultNamespaces: map[string]cache.Config{org.Namespace: {}, other.Namespace: {}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = c.Start(ctx) }()
-	cached, err := client.New(env.Config, client.Options{Scheme: app.NewScheme(), Cache: &client.CacheOptions{Reader: c}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cached := countCache(t, cache.Options{DefaultNamespaces: map[string]cache.Config{org.Namespace: {}, other.Namespace: {}}})
 	createUsers(t, org.Namespace, 0, 7)
 	createUsers(t, other.Namespace, 7, 10)
 	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "Shard"}}
@@ -210,17 +190,8 @@ func createUsers(t testing.TB, namespace string, from, to int) {
 //	go test -run '^$' -bench OrganizationCount -benchmem ./controllers/
 func BenchmarkOrganizationCount(b *testing.B) {
 	const users = 10000
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c, err := cache.New(env.Config, cache.Options{Scheme: app.NewScheme()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = c.Start(ctx) }()
-	cached, err := client.New(env.Config, client.Options{Scheme: app.NewScheme(), Cache: &client.CacheOptions{Reader: c}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	ctx := context.Background()
+	c, cached := countCache(b, cache.Options{})
 	org := env.NewOrg(b, "bench")
 	createUsers(b, org.Namespace, 0, users)
 	r := &controllers.OrganizationReconciler{Client: cached, Cache: c}
@@ -256,4 +227,23 @@ func BenchmarkOrganizationCount(b *testing.B) {
 			}
 		}
 	})
+}
+
+// countCache starts a cache of its own with opts (the scheme set) until the test ends, and a
+// client that reads from it, as the manager's does.
+func countCache(tb testing.TB, opts cache.Options) (cache.Cache, client.Client) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	opts.Scheme = app.NewScheme()
+	c, err := cache.New(env.Config, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go func() { _ = c.Start(ctx) }()
+	cached, err := client.New(env.Config, client.Options{Scheme: app.NewScheme(), Cache: &client.CacheOptions{Reader: c}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c, cached
 }
