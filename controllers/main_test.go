@@ -54,7 +54,26 @@ func newFixture(t *testing.T, storeURL string, mutate func(*app.Config)) *fixtur
 			mutate(c)
 		}
 	})
-	org := env.NewOrg(t, "st")
+	return newFixtureOf(t, r, storeURL, env.NewOrg(t, "st"))
+}
+
+// newShardFixture is newFixture for a Roster that is a shard serving (and caching) its own
+// organization only, created before it starts, as a shard's organizations are.
+func newShardFixture(t *testing.T, storeURL string) *fixture {
+	t.Helper()
+	org := env.NewOrgWith(t, "shard", func(o *rosterv1.Organization) {
+		o.Labels = map[string]string{"roster.dev/test": o.Name}
+	})
+	r := env.StartRoster(t, func(c *app.Config) {
+		c.IdentityStore = storeURL
+		c.Organizations = "roster.dev/test=" + org.Name
+	})
+	return newFixtureOf(t, r, storeURL, org)
+}
+
+// newFixtureOf is the fixture of org served by r, which writes to storeURL.
+func newFixtureOf(t *testing.T, r *testenv.Roster, storeURL string, org testenv.Org) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	st, err := open.Open(ctx, storeURL)
 	if err != nil {

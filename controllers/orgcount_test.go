@@ -16,13 +16,19 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/controllers"
 	"github.com/rosterhq/roster/internal/app"
+	"github.com/rosterhq/roster/internal/cachescan"
 	"github.com/rosterhq/roster/internal/naming"
 )
 
 // TestOrganizationCountsBackToBack: creates, deactivations and deletes of users and teams sent
-// back to back leave the Organization's counts and its Synced condition exact.
+// back to back leave the Organization's counts and its Synced condition exact, in a Roster that
+// caches every namespace and in a shard's, which caches its organizations' namespaces apart.
 func TestOrganizationCountsBackToBack(t *testing.T) {
-	f := newFixture(t, sqliteURL(t), nil)
+	t.Run("every namespace", func(t *testing.T) { checkCountsBackToBack(t, newFixture(t, sqliteURL(t), nil)) })
+	t.Run("a shard", func(t *testing.T) { checkCountsBackToBack(t, newShardFixture(t, sqliteURL(t))) })
+}
+
+func checkCountsBackToBack(t *testing.T, f *fixture) {
 	ctx, ns := f.ctx, f.org.Namespace
 	var users []*rosterv1.OrgUser
 	for i := range 30 {
@@ -75,64 +81,112 @@ func TestOrganizationCountsBackToBack(t *testing.T) {
 	})
 }
 
-// TestCountMembersDoesNotCopyTheOrg: counting an organization reads the cache in place. The
-// bytes one count allocates must not grow with the org's users beyond the store's slice of
-// pointers (16 bytes a user); a count through a cached List copies each OrgUser (~700 bytes).
+// TestCountMembersDoesNotCopyTheOrg: counting an organization reads the cache in place, in a
+// cache of every namespace and in a shard's (several namespaces, one informer each). The bytes
+// one count allocates must not grow with the org's users beyond the stores' slice of pointers
+// (16 bytes a user); a count through a cached List copies each OrgUser (~700 bytes).
 func TestCountMembersDoesNotCopyTheOrg(t *testing.T) {
-	ctx := context.Background()
-	c, cached := countCache(t, cache.Options{})
-	org := env.NewOrg(t, "nocopy")
-	r := &controllers.OrganizationReconciler{Client: cached, Cache: c}
+	for _, sharded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sharded=%t", sharded), func(t *testing.T) {
+			ctx := context.Background()
+			org := env.NewOrg(t, "nocopy")
+			opts := cache.Options{}
+			if sharded {
+				other := env.NewOrg(t, "nocopyother")
+				createUsers(t, other.Namespace, 0, 50)
+				opts.DefaultNamespaces = map[string]cache.Config{org.Namespace: {}, other.Namespace: {}}
+			}
+			c, cached := countCache(t, opts)
+			r := &controllers.OrganizationReconciler{Client: cached, Cache: c}
 
-	perCount := map[int]float64{}
-	for _, n := range []int{200, 2000} {
-		createUsers(t, org.Namespace, len(perCount)*200, n)
-		var got rosterv1.Organization
-		got.Spec.Namespace = org.Namespace
-		eventually(t, 60*time.Second, func() (bool, string) {
-			err := r.CountMembers(ctx, &got)
-			return err == nil && got.Status.Users == int32(n), fmt.Sprintf("the count says %d users, want %d (%v)", got.Status.Users, n, err)
-		})
-		if got.Status.ActiveUsers != int32(n) || got.Status.Teams != 0 {
-			t.Fatalf("the count says %d active users and %d teams, want %d and 0", got.Status.ActiveUsers, got.Status.Teams, n)
-		}
-		perCount[n] = bytesPerCall(func() {
-			if err := r.CountMembers(ctx, &got); err != nil {
-				t.Fatal(err)
+			perCount := map[int]float64{}
+			for _, n := range []int{200, 2000} {
+				createUsers(t, org.Namespace, len(perCount)*200, n)
+				var got rosterv1.Organization
+				got.Spec.Namespace = org.Namespace
+				eventually(t, 60*time.Second, func() (bool, string) {
+					err := r.CountMembers(ctx, &got)
+					return err == nil && got.Status.Users == int32(n), fmt.Sprintf("the count says %d users, want %d (%v)", got.Status.Users, n, err)
+				})
+				if got.Status.ActiveUsers != int32(n) || got.Status.Teams != 0 {
+					t.Fatalf("the count says %d active users and %d teams, want %d and 0", got.Status.ActiveUsers, got.Status.Teams, n)
+				}
+				perCount[n] = bytesPerCall(func() {
+					if err := r.CountMembers(ctx, &got); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+			perUser := (perCount[2000] - perCount[200]) / 1800
+			t.Logf("bytes per count: %.0f at 200 users, %.0f at 2,000 users (%.1f per added user)", perCount[200], perCount[2000], perUser)
+			if perUser > 64 {
+				t.Errorf("a count allocates %.0f more bytes per user of the org (%.0f at 200 users, %.0f at 2,000): the users are copied, want at most 64",
+					perUser, perCount[200], perCount[2000])
 			}
 		})
 	}
-	perUser := (perCount[2000] - perCount[200]) / 1800
-	t.Logf("bytes per count: %.0f at 200 users, %.0f at 2,000 users (%.1f per added user)", perCount[200], perCount[2000], perUser)
-	if perUser > 64 {
-		t.Errorf("a count allocates %.0f more bytes per user of the org (%.0f at 200 users, %.0f at 2,000): the users are copied, want at most 64",
-			perUser, perCount[200], perCount[2000])
-	}
 }
 
-// TestCountMembersInAShardsCache: a shard's cache, restricted to its organizations'
-// namespaces, hides its informers' stores; the count falls back to a List and stays exact,
-// and counts nothing of another namespace.
+// TestCountMembersInAShardsCache: in a shard's cache, restricted to its organizations'
+// namespaces, the count stays exact after users and teams are created, deactivated and
+// deleted back to back, counts nothing of the shard's other namespace, and refuses a
+// namespace the cache does not hold rather than count it empty.
 func TestCountMembersInAShardsCache(t *testing.T) {
 	ctx := context.Background()
-	org, other := env.NewOrg(t, "shardcount"), env.NewOrg(t, "shardother")
+	org, other, elsewhere := env.NewOrg(t, "shardcount"), env.NewOrg(t, "shardother"), env.NewOrg(t, "shardnot")
 	c, cached := countCache(t, cache.Options{DefaultNamespaces: map[string]cache.Config{org.Namespace: {}, other.Namespace: {}}})
-	createUsers(t, org.Namespace, 0, 7)
-	createUsers(t, other.Namespace, 7, 10)
-	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "Shard"}}
-	team.Name, team.Namespace = naming.NewTeamObjectName(), org.Namespace
-	if err := env.Client.Create(ctx, team); err != nil {
-		t.Fatal(err)
-	}
 	r := &controllers.OrganizationReconciler{Client: cached, Cache: c}
 	var got rosterv1.Organization
 	got.Spec.Namespace = org.Namespace
+	// The informers start (and sync) before the writes, so that the count sees them as events.
+	if err := r.CountMembers(ctx, &got); err != nil || got.Status.Users != 0 {
+		t.Fatalf("the count of an empty org says %d users (%v), want 0", got.Status.Users, err)
+	}
+
+	createUsers(t, org.Namespace, 0, 12)
+	createUsers(t, other.Namespace, 12, 22)
+	var teams []*rosterv1.OrgTeam
+	for i := range 3 {
+		team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: fmt.Sprintf("Shard %d", i)}}
+		team.Name, team.Namespace = naming.NewTeamObjectName(), org.Namespace
+		if err := env.Client.Create(ctx, team); err != nil {
+			t.Fatal(err)
+		}
+		teams = append(teams, team)
+	}
+	for i := range 3 { // deactivate users 0..2
+		u := &rosterv1.OrgUser{}
+		key := client.ObjectKey{Namespace: org.Namespace, Name: naming.UserObjectName(fmt.Sprintf("count%d@example.com", i))}
+		if err := env.Client.Get(ctx, key, u); err != nil {
+			t.Fatal(err)
+		}
+		base := u.DeepCopy()
+		u.Spec.Active = new(false)
+		if err := env.Client.Patch(ctx, u, client.MergeFrom(base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{2, 3, 4} { // delete users 2..4 (2 of them deactivated) and a team
+		u := &rosterv1.OrgUser{}
+		u.Namespace, u.Name = org.Namespace, naming.UserObjectName(fmt.Sprintf("count%d@example.com", i))
+		if err := env.Client.Delete(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := env.Client.Delete(ctx, teams[1]); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 30*time.Second, func() (bool, string) {
 		err := r.CountMembers(ctx, &got)
 		st := got.Status
-		return err == nil && st.Users == 7 && st.ActiveUsers == 7 && st.Teams == 1,
-			fmt.Sprintf("the count says %d users (%d active) and %d teams, want 7 (7) and 1 (%v)", st.Users, st.ActiveUsers, st.Teams, err)
+		return err == nil && st.Users == 9 && st.ActiveUsers == 7 && st.Teams == 2,
+			fmt.Sprintf("the count says %d users (%d active) and %d teams, want 9 (7) and 2 (%v)", st.Users, st.ActiveUsers, st.Teams, err)
 	})
+
+	outside := rosterv1.Organization{Spec: rosterv1.OrganizationSpec{Namespace: elsewhere.Namespace}}
+	if err := r.CountMembers(ctx, &outside); err == nil {
+		t.Errorf("counting namespace %s, which the shard's cache does not hold, succeeded (%d users): want an error", elsewhere.Namespace, outside.Status.Users)
+	}
 }
 
 // bytesPerCall is the least number of bytes one call of f allocated over a few runs (the
@@ -183,60 +237,69 @@ func createUsers(t testing.TB, namespace string, from, to int) {
 	}
 }
 
-// BenchmarkOrganizationCount counts an organization of 10,000 users in a real cache: in place
-// (what the Organization reconciler does) and, for comparison, through a cached List without
-// deep copies (what it did before).
+// BenchmarkOrganizationCount counts an organization of 10,000 users in a real cache of every
+// namespace and in a shard's (its namespaces apart, internal/shard): in place (what the
+// Organization reconciler does) and, for comparison, through a cached List without deep copies
+// (what it did before; in a shard's cache, until cachescan.NewCache).
 //
 //	go test -run '^$' -bench OrganizationCount -benchmem ./controllers/
 func BenchmarkOrganizationCount(b *testing.B) {
 	const users = 10000
 	ctx := context.Background()
-	c, cached := countCache(b, cache.Options{})
-	org := env.NewOrg(b, "bench")
+	org, other := env.NewOrg(b, "bench"), env.NewOrg(b, "benchother")
 	createUsers(b, org.Namespace, 0, users)
-	r := &controllers.OrganizationReconciler{Client: cached, Cache: c}
-	var got rosterv1.Organization
-	got.Spec.Namespace = org.Namespace
-	eventually(b, 120*time.Second, func() (bool, string) {
-		err := r.CountMembers(ctx, &got)
-		return err == nil && got.Status.Users == users, fmt.Sprintf("the count says %d users, want %d (%v)", got.Status.Users, users, err)
-	})
-	b.Run("in-place", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := r.CountMembers(ctx, &got); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("cached-list", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var list rosterv1.OrgUserList
-			if err := cached.List(ctx, &list, client.InNamespace(org.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-				b.Fatal(err)
-			}
-			active := 0
-			for i := range list.Items {
-				if list.Items[i].Spec.IsActive() {
-					active++
+	for _, shape := range []struct {
+		name string
+		opts cache.Options
+	}{
+		{"every-namespace", cache.Options{}},
+		{"shard", cache.Options{DefaultNamespaces: map[string]cache.Config{org.Namespace: {}, other.Namespace: {}}}},
+	} {
+		c, cached := countCache(b, shape.opts)
+		r := &controllers.OrganizationReconciler{Client: cached, Cache: c}
+		var got rosterv1.Organization
+		got.Spec.Namespace = org.Namespace
+		eventually(b, 120*time.Second, func() (bool, string) {
+			err := r.CountMembers(ctx, &got)
+			return err == nil && got.Status.Users == users, fmt.Sprintf("the count says %d users, want %d (%v)", got.Status.Users, users, err)
+		})
+		b.Run(shape.name+"/in-place", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := r.CountMembers(ctx, &got); err != nil {
+					b.Fatal(err)
 				}
 			}
-			if len(list.Items) != users || active != users {
-				b.Fatalf("listed %d users (%d active), want %d", len(list.Items), active, users)
+		})
+		b.Run(shape.name+"/cached-list", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var list rosterv1.OrgUserList
+				if err := cached.List(ctx, &list, client.InNamespace(org.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+					b.Fatal(err)
+				}
+				active := 0
+				for i := range list.Items {
+					if list.Items[i].Spec.IsActive() {
+						active++
+					}
+				}
+				if len(list.Items) != users || active != users {
+					b.Fatalf("listed %d users (%d active), want %d", len(list.Items), active, users)
+				}
 			}
-		}
-	})
+		})
+	}
 }
 
-// countCache starts a cache of its own with opts (the scheme set) until the test ends, and a
-// client that reads from it, as the manager's does.
+// countCache starts a cache of its own with opts (the scheme set) until the test ends, built
+// as the manager's is (cachescan.NewCache), and a client that reads from it.
 func countCache(tb testing.TB, opts cache.Options) (cache.Cache, client.Client) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
 	opts.Scheme = app.NewScheme()
-	c, err := cache.New(env.Config, opts)
+	c, err := cachescan.NewCache(env.Config, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/controllers"
+	"github.com/rosterhq/roster/internal/cachescan"
 	"github.com/rosterhq/roster/internal/cachetrim"
 	"github.com/rosterhq/roster/internal/cachewatch"
 	"github.com/rosterhq/roster/internal/directory"
@@ -231,6 +232,9 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		GracefulShutdownTimeout:       &stopTimeout,
 		PprofBindAddress:              cfg.PprofAddr,
 		Cache:                         cacheOpts,
+		// Counting an organization walks the cache's stores in place, also in a shard's
+		// multi-namespace cache, whose informers expose no store (internal/cachescan).
+		NewCache: cachescan.NewCache,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: cfg.Webhook.Host, Port: cfg.Webhook.Port, CertDir: cfg.Webhook.CertDir,
 		}),

@@ -30,10 +30,21 @@ import (
 //
 // The store is read without copies when the informer is client-go's SharedIndexInformer (a
 // cache of all namespaces, or of one). A cache restricted to several namespaces (a shard's,
-// internal/shard) hides its per-namespace informers behind one that has no store: there Each
-// falls back to a List without deep copies, which copies the structs once.
+// internal/shard) hides its per-namespace informers behind one that has no store: built by
+// NewCache (as the manager's is), Each walks the stores NewCache recorded, in place too; any
+// other such cache, and any reader that is not a cache, is listed without deep copies, which
+// copies the structs once.
 func Each[T client.Object](ctx context.Context, r client.Reader, list client.ObjectList, namespace string, fn func(T)) error {
 	obj := newObject[T]()
+	sc, recorded := r.(*scannable)
+	if recorded {
+		// Why not GetInformer first: a multi-namespace cache's builds a map and starts a
+		// goroutine per call. Once every namespace's informer of the kind has synced, the
+		// recorded stores are all Each needs.
+		if infs := sc.stores.synced(obj); infs != nil {
+			return eachOf(sc.stores, infs, obj, namespace, fn)
+		}
+	}
 	if c, ok := r.(cache.Informers); ok {
 		inf, err := c.GetInformer(ctx, obj)
 		if err != nil {
@@ -41,6 +52,11 @@ func Each[T client.Object](ctx context.Context, r client.Reader, list client.Obj
 		}
 		if s, ok := inf.(interface{ GetIndexer() toolscache.Indexer }); ok {
 			return eachIn(s.GetIndexer(), namespace, fn)
+		}
+		if recorded {
+			if infs := sc.stores.of(obj); len(infs) > 0 {
+				return eachOf(sc.stores, infs, obj, namespace, fn)
+			}
 		}
 	}
 	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
@@ -58,6 +74,20 @@ func Each[T client.Object](ctx context.Context, r client.Reader, list client.Obj
 		fn(t)
 		return nil
 	})
+}
+
+// eachOf walks the stores of a multi-namespace cache's informers of obj's kind: each holds
+// one namespace, so each object is in one of them.
+func eachOf[T client.Object](s *stores, infs []toolscache.SharedIndexInformer, obj T, namespace string, fn func(T)) error {
+	if !s.covers(obj, namespace) {
+		return fmt.Errorf("the cache holds no %T of namespace %q", obj, namespace)
+	}
+	for _, inf := range infs {
+		if err := eachIn(inf.GetIndexer(), namespace, fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // eachIn walks an informer's store. ByIndex returns the store's pointers (one slice of them,
