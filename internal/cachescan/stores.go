@@ -23,13 +23,7 @@ import (
 // copies every object. NewCache records each informer's store, by kind, as the cache creates
 // it (cache.Options.NewInformer, chained to any already set).
 func NewCache(config *rest.Config, opts cache.Options) (cache.Cache, error) {
-	s := &stores{byType: map[reflect.Type][]toolscache.SharedIndexInformer{}, namespaces: map[reflect.Type]map[string]cache.Config{}}
-	s.namespaces[nil] = maps.Clone(opts.DefaultNamespaces)
-	for obj, by := range opts.ByObject {
-		if k, ok := key(obj); ok && len(by.Namespaces) > 0 {
-			s.namespaces[k] = maps.Clone(by.Namespaces)
-		}
-	}
+	s := newStores(opts)
 	next := opts.NewInformer
 	if next == nil {
 		next = toolscache.NewSharedIndexInformer
@@ -113,6 +107,18 @@ func (s *stores) covers(obj runtime.Object, namespace string) bool {
 	_, one := nss[namespace]
 	_, all := nss[cache.AllNamespaces]
 	return one || all
+}
+
+// newStores returns empty stores for a cache built with opts.
+func newStores(opts cache.Options) *stores {
+	s := &stores{byType: map[reflect.Type][]toolscache.SharedIndexInformer{}, namespaces: map[reflect.Type]map[string]cache.Config{}}
+	s.namespaces[nil] = maps.Clone(opts.DefaultNamespaces)
+	for obj, by := range opts.ByObject {
+		if k, ok := key(obj); ok && len(by.Namespaces) > 0 {
+			s.namespaces[k] = maps.Clone(by.Namespaces)
+		}
+	}
+	return s
 }
 
 // key is the kind of obj, for typed objects only. Unstructured and metadata-only informers
