@@ -38,7 +38,7 @@ func Each[T client.Object](ctx context.Context, r client.Reader, list client.Obj
 	obj := newObject[T]()
 	sc, recorded := r.(*scannable)
 	if recorded {
-		// Why not GetInformer first: a multi-namespace cache's builds a map and starts a
+		// Why not GetInformer first: a multi-namespace cache's GetInformer builds a map and starts a
 		// goroutine per call. Once every namespace's informer of the kind has synced, the
 		// recorded stores are all Each needs.
 		if infs := sc.stores.synced(obj); infs != nil {
