@@ -106,6 +106,9 @@ func (b *bench) startManager(ctx context.Context, env *envtest.Environment) (*ma
 		"--shutdown-drain-delay", "0",
 		"--zap-log-level", "error",
 	}
+	if b.cfg.storeResync != 0 {
+		args = append(args, "--store-resync-interval", b.cfg.storeResync.String())
+	}
 	pprofURL := ""
 	if b.cfg.heapProfile != "" { // a flag older rosters do not have
 		args = append(args, "--pprof-bind-address", ports[3])
@@ -193,15 +196,23 @@ func freePorts(n int) ([]string, error) {
 type memSample struct {
 	rss, hwm, heapInuse, heapAlloc float64
 	// rssFile is the file-backed part of rss (mostly the roster binary's pages); cpu is the
-	// process's CPU seconds so far.
+	// process's CPU seconds so far (user and system, from /proc).
 	rssFile, cpu float64
+	// allocated is what the manager's heap has allocated since it started (bytes, garbage
+	// included); reconciles counts its reconciles so far, every controller and result.
+	allocated, reconciles float64
 }
 
-// read takes a sample: VmRSS and VmHWM from /proc/<pid>/status, heap from the manager's
-// Go runtime metrics.
-func (m *managerProc) read() (memSample, error) {
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's CPU times: 100 on every Linux that
+// Go supports.
+const clockTicks = 100
+
+// readProc takes the part of a sample the kernel gives without asking the manager: RSS,
+// VmHWM and CPU time. Reading it costs the manager nothing, so it may be done often.
+func (m *managerProc) readProc() (memSample, error) {
 	var s memSample
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	pid := m.cmd.Process.Pid
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return s, err
 	}
@@ -222,25 +233,53 @@ func (m *managerProc) read() (memSample, error) {
 			s.rssFile = kib * 1024
 		}
 	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return s, err
+	}
+	// The fields after the command name (which may hold spaces, hence the last ')'):
+	// state is field 3, utime and stime are fields 14 and 15.
+	rest := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(rest) < 13 {
+		return s, fmt.Errorf("/proc/%d/stat: %d fields after the command", pid, len(rest))
+	}
+	utime, _ := strconv.ParseFloat(rest[11], 64)
+	stime, _ := strconv.ParseFloat(rest[12], 64)
+	s.cpu = (utime + stime) / clockTicks
+	return s, nil
+}
+
+// read takes a whole sample: readProc's, and the heap, allocation and reconcile counters from
+// the manager's /metrics. A scrape is work for the manager (a gather of every collector and a
+// gzip of the text), so phases that measure the manager at rest read it only at their start
+// and end (quiet).
+func (m *managerProc) read() (memSample, error) {
+	s, err := m.readProc()
+	if err != nil {
+		return s, err
+	}
 	resp, err := http.Get(m.metricsURL)
 	if err != nil {
 		return s, err
 	}
 	defer resp.Body.Close()
-	sc = bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
 		if !ok {
 			continue
 		}
-		switch name {
-		case "go_memstats_heap_inuse_bytes":
-			s.heapInuse, _ = strconv.ParseFloat(value, 64)
-		case "go_memstats_heap_alloc_bytes":
-			s.heapAlloc, _ = strconv.ParseFloat(value, 64)
-		case "process_cpu_seconds_total":
-			s.cpu, _ = strconv.ParseFloat(value, 64)
+		v, _ := strconv.ParseFloat(value, 64)
+		switch {
+		case name == "go_memstats_heap_inuse_bytes":
+			s.heapInuse = v
+		case name == "go_memstats_heap_alloc_bytes":
+			s.heapAlloc = v
+		case name == "go_memstats_alloc_bytes_total":
+			s.allocated = v
+		case strings.HasPrefix(name, "controller_runtime_reconcile_total{"):
+			s.reconciles += v
 		}
 	}
 	return s, sc.Err()
@@ -250,13 +289,26 @@ func (m *managerProc) read() (memSample, error) {
 type phaseMemory struct {
 	start, peak, end memSample
 	samples          int
+	elapsed          time.Duration
 }
 
 // during samples m every 250 ms while f runs and returns the readings before, at the peak
 // (per field) and after.
 func (m *managerProc) during(f func() error) (phaseMemory, error) {
+	return m.sample(m.read, f)
+}
+
+// quiet is during for phases at rest: between its first and last reading it samples only
+// what readProc sees, so that the bench adds no work to what it measures (a /metrics scrape
+// every 250 ms was most of the manager's CPU at rest: docs/benchmarks.md, "At rest").
+func (m *managerProc) quiet(f func() error) (phaseMemory, error) {
+	return m.sample(m.readProc, f)
+}
+
+func (m *managerProc) sample(read func() (memSample, error), f func() error) (phaseMemory, error) {
 	var pm phaseMemory
 	var err error
+	began := time.Now()
 	if pm.start, err = m.read(); err != nil {
 		return pm, err
 	}
@@ -274,7 +326,7 @@ func (m *managerProc) during(f func() error) (phaseMemory, error) {
 				return
 			case <-t.C:
 			}
-			s, err := m.read()
+			s, err := read()
 			if err != nil {
 				continue
 			}
@@ -293,9 +345,18 @@ func (m *managerProc) during(f func() error) (phaseMemory, error) {
 	if pm.end, err = m.read(); err != nil {
 		return pm, err
 	}
+	pm.elapsed = time.Since(began)
 	pm.peak.rss = max(pm.peak.rss, pm.end.rss)
 	pm.peak.heapInuse = max(pm.peak.heapInuse, pm.end.heapInuse)
 	return pm, ferr
+}
+
+// restFigures are the costs of a phase at rest: CPU seconds, MB allocated per second and
+// reconciles, between its first and last reading.
+func (pm phaseMemory) restFigures() string {
+	secs := pm.elapsed.Seconds()
+	return fmt.Sprintf("CPU %.2f s in %s; %.2f MB/s allocated; %.0f reconciles",
+		pm.end.cpu-pm.start.cpu, pm.elapsed.Round(time.Second), (pm.end.allocated-pm.start.allocated)/1e6/secs, pm.end.reconciles-pm.start.reconciles)
 }
 
 func mib(bytes float64) string { return fmt.Sprintf("%.0f MiB", bytes/(1<<20)) }

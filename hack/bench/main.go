@@ -53,6 +53,9 @@ type config struct {
 	rosterSrc, rosterBin string
 	// heapProfile, if set, is where the memory scenario saves the manager's heap profile at rest.
 	heapProfile string
+	// storeResync, if set, is the manager's --store-resync-interval (how often every team's
+	// memberships are compared with the identity store), to measure what a resync costs.
+	storeResync time.Duration
 	// memoryLimit, if set, is the container memory limit (bytes) the manager is told about, as
 	// the Deployment tells it: it sets Go's soft memory limit from it.
 	memoryLimit int64
@@ -111,6 +114,7 @@ func main() {
 	flag.DurationVar(&cfg.pagingTime, "paging-time", 20*time.Second, "paging: most time per measure (at least 2 requests)")
 	restartEnv := flag.String("restart-env", "", "restart: space-separated NAME=value pairs added to the restarted manager's environment (e.g. GOGC=50)")
 	memoryLimit := flag.String("memory-limit", "", "memory, paging: tell the manager its container's memory limit (e.g. 512Mi), as config/manager does: Go's soft limit becomes 90 % of it")
+	flag.DurationVar(&cfg.storeResync, "store-resync-interval", 0, "memory, paging: the manager's --store-resync-interval (0: its default, 5m), e.g. shorter than -settle to measure a resync at rest")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (SCIM server included) to this file")
 	flag.Parse()
 	cfg.restartEnv = strings.Fields(*restartEnv)

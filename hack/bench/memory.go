@@ -142,7 +142,7 @@ func (b *bench) memory(ctx context.Context) error {
 	}
 	m := b.manager
 	label := fmt.Sprintf("memory %d users, %d memberships", lo.users, lo.memberships)
-	rest, err := m.during(func() error { return sleep(ctx, b.cfg.settle) })
+	rest, err := m.quiet(func() error { return sleep(ctx, b.cfg.settle) })
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (b *bench) memory(ctx context.Context) error {
 	b.record(label, "RSS at rest", mib(rest.end.rss), "<= 450 MiB")
 	b.record(label, "RSS at rest: file-backed (the binary's pages)", mib(rest.end.rssFile), "")
 	b.record(label, "heap in use at rest", mib(rest.end.heapInuse), "")
-	b.record(label, "manager CPU while at rest", fmt.Sprintf("%.1f s in %s", rest.end.cpu-rest.start.cpu, b.cfg.settle), "")
+	b.record(label, "manager at rest (no requests; the bench reads /proc only)", rest.restFigures(), "")
 	b.record(label, "RSS peak so far (VmHWM, load included)", mib(rest.end.hwm), "")
 	if b.cfg.heapProfile != "" {
 		// The profile is taken after a forced GC: the heap then holds only live objects.
@@ -185,11 +185,12 @@ func (b *bench) memory(ctx context.Context) error {
 	}
 	b.record(label, "import: RSS peak above rest", mib(imp.peak.rss-rest.end.rss), "<= 100 MiB")
 	b.record(label, "import: heap in use, peak", mib(imp.peak.heapInuse), "")
-	after, err := m.during(func() error { return sleep(ctx, b.cfg.settle) })
+	after, err := m.quiet(func() error { return sleep(ctx, b.cfg.settle) })
 	if err != nil {
 		return err
 	}
 	b.record(label, fmt.Sprintf("RSS %s after the import", b.cfg.settle), mib(after.end.rss), "back to rest")
+	b.record(label, "after the import, at rest", after.restFigures(), "")
 
 	var stats writeStats
 	wl, err := m.during(func() error { return b.writeLoad(ctx, lo, &stats) })
@@ -203,11 +204,12 @@ func (b *bench) memory(ctx context.Context) error {
 	}
 	b.record(label, "write load: RSS peak above rest", mib(wl.peak.rss-rest.end.rss), "")
 	b.record(label, "write load: heap in use, peak", mib(wl.peak.heapInuse), "")
-	after, err = m.during(func() error { return sleep(ctx, b.cfg.settle) })
+	after, err = m.quiet(func() error { return sleep(ctx, b.cfg.settle) })
 	if err != nil {
 		return err
 	}
 	b.record(label, fmt.Sprintf("RSS %s after the write load", b.cfg.settle), mib(after.end.rss), "back to rest")
+	b.record(label, "after the write load, at rest", after.restFigures(), "")
 	b.record(label, "RSS peak of the run (VmHWM)", mib(after.end.hwm), "")
 	return nil
 }
