@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/directory"
@@ -112,10 +115,13 @@ func TestMetrics(t *testing.T) {
 
 // unresolved returns roster_unresolved_members of an org, collected from the apiserver; -1
 // when the org has no series.
-func unresolved(t *testing.T, org string) float64 {
+func unresolved(t *testing.T, org string) float64 { return unresolvedFrom(t, env.Client, org) }
+
+// unresolvedFrom is unresolved, collected through r.
+func unresolvedFrom(t *testing.T, r client.Reader, org string) float64 {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(&metrics.UnresolvedCollector{Reader: env.Client})
+	reg.MustRegister(&metrics.UnresolvedCollector{Reader: r})
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -137,5 +143,47 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	if err := wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 20*time.Second, true,
 		func(context.Context) (bool, error) { return cond(), nil }); err != nil {
 		t.Fatalf("never: %s", what)
+	}
+}
+
+// teamListCounter is a manager's cache that counts the Lists of teams made through it.
+type teamListCounter struct {
+	cache.Cache
+	lists atomic.Int32
+}
+
+func (c *teamListCounter) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if _, ok := list.(*v1alpha1.OrgTeamList); ok {
+		c.lists.Add(1)
+	}
+	return c.Cache.List(ctx, list, opts...)
+}
+
+// TestUnresolvedScrapeListsNoTeams: a scrape of roster_unresolved_members reads the teams in
+// the cache's store, in place. A cached List copies every team of the org into a new list on
+// each scrape: garbage that, at rest near a memory limit, kept the collector busy.
+func TestUnresolvedScrapeListsNoTeams(t *testing.T) {
+	ctx := context.Background()
+	o := env.NewOrg(t, "unres")
+	org := &v1alpha1.Organization{}
+	org.Name, org.Spec.Namespace = o.Name, o.Namespace
+	r := env.StartRoster(t, nil)
+	yes := true
+	u, err := r.Directory.CreateUser(ctx, org, v1alpha1.OrgUserSpec{UserName: "ada@example.com", Active: &yes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := []string{naming.UserObjectName("nobody@example.com"), naming.UserObjectName("noone@example.com")}
+	for i, members := range [][]string{{u.Name, nobody[0]}, {nobody[1]}, nil} {
+		if _, err := r.Directory.CreateTeam(ctx, org, fmt.Sprintf("team%d", i), "", members); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counted := &teamListCounter{Cache: r.Manager.GetCache()}
+	eventually(t, "roster_unresolved_members counts the two members that are not users", func() bool {
+		return unresolvedFrom(t, counted, org.Name) == 2
+	})
+	if n := counted.lists.Load(); n != 0 {
+		t.Errorf("scrapes listed the org's teams %d times; want them read in the cache's store", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/cachescan"
 )
 
 var unresolvedDesc = prometheus.NewDesc("roster_unresolved_members",
@@ -17,7 +18,12 @@ var unresolvedDesc = prometheus.NewDesc("roster_unresolved_members",
 // UnresolvedCollector reports, per organization, the unresolved members its teams' statuses
 // record, at scrape time from the cache (every replica reports the same numbers). Every
 // organization gets a series, 0 included, so an alert on it never sees the series vanish.
+//
+// Teams are walked in the informer's store (internal/cachescan), not listed: a cached List
+// copies every team into a new list on each scrape, garbage that kept the collector of a
+// manager near its memory limit busy at rest (docs/benchmarks.md, "At rest").
 type UnresolvedCollector struct {
+	// Reader is the manager's cache (any other reader is listed).
 	Reader client.Reader
 }
 
@@ -34,16 +40,14 @@ func (c *UnresolvedCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i := range orgs.Items {
 		org := &orgs.Items[i]
-		var teams rosterv1.OrgTeamList
-		// Shared with the cache, read only: a scrape must not copy every team.
-		if err := c.Reader.List(ctx, &teams, client.InNamespace(org.Spec.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-			continue
-		}
 		var n int64
-		for j := range teams.Items {
-			if teams.Items[j].DeletionTimestamp == nil { // a team being deleted is moot
-				n += int64(teams.Items[j].Status.UnresolvedMemberCount)
+		err := cachescan.Each(ctx, c.Reader, &rosterv1.OrgTeamList{}, org.Spec.Namespace, func(t *rosterv1.OrgTeam) {
+			if t.DeletionTimestamp == nil { // a team being deleted is moot
+				n += int64(t.Status.UnresolvedMemberCount)
 			}
+		})
+		if err != nil {
+			continue
 		}
 		ch <- prometheus.MustNewConstMetric(unresolvedDesc, prometheus.GaugeValue, float64(n), org.Name)
 	}
