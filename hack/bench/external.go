@@ -359,6 +359,34 @@ func (pm phaseMemory) restFigures() string {
 		pm.end.cpu-pm.start.cpu, pm.elapsed.Round(time.Second), (pm.end.allocated-pm.start.allocated)/1e6/secs, pm.end.reconciles-pm.start.reconciles)
 }
 
+// scrapeCost scrapes the manager's /metrics n times as Prometheus does (gzip) and returns what
+// one scrape costs it: CPU seconds and bytes allocated (the last reading's own scrape
+// included, so slightly more).
+func (m *managerProc) scrapeCost(n int) (cpu, allocated float64, err error) {
+	before, err := m.read()
+	if err != nil {
+		return 0, 0, err
+	}
+	for range n {
+		req, err := http.NewRequest(http.MethodGet, m.metricsURL, nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	after, err := m.read()
+	if err != nil {
+		return 0, 0, err
+	}
+	return (after.cpu - before.cpu) / float64(n), (after.allocated - before.allocated) / float64(n), nil
+}
+
 func mib(bytes float64) string { return fmt.Sprintf("%.0f MiB", bytes/(1<<20)) }
 
 // saveHeapProfile writes the manager's heap profile (after a GC) to file.

@@ -154,6 +154,9 @@ func (b *bench) memory(ctx context.Context) error {
 	b.record(label, "heap in use at rest", mib(rest.end.heapInuse), "")
 	b.record(label, "manager at rest (no requests; the bench reads /proc only)", rest.restFigures(), "")
 	b.record(label, "RSS peak so far (VmHWM, load included)", mib(rest.end.hwm), "")
+	if cpu, alloc, err := m.scrapeCost(20); err == nil {
+		b.record(label, "one /metrics scrape (gzip, as Prometheus asks), mean of 20", fmt.Sprintf("CPU %.1f ms, %.0f KB allocated", cpu*1000, alloc/1e3), "")
+	}
 	if b.cfg.heapProfile != "" {
 		// The profile is taken after a forced GC: the heap then holds only live objects.
 		if err := m.saveHeapProfile(b.cfg.heapProfile); err != nil {
