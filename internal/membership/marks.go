@@ -160,9 +160,10 @@ func pendingChange(annotations map[string]string, now time.Time) bool {
 // watermark (made by hand) are taken from the cache as they are.
 func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []rosterv1.OrgTeamMemberSlice, retry time.Duration, err error) {
 	seen, tracked := s.SliceProgress.SeenIn(team.Namespace)
-	var cached rosterv1.OrgTeamMemberSliceList
-	if err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name},
-		client.UnsafeDisableDeepCopy); err != nil {
+	// Through the team index: a cached List by label walks every slice of the namespace, and
+	// the store's periodic resync calls this for every team (O(teams × slices) each time).
+	cached, err := s.Slices(ctx, team)
+	if err != nil {
 		return nil, 0, err
 	}
 	m := teamMeta()
@@ -180,11 +181,11 @@ func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []r
 		if err := s.API.List(ctx, live, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name}); err != nil {
 			return nil, 0, err
 		}
-		if !sameVersions(cached.Items, live.Items) {
+		if !sameVersions(cached, live.Items) {
 			return nil, behindRetry, nil
 		}
 	}
-	return cached.Items, 0, nil
+	return cached, 0, nil
 }
 
 // How soon Settled asks to look again: a cache behind the apiserver catches up within a
