@@ -129,9 +129,9 @@ func (s *Store) currentSlices(ctx context.Context, team *rosterv1.OrgTeam, annot
 	sel := client.MatchingLabels{rosterv1.TeamLabel: team.Name}
 	rv, ok := fenceWatermark(annotations, resourceVersion)
 	if ok && !pendingChange(annotations, time.Now()) && !InBreakGlass(annotations) && s.SliceProgress.AwaitIn(ctx, team.Namespace, max(rv, atLeast), watermarkWait) {
-		var cached rosterv1.OrgTeamMemberSliceList
-		err := s.Cache.List(ctx, &cached, client.InNamespace(team.Namespace), sel, client.UnsafeDisableDeepCopy)
-		return cached.Items, err
+		// Through the team index, not a List by label: that walks every slice of the
+		// namespace at every commit.
+		return s.labelledSlices(ctx, team)
 	}
 	var fresh rosterv1.OrgTeamMemberSliceList
 	err := s.API.List(ctx, &fresh, client.InNamespace(team.Namespace), sel)

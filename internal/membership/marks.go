@@ -160,9 +160,9 @@ func pendingChange(annotations map[string]string, now time.Time) bool {
 // watermark (made by hand) are taken from the cache as they are.
 func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []rosterv1.OrgTeamMemberSlice, retry time.Duration, err error) {
 	seen, tracked := s.SliceProgress.SeenIn(team.Namespace)
-	// Through the team index: a cached List by label walks every slice of the namespace, and
-	// the store's periodic resync calls this for every team (O(teams × slices) each time).
-	cached, err := s.Slices(ctx, team)
+	// Through the team index (labelledSlices): the store's periodic resync calls this for
+	// every team, and a List by label would walk every slice each time (O(teams × slices)).
+	cached, err := s.labelledSlices(ctx, team)
 	if err != nil {
 		return nil, 0, err
 	}

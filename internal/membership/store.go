@@ -80,6 +80,27 @@ func (s *Store) Slices(ctx context.Context, team *rosterv1.OrgTeam) ([]rosterv1.
 	return list.Items, err
 }
 
+// labelledSlices returns the team's cached slices that carry its TeamLabel: the slices a List
+// by that label selects (what the fences and the identity store read from the apiserver), found
+// through the team index instead. Why: a cached List by label walks every slice of the
+// namespace. The index finds the slices whose spec.team is the team; the admission webhook
+// refuses a TeamLabel that differs from spec.team, so the labelled ones among them are exactly
+// the label's. A slice without the label (made by hand) is left out, as the label list does.
+// Shared with the cache: read only.
+func (s *Store) labelledSlices(ctx context.Context, team *rosterv1.OrgTeam) ([]rosterv1.OrgTeamMemberSlice, error) {
+	all, err := s.Slices(ctx, team)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for i := range all {
+		if all[i].Labels[rosterv1.TeamLabel] == team.Name {
+			out = append(out, all[i])
+		}
+	}
+	return out, nil
+}
+
 // Result says what a Change did.
 type Result struct {
 	// Added and Removed count the members this change added and removed; Members is the
