@@ -42,13 +42,17 @@ func (b *bench) groups(ctx context.Context) error {
 	_ = json.Unmarshal(body, &created)
 	id := created.ID
 
+	cpu, stop := readCPU(), profileWindow(b.cfg.putProfile)
 	start := time.Now()
 	status, body, err = c.do(ctx, http.MethodPut, "/Groups/"+id+"?excludedAttributes=members", `{"displayName":"Everyone","members":`+members(ids[:size])+`}`)
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("PUT group: %d %.200s %v", status, body, err)
 	}
+	putTime := time.Since(start)
+	stop()
 	label := fmt.Sprintf("team of %d", size)
-	b.record(label, "PUT with every member", time.Since(start).Round(time.Millisecond).String(), "")
+	b.record(label, "PUT with every member", putTime.Round(time.Millisecond).String(), "")
+	b.record(label, "PUT with every member: CPU", cpuSince(cpu), "")
 
 	extra := ids[size:]
 	var adds, removes []time.Duration
@@ -67,6 +71,7 @@ func (b *bench) groups(ctx context.Context) error {
 	b.record(label, "PATCH add 1,000 (median of 5)", median(adds).String(), "<= 1s")
 	b.record(label, "PATCH remove 1,000 (median of 5)", median(removes).String(), "<= 1s")
 
+	cpu = readCPU()
 	withMembers, err := timedN(5, func() error { return expectGet(c.do(ctx, http.MethodGet, "/Groups/"+id, "")) })
 	if err != nil {
 		return err
@@ -78,6 +83,7 @@ func (b *bench) groups(ctx context.Context) error {
 		return err
 	}
 	b.record(label, "GET with members (median)", withMembers.String(), "")
+	b.record(label, "GET with members, 5 and 50 without: CPU", cpuSince(cpu), "")
 	b.record(label, "GET excludedAttributes=members (median)", without.String(), "same as a 3-member team")
 
 	small := b.scimClient(o)

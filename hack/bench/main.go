@@ -73,6 +73,9 @@ type config struct {
 	// pagingSamples and pagingTime bound each paging measure.
 	pagingSamples int
 	pagingTime    time.Duration
+	// putProfile, if set, is where the groups scenario writes a CPU profile of the bench
+	// process during its big PUT only.
+	putProfile string
 }
 
 // bench is the shared state of a run: the control plane, a direct client and a Roster.
@@ -115,6 +118,7 @@ func main() {
 	restartEnv := flag.String("restart-env", "", "restart: space-separated NAME=value pairs added to the restarted manager's environment (e.g. GOGC=50)")
 	memoryLimit := flag.String("memory-limit", "", "memory, paging: tell the manager its container's memory limit (e.g. 512Mi), as config/manager does: Go's soft limit becomes 90 % of it")
 	flag.DurationVar(&cfg.storeResync, "store-resync-interval", 0, "memory, paging: the manager's --store-resync-interval (0: its default, 5m), e.g. shorter than -settle to measure a resync at rest")
+	flag.StringVar(&cfg.putProfile, "put-cpuprofile", "", "groups: write a CPU profile of the bench process during the big PUT only (not with -cpuprofile)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (SCIM server included) to this file")
 	flag.Parse()
 	cfg.restartEnv = strings.Fields(*restartEnv)
