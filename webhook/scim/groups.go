@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -319,22 +318,25 @@ type groupInput struct {
 
 // readGroup reads, decodes and validates a POST/PUT Group body.
 //
-// Members are taken out before the rest is normalized: a PUT can carry 100,000 of them, and
-// the PATCH machinery validates member lists already (same rules, same errors).
+// Members are taken out before the rest is decoded and normalized: a PUT can carry 100,000 of
+// them, which are read straight from the body's bytes (patch.DocumentMemberIDs, the rules and
+// errors of PATCH member lists).
 func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
 	body, err := readBody(c)
 	if err != nil {
 		return groupInput{}, err
 	}
-	raw, err := document.Decode(body)
+	raw, rawMembers, err := document.DecodeExcept(body, "members")
 	if err != nil {
 		return groupInput{}, err
 	}
-	var rawMembers any
-	for k, v := range raw {
-		if strings.EqualFold(k, "members") {
-			rawMembers = v
-			delete(raw, k)
+	var members []string
+	var membersErr error
+	if rawMembers != nil {
+		members, membersErr = patch.DocumentMemberIDs(rawMembers)
+		// Bad JSON anywhere is the body's first error; a bad member comes after the fields'.
+		if e, ok := scimerror.As(membersErr); ok && e.ScimType == scimerror.InvalidSyntax {
+			return groupInput{}, membersErr
 		}
 	}
 	s.noteUnknown(c, orgschema.UnknownURNs(groupType(c), raw))
@@ -342,26 +344,11 @@ func (s *Server) readGroup(c *gin.Context) (groupInput, error) {
 	if err != nil {
 		return groupInput{}, err
 	}
-	in := groupInput{doc: doc, extensions: document.GroupExtensions(doc)}
-	if in.displayName, in.externalID, err = document.GroupFields(doc); err != nil || rawMembers == nil {
+	in := groupInput{doc: doc, extensions: document.GroupExtensions(doc), members: members}
+	if in.displayName, in.externalID, err = document.GroupFields(doc); err != nil {
 		return in, err
 	}
-	// A bare string member id is a PATCH leniency (patch.SplitMembers); a Group document's
-	// members are objects.
-	if items, isList := rawMembers.([]any); !isList || slices.ContainsFunc(items, isString) {
-		if _, one := rawMembers.(map[string]any); !one {
-			return in, scimerror.BadRequest(scimerror.InvalidValue, "members must be a list of objects with a \"value\"")
-		}
-	}
-	path, _ := patch.ParsePath("members")
-	ops, _, err := patch.SplitMembers([]patch.Operation{{Op: patch.Replace, Path: &path, Value: rawMembers}})
-	if err != nil {
-		return in, err
-	}
-	for _, op := range ops {
-		in.members = append(in.members, op.Values...)
-	}
-	return in, nil
+	return in, membersErr
 }
 
 // createGroup serves POST /Groups.
@@ -487,9 +474,4 @@ func (s *Server) deleteGroup(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
-}
-
-func isString(v any) bool {
-	_, ok := v.(string)
-	return ok
 }
