@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -9,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"k8s.io/client-go/rest"
 )
 
 // cpuTimes is the CPU time used so far by the bench process (the in-process SCIM server
@@ -84,4 +89,40 @@ func profileWindow(path string) func() {
 		return func() {}
 	}
 	return func() { pprof.StopCPUProfile(); _ = f.Close() }
+}
+
+// apiserverProfile starts a CPU profile of kube-apiserver for d (its /debug/pprof, as the
+// bench's admin user) and returns a function that waits for it and writes it to path ("":
+// nothing is profiled). It lets a run say where the apiserver's time goes during a write.
+func (b *bench) apiserverProfile(ctx context.Context, path string, d time.Duration) func() {
+	if path == "" {
+		return func() {}
+	}
+	hc, err := rest.HTTPClientFor(b.rest)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: apiserver profile:", err)
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(b.rest.Host, "/"), int(d.Seconds()))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: apiserver profile:", err)
+			return
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode == http.StatusOK {
+			err = os.WriteFile(path, raw, 0o644)
+		} else if err == nil {
+			err = fmt.Errorf("%s: %.200s", resp.Status, raw)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: apiserver profile:", err)
+		}
+	}()
+	return func() { <-done }
 }
