@@ -277,8 +277,13 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err != nil {
 		return nil, err
 	}
+	sliceWrites, err := membership.NewMetadataSliceWriter(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, err
+	}
 	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient(),
-		Capacity: cfg.MemberSliceCapacity, SliceWriters: cfg.MemberSliceWriters, SliceProgress: progress[2]}
+		SliceWrites: sliceWrites,
+		Capacity:    cfg.MemberSliceCapacity, SliceWriters: cfg.MemberSliceWriters, SliceProgress: progress[2]}
 	dir, err := directory.New(directory.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members,
 		Users: progress[0], Teams: progress[1], Slices: progress[2], Order: ordered, Finalizer: storeFinalizer(cfg)})
 	if err != nil {

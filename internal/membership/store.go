@@ -38,6 +38,9 @@ type Store struct {
 	API client.Reader
 	// Writer writes to the apiserver.
 	Writer client.Client
+	// SliceWrites, when set, creates and updates the slices of a membership commit instead of
+	// Writer (MetadataSliceWriter: the apiserver answers with metadata only).
+	SliceWrites SliceWriter
 	// Capacity is the most members per slice (rosterv1.MaxMembersPerSlice when zero).
 	Capacity int
 	// SliceProgress says how far Cache has got with slices (cachewatch.Track); fences wait
@@ -478,8 +481,9 @@ func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (la
 		rosterv1.StampLastModified(sl, now)
 		updates[i] = sl
 	}
+	writer := s.sliceWriter()
 	done, err := s.writeAll(ctx, updates, func(ctx context.Context, sl *rosterv1.OrgTeamMemberSlice) error {
-		if err := s.Writer.Update(ctx, sl); err != nil {
+		if err := writer.Update(ctx, sl); err != nil {
 			return err
 		}
 		metrics.SliceUpdates.Inc()
@@ -497,7 +501,7 @@ func (s *Store) write(ctx context.Context, team *rosterv1.OrgTeam, w Writes) (la
 		rosterv1.StampLastModified(creates[i], now)
 	}
 	done, err = s.writeAll(ctx, creates, func(ctx context.Context, sl *rosterv1.OrgTeamMemberSlice) error {
-		if err := s.Writer.Create(ctx, sl); err != nil {
+		if err := writer.Create(ctx, sl); err != nil {
 			return err
 		}
 		metrics.SliceCreates.Inc()
