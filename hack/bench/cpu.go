@@ -6,14 +6,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/rosterhq/roster/internal/testutil/proccpu"
 )
 
 // cpuTimes is the CPU time used so far by the bench process (the in-process SCIM server
@@ -23,43 +22,9 @@ type cpuTimes struct {
 	children map[string]time.Duration
 }
 
-// userHZ is the unit of utime/stime in /proc/<pid>/stat: USER_HZ, 100 on every Linux
-// architecture Go supports.
-const userHZ = 100
-
 // readCPU samples the bench's CPU and its children's (kube-apiserver, etcd).
 func readCPU() cpuTimes {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	t := cpuTimes{
-		self:     time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		children: map[string]time.Duration{},
-	}
-	me := os.Getpid()
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ... utime(14) stime(15); comm may hold spaces: split after ')'.
-		s := string(raw)
-		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || end < open {
-			continue
-		}
-		f := strings.Fields(s[end+1:])
-		if len(f) < 13 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid != me {
-			continue
-		}
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		t.children[s[open+1:end]] += time.Duration(utime+stime) * time.Second / userHZ
-	}
-	return t
+	return cpuTimes{self: proccpu.Self(), children: proccpu.Children()}
 }
 
 // cpuSince formats the CPU used since before: the bench's own and each child's.

@@ -3,11 +3,6 @@ package membership_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +10,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/testutil/proccpu"
 )
 
 // BenchmarkSliceWrites times full slices (2,000 members, ~75 KB) written to the real
@@ -54,7 +50,7 @@ func BenchmarkSliceWrites(b *testing.B) {
 	for b.Loop() {
 		n++
 		for i := range sides {
-			start, cpu, apis := time.Now(), selfCPU(), apiserverCPU()
+			start, cpu, apis := time.Now(), proccpu.Self(), proccpu.Children()["kube-apiserver"]
 			sl := membership.NewSlice(team, members)
 			if err := sides[i].w.Create(ctx, sl); err != nil {
 				b.Fatal(err)
@@ -64,8 +60,8 @@ func BenchmarkSliceWrites(b *testing.B) {
 				b.Fatal(err)
 			}
 			sides[i].spent += time.Since(start)
-			sides[i].cpu += selfCPU() - cpu
-			sides[i].apis += apiserverCPU() - apis
+			sides[i].cpu += proccpu.Self() - cpu
+			sides[i].apis += proccpu.Children()["kube-apiserver"] - apis
 		}
 	}
 	for _, s := range sides {
@@ -75,39 +71,6 @@ func BenchmarkSliceWrites(b *testing.B) {
 	}
 	b.ReportMetric(sides[0].spent.Seconds()/sides[1].spent.Seconds(), "full/metadata")
 	b.ReportMetric(sides[0].apis.Seconds()/sides[1].apis.Seconds(), "apiserver-cpu-full/metadata")
-}
-
-// selfCPU is the CPU time of this process so far (the client side of the writes, and
-// whatever else the test binary runs).
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// apiserverCPU is the CPU time so far of the kube-apiserver this test started (a child
-// process), from /proc/<pid>/stat in USER_HZ (100) ticks; 0 if there is none.
-func apiserverCPU() time.Duration {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		s := string(raw)
-		end := strings.LastIndexByte(s, ')')
-		if end < 0 || !strings.Contains(s[:end], "(kube-apiserver") {
-			continue
-		}
-		f := strings.Fields(s[end+1:])
-		if len(f) < 13 || f[1] != strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		return time.Duration(utime+stime) * 10 * time.Millisecond
-	}
-	return 0
 }
 
 // clientWriter writes slices with the test's direct client, as Store does without SliceWrites.
