@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -67,7 +68,14 @@ func (w *MetadataSliceWriter) do(ctx context.Context, req *rest.Request, sl *ros
 	raw, err := req.Body(body).SetHeader("Content-Type", "application/json").
 		SetHeader("Accept", metadataOnly).Do(ctx).Raw()
 	if err != nil {
-		return err // an *apierrors.StatusError for the apiserver's refusals (conflict, …)
+		// A refusal's body is a Status, which the REST client does not decode under this
+		// Accept (its error would say "unknown"): decode it, so that callers see the
+		// apiserver's reason and message as with the usual client.
+		var st metav1.Status
+		if json.Unmarshal(raw, &st) == nil && st.Kind == "Status" && st.Status == metav1.StatusFailure {
+			return &apierrors.StatusError{ErrStatus: st}
+		}
+		return err
 	}
 	var meta metav1.PartialObjectMetadata
 	if err := json.Unmarshal(raw, &meta); err != nil {

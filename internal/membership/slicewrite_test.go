@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -81,6 +82,14 @@ func TestMetadataSliceWriter(t *testing.T) {
 	stale.Spec.Members = nil
 	if err := w.Update(ctx, stale); !apierrors.IsConflict(err) {
 		t.Fatalf("update at a stale resourceVersion: %v, want a conflict", err)
+	}
+	// A refusal keeps the apiserver's reason and message.
+	lift := env.DenySliceWrites(t, org.Namespace, "u-poison")
+	defer lift()
+	denied := membership.NewSlice(team, []string{"u-poison"})
+	err = w.Create(ctx, denied)
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "test: this slice write fails") {
+		t.Fatalf("a denied create: %v, want the policy's Forbidden", err)
 	}
 	var now rosterv1.OrgTeamMemberSlice
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(fresh), &now); err != nil {
