@@ -84,6 +84,8 @@ func TestCursorPagingUnderWrites(t *testing.T) {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		var rounds atomic.Int32
+		var createdMu sync.Mutex
+		created := map[string]bool{} // by the writer, outside the reader's view of "throughout"
 		wg.Add(1)
 		go func() { // another client's writes, back to back with the reader's pages
 			defer wg.Done()
@@ -105,7 +107,10 @@ func TestCursorPagingUnderWrites(t *testing.T) {
 					c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"aaa-%d-a@example.com"}`, i))
 					c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"aaa-%d-b@example.com"}`, i))
 				} else {
-					c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"new-%s-%d@example.com"}`, mode, i))
+					r := c.Do(t, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"new-%s-%d@example.com"}`, mode, i))
+					createdMu.Lock()
+					created[r.String("id")] = true
+					createdMu.Unlock()
 				}
 				if mode != "startIndex" && i < len(churn) { // startIndex is stable under creates only
 					c.Do(t, http.MethodDelete, "/Users/"+churn[i], nil)
@@ -145,7 +150,12 @@ func TestCursorPagingUnderWrites(t *testing.T) {
 			}
 		}
 		for id, n := range count {
-			if n > 1 {
+			// By startIndex, a user the writer creates may be read twice: the default order is
+			// creation second, then object name (a digest of the userName), so a user created
+			// in the same second as one already read can sort before it and move it one place
+			// on. Those users did not exist throughout; every user that did is checked above
+			// and here. A cursor starts after the last user read: nothing is read twice.
+			if n > 1 && !(mode == "startIndex" && created[id]) {
 				t.Errorf("%s paging saw %s %d times", mode, id, n)
 			}
 		}
