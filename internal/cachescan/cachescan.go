@@ -22,8 +22,9 @@ import (
 
 // Each calls fn with every object of T's kind that r holds in namespace ("": in every
 // namespace), in no particular order. r is the manager's cache (cache.Cache); any other
-// reader is listed. list is an empty list of the same kind (e.g. &rosterv1.OrgUserList{}),
-// filled only when the store cannot be reached.
+// reader is listed. list is an empty list of the same kind (e.g. &rosterv1.OrgTeamList{}),
+// filled only when the store cannot be reached. T is what the store holds: the cache keeps
+// OrgUsers in compact form, walked with slimuser.Each instead.
 //
 // fn receives the cache's own object: read-only by contract. It must neither change it nor
 // keep it (or anything it points to) after it returns; copy what it needs.
@@ -36,28 +37,9 @@ import (
 // copies the structs once.
 func Each[T client.Object](ctx context.Context, r client.Reader, list client.ObjectList, namespace string, fn func(T)) error {
 	obj := newObject[T]()
-	sc, recorded := r.(*scannable)
-	if recorded {
-		// Why not GetInformer first: a multi-namespace cache's GetInformer builds a map and starts a
-		// goroutine per call. Once every namespace's informer of the kind has synced, the
-		// recorded stores are all Each needs.
-		if infs := sc.stores.synced(obj); infs != nil {
-			return eachOf(sc.stores, infs, obj, namespace, fn)
-		}
-	}
-	if c, ok := r.(cache.Informers); ok {
-		inf, err := c.GetInformer(ctx, obj)
-		if err != nil {
-			return err
-		}
-		if s, ok := inf.(interface{ GetIndexer() toolscache.Indexer }); ok {
-			return eachIn(s.GetIndexer(), namespace, fn)
-		}
-		if recorded {
-			if infs := sc.stores.of(obj); len(infs) > 0 {
-				return eachOf(sc.stores, infs, obj, namespace, fn)
-			}
-		}
+	walked, err := EachStored(ctx, r, obj, namespace, fn)
+	if walked || err != nil {
+		return err
 	}
 	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
 	if namespace != "" {
@@ -76,23 +58,97 @@ func Each[T client.Object](ctx context.Context, r client.Reader, list client.Obj
 	})
 }
 
-// eachOf walks the stores of a multi-namespace cache's informers of obj's kind: each holds
-// one namespace, so each object is in one of them.
-func eachOf[T client.Object](s *stores, infs []toolscache.SharedIndexInformer, obj T, namespace string, fn func(T)) error {
-	if !s.covers(obj, namespace) {
-		return fmt.Errorf("the cache holds no %T of namespace %q", obj, namespace)
+// EachStored is Each without the List: it calls fn with every object the stores of kind's
+// informers hold in namespace, as stored (after the cache's transforms: OrgUsers are
+// *slimuser.User), and reports false, calling fn for none, when r has no store it can walk
+// in place (the caller lists instead). An object that is no T is an error.
+func EachStored[T any](ctx context.Context, r client.Reader, kind client.Object, namespace string, fn func(T)) (bool, error) {
+	infs, err := informers(ctx, r, kind)
+	if err != nil || infs == nil {
+		return false, err
 	}
-	for _, inf := range infs {
+	if infs.recorded != nil && !infs.recorded.covers(kind, namespace) {
+		return true, fmt.Errorf("the cache holds no %T of namespace %q", kind, namespace)
+	}
+	for _, inf := range infs.list {
 		if err := eachIn(inf.GetIndexer(), namespace, fn); err != nil {
-			return err
+			return true, err
 		}
 	}
-	return nil
+	return true, nil
+}
+
+// GetStored returns the object stored under key by kind's informers, as stored (see
+// EachStored), and whether it exists; walked is false when r has no store to read in place.
+func GetStored(ctx context.Context, r client.Reader, kind client.Object, key client.ObjectKey) (obj any, exists, walked bool, err error) {
+	infs, err := informers(ctx, r, kind)
+	if err != nil || infs == nil {
+		return nil, false, false, err
+	}
+	k := key.Name
+	if key.Namespace != "" {
+		k = key.Namespace + "/" + key.Name
+	}
+	// One store per namespace of a multi-namespace cache: the key is in one of them at most.
+	for _, inf := range infs.list {
+		if obj, exists, err = inf.GetIndexer().GetByKey(k); exists || err != nil {
+			return obj, exists, true, err
+		}
+	}
+	return nil, false, true, nil
+}
+
+// storeSet is the informers whose stores hold a kind: one, or one per namespace of a
+// multi-namespace cache built by NewCache (recorded then says which namespaces it covers).
+type storeSet struct {
+	list     []indexed
+	recorded *stores
+}
+
+type indexed interface{ GetIndexer() toolscache.Indexer }
+
+// informers finds the informers of kind in r whose stores can be read in place; nil when
+// there are none (r is no cache, or a multi-namespace cache not built by NewCache).
+func informers(ctx context.Context, r client.Reader, kind client.Object) (*storeSet, error) {
+	sc, recorded := r.(*scannable)
+	if recorded {
+		// Why not GetInformer first: a multi-namespace cache's GetInformer builds a map and starts a
+		// goroutine per call. Once every namespace's informer of the kind has synced, the
+		// recorded stores are all a walk needs.
+		if infs := sc.stores.synced(kind); infs != nil {
+			return recordedSet(sc.stores, infs), nil
+		}
+	}
+	c, ok := r.(cache.Informers)
+	if !ok {
+		return nil, nil
+	}
+	inf, err := c.GetInformer(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := inf.(indexed); ok {
+		return &storeSet{list: []indexed{s}}, nil
+	}
+	if recorded {
+		if infs := sc.stores.of(kind); len(infs) > 0 {
+			return recordedSet(sc.stores, infs), nil
+		}
+	}
+	return nil, nil
+}
+
+func recordedSet(s *stores, infs []toolscache.SharedIndexInformer) *storeSet {
+	set := &storeSet{recorded: s, list: make([]indexed, len(infs))}
+	for i, inf := range infs {
+		set.list[i] = inf
+	}
+	return set
 }
 
 // eachIn walks an informer's store. ByIndex returns the store's pointers (one slice of them,
 // 16 bytes per object), not copies.
-func eachIn[T client.Object](store toolscache.Indexer, namespace string, fn func(T)) error {
+func eachIn[T any](store toolscache.Indexer, namespace string, fn func(T)) error {
 	var items []any
 	if namespace == "" {
 		items = store.List()

@@ -1,0 +1,108 @@
+package slimuser
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/cachescan"
+	"github.com/rosterhq/roster/internal/cachetrim"
+)
+
+// Transform is the cache's transform of OrgUsers: cachetrim's, then the compact form. A User
+// passes through unchanged (a resync hands the store's own objects to the transform again);
+// any other object gets cachetrim's transform only.
+func Transform(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *User:
+		return o, nil
+	case *rosterv1.OrgUser:
+		if _, err := cachetrim.Transform(o); err != nil {
+			return nil, err
+		}
+		return New(o), nil
+	}
+	return cachetrim.Transform(obj)
+}
+
+// CacheOptions sets the transforms of a cache of Roster's objects: cachetrim's for every kind,
+// Transform for OrgUsers (keeping the other settings of an OrgUser entry in ByObject). The
+// manager's cache is built with it, and so is every cache a test builds in its stead, so that
+// tests read users as the manager does.
+func CacheOptions(opts *cache.Options) {
+	opts.DefaultTransform = cachetrim.Transform
+	if opts.ByObject == nil {
+		opts.ByObject = map[client.Object]cache.ByObject{}
+	}
+	var cfg cache.ByObject
+	for k, v := range opts.ByObject {
+		if _, ok := k.(*rosterv1.OrgUser); ok {
+			cfg = v
+			delete(opts.ByObject, k) // keyed by pointer: one entry per kind (internal/shard)
+		}
+	}
+	cfg.Transform = Transform
+	opts.ByObject[&rosterv1.OrgUser{}] = cfg
+}
+
+// Reader reads users from a cache in place, where a client's Get with
+// client.UnsafeDisableDeepCopy would fail: the cache holds a *User, not a *rosterv1.OrgUser.
+type Reader struct {
+	// Cache is the manager's cache (cache.Cache; a shard's too when built by
+	// cachescan.NewCache, as the manager's is). Any other reader (a client, a cache whose
+	// stores cannot be reached) is read with a copying Get, and the user it returns made
+	// compact: correct, not cheap.
+	Cache client.Reader
+}
+
+// Get returns the cached user key names: the cache's own object, read-only. A user the cache
+// does not hold is an apierrors NotFound error, as from the cache's Get.
+func (r Reader) Get(ctx context.Context, key types.NamespacedName) (*User, error) {
+	obj, exists, walked, err := cachescan.GetStored(ctx, r.Cache, &rosterv1.OrgUser{}, key)
+	if err != nil {
+		return nil, err
+	}
+	if !walked {
+		var u rosterv1.OrgUser
+		if err := r.Cache.Get(ctx, key, &u); err != nil {
+			return nil, err
+		}
+		return New(&u), nil
+	}
+	if !exists {
+		return nil, apierrors.NewNotFound(schema.GroupResource{Group: rosterv1.GroupVersion.Group, Resource: "OrgUser"}, key.Name)
+	}
+	u, ok := obj.(*User)
+	if !ok {
+		return nil, fmt.Errorf("slimuser: the cache holds %T, not *slimuser.User: it was built without slimuser.CacheOptions", obj)
+	}
+	return u, nil
+}
+
+// Each calls fn with every user r holds in namespace ("": in every namespace), in place (see
+// cachescan.Each; fn must neither change nor keep the user). A reader whose store cannot be
+// reached is listed with copies, each made compact.
+func Each(ctx context.Context, r client.Reader, namespace string, fn func(*User)) error {
+	walked, err := cachescan.EachStored(ctx, r, &rosterv1.OrgUser{}, namespace, fn)
+	if walked || err != nil {
+		return err
+	}
+	var list rosterv1.OrgUserList
+	opts := []client.ListOption{}
+	if namespace != "" {
+		opts = append(opts, client.InNamespace(namespace))
+	}
+	if err := r.List(ctx, &list, opts...); err != nil {
+		return err
+	}
+	for i := range list.Items {
+		fn(New(&list.Items[i]))
+	}
+	return nil
+}
