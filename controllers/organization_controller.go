@@ -28,6 +28,7 @@ import (
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/identitystore/lazy"
 	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/slimuser"
 	"github.com/rosterhq/roster/internal/token"
 )
 
@@ -244,11 +245,21 @@ type storeTally struct {
 }
 
 func (t *storeTally) add(kind, name string, conds []metav1.Condition, generation int64, synced *int32) {
-	if isSynced(conds, generation) {
+	var c metav1.Condition
+	found := false
+	if p := meta.FindStatusCondition(conds, rosterv1.ConditionSynced); p != nil {
+		c, found = *p, true
+	}
+	t.addSynced(kind, name, c, found, generation, synced)
+}
+
+// addSynced is add of an object's Synced condition c (found false: it has none).
+func (t *storeTally) addSynced(kind, name string, c metav1.Condition, found bool, generation int64, synced *int32) {
+	if found && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation { // isSynced
 		*synced++
 		return
 	}
-	if c := meta.FindStatusCondition(conds, rosterv1.ConditionSynced); c != nil && c.Status == metav1.ConditionFalse {
+	if found && c.Status == metav1.ConditionFalse {
 		t.failed++
 		if t.failing == "" {
 			t.failing = fmt.Sprintf("%s %s: %s: %s", kind, name, c.Reason, truncate(c.Message, 300))
@@ -266,12 +277,15 @@ func (r *OrganizationReconciler) countMembers(ctx context.Context, org *rosterv1
 	if r.Cache != nil {
 		reader = r.Cache
 	}
-	err := cachescan.Each(ctx, reader, &rosterv1.OrgUserList{}, org.Spec.Namespace, func(u *rosterv1.OrgUser) {
+	// Users are read in the cache's compact form: active and the Synced condition without a
+	// decode (internal/slimuser).
+	err := slimuser.Each(ctx, reader, org.Spec.Namespace, func(u *slimuser.User) {
 		users++
-		if u.Spec.IsActive() {
+		if u.Active() {
 			active++
 		}
-		tally.add("OrgUser", u.Name, u.Status.Conditions, u.Generation, &tally.syncedUsers)
+		c, ok := u.Condition(rosterv1.ConditionSynced)
+		tally.addSynced("OrgUser", u.GetName(), c, ok, u.GetGeneration(), &tally.syncedUsers)
 	})
 	if err != nil {
 		return tally, err

@@ -45,6 +45,8 @@ type OrgTeamReconciler struct {
 	// is status.membersDigest without the cache's lag: a reconcile that follows a write at
 	// once may still read the team without it.
 	written sync.Map
+	// cache is the manager's, where members are read in place (SetupWithManager).
+	cache client.Reader
 }
 
 // +kubebuilder:rbac:groups=scim.roster.dev,resources=orgteams,verbs=get;list;watch;update;patch
@@ -126,12 +128,12 @@ func (r *OrgTeamReconciler) countMembers(ctx context.Context, team *rosterv1.Org
 	team.Status.MemberCount = int32(len(all))
 	out := make([]string, 0, len(all))
 	var missing []string
-	var u rosterv1.OrgUser
+	users := userReader(r.cache, r.Client)
 	for id := range all {
-		// A shallow read of the cached object: only its existence and deletion matter.
-		err := r.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id}, &u, client.UnsafeDisableDeepCopy)
+		// The cached object itself: only its existence and deletion matter.
+		u, err := cachedUser(ctx, users, team.Namespace, id)
 		switch {
-		case err == nil && u.DeletionTimestamp.IsZero():
+		case err == nil && u.GetDeletionTimestamp().IsZero():
 			out = append(out, id)
 		case apierrors.IsNotFound(err):
 			missing = append(missing, id)
@@ -286,6 +288,7 @@ func diffSorted(want, have []string) (add, remove []string) {
 // SetupWithManager watches OrgTeams, their slices (mapped to the team), users appearing or
 // going away (mapped to the teams whose slices list them), and store changes.
 func (r *OrgTeamReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.cache = mgr.GetCache()
 	sliceToTeam := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		sl := o.(*rosterv1.OrgTeamMemberSlice)
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: sl.Namespace, Name: sl.Spec.Team}}}

@@ -15,11 +15,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
-	"github.com/rosterhq/roster/internal/cachescan"
 	"github.com/rosterhq/roster/internal/identitystore"
 	"github.com/rosterhq/roster/internal/membership"
 	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/reconcileerr"
+	"github.com/rosterhq/roster/internal/slimuser"
 )
 
 // OrgUserReconciler writes each OrgUser to the identity store as a row of roster_users, and
@@ -194,8 +194,8 @@ func (r *OrgUserReconciler) requestsFor(ctx context.Context, c identitystore.Cha
 		reader = r.Client
 	}
 	var out []reconcile.Request
-	err := cachescan.Each(ctx, reader, &rosterv1.OrgUserList{}, namespace, func(u *rosterv1.OrgUser) {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: u.Namespace, Name: u.Name}})
+	err := slimuser.Each(ctx, reader, namespace, func(u *slimuser.User) {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: u.GetNamespace(), Name: u.GetName()}})
 	})
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing users to re-check")

@@ -95,6 +95,9 @@ type AccessReconciler struct {
 	// (internal/shard; a nil *shard.Shard serves all). Another shard's organization, one
 	// relabelled away included, is left untouched: not revoked, no status written.
 	Shard Sharding
+
+	// cache is the manager's, where members are read in place (SetupWithManager).
+	cache client.Reader
 }
 
 // Sharding tells which organizations a replica serves (internal/shard.Shard).
@@ -540,16 +543,17 @@ func (r *AccessReconciler) subjects(ctx context.Context, org *rosterv1.Organizat
 	ids := membership.Members(held)
 	out := make([]rbacv1.Subject, 0, len(ids))
 	var reserved []string
-	var u rosterv1.OrgUser
+	var scratch rosterv1.OrgUser
+	users := userReader(r.cache, r.Client)
 	for id := range ids {
-		err := r.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id}, &u, client.UnsafeDisableDeepCopy)
+		u, err := cachedUser(ctx, users, team.Namespace, id)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, 0, apiErr(err, "reading user %s", id)
 		}
-		s, ok := access.UserSubject(a, &u)
+		s, ok := userSubject(a, u, &scratch)
 		switch {
 		case ok && access.Reserved(s.Name):
 			reserved = append(reserved, s.Name)
@@ -584,16 +588,17 @@ func (r *AccessReconciler) prune(ctx context.Context, b *binding, org *rosterv1.
 		return err
 	}
 	keep := map[string]bool{}
-	var u rosterv1.OrgUser
+	var scratch rosterv1.OrgUser
+	users := userReader(r.cache, r.Client)
 	for id := range membership.Members(held) {
-		err := r.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id}, &u, client.UnsafeDisableDeepCopy)
+		u, err := cachedUser(ctx, users, team.Namespace, id)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return apiErr(err, "reading user %s", id)
 		}
-		if s, ok := access.UserSubject(org.Spec.Access, &u); ok && !access.Reserved(s.Name) {
+		if s, ok := userSubject(org.Spec.Access, u, &scratch); ok && !access.Reserved(s.Name) {
 			keep[s.Name] = true
 		}
 	}

@@ -59,6 +59,7 @@ func (r ClusterTeamRoleBindingReconciler) Reconcile(ctx context.Context, req ctr
 // settings), Roles and ClusterRoles (created later), and the rendered objects themselves
 // (edited or deleted by hand).
 func (r *AccessReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.cache = mgr.GetCache()
 	for _, kind := range []string{rosterv1.KindTeamRoleBinding, rosterv1.KindClusterTeamRoleBinding} {
 		var obj client.Object
 		var rec reconcile.Reconciler

@@ -11,7 +11,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/naming"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"github.com/rosterhq/roster/internal/slimuser"
 )
 
 // filter loads users and measures `filter=userName eq` server-side: the request is served by
@@ -59,11 +59,11 @@ func (b *bench) loadUsers(ctx context.Context, o org, n int) error {
 		return err
 	}
 	for {
-		var list rosterv1.OrgUserList
-		if err := b.roster.Manager.GetClient().List(ctx, &list, clientInNamespace(o.name), client.UnsafeDisableDeepCopy); err != nil {
+		cached := 0
+		if err := slimuser.Each(ctx, b.roster.Manager.GetCache(), o.name, func(*slimuser.User) { cached++ }); err != nil {
 			return err
 		}
-		if len(list.Items) >= n {
+		if cached >= n {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

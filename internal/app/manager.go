@@ -33,6 +33,7 @@ import (
 	rostermetrics "github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/order"
 	"github.com/rosterhq/roster/internal/shard"
+	"github.com/rosterhq/roster/internal/slimuser"
 	"github.com/rosterhq/roster/internal/token"
 	"github.com/rosterhq/roster/webhook/admission"
 	"github.com/rosterhq/roster/webhook/scim"
@@ -203,12 +204,6 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	}
 	cacheOpts := cache.Options{
 		SyncPeriod: syncPeriod,
-		// managedFields are the largest part of a cached OrgUser (two field sets, one per
-		// writer) and Roster never reads them: strip them from every cached object. Updates
-		// from a cached copy stay safe: an update without managedFields keeps the stored ones.
-		// Strings repeated across objects (namespace, label keys and values, condition texts)
-		// share one copy, and so do small equal labels maps (internal/cachetrim).
-		DefaultTransform: cachetrim.Transform,
 		// Token Secrets are all in Roster's namespace, and Roster may read Secrets there only.
 		// Of the cluster's RoleBindings and ClusterRoleBindings only those Roster renders.
 		ByObject: map[client.Object]cache.ByObject{
@@ -217,6 +212,16 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 			&rbacv1.ClusterRoleBinding{}: {Label: controllers.RenderedSelector()},
 		},
 	}
+	// managedFields are the largest part of a cached object (two field sets, one per writer)
+	// and Roster never reads them: they are stripped from every cached object. Updates from a
+	// cached copy stay safe: an update without managedFields keeps the stored ones. Strings
+	// repeated across objects (namespace, label keys and values, condition texts) share one
+	// copy, and so do small equal labels maps (internal/cachetrim). OrgUsers, the bulk of the
+	// cache, are then held in compact form: one immutable encoding of ~250 B and a few
+	// metadata fields instead of a ~1.7 KiB struct; the cache's copying Get and List decode
+	// them into OrgUsers, readers of the cached objects themselves (event handlers, the
+	// ordered index, scans) read them through internal/slimuser.
+	slimuser.CacheOptions(&cacheOpts)
 	// A shard caches its organizations' namespaces and objects only.
 	sh.Restrict(&cacheOpts, cfg.Namespace, controllers.RenderedSelector())
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
@@ -281,7 +286,7 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if err != nil {
 		return nil, err
 	}
-	members := &membership.Store{Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+	members := &membership.Store{Cache: mgr.GetClient(), UserCache: mgr.GetCache(), API: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		SliceWrites: sliceWrites,
 		Capacity:    cfg.MemberSliceCapacity, SliceWriters: cfg.MemberSliceWriters, SliceProgress: progress[2]}
 	dir, err := directory.New(directory.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Members: members,

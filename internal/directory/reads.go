@@ -152,12 +152,17 @@ func (d *Directory) get(ctx context.Context, key client.ObjectKey, obj client.Ob
 
 // list lists a namespace's objects from the cache (all, or those a lookup in a field index
 // finds: by nil is all), once it holds this replica's own writes. The objects are shared with
-// the cache (no deep copies: a full scan of 100,000 users would copy every one): callers only
-// read them.
+// the cache (no deep copies: a full scan of 100,000 teams would copy every one): callers only
+// read them. Users are the exception: the cache holds them in compact form
+// (internal/slimuser), which only a copying list turns into OrgUsers.
 func (d *Directory) list(ctx context.Context, namespace string, list client.ObjectList, by *index.Lookup) error {
 	d.awaitOwnWrites(ctx, namespace, listKind(list))
-	if by != nil {
-		return by.List(ctx, d.client, namespace, list, client.UnsafeDisableDeepCopy)
+	opts := []client.ListOption{client.InNamespace(namespace)}
+	if _, users := list.(*rosterv1.OrgUserList); !users {
+		opts = append(opts, client.UnsafeDisableDeepCopy)
 	}
-	return d.client.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy)
+	if by != nil {
+		return by.List(ctx, d.client, namespace, list, opts...)
+	}
+	return d.client.List(ctx, list, opts...)
 }

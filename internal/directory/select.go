@@ -5,6 +5,7 @@ import (
 
 	"github.com/rosterhq/roster/internal/cachewatch"
 	"github.com/rosterhq/roster/internal/order"
+	"github.com/rosterhq/roster/internal/slimuser"
 )
 
 // SelectUsers selects a page of a namespace's users from the ordered index (internal/order),
@@ -73,7 +74,7 @@ func (d *Directory) listOrder(ctx context.Context, namespace, kind string) (*ord
 	}
 	users, err := d.Users(ctx, namespace)
 	for i := range users {
-		x.PutUser(&users[i])
+		x.PutUser(slimuser.New(&users[i]))
 	}
 	var l *order.List
 	_ = x.Users(namespace, func(ul *order.List) error { l = ul; return nil })

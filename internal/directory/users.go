@@ -32,8 +32,9 @@ func (d *Directory) readUser(ctx context.Context, namespace, id string, live boo
 	return &u, nil
 }
 
-// Users lists a namespace's users from the cache. The objects are shared with the cache:
-// callers must not modify them. Filters find users through the ordered index (SelectUsers).
+// Users lists a namespace's users from the cache, as copies (decoded from the cache's compact
+// form, internal/slimuser): O(users) allocations, for a Directory without an ordered index
+// only. Filters find users through the ordered index (SelectUsers).
 func (d *Directory) Users(ctx context.Context, namespace string) ([]rosterv1.OrgUser, error) {
 	var list rosterv1.OrgUserList
 	return list.Items, d.list(ctx, namespace, &list, nil)

@@ -11,6 +11,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/slimuser"
 )
 
 // liveLookupsMax is how many unknown ids are looked up one by one (in parallel) before one
@@ -24,7 +25,7 @@ const liveLookupsMax = 64
 func (s *Store) Users(ctx context.Context, namespace string, ids []string) (Set, error) {
 	users := make(Set, len(ids))
 	var unknown []string
-	var u rosterv1.OrgUser
+	cached := slimuser.Reader{Cache: s.users()}
 	for _, id := range ids {
 		if !naming.IsUserObjectName(id) {
 			continue
@@ -32,10 +33,10 @@ func (s *Store) Users(ctx context.Context, namespace string, ids []string) (Set,
 		if _, done := users[id]; done {
 			continue
 		}
-		// A shallow read of the cached object: only its existence and deletion matter.
-		err := s.Cache.Get(ctx, types.NamespacedName{Namespace: namespace, Name: id}, &u, client.UnsafeDisableDeepCopy)
+		// The cached object itself: only its existence and deletion matter.
+		u, err := cached.Get(ctx, types.NamespacedName{Namespace: namespace, Name: id})
 		switch {
-		case err == nil && u.DeletionTimestamp == nil:
+		case err == nil && u.GetDeletionTimestamp() == nil:
 			users[id] = struct{}{}
 		case err == nil || apierrors.IsNotFound(err):
 			// Unknown, or being deleted in the cache: Entra deletes a user, creates it again and

@@ -34,6 +34,9 @@ import (
 type Store struct {
 	// Cache reads through the manager's cache (with the index package's indexes).
 	Cache client.Reader
+	// UserCache is the manager's cache itself (cache.Cache), where users are read in place in
+	// the compact form it holds them in (internal/slimuser). Nil: Cache, with a copy per user.
+	UserCache client.Reader
 	// API reads from the apiserver: fences, and users the cache has not seen yet.
 	API client.Reader
 	// Writer writes to the apiserver.
@@ -57,6 +60,14 @@ type Store struct {
 	mu     sync.Mutex
 	queues map[string]*queue // per team: changes waiting for a group commit
 	life   lifecycle         // commits in flight, for Wait and Abort (shutdown.go)
+}
+
+// users is the reader of cached users (slimuser.Reader.Cache): UserCache, else Cache.
+func (s *Store) users() client.Reader {
+	if s.UserCache != nil {
+		return s.UserCache
+	}
+	return s.Cache
 }
 
 func (s *Store) capacity() int {

@@ -3,7 +3,8 @@
 // the default order (creation time, then object name: new resources sort last, so startIndex
 // paging stays stable under creates), userName, displayName and externalId. It is fed by the
 // manager cache's informer events (Track) and holds small entries that point at the cached
-// objects, read only.
+// objects, read only: a team's *rosterv1.OrgTeam, a user's compact *slimuser.User (the form the
+// cache holds users in), which readers decode.
 //
 // Each kind carries a watermark (a cachewatch.Progress): informer handlers run on goroutines of
 // their own, so the index can lag the cache; a read that must see this replica's own writes
@@ -20,6 +21,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/naming"
+	"github.com/rosterhq/roster/internal/slimuser"
 )
 
 // Sort names an order the index keeps.
@@ -48,7 +50,9 @@ type Entry struct {
 	// UserName and DisplayName are folded (naming.Fold); ExternalID is as stored. "" is
 	// "no value".
 	UserName, DisplayName, ExternalID string
-	// Object is the cached object, shared with the cache: read it, never change it.
+	// Object is the cached object, shared with the cache: read it, never change it. A user's
+	// is a *slimuser.User (decode it: slimuser.User.OrgUser, DecodeInto), a team's a
+	// *rosterv1.OrgTeam.
 	Object client.Object
 	// links place the entry in its list's trees (tree.go): set by the list only.
 	links
@@ -88,13 +92,13 @@ func Compare(s Sort, a, b *Entry) int {
 	return strings.Compare(a.Name, b.Name)
 }
 
-// UserEntry is the entry of a user. Folded values share the spec's strings when folding
-// changes nothing (naming.Fold returns its input then): no copy per user.
-func UserEntry(u *rosterv1.OrgUser) *Entry {
+// UserEntry is the entry of a user. Folded values share the cached user's strings when
+// folding changes nothing (naming.Fold returns its input then): no copy per user.
+func UserEntry(u *slimuser.User) *Entry {
 	return &Entry{
-		Name: u.Name, Created: u.CreationTimestamp.Unix(), Object: u,
-		UserName: naming.Fold(u.Spec.UserName), DisplayName: naming.Fold(u.Spec.DisplayName),
-		ExternalID: u.Spec.ExternalID,
+		Name: u.GetName(), Created: u.GetCreationTimestamp().Unix(), Object: u,
+		UserName: naming.Fold(u.UserName()), DisplayName: naming.Fold(u.DisplayName()),
+		ExternalID: u.ExternalID(),
 	}
 }
 
@@ -168,15 +172,18 @@ func (l *List) withEmail(out []*Entry, v string) []*Entry {
 // are read from the cached object, which never changes: Remove finds the same values Put
 // added, without the entry keeping a copy of them.
 func emailsOf(e *Entry, fn func(string)) {
-	u, ok := e.Object.(*rosterv1.OrgUser)
+	u, ok := e.Object.(*slimuser.User)
 	if !ok {
 		return
 	}
-	for i, m := range u.Spec.Emails {
-		v := naming.Fold(m.Value)
-		if v == "" || slices.ContainsFunc(u.Spec.Emails[:i], func(p rosterv1.MultiValued) bool { return naming.Fold(p.Value) == v }) {
+	var buf [4]string
+	seen := buf[:0]
+	for m := range u.Emails() {
+		v := naming.Fold(m)
+		if v == "" || slices.Contains(seen, v) {
 			continue
 		}
+		seen = append(seen, v)
 		fn(v)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/slimuser"
 )
 
 // randomEntries returns n users with random names, some sharing creation seconds and display
@@ -277,8 +278,8 @@ func TestSlowMatchHoldsNoLock(t *testing.T) {
 	user := func(ns, name string) *rosterv1.OrgUser {
 		return &rosterv1.OrgUser{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: rosterv1.OrgUserSpec{UserName: name}}
 	}
-	x.PutUser(user("a", "a1"))
-	x.PutUser(user("b", "b1"))
+	x.PutUser(slimuser.New(user("a", "a1")))
+	x.PutUser(slimuser.New(user("b", "b1")))
 	matching, release := make(chan struct{}), make(chan struct{})
 	slow := make(chan error, 1)
 	go func() {
@@ -292,7 +293,7 @@ func TestSlowMatchHoldsNoLock(t *testing.T) {
 	<-matching
 	done := make(chan []string, 1)
 	go func() {
-		x.PutUser(user("a", "a2"))
+		x.PutUser(slimuser.New(user("a", "a2")))
 		x.users.remove("a", "a1")
 		pa, _ := x.SelectUsers("a", Query{Sort: UserName, Count: 10})
 		pb, _ := x.SelectUsers("b", Query{Sort: UserName, Count: 10, Match: func(*Entry) bool { return true }})
@@ -336,12 +337,12 @@ func TestLookupEqualsScan(t *testing.T) {
 	live := map[string]*rosterv1.OrgUser{}
 	for i := range 300 {
 		u := user(i)
-		l.Put(UserEntry(u))
+		l.Put(UserEntry(slimuser.New(u)))
 		live[u.Name] = u
 		switch j := r.IntN(300); {
 		case i%5 == 0: // an email change (or removal): a new object, as the informer delivers
 			c := user(i)
-			l.Put(UserEntry(c))
+			l.Put(UserEntry(slimuser.New(c)))
 			live[c.Name] = c
 		case i%7 == 0 && j < i:
 			name := fmt.Sprintf("u-%04d", j)
@@ -383,7 +384,7 @@ func TestLookupEqualsScan(t *testing.T) {
 				var want []*Entry
 				for _, u := range live {
 					if has(u, k) {
-						want = append(want, UserEntry(u))
+						want = append(want, UserEntry(slimuser.New(u)))
 					}
 				}
 				slices.SortFunc(want, func(a, b *Entry) int { return Compare(s, a, b) })

@@ -10,6 +10,7 @@ import (
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/cachewatch"
+	"github.com/rosterhq/roster/internal/slimuser"
 )
 
 // Index is the ordered index of every organization's users and teams.
@@ -79,12 +80,17 @@ func (x *Index) apply(o any, deleted bool) {
 	}
 	switch obj := o.(type) {
 	case *rosterv1.OrgUser:
+		// A cache built without slimuser.CacheOptions: the entry keeps the compact form all the
+		// same, so that every user entry holds a *slimuser.User.
+		x.apply(slimuser.New(obj), deleted)
+		return
+	case *slimuser.User:
 		if deleted {
-			x.users.remove(obj.Namespace, obj.Name)
+			x.users.remove(obj.GetNamespace(), obj.GetName())
 		} else {
 			x.PutUser(obj)
 		}
-		x.UsersProgress.Observe(obj.Namespace, obj.ResourceVersion)
+		x.UsersProgress.Observe(obj.GetNamespace(), obj.GetResourceVersion())
 	case *rosterv1.OrgTeam:
 		if deleted {
 			x.teams.remove(obj.Namespace, obj.Name)
@@ -95,13 +101,14 @@ func (x *Index) apply(o any, deleted bool) {
 	}
 }
 
-// PutUser adds or replaces a user. A terminating user is removed: lists leave it out.
-func (x *Index) PutUser(u *rosterv1.OrgUser) {
-	if u.DeletionTimestamp != nil {
-		x.users.remove(u.Namespace, u.Name)
+// PutUser adds or replaces a user (the cache's compact form). A terminating user is removed:
+// lists leave it out.
+func (x *Index) PutUser(u *slimuser.User) {
+	if u.GetDeletionTimestamp() != nil {
+		x.users.remove(u.GetNamespace(), u.GetName())
 		return
 	}
-	x.users.put(u.Namespace, UserEntry(u))
+	x.users.put(u.GetNamespace(), UserEntry(u))
 }
 
 // PutTeam adds or replaces a team. Only SCIM-managed teams that are not terminating are kept:
@@ -125,12 +132,16 @@ func (x *Index) SelectTeams(namespace string, q Query) (Page, error) {
 	return x.teams.selectPage(namespace, q)
 }
 
-// Holds reports whether the index lists obj (an OrgUser or OrgTeam) under its name.
+// Holds reports whether the index lists obj (an OrgUser, in either form, or an OrgTeam) under
+// its name.
 func (x *Index) Holds(obj client.Object) bool {
-	k := x.users
-	if _, ok := obj.(*rosterv1.OrgTeam); ok {
+	var k *kind
+	switch obj.(type) {
+	case *rosterv1.OrgTeam:
 		k = x.teams
-	} else if _, ok := obj.(*rosterv1.OrgUser); !ok {
+	case *rosterv1.OrgUser, *slimuser.User:
+		k = x.users
+	default:
 		return false
 	}
 	held := false

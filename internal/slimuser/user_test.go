@@ -137,7 +137,7 @@ func TestRoundTripEveryField(t *testing.T) {
 		"active": {s.Active(), want.Spec.IsActive()}, "created": {s.GetCreationTimestamp(), want.CreationTimestamp},
 		"deletion": {*s.GetDeletionTimestamp(), *want.DeletionTimestamp}, "finalizers": {s.GetFinalizers(), want.Finalizers},
 		"annotations": {s.GetAnnotations(), want.Annotations}, "owners": {s.GetOwnerReferences(), want.OwnerReferences},
-		"grace": {*s.GetDeletionGracePeriodSeconds(), *want.DeletionGracePeriodSeconds},
+		"grace":  {*s.GetDeletionGracePeriodSeconds(), *want.DeletionGracePeriodSeconds},
 		"labels": {s.GetLabels(), want.Labels}, "gvk": {s.GroupVersionKind(), want.GroupVersionKind()},
 		"generateName": {s.GetGenerateName(), want.GenerateName}, "selfLink": {s.GetSelfLink(), want.SelfLink},
 	} {
@@ -194,7 +194,7 @@ func TestNilAndEmpty(t *testing.T) {
 		"zero": {},
 		"empty": {Spec: rosterv1.OrgUserSpec{Emails: []rosterv1.MultiValued{}, Extensions: rosterv1.ExtensionValues{},
 			Name: &rosterv1.Name{}, Enterprise: &rosterv1.EnterpriseUser{Manager: &rosterv1.Manager{}}, Active: &f}},
-		"empty meta": {},
+		"empty meta":      {},
 		"one empty email": {Spec: rosterv1.OrgUserSpec{UserName: "a", Emails: []rosterv1.MultiValued{{}}}},
 	} {
 		if name == "empty meta" {
@@ -214,7 +214,7 @@ func TestReadOnly(t *testing.T) {
 	var o client.Object = s
 	for name, set := range map[string]func(){
 		"SetName": func() { o.SetName("x") }, "SetLabels": func() { o.SetLabels(nil) },
-		"SetFinalizers":        func() { o.SetFinalizers(nil) },
+		"SetFinalizers":       func() { o.SetFinalizers(nil) },
 		"SetGroupVersionKind": func() { o.GetObjectKind().SetGroupVersionKind(rosterv1.GroupVersion.WithKind("X")) },
 	} {
 		func() {

@@ -18,6 +18,7 @@ import (
 	"github.com/rosterhq/roster/internal/scim/patch"
 	"github.com/rosterhq/roster/internal/scim/schema"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
+	"github.com/rosterhq/roster/internal/slimuser"
 )
 
 // getUser serves GET /Users/{id}.
@@ -80,8 +81,10 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 		}
 	}
 	withGroups := mentionsGroups(p.Filter)
+	// The index's entries hold the cache's compact users (internal/slimuser): a document is
+	// built from a decoded copy.
 	doc := func(e *order.Entry) (map[string]any, error) {
-		u := e.Object.(*rosterv1.OrgUser)
+		u := e.Object.(*slimuser.User).OrgUser()
 		d := s.userDoc(c, u)
 		if withGroups {
 			s.addGroups(c, u, d)
@@ -91,11 +94,16 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 	var match func(*order.Entry, func() map[string]any) (bool, error)
 	if p.Filter != nil && !withGroups {
 		// Only the attributes the filter names are built (groups are not a spec field: a
-		// filter on them takes the whole document, with the groups added).
+		// filter on them takes the whole document, with the groups added), from those
+		// attributes alone, decoded into one user reused for every entry (the scan runs on
+		// this goroutine; the documents share no memory with it).
 		keys := filter.Keys(rt, p.Filter)
+		mask := userMask(keys)
+		var u rosterv1.OrgUser
 		match = func(e *order.Entry, _ func() map[string]any) (bool, error) {
-			u := e.Object.(*rosterv1.OrgUser)
-			d := document.UserKeys(u, func() document.Meta { return s.userMeta(c, u) }, keys)
+			u = rosterv1.OrgUser{}
+			e.Object.(*slimuser.User).DecodeInto(&u, mask)
+			d := document.UserKeys(&u, func() document.Meta { return s.userMeta(c, &u) }, keys)
 			return filter.Match(rt, p.Filter, d), nil
 		}
 	}
@@ -103,13 +111,14 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 	if err != nil {
 		return sel, nil, err
 	}
-	page := listedOf[*rosterv1.OrgUser](sel)
+	page := listedOf[*slimuser.User](sel)
 	docs := make([]map[string]any, len(page))
 	for i, e := range page {
+		u := e.obj.OrgUser()
 		if e.doc == nil {
-			e.doc = s.userDoc(c, e.obj)
+			e.doc = s.userDoc(c, u)
 		}
-		docs[i] = s.renderUser(c, e.obj, e.doc)
+		docs[i] = s.renderUser(c, u, e.doc)
 	}
 	items, err := mapItems(docs)
 	return sel, items, err
@@ -138,7 +147,7 @@ func (s *Server) narrowUsers(c *gin.Context, f filter.Expr, q *order.Query) erro
 			if err != nil {
 				return ignoreNotFound(err)
 			}
-			q.Candidates = append(q.Candidates, order.UserEntry(u))
+			q.Candidates = append(q.Candidates, order.UserEntry(slimuser.New(u)))
 		default:
 			continue
 		}
@@ -365,3 +374,27 @@ func (s *Server) groupsOf(c *gin.Context, u *rosterv1.OrgUser) []any {
 
 // mentionsGroups reports whether a filter refers to the groups attribute.
 func mentionsGroups(e filter.Expr) bool { return e != nil && filter.Refers(e, "groups") }
+
+// userMask is what a filter's match decodes of a cached user to build document.UserKeys of
+// keys: the metadata for id and meta, the spec attributes named; everything for a key that is
+// no spec attribute (UserKeys then builds the whole document).
+func userMask(keys []string) slimuser.Mask {
+	var m slimuser.Mask
+	for _, k := range keys {
+		switch {
+		case k == "id" || k == "meta":
+			m |= slimuser.Meta
+			continue
+		case strings.EqualFold(k, schema.EnterpriseUserSchema):
+			k = "enterprise"
+		case strings.EqualFold(k, "enterprise") || strings.EqualFold(k, "extensions"):
+			return slimuser.All // not SCIM attribute names: UserKeys builds the whole document
+		}
+		sm, ok := slimuser.SpecMask(k)
+		if !ok {
+			return slimuser.All
+		}
+		m |= sm
+	}
+	return m
+}
