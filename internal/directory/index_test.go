@@ -21,6 +21,7 @@ import (
 	"github.com/rosterhq/roster/internal/membership"
 	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/order"
+	"github.com/rosterhq/roster/internal/slimuser"
 	"github.com/rosterhq/roster/internal/testutil/testenv"
 )
 
@@ -109,7 +110,7 @@ func TestIndexSyncedAfterInitialList(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := cache.New(env.Config, cache.Options{Scheme: app.NewScheme()})
+	c, err := cache.New(env.Config, managerCacheOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func laggingDirectory(t *testing.T) (*directory.Directory, *goneWatch, *gate) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c, err := cache.New(env.Config, cache.Options{Scheme: app.NewScheme()})
+	c, err := cache.New(env.Config, managerCacheOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,4 +286,12 @@ func TestSelectAfterDeleteReadsOwn(t *testing.T) {
 	if p, err := d.SelectTeams(ctx, ns, q); err != nil || listed(p, team.Name) {
 		t.Fatalf("the page right after the DELETE lists team %s (%v)", team.Name, err)
 	}
+}
+
+// managerCacheOptions are the options of a cache built as the manager builds its own: the
+// scheme and the transforms (users in compact form, internal/slimuser).
+func managerCacheOptions() cache.Options {
+	opts := cache.Options{Scheme: app.NewScheme()}
+	slimuser.CacheOptions(&opts)
+	return opts
 }
