@@ -18,8 +18,12 @@ import (
 // only populated fields are written. Nested structs (a name, an email, a condition) are lists
 // of the same shape. Values:
 //
-//   - a string is a uvarint h and, when h is even, h/2 bytes inline; when h is odd, entry h/2
-//     of the dictionary (dict): values few users hold, as cachetrim interns them;
+//   - a string is a uvarint h whose low two bits say how it is kept: 0, h/4 bytes inline; 1,
+//     entry h/4 of the dictionary (dict: values many users share, as cachetrim interns them);
+//     2, a UUID in its 16 bytes (the object's UID); 3, an RFC 3339 time (an annotation's
+//     last-modified time) as Unix seconds (varint) and nanoseconds (uvarint). The last two
+//     only for strings that the decoder formats back to the same bytes;
+//   - an email whose value is the user's userName (Okta's usual) is tag 5 and no value;
 //   - an integer is a zigzag varint; a *bool one byte (0 or 1); a time 0 for the zero time or
 //     1, then its Unix seconds (varint) and nanoseconds (uvarint);
 //   - a list is a uvarint count and its items; a map a count and key-value pairs.
@@ -151,8 +155,8 @@ func (e *enc) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
 func (e *enc) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
 func (e *enc) count(n int)      { e.uvarint(uint64(n)) }
 func (e *enc) boolean(v bool)   { e.b = append(e.b, b2u(v)) }
-func (e *enc) inline(s string)  { e.uvarint(uint64(len(s)) << 1); e.b = append(e.b, s...) }
-func (e *enc) bytes(v []byte)   { e.uvarint(uint64(len(v)) << 1); e.b = append(e.b, v...) }
+func (e *enc) inline(s string)  { e.uvarint(uint64(len(s)) << 2); e.b = append(e.b, s...) }
+func (e *enc) bytes(v []byte)   { e.uvarint(uint64(len(v)) << 2); e.b = append(e.b, v...) }
 func (e *enc) sym(s string)     { e.str(s, true) }
 func b2u(v bool) byte {
 	if v {
@@ -166,11 +170,82 @@ func (e *enc) end() { e.tag(tagEnd) }
 func (e *enc) str(s string, shared bool) {
 	if shared {
 		if id, ok := symbol(s); ok {
-			e.uvarint(uint64(id)<<1 | 1)
+			e.uvarint(uint64(id)<<2 | strDict)
 			return
 		}
 	}
 	e.inline(s)
+}
+
+// Kinds of strings (the low two bits of a string's header).
+const (
+	strInline = iota
+	strDict
+	strUUID
+	strTime
+)
+
+// packed writes s as a UUID or a time when it is one that decodes to the same bytes, else
+// inline.
+func (e *enc) packed(s string) {
+	if u, ok := parseUUID(s); ok {
+		e.uvarint(strUUID)
+		e.b = append(e.b, u[:]...)
+		return
+	}
+	if len(s) >= len("2006-01-02T15:04:05Z") && len(s) <= len(time.RFC3339Nano) && s[4] == '-' {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil && t.UTC().Format(time.RFC3339Nano) == s {
+			e.uvarint(strTime)
+			e.varint(t.Unix())
+			e.uvarint(uint64(t.Nanosecond()))
+			return
+		}
+	}
+	e.inline(s)
+}
+
+// parseUUID reads a UUID in its canonical form (lower-case hex, hyphens at 8, 13, 18, 23).
+func parseUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if s[i] == '-' {
+			i++
+			continue
+		}
+		hi, ok1 := fromHex(s[i])
+		lo, ok2 := fromHex(s[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = hi<<4 | lo
+		i, j = i+2, j+1
+	}
+	return u, true
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func formatUUID(u []byte) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 0, 36)
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, digits[c>>4], digits[c&15])
+	}
+	return string(b)
 }
 
 // field writes a string field if it is set, inline; symField by reference.
@@ -219,7 +294,10 @@ func (e *enc) user(u *rosterv1.OrgUser) (name, rv int) {
 	e.symField(tagGenerateName, m.GenerateName)
 	e.symField(tagNamespace, m.Namespace)
 	e.field(tagSelfLink, m.SelfLink)
-	e.field(tagUID, string(m.UID))
+	if m.UID != "" {
+		e.tag(tagUID)
+		e.packed(string(m.UID))
+	}
 	if m.ResourceVersion != "" {
 		e.tag(tagResourceVersion)
 		e.inline(m.ResourceVersion)
@@ -246,7 +324,7 @@ func (e *enc) user(u *rosterv1.OrgUser) (name, rv int) {
 		e.count(len(m.Annotations))
 		for k, v := range m.Annotations {
 			e.sym(k)
-			e.inline(v) // each object's own (last-modified times)
+			e.packed(v) // each object's own (last-modified times)
 		}
 	}
 	if m.OwnerReferences != nil {
@@ -322,10 +400,10 @@ func (e *enc) spec(s *rosterv1.OrgUserSpec) {
 	e.symField(tagPreferredLanguage, s.PreferredLanguage)
 	e.symField(tagLocale, s.Locale)
 	e.symField(tagTimezone, s.Timezone)
-	e.multi(tagEmails, s.Emails, false)
-	e.multi(tagPhoneNumbers, s.PhoneNumbers, false)
-	e.multi(tagIms, s.Ims, false)
-	e.multi(tagPhotos, s.Photos, false)
+	e.multi(tagEmails, s.Emails, false, s.UserName)
+	e.multi(tagPhoneNumbers, s.PhoneNumbers, false, "")
+	e.multi(tagIms, s.Ims, false, "")
+	e.multi(tagPhotos, s.Photos, false, "")
 	if s.Addresses != nil {
 		e.tag(tagAddresses)
 		e.count(len(s.Addresses))
@@ -342,9 +420,9 @@ func (e *enc) spec(s *rosterv1.OrgUserSpec) {
 		}
 	}
 	// Entitlements and roles are a handful of values many users share.
-	e.multi(tagEntitlements, s.Entitlements, true)
-	e.multi(tagRoles, s.Roles, true)
-	e.multi(tagX509Certificates, s.X509Certificates, false)
+	e.multi(tagEntitlements, s.Entitlements, true, "")
+	e.multi(tagRoles, s.Roles, true, "")
+	e.multi(tagX509Certificates, s.X509Certificates, false, "")
 	if x := s.Enterprise; x != nil {
 		e.tag(tagEnterprise)
 		e.field(1, x.EmployeeNumber)
@@ -372,14 +450,17 @@ func (e *enc) spec(s *rosterv1.OrgUserSpec) {
 	}
 }
 
-func (e *enc) multi(t byte, vs []rosterv1.MultiValued, shared bool) {
+// multi writes a multi-valued attribute; a value equal to userName (when not "") is tag 5.
+func (e *enc) multi(t byte, vs []rosterv1.MultiValued, shared bool, userName string) {
 	if vs == nil {
 		return
 	}
 	e.tag(t)
 	e.count(len(vs))
 	for _, v := range vs {
-		if v.Value != "" {
+		if v.Value != "" && v.Value == userName {
+			e.tag(5)
+		} else if v.Value != "" {
 			e.tag(1)
 			e.str(v.Value, shared)
 		}
@@ -399,6 +480,8 @@ type dec struct {
 	s   string
 	i   int
 	err error
+	// userName is spec.userName once read (it precedes the emails that refer to it).
+	userName string
 }
 
 func (d *dec) fail() {
@@ -460,14 +543,33 @@ func (d *dec) boolPtr() *bool { v := d.boolean(); return &v }
 
 func (d *dec) str() string {
 	h := d.uvarint()
-	if h&1 == 1 {
-		s, ok := lookup(h >> 1)
+	switch h & 3 {
+	case strDict:
+		s, ok := lookup(h >> 2)
 		if !ok {
 			d.fail()
 		}
 		return s
+	case strUUID:
+		if h != strUUID || len(d.s)-d.i < 16 {
+			d.fail()
+			return ""
+		}
+		d.i += 16
+		return formatUUID([]byte(d.s[d.i-16 : d.i]))
+	case strTime:
+		if h != strTime {
+			d.fail()
+			return ""
+		}
+		sec, nsec := d.varint(), d.uvarint()
+		if nsec >= 1e9 || d.err != nil {
+			d.fail()
+			return ""
+		}
+		return time.Unix(sec, int64(nsec)).UTC().Format(time.RFC3339Nano)
 	}
-	n := h >> 1
+	n := h >> 2
 	if n > uint64(len(d.s)-d.i) {
 		d.fail()
 		return ""
@@ -618,6 +720,8 @@ func (l level) kind(t byte) int {
 			return kString
 		case t == 4:
 			return kBool
+		case t == 5:
+			return kNone
 		}
 	case lvAddress:
 		switch {
@@ -703,6 +807,10 @@ func (d *dec) user(u *rosterv1.OrgUser, want Mask) {
 		if t == tagEnd {
 			break
 		}
+		if t == tagUserName && want&(1<<t) == 0 {
+			d.userName = d.str() // emails may refer to it
+			continue
+		}
 		if t >= 64 || want&(1<<t) == 0 {
 			d.skip(lvUser, t)
 			continue
@@ -772,6 +880,7 @@ func (d *dec) specField(s *rosterv1.OrgUserSpec, t byte) {
 	switch t {
 	case tagUserName:
 		s.UserName = d.str()
+		d.userName = s.UserName
 	case tagExternalID:
 		s.ExternalID = d.str()
 	case tagActive:
@@ -925,6 +1034,8 @@ func (d *dec) multi() []rosterv1.MultiValued {
 				v.Type = d.str()
 			case 4:
 				v.Primary = d.boolPtr()
+			case 5:
+				v.Value = d.userName
 			}
 		})
 	}

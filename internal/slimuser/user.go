@@ -192,10 +192,15 @@ func (u *User) UID() types.UID { return types.UID(u.str(tagUID)) }
 func (u *User) Emails() iter.Seq[string] {
 	return func(yield func(string) bool) {
 		d := dec{s: u.data}
+		userName := ""
 		for d.err == nil {
 			t := d.tag()
 			if t == tagEnd {
 				return
+			}
+			if t == tagUserName {
+				userName = d.str()
+				continue
 			}
 			if t != tagEmails {
 				d.skip(lvUser, t)
@@ -208,9 +213,12 @@ func (u *User) Emails() iter.Seq[string] {
 					if ft == tagEnd {
 						break
 					}
-					if ft == 1 {
+					switch ft {
+					case 1:
 						value = d.str()
-					} else {
+					case 5:
+						value = userName
+					default:
 						d.skip(lvMulti, ft)
 					}
 				}
