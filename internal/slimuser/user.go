@@ -110,7 +110,8 @@ func (u *User) OrgUser() *rosterv1.OrgUser {
 	return out
 }
 
-// DecodeInto decodes the parts of u that want selects into dst, which it does not clear:
+// DecodeInto decodes the parts of u that want selects into dst (labels with the whole of
+// Meta only), which it does not clear:
 // pass a zeroed OrgUser. Slices, maps and pointers it sets are new; strings are shared with
 // the buffer (immutable). A scan reuses one dst for each user, decoding only what it reads.
 func (u *User) DecodeInto(dst *rosterv1.OrgUser, want Mask) {
@@ -120,7 +121,7 @@ func (u *User) DecodeInto(dst *rosterv1.OrgUser, want Mask) {
 		// The buffer is this package's own encoding: a failure is a bug, not bad input.
 		panic(fmt.Sprintf("slimuser: cached user %s/%s: %v", u.namespace, u.name, d.err))
 	}
-	if want&Meta != 0 && u.labels != nil {
+	if want&Meta == Meta && u.labels != nil {
 		dst.Labels = maps.Clone(u.labels)
 	}
 }
@@ -275,10 +276,11 @@ func (u *User) SetGroupVersionKind(gvk schema.GroupVersionKind) {
 // (controller-runtime's cached Get and List) receives.
 func (u *User) DeepCopyObject() runtime.Object { return u.OrgUser() }
 
-// meta decodes the metadata only.
-func (u *User) meta() *rosterv1.OrgUser {
+// metaField decodes metadata field t only (a predicate reads the finalizers of every
+// update's old and new user).
+func (u *User) metaField(t byte) *rosterv1.OrgUser {
 	out := &rosterv1.OrgUser{}
-	u.DecodeInto(out, Meta)
+	u.DecodeInto(out, 1<<t)
 	return out
 }
 
@@ -311,11 +313,13 @@ func (u *User) GetCreationTimestamp() metav1.Time {
 	}
 	return metav1.Time{}
 }
-func (u *User) GetDeletionGracePeriodSeconds() *int64 { return u.meta().DeletionGracePeriodSeconds }
-func (u *User) GetAnnotations() map[string]string     { return u.meta().Annotations }
-func (u *User) GetFinalizers() []string               { return u.meta().Finalizers }
+func (u *User) GetDeletionGracePeriodSeconds() *int64 {
+	return u.metaField(tagGracePeriod).DeletionGracePeriodSeconds
+}
+func (u *User) GetAnnotations() map[string]string { return u.metaField(tagAnnotations).Annotations }
+func (u *User) GetFinalizers() []string           { return u.metaField(tagFinalizers).Finalizers }
 func (u *User) GetOwnerReferences() []metav1.OwnerReference {
-	return u.meta().OwnerReferences
+	return u.metaField(tagOwners).OwnerReferences
 }
 
 // GetManagedFields is always nil: the cache strips them (cachetrim).
