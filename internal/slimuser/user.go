@@ -161,8 +161,8 @@ func lower(s string) string {
 // Active reports whether the user is active (spec.active absent or true), without a decode.
 func (u *User) Active() bool { return !u.inactive }
 
-// str returns the first top-level string field t, "" if absent, without a decode.
-func (u *User) str(t byte) string {
+// field returns a decoder at the value of top-level field t, and false when u has none.
+func (u *User) field(t byte) (dec, bool) {
 	d := dec{s: u.data}
 	for d.err == nil {
 		tag := d.tag()
@@ -170,9 +170,17 @@ func (u *User) str(t byte) string {
 			break
 		}
 		if tag == t {
-			return d.str()
+			return d, true
 		}
 		d.skip(lvUser, tag)
+	}
+	return d, false
+}
+
+// str returns top-level string field t, "" if absent, without a decode.
+func (u *User) str(t byte) string {
+	if d, ok := u.field(t); ok {
+		return d.str()
 	}
 	return ""
 }
@@ -192,42 +200,30 @@ func (u *User) UID() types.UID { return types.UID(u.str(tagUID)) }
 // Emails yields the value of each of spec.emails, in order, without a decode.
 func (u *User) Emails() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		d := dec{s: u.data}
-		userName := ""
-		for d.err == nil {
-			t := d.tag()
-			if t == tagEnd {
+		d, ok := u.field(tagEmails)
+		if !ok {
+			return
+		}
+		userName := u.UserName() // what tag 5 refers to
+		for range d.count() {
+			value := ""
+			for d.err == nil {
+				ft := d.tag()
+				if ft == tagEnd {
+					break
+				}
+				switch ft {
+				case 1:
+					value = d.str()
+				case 5:
+					value = userName
+				default:
+					d.skip(lvMulti, ft)
+				}
+			}
+			if d.err != nil || !yield(value) {
 				return
 			}
-			if t == tagUserName {
-				userName = d.str()
-				continue
-			}
-			if t != tagEmails {
-				d.skip(lvUser, t)
-				continue
-			}
-			for range d.count() {
-				value := ""
-				for d.err == nil {
-					ft := d.tag()
-					if ft == tagEnd {
-						break
-					}
-					switch ft {
-					case 1:
-						value = d.str()
-					case 5:
-						value = userName
-					default:
-						d.skip(lvMulti, ft)
-					}
-				}
-				if d.err == nil && !yield(value) {
-					return
-				}
-			}
-			return
 		}
 	}
 }
@@ -235,24 +231,16 @@ func (u *User) Emails() iter.Seq[string] {
 // Condition returns the status condition of type t, decoded on the stack, and whether there
 // is one (as meta.FindStatusCondition).
 func (u *User) Condition(t string) (metav1.Condition, bool) {
-	d := dec{s: u.data}
-	for d.err == nil {
-		tag := d.tag()
-		if tag == tagEnd {
-			break
+	d, ok := u.field(tagConditions)
+	if !ok {
+		return metav1.Condition{}, false
+	}
+	for range d.count() {
+		var c metav1.Condition
+		d.condition(&c)
+		if c.Type == t && d.err == nil {
+			return c, true
 		}
-		if tag != tagConditions {
-			d.skip(lvUser, tag)
-			continue
-		}
-		for range d.count() {
-			var c metav1.Condition
-			d.condition(&c)
-			if c.Type == t && d.err == nil {
-				return c, true
-			}
-		}
-		break
 	}
 	return metav1.Condition{}, false
 }
@@ -300,16 +288,8 @@ func (u *User) GetUID() types.UID                  { return u.UID() }
 func (u *User) GetGenerateName() string            { return u.str(tagGenerateName) }
 func (u *User) GetSelfLink() string                { return u.str(tagSelfLink) }
 func (u *User) GetCreationTimestamp() metav1.Time {
-	d := dec{s: u.data}
-	for d.err == nil {
-		t := d.tag()
-		if t == tagEnd {
-			break
-		}
-		if t == tagCreated {
-			return metav1.Time{Time: d.time()}
-		}
-		d.skip(lvUser, t)
+	if d, ok := u.field(tagCreated); ok {
+		return metav1.Time{Time: d.time()}
 	}
 	return metav1.Time{}
 }
