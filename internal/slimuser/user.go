@@ -15,7 +15,12 @@
 // (client.UnsafeDisableDeepCopy, informer event handlers, internal/order, internal/cachescan)
 // get a *User: they read it through its accessors (Active, UserName, Condition, …), Reader
 // and Each in this package, or decode it (OrgUser, DecodeInto). A User is read-only: its
-// setters panic.
+// setters panic. internal/slimuser's TestNoReaderExpectsCachedOrgUsers finds code that
+// expects cached OrgUsers.
+//
+// One consequence: client-go's cache mutation detector (KUBE_CACHE_MUTATION_DETECTOR=true)
+// cannot watch a cache of Users: it compares each stored object with its DeepCopyObject, which
+// is an OrgUser, and would report every user as mutated.
 package slimuser
 
 import (
