@@ -12,6 +12,7 @@ import (
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/order"
+	"github.com/rosterhq/roster/internal/slimuser"
 )
 
 // heapOf returns the live heap that build's result holds: measured after a GC, before and
@@ -123,7 +124,7 @@ func TestUserIndexMemory(t *testing.T) {
 		return func() any {
 			l := order.NewList(order.UserName, order.DisplayName, order.ExternalID)
 			for _, u := range us {
-				l.Put(order.UserEntry(u))
+				l.Put(order.UserEntry(slimuser.New(u)))
 			}
 			return l
 		}

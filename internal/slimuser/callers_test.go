@@ -26,10 +26,10 @@ var assertAllowed = map[string]string{
 // TestNoReaderExpectsCachedOrgUsers: the manager's cache holds *User, not *rosterv1.OrgUser.
 // A reader of the cached objects themselves that expects OrgUsers fails, at best with an
 // error ("cache had type *slimuser.User"), at worst silently (a comma-ok assertion in an event
-// handler drops the event). This test fails on the forms such a reader takes in non-test
-// code: client.UnsafeDisableDeepCopy in a call given an OrgUser or OrgUserList declared in the
-// same function, cachescan.Each over an OrgUserList, and type assertions or switch cases on
-// *rosterv1.OrgUser outside the files listed in assertAllowed.
+// handler drops the event). This test fails on the forms such a reader takes:
+// client.UnsafeDisableDeepCopy in a call given an OrgUser or OrgUserList declared in the same
+// function and cachescan.Each over an OrgUserList (tests included), and type assertions or
+// switch cases on *rosterv1.OrgUser outside tests and the files listed in assertAllowed.
 func TestNoReaderExpectsCachedOrgUsers(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -46,17 +46,22 @@ func TestNoReaderExpectsCachedOrgUsers(t *testing.T) {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+		rel, _ := filepath.Rel(root, path)
+		// Tests too: a test that reads the cache in place the old way fails only by timing
+		// out (its error ignored in a poll). This package's own tests hold samples.
+		if !strings.HasSuffix(path, ".go") || strings.HasPrefix(filepath.ToSlash(rel), "internal/slimuser/") && strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		rel, _ := filepath.Rel(root, path)
 		fset := token.NewFileSet()
 		f, err := parser.ParseFile(fset, path, nil, 0) // with object resolution: idents find their declarations
 		if err != nil {
 			return err
 		}
 		files++
-		for _, msg := range check(f, assertAllowed[filepath.ToSlash(rel)] != "") {
+		// Tests assert on objects of their own (decoded, watched, built): only their reads of
+		// the cache are checked.
+		assertOK := assertAllowed[filepath.ToSlash(rel)] != "" || strings.HasSuffix(path, "_test.go")
+		for _, msg := range check(f, assertOK) {
 			t.Errorf("%s: %s", fset.Position(msg.pos), msg.text)
 		}
 		return nil

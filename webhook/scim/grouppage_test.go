@@ -20,6 +20,7 @@ import (
 	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/membership"
+	"github.com/rosterhq/roster/internal/slimuser"
 	"github.com/rosterhq/roster/internal/testutil/scimtest"
 	"github.com/rosterhq/roster/internal/testutil/testenv"
 	"github.com/rosterhq/roster/internal/token"
@@ -314,9 +315,9 @@ func TestMemberFiltersUseTheIndexes(t *testing.T) {
 	s := newCountedServer(t, 500)
 	ids := loadUsers(t, s.org.Namespace, s.org.Name, n)
 	eventually(t, 60*time.Second, func() bool {
-		var list rosterv1.OrgUserList
-		_ = sharedRoster.Manager.GetClient().List(context.Background(), &list, client.InNamespace(s.org.Namespace), client.UnsafeDisableDeepCopy)
-		return len(list.Items) == n
+		cached := 0 // the cache's own (compact) users, counted in place
+		err := slimuser.Each(context.Background(), sharedRoster.Manager.GetCache(), s.org.Namespace, func(*slimuser.User) { cached++ })
+		return err == nil && cached == n
 	}, "users not in the cache")
 	slices.Sort(ids)
 	all := s.newTeam(t, "All", ids)
