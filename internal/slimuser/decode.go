@@ -116,6 +116,33 @@ func (d *dec) str() string {
 	return s
 }
 
+// skipStr skips a string without building it (a packed UUID or time would be formatted).
+func (d *dec) skipStr() {
+	h := d.uvarint()
+	switch h & 3 {
+	case strDict:
+	case strUUID:
+		if h != strUUID || len(d.s)-d.i < 16 {
+			d.fail()
+			return
+		}
+		d.i += 16
+	case strTime:
+		if h != strTime {
+			d.fail()
+			return
+		}
+		d.varint()
+		d.uvarint()
+	default:
+		if n := h >> 2; n > uint64(len(d.s)-d.i) {
+			d.fail()
+		} else {
+			d.i += int(n)
+		}
+	}
+}
+
 // bytes reads a byte string into a slice of its own: a caller may change it.
 func (d *dec) bytes() []byte { return []byte(d.str()) }
 
@@ -146,7 +173,7 @@ func (d *dec) int64Ptr() *int64 { v := d.varint(); return &v }
 func (d *dec) skip(lvl level, t byte) {
 	switch lvl.kind(t) {
 	case kString:
-		d.str()
+		d.skipStr()
 	case kInt:
 		d.varint()
 	case kBool:
@@ -162,18 +189,18 @@ func (d *dec) skip(lvl level, t byte) {
 		}
 	case kStrings:
 		for range d.count() {
-			d.str()
+			d.skipStr()
 		}
 	case kPairs:
 		for range d.count() {
-			d.str()
-			d.str()
+			d.skipStr()
+			d.skipStr()
 		}
 	case kRaw:
 		for range d.count() {
-			d.str()
+			d.skipStr()
 			d.boolean()
-			d.str()
+			d.skipStr()
 		}
 	default:
 		d.fail()
