@@ -188,6 +188,12 @@ func TestCountMembersInAShardsCache(t *testing.T) {
 	if err := r.CountMembers(ctx, &outside); err == nil {
 		t.Errorf("counting namespace %s, which the shard's cache does not hold, succeeded (%d users): want an error", elsewhere.Namespace, outside.Status.Users)
 	}
+	// So does reading one user there in place: "not found" would read as "gone" (a binding
+	// would drop the user), as the cache's own Get does not say either.
+	key := client.ObjectKey{Namespace: elsewhere.Namespace, Name: naming.UserObjectName("user0@example.com")}
+	if _, exists, walked, err := cachescan.GetStored(ctx, c, &rosterv1.OrgUser{}, key); err == nil {
+		t.Errorf("reading a user of namespace %s, which the shard's cache does not hold, in place: exists %v, walked %v, no error", elsewhere.Namespace, exists, walked)
+	}
 }
 
 // bytesPerCall is the least number of bytes one call of f allocated over a few runs (the

@@ -85,6 +85,11 @@ func GetStored(ctx context.Context, r client.Reader, kind client.Object, key cli
 	if err != nil || infs == nil {
 		return nil, false, false, err
 	}
+	// As the cache's own Get: a namespace it does not hold is an error, not "no such object"
+	// (a caller would take the user for gone, e.g. revoke its bindings).
+	if key.Namespace != "" && infs.recorded != nil && !infs.recorded.covers(kind, key.Namespace) {
+		return nil, false, true, fmt.Errorf("the cache holds no %T of namespace %q", kind, key.Namespace)
+	}
 	k := key.Name
 	if key.Namespace != "" {
 		k = key.Namespace + "/" + key.Name

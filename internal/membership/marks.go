@@ -182,7 +182,18 @@ func (s *Store) Settled(ctx context.Context, team *rosterv1.OrgTeam) (slices []r
 			return nil, 0, err
 		}
 		if !sameVersions(cached, live.Items) {
-			return nil, behindRetry, nil
+			// The index leaves out what a List by label selects in odd cases (a label that
+			// differs from spec.team, written past the webhook): compare the label's own
+			// cached List before asking to wait. Rare: the cache is behind, or such a slice.
+			var byLabel rosterv1.OrgTeamMemberSliceList
+			if err := s.Cache.List(ctx, &byLabel, client.InNamespace(team.Namespace), client.MatchingLabels{rosterv1.TeamLabel: team.Name},
+				client.UnsafeDisableDeepCopy); err != nil {
+				return nil, 0, err
+			}
+			if !sameVersions(byLabel.Items, live.Items) {
+				return nil, behindRetry, nil
+			}
+			cached = byLabel.Items
 		}
 	}
 	return cached, 0, nil

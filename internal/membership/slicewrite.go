@@ -81,8 +81,12 @@ func (w *MetadataSliceWriter) do(ctx context.Context, req *rest.Request, sl *ros
 	if err := json.Unmarshal(raw, &meta); err != nil {
 		return fmt.Errorf("reading the apiserver's answer to a slice write: %w", err)
 	}
-	if meta.Kind != "PartialObjectMetadata" || meta.ResourceVersion == "" {
-		return fmt.Errorf("the apiserver answered a slice write with %q, not its metadata", meta.Kind)
+	// Any answer with the written object's metadata will do: a proxy that drops the Accept's
+	// parameters gets the whole slice back, whose metadata decodes the same. Refusing it
+	// would report a write that was made as failed (and a create retried makes a second
+	// slice: creates use generateName).
+	if meta.ResourceVersion == "" || meta.Name == "" {
+		return fmt.Errorf("the apiserver answered a slice write with %q without its metadata", meta.Kind)
 	}
 	sl.ObjectMeta = meta.ObjectMeta
 	return nil

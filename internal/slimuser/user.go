@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,7 +91,7 @@ func New(u *rosterv1.OrgUser) *User {
 	return out
 }
 
-// Decode returns the compact form's bytes decoded: for tests of the codec (the fuzz target).
+// decodeString returns the compact form's bytes decoded: for tests of the codec (the fuzz target).
 func decodeString(data string, labels map[string]string) (*rosterv1.OrgUser, error) {
 	u := &rosterv1.OrgUser{}
 	d := dec{s: data}
@@ -135,7 +136,7 @@ func (u *User) DecodeInto(dst *rosterv1.OrgUser, want Mask) {
 // and SCIM name them, any case), and ok false if one of the names is no spec attribute.
 func SpecMask(names ...string) (m Mask, ok bool) {
 	for _, n := range names {
-		t, found := specTags[lower(n)]
+		t, found := specTags[strings.ToLower(n)]
 		if !found {
 			return m, false
 		}

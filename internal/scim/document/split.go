@@ -12,7 +12,7 @@ import (
 //
 // Why: a PUT /Groups body can carry 100,000 members, and decoding them into generic maps (one
 // map, two strings and an interface per member) was most of the cost of reading it. The value
-// is left for a reader that knows its shape (patch.MemberIDsJSON).
+// is left for a reader that knows its shape (patch.DocumentMemberIDs).
 //
 // The body is scanned once to find the key's value; a body this scan does not understand is
 // decoded by Decode and the key taken out of the map, so errors are Decode's. The raw value
