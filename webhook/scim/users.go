@@ -94,18 +94,10 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 	var match func(*order.Entry, func() map[string]any) (bool, error)
 	if p.Filter != nil && !withGroups {
 		// Only the attributes the filter names are built (groups are not a spec field: a
-		// filter on them takes the whole document, with the groups added), from those
-		// attributes alone, decoded into one user reused for every entry (the scan runs on
-		// this goroutine; the documents share no memory with it).
-		keys := filter.Keys(rt, p.Filter)
-		mask := userMask(keys)
-		var u rosterv1.OrgUser
-		match = func(e *order.Entry, _ func() map[string]any) (bool, error) {
-			u = rosterv1.OrgUser{}
-			e.Object.(*slimuser.User).DecodeInto(&u, mask)
-			d := document.UserKeys(&u, func() document.Meta { return s.userMeta(c, &u) }, keys)
-			return filter.Match(rt, p.Filter, d), nil
-		}
+		// filter on them takes the whole document, with the groups added): from the index
+		// entry when it holds them, else decoded (scanMatch).
+		m := scanMatch(rt, p.Filter, func(u *rosterv1.OrgUser) document.Meta { return s.userMeta(c, u) })
+		match = func(e *order.Entry, _ func() map[string]any) (bool, error) { return m(e), nil }
 	}
 	sel, err := s.selectPage(c, p, rt, q, doc, match, s.dir.SelectUsers)
 	if err != nil {
@@ -374,27 +366,3 @@ func (s *Server) groupsOf(c *gin.Context, u *rosterv1.OrgUser) []any {
 
 // mentionsGroups reports whether a filter refers to the groups attribute.
 func mentionsGroups(e filter.Expr) bool { return e != nil && filter.Refers(e, "groups") }
-
-// userMask is what a filter's match decodes of a cached user to build document.UserKeys of
-// keys: the metadata for id and meta, the spec attributes named; everything for a key that is
-// no spec attribute (UserKeys then builds the whole document).
-func userMask(keys []string) slimuser.Mask {
-	var m slimuser.Mask
-	for _, k := range keys {
-		switch {
-		case k == "id" || k == "meta":
-			m |= slimuser.Meta
-			continue
-		case strings.EqualFold(k, schema.EnterpriseUserSchema):
-			k = "enterprise"
-		case strings.EqualFold(k, "enterprise") || strings.EqualFold(k, "extensions"):
-			return slimuser.All // not SCIM attribute names: UserKeys builds the whole document
-		}
-		sm, ok := slimuser.SpecMask(k)
-		if !ok {
-			return slimuser.All
-		}
-		m |= sm
-	}
-	return m
-}
