@@ -96,3 +96,39 @@ func BenchmarkPage100k(b *testing.B) {
 		benchSelect(b, x, Query{Sort: Created, Match: match, Count: 100}, 1)
 	})
 }
+
+// BenchmarkUserNameScan100k is the full scan of `userName co "9999@"` (10 of 100,000 users
+// match): decoded as a filter on any spec attribute is (decode), and from the index entry's
+// folded userName as /Users does for a filter on id, userName, displayName and externalId
+// only (entry: webhook/scim entryMatch).
+func BenchmarkUserNameScan100k(b *testing.B) {
+	x := benchIndex(b)
+	f, err := filter.Parse(`userName co "9999@"`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f = filter.Coerce(schema.User, f)
+	keys := filter.Keys(schema.User, f)
+	b.Run("decode", func(b *testing.B) {
+		mask, ok := slimuser.SpecMask(keys...)
+		if !ok {
+			b.Fatalf("keys %v are not all spec attributes", keys)
+		}
+		var u rosterv1.OrgUser
+		meta := func() document.Meta { return document.Meta{ResourceType: "User"} }
+		match := func(e *Entry) bool {
+			u = rosterv1.OrgUser{}
+			e.Object.(*slimuser.User).DecodeInto(&u, mask)
+			return filter.Match(schema.User, f, document.UserKeys(&u, meta, keys))
+		}
+		benchSelect(b, x, Query{Sort: Created, Match: match, Count: 100}, 10)
+	})
+	b.Run("entry", func(b *testing.B) {
+		d := map[string]any{}
+		match := func(e *Entry) bool {
+			d["userName"] = e.UserName
+			return filter.Match(schema.User, f, d)
+		}
+		benchSelect(b, x, Query{Sort: Created, Match: match, Count: 100}, 10)
+	})
+}
