@@ -10,10 +10,11 @@ import (
 	"testing"
 )
 
-// assertAllowed are the non-test files that may assert or switch on *rosterv1.OrgUser, and
-// why: their objects never come from the cache's store.
+// assertAllowed are the non-test files that may assert, switch or instantiate generics on
+// *rosterv1.OrgUser, and why: their objects never come from the cache's store.
 var assertAllowed = map[string]string{
 	"webhook/admission/decide.go":     "admission requests carry decoded OrgUsers",
+	"webhook/admission/admission.go":  "validators of admission requests' decoded OrgUsers",
 	"internal/order/track.go":         "makes a user of a cache without the transform compact",
 	"internal/directory/reads.go":     "kindOf: the caller's own objects",
 	"internal/slimuser/cache.go":      "the transform itself",
@@ -29,7 +30,8 @@ var assertAllowed = map[string]string{
 // handler drops the event). This test fails on the forms such a reader takes:
 // client.UnsafeDisableDeepCopy in a call given an OrgUser or OrgUserList declared in the same
 // function and cachescan.Each over an OrgUserList (tests included), and type assertions or
-// switch cases on *rosterv1.OrgUser outside tests and the files listed in assertAllowed.
+// switch cases on *rosterv1.OrgUser, and generics instantiated with it (typed event handlers),
+// outside tests and the files listed in assertAllowed.
 func TestNoReaderExpectsCachedOrgUsers(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -144,6 +146,25 @@ func check(f *ast.File, assertOK bool) []finding {
 			if !assertOK && n.Type != nil && isUserType(n.Type) {
 				out = append(out, finding{n.Pos(), "asserts *rosterv1.OrgUser: a cached user, an informer event's or an ordered index entry's object, is a *slimuser.User"})
 			}
+		case *ast.IndexExpr, *ast.IndexListExpr:
+			// A generic instantiated with *rosterv1.OrgUser (source.Kind[*rosterv1.OrgUser],
+			// predicate.TypedFuncs[*rosterv1.OrgUser], a typed map func): controller-runtime's
+			// typed handlers drop, with a log line only, an event whose object is not the type
+			// argument, and a cached user's is a *User.
+			if assertOK {
+				break
+			}
+			var idx []ast.Expr
+			if ix, ok := n.(*ast.IndexExpr); ok {
+				idx = []ast.Expr{ix.Index}
+			} else {
+				idx = n.(*ast.IndexListExpr).Indices
+			}
+			for _, e := range idx {
+				if isUserType(e) {
+					out = append(out, finding{e.Pos(), "instantiates a generic with *rosterv1.OrgUser: typed event handlers get a cached user as a *slimuser.User and drop it"})
+				}
+			}
 		case *ast.TypeSwitchStmt:
 			if assertOK {
 				break
@@ -178,13 +199,16 @@ func a() {
 	var t rosterv1.OrgTeam
 	_ = r.Get(ctx, key, &t, client.UnsafeDisableDeepCopy)
 	_ = r.Get(ctx, key, &u)
+	_ = source.Kind[*rosterv1.OrgUser](c, &rosterv1.OrgUser{}, h)
+	_ = handler.TypedEnqueueRequestsFromMapFunc[*rosterv1.OrgUser, reconcile.Request](fn)
+	_ = source.Kind[*rosterv1.OrgTeam](c, &rosterv1.OrgTeam{}, h)
 }`
 	f, err := parser.ParseFile(token.NewFileSet(), "p.go", src, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := check(f, false); len(got) != 5 {
-		t.Errorf("found %d of the 5 readers: %v", len(got), got)
+	if got := check(f, false); len(got) != 7 {
+		t.Errorf("found %d of the 7 readers: %v", len(got), got)
 	}
 	if got := check(f, true); len(got) != 3 {
 		t.Errorf("with assertions allowed, found %d of the 3 reads: %v", len(got), got)
