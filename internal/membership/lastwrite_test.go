@@ -35,13 +35,7 @@ func (w *interferingWriter) Update(ctx context.Context, o client.Object, opts ..
 // a GET right after show the stale member.
 func TestLastCoversEveryAttempt(t *testing.T) {
 	ctx := context.Background()
-	org := env.NewOrg(t, "last")
-	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "Eng", ManagedBy: rosterv1.ManagedBySCIM}}
-	team.Name, team.Namespace = "g-eng", org.Namespace
-	team.Labels = map[string]string{rosterv1.OrgLabel: org.Namespace}
-	if err := env.Client.Create(ctx, team); err != nil {
-		t.Fatal(err)
-	}
+	team := createSCIMTeam(t, env.NewOrg(t, "last").Namespace, "g-eng")
 	var sl [2]*rosterv1.OrgTeamMemberSlice
 	for i, members := range [][]string{{"u-a", "u-b", "u-c"}, {"u-d", "u-e", "u-f"}} {
 		sl[i] = membership.NewSlice(team, members)
@@ -87,4 +81,17 @@ func TestLastCoversEveryAttempt(t *testing.T) {
 	if got := membership.Members([]rosterv1.OrgTeamMemberSlice{now}); got.Has("u-a") || got.Has("u-d") {
 		t.Errorf("Last %s still lists a removed member: %v", now.Name, got.Sorted())
 	}
+}
+
+// createSCIMTeam creates a SCIM-managed team named name ("Eng") in an organization's
+// namespace, labelled with it.
+func createSCIMTeam(tb testing.TB, namespace, name string) *rosterv1.OrgTeam {
+	tb.Helper()
+	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "Eng", ManagedBy: rosterv1.ManagedBySCIM}}
+	team.Name, team.Namespace = name, namespace
+	team.Labels = map[string]string{rosterv1.OrgLabel: namespace}
+	if err := env.Client.Create(context.Background(), team); err != nil {
+		tb.Fatal(err)
+	}
+	return team
 }

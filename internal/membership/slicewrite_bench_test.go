@@ -24,11 +24,7 @@ import (
 func BenchmarkSliceWrites(b *testing.B) {
 	ctx := context.Background()
 	org := env.NewOrg(b, "slicewrites")
-	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "Eng", ManagedBy: rosterv1.ManagedBySCIM}}
-	team.Name, team.Namespace = "g-bench", org.Namespace
-	if err := env.Client.Create(ctx, team); err != nil {
-		b.Fatal(err)
-	}
+	team := createSCIMTeam(b, org.Namespace, "g-bench")
 	hc, err := rest.HTTPClientFor(env.Config)
 	if err != nil {
 		b.Fatal(err)

@@ -22,12 +22,7 @@ import (
 func TestMetadataSliceWriter(t *testing.T) {
 	ctx := context.Background()
 	org := env.NewOrg(t, "metawrite")
-	team := &rosterv1.OrgTeam{Spec: rosterv1.OrgTeamSpec{DisplayName: "Eng", ManagedBy: rosterv1.ManagedBySCIM}}
-	team.Name, team.Namespace = "g-eng", org.Namespace
-	team.Labels = map[string]string{rosterv1.OrgLabel: org.Namespace}
-	if err := env.Client.Create(ctx, team); err != nil {
-		t.Fatal(err)
-	}
+	team := createSCIMTeam(t, org.Namespace, "g-eng")
 	hc, err := rest.HTTPClientFor(env.Config)
 	if err != nil {
 		t.Fatal(err)
