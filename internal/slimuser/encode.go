@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 )
 
@@ -222,7 +224,13 @@ func (e *enc) user(u *rosterv1.OrgUser) (name, rv int) {
 				e.time(c.LastTransitionTime.Time)
 			}
 			e.symField(5, c.Reason)
-			e.symField(6, c.Message)
+			if c.Message != "" {
+				// A condition that holds has the controller's fixed text, shared by every user;
+				// a failure's names its error, often one user's own (a conflicting address):
+				// inline, or one-off messages would fill the bounded dictionary for good.
+				e.tag(6)
+				e.str(c.Message, c.Status == metav1.ConditionTrue)
+			}
 			e.end()
 		}
 	}

@@ -353,3 +353,52 @@ func TestDecodeMutations(t *testing.T) {
 		t.Error("no corrupted encoding decoded: the round trip was never checked")
 	}
 }
+
+// TestFailureMessagesStayOutOfTheDictionary: a condition that holds shares its message
+// through the dictionary; a failed one's message (often naming one user's own error) is kept
+// inline, so a wave of distinct errors cannot fill the bounded dictionary. Both decode back.
+func TestFailureMessagesStayOutOfTheDictionary(t *testing.T) {
+	user := func(status metav1.ConditionStatus, msg string) *rosterv1.OrgUser {
+		return &rosterv1.OrgUser{
+			ObjectMeta: metav1.ObjectMeta{Name: "u", Namespace: "ns"},
+			Spec:       rosterv1.OrgUserSpec{UserName: "u@example.com"},
+			Status: rosterv1.OrgUserStatus{Conditions: []metav1.Condition{{
+				Type: rosterv1.ConditionSynced, Status: status, Reason: "R", Message: msg,
+			}}},
+		}
+	}
+	dictSize := func() uint32 {
+		dict.mu.Lock()
+		defer dict.mu.Unlock()
+		return dict.n
+	}
+	_ = New(user(metav1.ConditionFalse, "warm-up: the shared symbols (namespace, type, status, reason)"))
+	for i := range 3 {
+		msg := fmt.Sprintf("store: users_email_key conflict for user-%d (TestFailureMessages)", i)
+		before := dictSize()
+		in := user(metav1.ConditionFalse, msg)
+		out := New(in).OrgUser()
+		if got := dictSize(); got != before {
+			t.Fatalf("a failure's message added %d dictionary entries", got-before)
+		}
+		if got := out.Status.Conditions[0].Message; got != msg {
+			t.Fatalf("failure message decoded as %q, want %q", got, msg)
+		}
+	}
+	ok := "in the identity store (TestFailureMessages)"
+	_ = New(user(metav1.ConditionTrue, ok))
+	after := dictSize()
+	a, b := New(user(metav1.ConditionTrue, ok)), New(user(metav1.ConditionTrue, ok))
+	if dictSize() != after {
+		t.Fatal("a success message already in the dictionary was added again")
+	}
+	dict.mu.Lock()
+	_, found := dict.ids[ok]
+	dict.mu.Unlock()
+	if !found {
+		t.Fatal("a success message is not shared through the dictionary")
+	}
+	if a.OrgUser().Status.Conditions[0].Message != ok || b.OrgUser().Status.Conditions[0].Message != ok {
+		t.Fatal("a shared success message does not decode back")
+	}
+}
