@@ -100,7 +100,7 @@ func BenchmarkPage100k(b *testing.B) {
 // BenchmarkUserNameScan100k is the full scan of `userName co "9999@"` (10 of 100,000 users
 // match): decoded as a filter on any spec attribute is (decode), and from the index entry's
 // folded userName as /Users does for a filter on id, userName, displayName and externalId
-// only (entry: webhook/scim entryMatch).
+// only (entry: internal/userscan entryMatch).
 func BenchmarkUserNameScan100k(b *testing.B) {
 	x := benchIndex(b)
 	f, err := filter.Parse(`userName co "9999@"`)

@@ -19,6 +19,7 @@ import (
 	"github.com/rosterhq/roster/internal/scim/schema"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
 	"github.com/rosterhq/roster/internal/slimuser"
+	"github.com/rosterhq/roster/internal/userscan"
 )
 
 // getUser serves GET /Users/{id}.
@@ -95,8 +96,8 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 	if p.Filter != nil && !withGroups {
 		// Only the attributes the filter names are built (groups are not a spec field: a
 		// filter on them takes the whole document, with the groups added): from the index
-		// entry when it holds them, else decoded (scanMatch).
-		m := scanMatch(rt, p.Filter, func(u *rosterv1.OrgUser) document.Meta { return s.userMeta(c, u) })
+		// entry when it holds them, else decoded (userscan.Match).
+		m := userscan.Match(rt, p.Filter, func(u *rosterv1.OrgUser) document.Meta { return s.userMeta(c, u) })
 		match = func(e *order.Entry, _ func() map[string]any) (bool, error) { return m(e), nil }
 	}
 	sel, err := s.selectPage(c, p, rt, q, doc, match, s.dir.SelectUsers)

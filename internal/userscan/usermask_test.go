@@ -1,4 +1,4 @@
-package scim
+package userscan
 
 import (
 	"reflect"

@@ -1,4 +1,8 @@
-package scim
+// Package userscan matches a SCIM filter on the cached users of a full scan (a filter no
+// index can narrow): each user is read only for the attributes the filter names, from the
+// index entry when it holds them, else from the compact cached user (internal/slimuser).
+// Pure: no HTTP, no Kubernetes client; /Users (webhook/scim) calls Match once per request.
+package userscan
 
 import (
 	"strings"
@@ -11,11 +15,11 @@ import (
 	"github.com/rosterhq/roster/internal/slimuser"
 )
 
-// scanMatch is the match of a full scan of users on f (f names no groups): from the index
+// Match is the match of a full scan of users on f (f names no groups): from the index
 // entry alone when f reads only what an entry holds (entryMatch), else from a partial decode
 // of the cached user (decodeMatch). meta gives a user's metadata, read only for a filter on
 // meta. The returned func keeps state between calls: the scan runs it on one goroutine.
-func scanMatch(rt schema.ResourceType, f filter.Expr, meta func(*rosterv1.OrgUser) document.Meta) func(*order.Entry) bool {
+func Match(rt schema.ResourceType, f filter.Expr, meta func(*rosterv1.OrgUser) document.Meta) func(*order.Entry) bool {
 	keys := filter.Keys(rt, f)
 	if entryHolds(keys) {
 		return entryMatch(rt, f, keys)
