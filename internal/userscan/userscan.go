@@ -24,6 +24,9 @@ func Match(rt schema.ResourceType, f filter.Expr, meta func(*rosterv1.OrgUser) d
 	if entryHolds(keys) {
 		return entryMatch(rt, f, keys)
 	}
+	if p, ok := compile(rt, f); ok {
+		return func(e *order.Entry) bool { return p(e, e.Object.(*slimuser.User)) }
+	}
 	return decodeMatch(rt, f, keys, meta)
 }
 

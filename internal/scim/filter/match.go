@@ -204,6 +204,14 @@ func compareOne(def *schema.Attribute, v any, op CompareOp, lit any) bool {
 	if !ok1 || !ok2 {
 		return false
 	}
+	return CompareString(def, a, op, b)
+}
+
+// CompareString is Match's comparison of one string value a of the attribute def (of a type
+// that is compared as a string: string, reference, binary or dateTime) with the string literal
+// b, op being neither ne nor pr: for a scan that reads a resource's strings in place
+// (internal/userscan) and must decide as Match does.
+func CompareString(def *schema.Attribute, a string, op CompareOp, b string) bool {
 	if def.Type == schema.TypeDateTime {
 		ta, err1 := time.Parse(time.RFC3339Nano, a)
 		tb, err2 := time.Parse(time.RFC3339Nano, b)
