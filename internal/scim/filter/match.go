@@ -219,7 +219,11 @@ func CompareString(def *schema.Attribute, a string, op CompareOp, b string) bool
 			return ordered(op, ta.Compare(tb))
 		}
 	} else if !def.CaseExact {
-		a, b = naming.Fold(a), naming.Fold(b)
+		b = naming.Fold(b)
+		if len(a) <= maxFoldInPlace && ascii(a) {
+			return compareFolded(a, op, b)
+		}
+		a = naming.Fold(a)
 	}
 	switch op {
 	case Co:
