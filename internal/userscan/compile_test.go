@@ -131,6 +131,7 @@ func TestMatchIsDocumentMatch(t *testing.T) {
 		`roles[type eq "org" and value eq "owner"]`,
 		`name[givenName eq "Ada"]`,
 		`noSuch[value eq "x"]`,
+		`emails[type eq "work"].value pr or title pr`, `emails[type eq "work"].value co "example"`,
 		`emails pr`, `name pr`, `emails eq null`, `name.givenName eq null`,
 		`title sw "Eng" and not (emails.type eq "home")`,
 		`title co "ENG" or `+ent+`department eq "eng"`,
