@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/memberids"
 	"github.com/rosterhq/roster/internal/naming"
 )
 
@@ -127,7 +128,6 @@ func Register(ctx context.Context, c cache.Cache) error {
 		{&rosterv1.OrgTeam{}, TeamName, TeamNameOf},
 		{&rosterv1.OrgTeam{}, TeamExternalID, TeamExternalIDOf},
 		{&rosterv1.OrgTeamMemberSlice{}, SliceTeam, SliceTeamOf},
-		{&rosterv1.OrgTeamMemberSlice{}, SliceMember, SliceMembersOf},
 	} {
 		inf, err := c.GetInformer(ctx, ix.obj, cache.BlockUntilSynced(false))
 		if err != nil {
@@ -137,8 +137,27 @@ func Register(ctx context.Context, c cache.Cache) error {
 			return fmt.Errorf("index %s of %T: %w", ix.field, ix.obj, err)
 		}
 	}
+	slices, err := c.GetInformer(ctx, &rosterv1.OrgTeamMemberSlice{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("informer for slices: %w", err)
+	}
+	if err := slices.AddIndexers(toolscache.Indexers{IndexName(SliceMember): SliceMemberKeys}); err != nil {
+		return fmt.Errorf("index %s of slices: %w", SliceMember, err)
+	}
 	// Organizations are cluster-scoped: controller-runtime keeps their values once.
 	return c.IndexField(ctx, &rosterv1.Organization{}, OrgNamespace, OrgNamespaceOf)
+}
+
+// SliceMemberKeys is the SliceMember index function: Namespaced(SliceMembersOf), its keys
+// the member id table's own "<namespace>/<id>" strings where the table has them
+// (internal/memberids): the index's key for a user is then the very string its slices list
+// (no copy per user, and none per slice when the index is updated).
+func SliceMemberKeys(o any) ([]string, error) {
+	s, ok := o.(*rosterv1.OrgTeamMemberSlice)
+	if !ok {
+		return Namespaced(SliceMembersOf)(o)
+	}
+	return memberids.Keys(s.Namespace, SliceMembersOf(s)), nil
 }
 
 // Namespaced turns an extractor of a namespaced kind into an informer index function keyed

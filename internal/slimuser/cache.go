@@ -7,12 +7,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/cachescan"
 	"github.com/rosterhq/roster/internal/cachetrim"
+	"github.com/rosterhq/roster/internal/memberids"
 )
 
 // Transform is the cache's transform of OrgUsers: cachetrim's, then the compact form. A User
@@ -32,23 +34,33 @@ func Transform(obj any) (any, error) {
 }
 
 // CacheOptions sets the transforms of a cache of Roster's objects: cachetrim's for every kind,
-// Transform for OrgUsers (keeping the other settings of an OrgUser entry in ByObject). The
-// manager's cache is built with it, and so is every cache a test builds in its stead, so that
-// tests read users as the manager does.
+// Transform for OrgUsers and memberids.Transform for OrgTeamMemberSlices (keeping the other
+// settings of those kinds' entries in ByObject: a kind with a ByObject transform does not get
+// the default one, so both compose cachetrim's). The manager's cache is built with it, and so
+// is every cache a test builds in its stead, so that tests read users and members as the
+// manager does.
 func CacheOptions(opts *cache.Options) {
 	opts.DefaultTransform = cachetrim.Transform
 	if opts.ByObject == nil {
 		opts.ByObject = map[client.Object]cache.ByObject{}
 	}
+	setTransform(opts.ByObject, &rosterv1.OrgUser{}, Transform)
+	setTransform(opts.ByObject, &rosterv1.OrgTeamMemberSlice{}, memberids.Transform)
+}
+
+// setTransform sets the transform of obj's kind in byObject, keeping the rest of its entry.
+// ByObject is keyed by pointer: one entry per kind, or cache.New picks one at random
+// (internal/shard).
+func setTransform[T client.Object](byObject map[client.Object]cache.ByObject, obj T, transform toolscache.TransformFunc) {
 	var cfg cache.ByObject
-	for k, v := range opts.ByObject {
-		if _, ok := k.(*rosterv1.OrgUser); ok {
+	for k, v := range byObject {
+		if _, ok := k.(T); ok {
 			cfg = v
-			delete(opts.ByObject, k) // keyed by pointer: one entry per kind (internal/shard)
+			delete(byObject, k)
 		}
 	}
-	cfg.Transform = Transform
-	opts.ByObject[&rosterv1.OrgUser{}] = cfg
+	cfg.Transform = transform
+	byObject[obj] = cfg
 }
 
 // Reader reads users from a cache in place, where a client's Get with
