@@ -18,12 +18,15 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/kubernetes"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/app"
 	"github.com/rosterhq/roster/internal/cachetrim"
+	"github.com/rosterhq/roster/internal/index"
+	"github.com/rosterhq/roster/internal/memberids"
 	"github.com/rosterhq/roster/internal/slimuser"
 	"github.com/rosterhq/roster/internal/testutil/scimtest"
 	"github.com/rosterhq/roster/internal/testutil/testenv"
@@ -312,6 +315,45 @@ func TestCachedBytesPerObject(t *testing.T) {
 	} else if want := decode(t, genUser(0), &rosterv1.OrgUser{}); !equality.Semantic.DeepEqual(got.DeepCopyObject(), stripped(want)) {
 		t.Errorf("the compact user decodes to another user:\n got %+v\nwant %+v", got.DeepCopyObject(), want)
 	}
+	// Slices as the manager's cache holds them: member ids interned, arrays exactly sized
+	// (internal/memberids).
+	keep = nil
+	internSlice := liveBytes(t, teams*perTeam, &rosterv1.OrgTeamMemberSlice{}, genSlice, memberids.Transform, &keep) / float64(perSlice)
+	for n, obj := range keep {
+		want := decode(t, genSlice(n), &rosterv1.OrgTeamMemberSlice{}).(*rosterv1.OrgTeamMemberSlice)
+		if got := obj.(*rosterv1.OrgTeamMemberSlice); !reflect.DeepEqual(got.Spec.Members, want.Spec.Members) {
+			t.Fatalf("slice %d: the transform changed its members", n)
+		}
+	}
+	// The informer's store with its SliceMember index, per membership: before, cachetrim's
+	// transform and keys built per value; now, memberids' transform and the index keyed by
+	// the interned strings (index.SliceMemberKeys).
+	indexed := func(trim func(any) (any, error), keys toolscache.IndexFunc) float64 {
+		keep = nil
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		store := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{index.IndexName(index.SliceMember): keys})
+		for n := range teams * perTeam {
+			out, err := trim(decode(t, genSlice(n), &rosterv1.OrgTeamMemberSlice{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := store.Add(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if got, err := store.ByIndex(index.IndexName(index.SliceMember), o.org.Namespace+"/"+userID(users-1)); err != nil || len(got) != teams {
+			t.Fatalf("the index finds %d slices of the last user (%v), want %d", len(got), err, teams)
+		}
+		runtime.KeepAlive(store)
+		return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(teams*users)
+	}
+	indexed(cachetrim.Transform, index.Namespaced(index.SliceMembersOf)) // warm-up, as measure's
+	trimIndexed := indexed(cachetrim.Transform, index.Namespaced(index.SliceMembersOf))
+	internIndexed := indexed(memberids.Transform, index.SliceMemberKeys)
 	// A slice's labels map is one per 2,000 memberships, below what the figures above can
 	// show: slices of one member (the template's) show it.
 	genSmallSlice := func(n int) []byte {
@@ -327,6 +369,7 @@ func TestCachedBytesPerObject(t *testing.T) {
 	t.Logf("template user: %d bytes of JSON, managedFields included", len(userJSON))
 	t.Logf("per OrgUser:    %5.0f B decoded, %5.0f B without managedFields, %5.0f B interned, %5.0f B compact (%d users)", plainUser, stripUser, trimUser, slimUser, users)
 	t.Logf("per membership: %5.0f B decoded, %5.0f B without managedFields, %5.0f B interned (%d teams of %d)", plainSlice, stripSlice, trimSlice, teams, users)
+	t.Logf("per membership: %5.0f B with member ids interned; with the SliceMember index %5.0f B before, %5.0f B interned", internSlice, trimIndexed, internIndexed)
 	t.Logf("labels maps:    %5.0f B per OrgUser and %5.0f B per one-member slice with a map each, %5.0f B and %5.0f B shared",
 		ownUser, ownSmall, trimUser, trimSmall)
 	// Sharing labels must save at least a small map per object (one of one entry is ~300 B).
@@ -336,6 +379,11 @@ func TestCachedBytesPerObject(t *testing.T) {
 	// The compact form is what issue 11 asks of a cached user: at most 500 B.
 	if slimUser > 500 {
 		t.Errorf("a compact cached user takes %.0f B, want at most 500", slimUser)
+	}
+	// Interned member ids (issue 11): a user in five teams is one id string instead of five,
+	// in arrays without slack, and the index keys share it.
+	if internSlice > 0.75*trimSlice || internIndexed > trimIndexed-(trimSlice-internSlice) {
+		t.Errorf("interning member ids saves too little: %.0f → %.0f B per membership, %.0f → %.0f B with the index", trimSlice, internSlice, trimIndexed, internIndexed)
 	}
 	// Interning must save on users, at least a tenth of what is left once managedFields are
 	// gone, and cost nothing on memberships.
