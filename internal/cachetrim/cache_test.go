@@ -397,3 +397,63 @@ func stripped(obj client.Object) client.Object {
 	obj.SetManagedFields(nil)
 	return obj
 }
+
+// TestManagerCacheSharesMemberIDs: a user in two teams is one string in the manager's cached
+// slices and in its member index; once the user is deleted (and so removed from both teams),
+// the id's table entry goes with the last slice that listed it.
+func TestManagerCacheSharesMemberIDs(t *testing.T) {
+	o := newRealOrg(t)
+	ctx, ns, c := context.Background(), o.org.Namespace, o.roster.Manager.GetCache()
+	id := o.createUser(t, "member.shared@example.com")
+	for _, name := range []string{"Shared one", "Shared two"} {
+		o.scim.Do(t, http.MethodPost, "/Groups", map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": name, "members": []map[string]any{{"value": id}},
+		}).Expect(t, http.StatusCreated)
+	}
+	var list rosterv1.OrgTeamMemberSliceList
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		err := index.SlicesWithMember(id).List(ctx, c, ns, &list, client.UnsafeDisableDeepCopy)
+		return err == nil && len(list.Items) == 2, fmt.Sprintf("cached slices listing %s: %d, %v", id, len(list.Items), err)
+	})
+	member := func(s rosterv1.OrgTeamMemberSlice) string {
+		for _, m := range s.Spec.Members {
+			if m == id {
+				return m
+			}
+		}
+		t.Fatalf("slice %s does not list %s: %v", s.Name, id, s.Spec.Members)
+		return ""
+	}
+	a, b := member(list.Items[0]), member(list.Items[1])
+	if !same(a, b) {
+		t.Errorf("the two cached slices hold two copies of member %s", id)
+	}
+	inf, err := c.GetInformer(ctx, &rosterv1.OrgTeamMemberSlice{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sii, ok := inf.(toolscache.SharedIndexInformer)
+	if !ok {
+		t.Fatalf("the slices' informer is a %T", inf)
+	}
+	var key string
+	for _, k := range sii.GetIndexer().ListIndexFuncValues(index.IndexName(index.SliceMember)) {
+		if k == ns+"/"+id {
+			key = k
+		}
+	}
+	if key == "" || !same(key[len(ns)+1:], a) {
+		t.Errorf("the member index's key %q is not the cached slices' string", key)
+	}
+	list = rosterv1.OrgTeamMemberSliceList{}
+	a, b = "", ""
+	o.scim.Do(t, http.MethodDelete, "/Users/"+id, nil).Expect(t, http.StatusNoContent)
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		var left rosterv1.OrgTeamMemberSliceList
+		if err := index.SlicesWithMember(id).List(ctx, c, ns, &left, client.UnsafeDisableDeepCopy); err != nil || len(left.Items) > 0 {
+			return false, fmt.Sprintf("cached slices still listing %s: %d, %v", id, len(left.Items), err)
+		}
+		runtime.GC()
+		return !memberids.Holds(ns, id), fmt.Sprintf("the member id table still holds %s", id)
+	})
+}

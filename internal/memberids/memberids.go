@@ -68,6 +68,17 @@ func Keys(namespace string, ids []string) []string {
 	return keys
 }
 
+// Holds reports whether the table holds namespace/id alive: whether some object still lists
+// it. For tests and debugging; a garbage collection must have run since the last slice
+// listing it went away.
+func Holds(namespace, id string) bool {
+	h := hash(namespace, id)
+	table.Lock()
+	defer table.Unlock()
+	c, _ := lookup(h, namespace, id)
+	return c != ""
+}
+
 // entry is one interned "<namespace>/<id>": a weak pointer to its bytes and its length.
 type entry struct {
 	p weak.Pointer[byte]
