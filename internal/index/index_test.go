@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/memberids"
 	"github.com/rosterhq/roster/internal/naming"
 )
 
@@ -79,6 +80,35 @@ func TestNamespacedKeys(t *testing.T) {
 		t.Errorf("the slice's members changed: %v", slice.Spec.Members)
 	}
 	if _, err := Namespaced(SliceMembersOf)("not an object"); err == nil {
+		t.Error("a non-object was indexed")
+	}
+}
+
+// TestSliceMemberKeys: the member index Register installs keys as Namespaced(SliceMembersOf)
+// does, whether or not the ids are interned, skips a snapshot's slices, and refuses a
+// non-object. Interned ids get the table's own strings (internal/memberids tests that).
+func TestSliceMemberKeys(t *testing.T) {
+	plain := &rosterv1.OrgTeamMemberSlice{Spec: rosterv1.OrgTeamMemberSliceSpec{Team: "g-1", Members: []string{"u-1", "u-2"}}}
+	plain.Namespace = "acme"
+	interned, err := memberids.Transform(plain.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []*rosterv1.OrgTeamMemberSlice{plain, interned.(*rosterv1.OrgTeamMemberSlice)} {
+		got, err := SliceMemberKeys(o)
+		if err != nil || !reflect.DeepEqual(got, []string{"acme/u-1", "acme/u-2"}) {
+			t.Errorf("got %v, %v", got, err)
+		}
+	}
+	snapshot := plain.DeepCopy()
+	snapshot.Labels = map[string]string{rosterv1.SnapshotOfLabel: "x"}
+	if !rosterv1.IsMemberSnapshot(snapshot) {
+		t.Fatal("the snapshot label does not make a snapshot")
+	}
+	if got, err := SliceMemberKeys(snapshot); err != nil || len(got) != 0 {
+		t.Errorf("a snapshot's slice is indexed under %v, %v", got, err)
+	}
+	if _, err := SliceMemberKeys("not an object"); err == nil {
 		t.Error("a non-object was indexed")
 	}
 }
