@@ -223,8 +223,10 @@ func liveBytes(t *testing.T, n int, obj client.Object, gen func(i int) []byte, t
 // (OrgTeamMemberSlice of 2,000 members, every user in five big teams) with and without the
 // transform. Both templates are objects of a real apiserver, written by Roster as in a
 // cluster; the users differ in id, userName, email, externalId, family name, UID and
-// resourceVersion. Run with -v to see the figures (docs/benchmarks.md, "Cached objects,
-// interned").
+// resourceVersion. Slices are measured also as the manager's cache holds them (member ids
+// interned by internal/memberids), alone and in an informer store with the member index. Run
+// with -v to see the figures (docs/benchmarks.md, "Cached objects, interned" and "Cached
+// memberships, interned").
 func TestCachedBytesPerObject(t *testing.T) {
 	const users, teams = 10_000, 5
 	o := newRealOrg(t)

@@ -69,8 +69,8 @@ func Transform(obj any) (any, error) {
 	case *rosterv1.OrgTeamMemberSlice:
 		objectMeta(&o.ObjectMeta)
 		o.Spec.Team = s(o.Spec.Team)
-		// Member ids are not interned: each id repeats a few times (once per team of the user),
-		// and a table entry costs about as much as the copies it saves.
+		// Member ids are not interned here: this table is bounded by a count and would forget
+		// ids still in use. The manager's cache interns them with internal/memberids.
 	case *rosterv1.OrgTeamNameClaim:
 		objectMeta(&o.ObjectMeta)
 		o.Spec.Team = s(o.Spec.Team)
