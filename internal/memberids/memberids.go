@@ -46,7 +46,9 @@ func Transform(obj any) (any, error) {
 		return nil, err
 	}
 	if s, ok := out.(*rosterv1.OrgTeamMemberSlice); ok {
-		s.Spec.Members = internAll(s.Namespace, s.Spec.Members)
+		if m := internAll(s.Namespace, s.Spec.Members); len(m) > 0 && &m[0] != &s.Spec.Members[0] {
+			s.Spec.Members = m
+		}
 	}
 	return out, nil
 }
@@ -108,8 +110,7 @@ func hash(namespace, id string) uint64 {
 
 // lookup returns the table's "<namespace>/<id>" under hash h, if it holds that string alive.
 // free reports that no live string holds h (no entry, or one whose string is gone): h may
-// take a new one.
-// Call with the table locked.
+// take a new one. Call with the table locked.
 func lookup(h uint64, namespace, id string) (c string, free bool) {
 	e, ok := table.m[h]
 	if !ok {
