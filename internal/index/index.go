@@ -155,7 +155,7 @@ func Register(ctx context.Context, c cache.Cache) error {
 func SliceMemberKeys(o any) ([]string, error) {
 	s, ok := o.(*rosterv1.OrgTeamMemberSlice)
 	if !ok {
-		return Namespaced(SliceMembersOf)(o)
+		return nil, fmt.Errorf("index %s: %T is not an OrgTeamMemberSlice", SliceMember, o)
 	}
 	return memberids.Keys(s.Namespace, SliceMembersOf(s)), nil
 }

@@ -15,8 +15,10 @@
 // id is gone (its user deleted, its teams changed) the garbage collector frees the string and
 // the entry is swept. So the table needs no event handlers, no reference counts kept in step
 // with the informers, and no order between the users' and the slices' informers; a slice
-// listing an id no user has (yet) gets it interned like any other. It cannot grow past twice
-// the ids the cache holds (see sweep).
+// listing an id no user has (yet) gets it interned like any other. It holds at most about
+// twice the ids that were alive at its last sweep, plus what was interned since (see sweep):
+// after a mass deletion, dead entries (16 B each, their strings freed) stay until the next
+// sweep.
 //
 // Neither cachetrim's table nor Go's unique package fits: the former is bounded by a count
 // and started afresh, so it would forget ids still in use; the latter keeps a value only
@@ -184,9 +186,12 @@ func intern(namespace, id string) string {
 	return c[len(namespace)+1:]
 }
 
-// sweep drops the entries whose strings the garbage collector has freed, and sets the next
-// sweep at twice the entries left: the table never holds more than about twice the ids that
-// are alive at a sweep, and sweeping costs O(1) per interned id. Call with the table locked.
+// sweep drops the entries whose strings the garbage collector has freed (a string not yet
+// collected counts as alive), and sets the next sweep at twice the entries left: sweeping
+// costs O(1) per interned id on average. Call with the table locked: a sweep holds the lock
+// for one pass over the table (a few milliseconds at 100,000 ids), during which slice events
+// wait. Why not in chunks: it runs once per doubling, and a resumable walk of a Go map under
+// concurrent inserts would be more code than the pause is worth.
 func sweep() {
 	for h, e := range table.m {
 		if e.p.Value() == nil {

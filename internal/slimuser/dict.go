@@ -51,6 +51,17 @@ func symbol(s string) (uint32, bool) {
 	return id, true
 }
 
+// existingSymbol returns the dictionary's index of s if s is in it already, adding nothing.
+func existingSymbol(s string) (uint32, bool) {
+	if s == "" || len(s) > dictMaxLen {
+		return 0, false
+	}
+	dict.mu.Lock()
+	defer dict.mu.Unlock()
+	id, ok := dict.ids[s]
+	return id, ok
+}
+
 // lookup returns dictionary entry id.
 func lookup(id uint64) (string, bool) {
 	if id >= dictMax {

@@ -39,6 +39,15 @@ func (e *enc) str(s string, shared bool) {
 	e.inline(s)
 }
 
+// strIfShared writes s as a dictionary entry if the dictionary has it already, else inline.
+func (e *enc) strIfShared(s string) {
+	if id, ok := existingSymbol(s); ok {
+		e.uvarint(uint64(id)<<2 | strDict)
+		return
+	}
+	e.inline(s)
+}
+
 // packed writes s as a UUID or a time when it is one that decodes to the same bytes, else
 // inline.
 func (e *enc) packed(s string) {
@@ -227,9 +236,15 @@ func (e *enc) user(u *rosterv1.OrgUser) (name, rv int) {
 			if c.Message != "" {
 				// A condition that holds has the controller's fixed text, shared by every user;
 				// a failure's names its error, often one user's own (a conflicting address):
-				// inline, or one-off messages would fill the bounded dictionary for good.
+				// it may use an entry that is there already (an outage's message a success
+				// once had) but adds none, or one-off messages would fill the bounded
+				// dictionary for good.
 				e.tag(6)
-				e.str(c.Message, c.Status == metav1.ConditionTrue)
+				if c.Status == metav1.ConditionTrue {
+					e.str(c.Message, true)
+				} else {
+					e.strIfShared(c.Message)
+				}
 			}
 			e.end()
 		}
