@@ -74,6 +74,14 @@ func (s *Server) listUsers(c *gin.Context) {
 
 // searchUsers returns the users p selects and the encoded page of them it asks for.
 func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listItem, error) {
+	return s.userPage(c, p, s.dir.SelectUsers, s.groupsOf)
+}
+
+// userPage is searchUsers with the index selection and the groups of a user passed in: the
+// page benchmark (page_bench_test.go) renders pages of an index it built, without a cluster.
+func (s *Server) userPage(c *gin.Context, p listParams, selectUsers selector,
+	groupsOf func(*gin.Context, *rosterv1.OrgUser) []any,
+) (selection, []listItem, error) {
 	rt := userType(c)
 	var q order.Query
 	if p.Filter != nil {
@@ -88,7 +96,7 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 		u := e.Object.(*slimuser.User).OrgUser()
 		d := s.userDoc(c, u)
 		if withGroups {
-			s.addGroups(c, u, d)
+			addGroups(d, groupsOf(c, u))
 		}
 		return d, nil
 	}
@@ -100,7 +108,7 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 		m := userscan.Match(rt, p.Filter, func(u *rosterv1.OrgUser) document.Meta { return s.userMeta(c, u) })
 		match = func(e *order.Entry, _ func() map[string]any) (bool, error) { return m(e), nil }
 	}
-	sel, err := s.selectPage(c, p, rt, q, doc, match, s.dir.SelectUsers)
+	sel, err := s.selectPage(c, p, rt, q, doc, match, selectUsers)
 	if err != nil {
 		return sel, nil, err
 	}
@@ -111,7 +119,7 @@ func (s *Server) searchUsers(c *gin.Context, p listParams) (selection, []listIte
 		if e.doc == nil {
 			e.doc = s.userDoc(c, u)
 		}
-		docs[i] = s.renderUser(c, u, e.doc)
+		docs[i] = renderUserDoc(c, e.doc, func() []any { return groupsOf(c, u) })
 	}
 	items, err := mapItems(docs)
 	return sel, items, err
@@ -334,17 +342,23 @@ func (s *Server) userMeta(c *gin.Context, u *rosterv1.OrgUser) document.Meta {
 
 // renderUser adds the user's groups when the response includes them, then projects.
 func (s *Server) renderUser(c *gin.Context, u *rosterv1.OrgUser, doc map[string]any) map[string]any {
+	return renderUserDoc(c, doc, func() []any { return s.groupsOf(c, u) })
+}
+
+// renderUserDoc adds a user's groups (read only if the response includes them) to its document,
+// then projects.
+func renderUserDoc(c *gin.Context, doc map[string]any, groups func() []any) map[string]any {
 	attrs, excluded := projection(c)
 	if _, done := doc["groups"]; !done && wantsAttribute("groups", attrs, excluded) {
-		s.addGroups(c, u, doc)
+		addGroups(doc, groups())
 	}
 	return schema.Project(userType(c), doc, attrs, excluded)
 }
 
-// addGroups sets the read-only "groups" attribute: the SCIM-managed teams the user is in,
-// found through the slice member index.
-func (s *Server) addGroups(c *gin.Context, u *rosterv1.OrgUser, doc map[string]any) {
-	if groups := s.groupsOf(c, u); len(groups) > 0 {
+// addGroups sets the read-only "groups" attribute (the SCIM-managed teams the user is in,
+// found through the slice member index) when the user is in any.
+func addGroups(doc map[string]any, groups []any) {
+	if len(groups) > 0 {
 		doc["groups"] = groups
 	}
 }
