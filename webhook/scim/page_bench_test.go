@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
@@ -170,5 +172,70 @@ func BenchmarkUserPage100k(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestUserPageEncodesAsDocuments: every user of a list page is the bytes of the document the
+// list built before it encoded users directly (User, groups, Project, json.Marshal), for users
+// with and without groups, enterprise and custom extension values (which keep the map path),
+// under projections the encoder takes and ones it leaves to the map path.
+func TestUserPageEncodesAsDocuments(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	x := order.New()
+	var users []*rosterv1.OrgUser
+	for i := range 40 {
+		u := pageUser(i)
+		switch i % 8 {
+		case 1:
+			u.Spec.DisplayName = `Zoë <"O'Brien"> & co` + "\u2028\x01"
+			u.Spec.Active = nil
+		case 2:
+			u.Spec.Extensions = rosterv1.ExtensionValues{"urn:example:params:scim:schemas:extension:acme:2.0:User": apiextensionsv1.JSON{Raw: []byte(`{"badge":"b-1"}`)}}
+		case 3:
+			f := false
+			u.Spec.Emails[0].Primary = &f
+			u.Spec.Addresses = []rosterv1.Address{{Locality: "Paris", Country: "FR"}}
+			u.Spec.Enterprise = &rosterv1.EnterpriseUser{}
+		}
+		users = append(users, u)
+		x.PutUser(slimuser.New(u))
+	}
+	s := &Server{}
+	eng := gin.New()
+	for _, query := range []string{
+		"", "sortBy=userName&sortOrder=descending", "cursor=&count=7",
+		"attributes=userName,groups", "excludedAttributes=groups,meta", "attributes=urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+		"attributes=name.givenName,emails.value", "attributes=urn:ietf:params:scim:schemas:core:2.0:User", "excludedAttributes=emails.type", "filter=" + url.QueryEscape(`title eq "Engineer"`),
+	} {
+		rec := httptest.NewRecorder()
+		c := gin.CreateTestContextOnly(rec, eng)
+		c.Request = httptest.NewRequest(http.MethodGet, "/scim/v2/acme/Users?"+query, nil)
+		c.Request.Host = "roster.example"
+		c.Params = gin.Params{{Key: "org", Value: pageOrg.Name}}
+		c.Set(orgKey, pageOrg)
+		rt := userType(c)
+		p, err := parseListParams(c, rt)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		sel, items, err := s.userPage(c, p.of(rt), func(_ context.Context, ns string, q order.Query) (order.Page, error) {
+			return x.SelectUsers(ns, q)
+		}, pageGroups)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		if len(items) == 0 || len(items) != len(sel.Entries) {
+			t.Fatalf("%s: %d items of %d entries", query, len(items), len(sel.Entries))
+		}
+		for i, e := range sel.Entries {
+			u := e.Object.(*slimuser.User).OrgUser()
+			want, err := json.Marshal(renderUserDoc(c, s.userDoc(c, u), func() []any { return pageGroups(c, u) }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(items[i].head) != string(want) {
+				t.Errorf("%s: user %s:\n got %s\nwant %s", query, u.Name, items[i].head, want)
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -113,16 +114,38 @@ func (s *Server) userPage(c *gin.Context, p listParams, selectUsers selector,
 		return sel, nil, err
 	}
 	page := listedOf[*slimuser.User](sel)
-	docs := make([]map[string]any, len(page))
+	// Each user is encoded straight to JSON (document.UserEncoder) when the projection keeps
+	// attributes whole and the user has no custom extension values; else its document is
+	// built, projected and marshalled. Both give the same bytes.
+	enc, direct := document.NewUserEncoder(rt, schema.NewProjection(rt, p.Attributes, p.Excluded))
+	wantGroups := wantsAttribute("groups", p.Attributes, p.Excluded)
+	usersURL := s.resourceURL(c, "Users", "")
+	items := make([]listItem, len(page))
+	buf := make([]byte, 0, 640*len(page)) // the page's documents, one after the other
 	for i, e := range page {
 		u := e.obj.OrgUser()
+		if direct && enc.Encodes(u) {
+			groups, built := e.doc["groups"].([]any) // added by a filter on groups
+			if !built && enc.Groups() && wantGroups {
+				groups = groupsOf(c, u)
+			}
+			start := len(buf)
+			if buf, err = enc.Append(buf, u, userMetaIn(usersURL, u), groups); err != nil {
+				return sel, nil, err
+			}
+			items[i] = listItem{head: buf[start:len(buf):len(buf)]}
+			continue
+		}
 		if e.doc == nil {
 			e.doc = s.userDoc(c, u)
 		}
-		docs[i] = renderUserDoc(c, e.doc, func() []any { return groupsOf(c, u) })
+		head, err := json.Marshal(renderUserDoc(c, e.doc, func() []any { return groupsOf(c, u) }))
+		if err != nil {
+			return sel, nil, err
+		}
+		items[i] = listItem{head: head}
 	}
-	items, err := mapItems(docs)
-	return sel, items, err
+	return sel, items, nil
 }
 
 // narrowUsers narrows q's candidates to the users a filter can match when it has an indexed
@@ -334,8 +357,14 @@ func (s *Server) userDoc(c *gin.Context, u *rosterv1.OrgUser) map[string]any {
 
 // userMeta is the meta attribute of a user.
 func (s *Server) userMeta(c *gin.Context, u *rosterv1.OrgUser) document.Meta {
+	return userMetaIn(s.resourceURL(c, "Users", ""), u)
+}
+
+// userMetaIn is the meta attribute of a user whose location is usersURL followed by its id (a
+// list computes the URL of its /Users once).
+func userMetaIn(usersURL string, u *rosterv1.OrgUser) document.Meta {
 	return document.Meta{
-		ResourceType: "User", Location: s.resourceURL(c, "Users", u.Name), Version: directory.UserVersion(u),
+		ResourceType: "User", Location: usersURL + u.Name, Version: directory.UserVersion(u),
 		Created: u.CreationTimestamp.Time, LastModified: directory.LastModified(u),
 	}
 }

@@ -27,15 +27,32 @@ func ParseAttributeList(s string) []string {
 // returned:"request" ones only when named in attributes. Keys of doc that are not attributes
 // of rt are dropped. The result shares no maps or slices with doc.
 func Project(rt ResourceType, doc map[string]any, attributes, excludedAttributes []string) map[string]any {
+	return NewProjection(rt, attributes, excludedAttributes).Apply(doc)
+}
+
+// Projection is an attributes/excludedAttributes pair resolved for a resource type once: which
+// attributes a response carries, and which of them are cut to some sub-attributes, decided
+// without a document (only whether a value is present depends on one). A list resolves it once
+// per request instead of once per resource.
+type Projection struct {
+	rt   ResourceType
+	kept []projected
+}
+
+// projected is an attribute a Projection returns when the document has it.
+type projected struct {
+	r Resolved
+	// keep and drop cut the value to sub-attributes (nil: the whole value).
+	keep, drop map[string]bool
+}
+
+// NewProjection resolves attributes and excludedAttributes for rt, as Project applies them.
+func NewProjection(rt ResourceType, attributes, excludedAttributes []string) Projection {
 	incl := newSelection(rt, attributes)
 	excl := newSelection(rt, excludedAttributes)
-	out := map[string]any{}
-	if s := Field(doc, "schemas"); s != nil {
-		out["schemas"] = knownSchemas(rt, s)
-	}
+	p := Projection{rt: rt}
 	for _, r := range rt.Attributes() {
-		v := r.Value(doc)
-		if v == nil || r.Attr.Returned == ReturnedNever {
+		if r.Attr.Returned == ReturnedNever {
 			continue
 		}
 		always := r.Attr.Returned == ReturnedAlways
@@ -60,18 +77,60 @@ func Project(rt ResourceType, doc map[string]any, attributes, excludedAttributes
 		if !always {
 			dropSubs = excl.subs(r)
 		}
-		if keepSubs != nil || dropSubs != nil {
-			v = projectSubs(r.Attr, v, keepSubs, dropSubs)
+		p.kept = append(p.kept, projected{r: r, keep: keepSubs, drop: dropSubs})
+	}
+	return p
+}
+
+// Apply returns a copy of the canonical document doc holding only the attributes p returns:
+// Project's result.
+func (p Projection) Apply(doc map[string]any) map[string]any {
+	out := map[string]any{}
+	if s := Field(doc, "schemas"); s != nil {
+		out["schemas"] = knownSchemas(p.rt, s)
+	}
+	for _, k := range p.kept {
+		v := k.r.Value(doc)
+		if v == nil {
+			continue
+		}
+		if k.keep != nil || k.drop != nil {
+			v = projectSubs(k.r.Attr, v, k.keep, k.drop)
 			if v == nil {
 				continue
 			}
 		} else {
 			v = DeepCopy(v)
 		}
-		r.Container(out, true)[r.Name] = v
+		k.r.Container(out, true)[k.r.Name] = v
 	}
 	return out
 }
+
+// Whole reports whether p returns every attribute it keeps whole: no value is cut to some of
+// its sub-attributes. A document encoder that writes values as stored can then follow Kept.
+func (p Projection) Whole() bool {
+	for _, k := range p.kept {
+		if k.keep != nil || k.drop != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Kept returns the attributes p returns when the document has them, in rt's order ("schemas",
+// which is no attribute, is returned whenever the document has it).
+func (p Projection) Kept() []Resolved {
+	out := make([]Resolved, len(p.kept))
+	for i, k := range p.kept {
+		out[i] = k.r
+	}
+	return out
+}
+
+// KnownSchemas is the "schemas" value a projection of rt returns for a document's list of
+// schema URNs: those rt knows.
+func KnownSchemas(rt ResourceType, urns []any) any { return knownSchemas(rt, urns) }
 
 // knownSchemas copies a "schemas" list without the URNs rt does not know: a stored extension
 // that the organization no longer declares is not returned, so it is not listed either.
