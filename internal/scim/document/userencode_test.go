@@ -24,8 +24,8 @@ func encodeUsers() []*rosterv1.OrgUser {
 	f, tr := false, true
 	odd := &rosterv1.OrgUser{Spec: rosterv1.OrgUserSpec{
 		UserName: `a<b>&"c"\d` + "\x01\u2028\xff é", Active: &f, DisplayName: "Zoë 名前",
-		Name:   &rosterv1.Name{GivenName: "", FamilyName: "O'Brien & Sons"},
-		Emails: []rosterv1.MultiValued{{Value: "x@y", Primary: &f}, {}, {Value: "z", Type: "<work>", Primary: &tr}},
+		Name:       &rosterv1.Name{GivenName: "", FamilyName: "O'Brien & Sons"},
+		Emails:     []rosterv1.MultiValued{{Value: "x@y", Primary: &f}, {}, {Value: "z", Type: "<work>", Primary: &tr}},
 		Addresses:  []rosterv1.Address{{Locality: "Paris", Primary: &f}},
 		Enterprise: &rosterv1.EnterpriseUser{},
 		Roles:      []rosterv1.MultiValued{},
