@@ -120,11 +120,20 @@ func (s *Server) userPage(c *gin.Context, p listParams, selectUsers selector,
 	enc, direct := document.NewUserEncoder(rt, schema.NewProjection(rt, p.Attributes, p.Excluded))
 	wantGroups := wantsAttribute("groups", p.Attributes, p.Excluded)
 	usersURL := s.resourceURL(c, "Users", "")
+	var mask slimuser.Mask // what the encoder reads: the metadata and the spec fields it writes
+	if direct {
+		specMask, ok := slimuser.SpecMask(enc.SpecFields()...)
+		mask, direct = slimuser.Meta|specMask, ok
+	}
 	items := make([]listItem, len(page))
 	buf := make([]byte, 0, 640*len(page)) // the page's documents, one after the other
+	var decoded rosterv1.OrgUser // reused: the encoder keeps nothing of a user
 	for i, e := range page {
-		u := e.obj.OrgUser()
-		if direct && enc.Encodes(u) {
+		if direct {
+			decoded = rosterv1.OrgUser{}
+			e.obj.DecodeInto(&decoded, mask)
+		}
+		if u := &decoded; direct && enc.Encodes(u) {
 			groups, built := e.doc["groups"].([]any) // added by a filter on groups
 			if !built && enc.Groups() && wantGroups {
 				groups = groupsOf(c, u)
@@ -136,6 +145,7 @@ func (s *Server) userPage(c *gin.Context, p listParams, selectUsers selector,
 			items[i] = listItem{head: buf[start:len(buf):len(buf)]}
 			continue
 		}
+		u := e.obj.OrgUser()
 		if e.doc == nil {
 			e.doc = s.userDoc(c, u)
 		}

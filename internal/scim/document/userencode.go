@@ -80,9 +80,7 @@ func NewUserEncoder(rt schema.ResourceType, p schema.Projection) (*UserEncoder, 
 				}
 				continue // not stored: never in the document
 			}
-			f := specFields[i]
-			f.name = r.Name
-			e.top = append(e.top, topKey{name: r.Name, kind: keySpec, f: f})
+			e.top = append(e.top, topKey{name: r.Name, kind: keySpec, f: specFields[i]})
 		}
 	}
 	if hasEnt {
@@ -107,6 +105,19 @@ func exactField(fields []field, name string) int {
 func uniqueSorted(keys []topKey) []topKey {
 	slices.SortStableFunc(keys, func(a, b topKey) int { return strings.Compare(a.name, b.name) })
 	return slices.CompactFunc(keys, func(a, b topKey) bool { return a.name == b.name })
+}
+
+// SpecFields returns the JSON names of the spec fields e reads: those it writes, the
+// enterprise extension (its URN is in "schemas" when present) and the custom extensions
+// (Encodes). A caller may decode only these.
+func (e *UserEncoder) SpecFields() []string {
+	out := []string{enterpriseKey, extensionsKey}
+	for _, k := range e.top {
+		if k.kind == keySpec {
+			out = append(out, k.f.name)
+		}
+	}
+	return out
 }
 
 // Groups reports whether the documents carry "groups": the caller reads a user's groups only
