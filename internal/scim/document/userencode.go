@@ -327,16 +327,39 @@ func sortedFieldsOf(t reflect.Type) []field {
 
 var sortedCache = map[reflect.Type][]field{}
 
-// appendString appends s as encoding/json encodes a string (HTML-safe escapes included): the
-// common case of plain ASCII is copied, anything else is left to encoding/json.
+// appendString appends s as encoding/json encodes a string, HTML-safe escapes included: ASCII
+// is escaped here (the quote, the backslash, and '<', '>', '&' as \u003c, \u003e, \u0026, as
+// json.Marshal writes them), control characters and anything not ASCII are left to
+// encoding/json.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if c := s[i]; c < 0x20 || c >= 0x80 {
 			enc, _ := json.Marshal(s) // a string always encodes
 			return append(b, enc...)
 		}
 	}
 	b = append(b, '"')
-	b = append(b, s...)
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '"':
+			esc = `\"`
+		case '\\':
+			esc = `\\`
+		case '<':
+			esc = `\u003c`
+		case '>':
+			esc = `\u003e`
+		case '&':
+			esc = `\u0026`
+		default:
+			continue
+		}
+		b = append(b, s[start:i]...)
+		b = append(b, esc...)
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }

@@ -96,3 +96,32 @@ func TestUserEncoderMatchesProjectedDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendStringIsJSONMarshal: appendString writes what json.Marshal writes for every byte
+// alone and amid plain text, and for escapes side by side.
+func TestAppendStringIsJSONMarshal(t *testing.T) {
+	inputs := []string{"", "plain", `a"b\c<d>e&f`, `"\<>&`, "Zoë \u2028 名前", "\xff\xfe", "tab\there"}
+	for c := range 256 {
+		inputs = append(inputs, string(rune(c)), "x"+string([]byte{byte(c)})+"y")
+	}
+	for _, s := range inputs {
+		checkAppendString(t, s)
+	}
+}
+
+// FuzzAppendString: appendString is json.Marshal of a string.
+func FuzzAppendString(f *testing.F) {
+	f.Add(`a"b\c<d>e&f`)
+	f.Add("Zoë \u2028\x01")
+	f.Fuzz(checkAppendString)
+}
+
+func checkAppendString(t *testing.T, s string) {
+	want, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appendString([]byte("x"), s); string(got) != "x"+string(want) {
+		t.Errorf("appendString(%q) = %s, want %s", s, got[1:], want)
+	}
+}

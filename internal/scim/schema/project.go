@@ -154,11 +154,11 @@ func knownSchemas(rt ResourceType, v any) any {
 // selection is a parsed attributes or excludedAttributes list.
 type selection struct {
 	schemas map[string]bool            // whole schemas, by canonical URN
-	attrs   map[string]map[string]bool // canonical path of a top-level attribute → sub names; nil map = whole
+	attrs   map[attrPath]map[string]bool // top-level attribute → sub names; nil map = whole
 }
 
 func newSelection(rt ResourceType, paths []string) selection {
-	s := selection{schemas: map[string]bool{}, attrs: map[string]map[string]bool{}}
+	s := selection{schemas: map[string]bool{}, attrs: map[attrPath]map[string]bool{}}
 	for _, p := range paths {
 		if urn, ok := rt.SchemaURN(p); ok {
 			s.schemas[urn] = true
@@ -182,7 +182,11 @@ func newSelection(rt ResourceType, paths []string) selection {
 	return s
 }
 
-func topPath(r Resolved) string { return r.Schema + ":" + r.Name }
+// attrPath is the canonical path of a top-level attribute (a struct, not the joined string:
+// a projection looks up every attribute of its type).
+type attrPath struct{ schema, name string }
+
+func topPath(r Resolved) attrPath { return attrPath{r.Schema, r.Name} }
 
 // whole reports whether the selection names r's top-level attribute as a whole.
 func (s selection) whole(r Resolved) bool {
