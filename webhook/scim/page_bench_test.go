@@ -97,6 +97,7 @@ func servePage(s *Server, eng *gin.Engine, w http.ResponseWriter, x *order.Index
 	c.Request.Host = "roster.example"
 	c.Params = gin.Params{{Key: "org", Value: pageOrg.Name}}
 	c.Set(orgKey, pageOrg)
+	defer releaseBuffers(c)
 	rt := userType(c)
 	p, err := parseListParams(c, rt)
 	if err != nil {

@@ -141,6 +141,7 @@ func (s *Server) searchAll(c *gin.Context) {
 	}
 	var users, groups selection
 	var page, gpage []listItem
+	defer releaseBuffers(c) // once the page is written
 	if up, ok := p.restrictTo(userType(c)); ok {
 		up.Count = n
 		if users, page, err = s.searchUsers(c, up); err != nil {

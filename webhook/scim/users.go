@@ -65,6 +65,7 @@ func (s *Server) listUsers(c *gin.Context) {
 		return
 	}
 	p = p.of(rt)
+	defer releaseBuffers(c) // once the page is written
 	sel, page, err := s.searchUsers(c, p)
 	if err != nil {
 		writeError(c, err)
@@ -126,7 +127,9 @@ func (s *Server) userPage(c *gin.Context, p listParams, selectUsers selector,
 		mask, direct = slimuser.Meta|specMask, ok
 	}
 	items := make([]listItem, len(page))
-	buf := make([]byte, 0, 640*len(page)) // the page's documents, one after the other
+	bp := pageBuffer(c, 768*len(page)) // the page's documents, one after the other
+	buf := *bp
+	defer func() { *bp = buf }()
 	var decoded rosterv1.OrgUser // reused: the encoder keeps nothing of a user
 	for i, e := range page {
 		if direct {

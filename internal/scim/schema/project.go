@@ -153,7 +153,7 @@ func knownSchemas(rt ResourceType, v any) any {
 
 // selection is a parsed attributes or excludedAttributes list.
 type selection struct {
-	schemas map[string]bool            // whole schemas, by canonical URN
+	schemas map[string]bool              // whole schemas, by canonical URN
 	attrs   map[attrPath]map[string]bool // top-level attribute → sub names; nil map = whole
 }
 
