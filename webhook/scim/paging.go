@@ -73,13 +73,8 @@ func (s selection) previousCursor() string {
 func writeSelection(c *gin.Context, p listParams, sel selection, items []listItem) {
 	page := listPage{Total: sel.Total, StartIndex: p.StartIndex, Items: items}
 	if p.Cursor != nil {
-		page.StartIndex, page.After = 0, map[string]any{}
-		if next := sel.nextCursor(len(items)); next != "" {
-			page.After["nextCursor"] = next
-		}
-		if prev := sel.previousCursor(); prev != "" {
-			page.After["previousCursor"] = prev
-		}
+		page.StartIndex = 0
+		page.NextCursor, page.PreviousCursor = sel.nextCursor(len(items)), sel.previousCursor()
 	}
 	writeListPage(c, page)
 }

@@ -41,9 +41,8 @@ type listPage struct {
 	// StartIndex is left out when 0 (a cursor-paged response).
 	StartIndex int
 	Items      []listItem
-	// After holds fields written after Resources (a later cursor for the next page): they
-	// are encoded before the response starts, like every resource.
-	After map[string]any
+	// NextCursor and PreviousCursor are written after Resources when not empty (RFC 9865).
+	NextCursor, PreviousCursor string
 }
 
 // mapItems encodes documents as list items.
@@ -73,15 +72,6 @@ func writeList(c *gin.Context, total, startIndex int, docs []map[string]any) {
 // wrote: all of page.Items unless the connection broke. itemsPerPage is the number of
 // resources in the page (RFC 7644 allows fewer than count: see groupPage's member budget).
 func writeListPage(c *gin.Context, page listPage) (written int) {
-	var after []byte
-	if len(page.After) > 0 {
-		b, err := json.Marshal(page.After)
-		if err != nil {
-			writeError(c, err)
-			return 0
-		}
-		after = b
-	}
 	w := startStream(c, http.StatusOK)
 	defer endStream(w)
 	w.WriteString(`{"schemas":["` + schema.ListResponseSchema + `"],"totalResults":`)
@@ -103,9 +93,14 @@ func writeListPage(c *gin.Context, page listPage) (written int) {
 		written = i + 1
 	}
 	w.WriteByte(']')
-	if len(after) > 2 { // the After object's fields, spliced into the response object
-		w.WriteByte(',')
-		w.Write(after[1 : len(after)-1])
+	// In the order json.Marshal wrote them when they were a map.
+	for _, f := range [...]struct{ name, value string }{{"nextCursor", page.NextCursor}, {"previousCursor", page.PreviousCursor}} {
+		if f.value != "" {
+			w.WriteByte(',')
+			writeString(w, f.name)
+			w.WriteByte(':')
+			writeString(w, f.value)
+		}
 	}
 	w.WriteByte('}')
 	if w.Flush() != nil {

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,12 +156,17 @@ func TestStreamedListEqualsMarshalled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeListPage(c, listPage{Total: 2, StartIndex: 1, Items: items, After: map[string]any{"nextCursor": "abc"}})
+		writeListPage(c, listPage{Total: 2, StartIndex: 1, Items: items, NextCursor: "abc", PreviousCursor: "d<e"})
 		var got map[string]any
-		if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got["nextCursor"] != "abc" {
+		if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got["nextCursor"] != "abc" || got["previousCursor"] != "d<e" {
 			t.Fatalf("cursor hook: %v %s", err, w.Body.Bytes())
 		}
+		// As json.Marshal wrote the cursors when they were a map: sorted, HTML-safe.
+		if tail := `],"nextCursor":"abc","previousCursor":"d\u003ce"}`; !strings.HasSuffix(w.Body.String(), tail) {
+			t.Fatalf("cursors written as %s, want the body to end with %s", w.Body.Bytes(), tail)
+		}
 		delete(got, "nextCursor")
+		delete(got, "previousCursor")
 		b, _ := json.Marshal(got)
 		sameJSON(t, b, oldListResponse{Schemas: []string{schema.ListResponseSchema}, TotalResults: 2, StartIndex: 1, ItemsPerPage: 2, Resources: docs})
 	})
