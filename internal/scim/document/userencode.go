@@ -2,6 +2,7 @@ package document
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -166,18 +167,17 @@ func (e *UserEncoder) Append(b []byte, u *rosterv1.OrgUser, meta Meta, groups []
 			b = append(b, `,"resourceType":`...)
 			b = appendString(b, meta.ResourceType)
 			b = append(b, `,"version":`...)
-			b = appendString(b, ETag(meta.Version))
+			b = appendETag(b, meta.Version)
 			b = append(b, '}')
 		case keyGroups:
 			if len(groups) == 0 {
 				continue
 			}
-			v, err := json.Marshal(groups)
-			if err != nil {
+			key(k.name)
+			var err error
+			if b, err = appendAny(b, groups); err != nil {
 				return b, err
 			}
-			key(k.name)
-			b = append(b, v...)
 		case keyEnterprise:
 			if u.Spec.Enterprise == nil {
 				continue
@@ -327,39 +327,115 @@ func sortedFieldsOf(t reflect.Type) []field {
 
 var sortedCache = map[reflect.Type][]field{}
 
-// appendString appends s as encoding/json encodes a string, HTML-safe escapes included: ASCII
-// is escaped here (the quote, the backslash, and '<', '>', '&' as \u003c, \u003e, \u0026, as
-// json.Marshal writes them), control characters and anything not ASCII are left to
-// encoding/json.
+// appendString appends s as encoding/json encodes a string, HTML-safe escapes included, in one
+// pass: ASCII is escaped here (the quote, the backslash, and '<', '>', '&' as \u003c, \u003e,
+// \u0026, as json.Marshal writes them); a string with a control character or anything not
+// ASCII is left to encoding/json whole.
 func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 {
-			enc, _ := json.Marshal(s) // a string always encodes
-			return append(b, enc...)
-		}
-	}
+	start := len(b)
 	b = append(b, '"')
-	start := 0
+	last := 0
 	for i := 0; i < len(s); i++ {
-		var esc string
-		switch s[i] {
-		case '"':
-			esc = `\"`
-		case '\\':
-			esc = `\\`
-		case '<':
-			esc = `\u003c`
-		case '>':
-			esc = `\u003e`
-		case '&':
-			esc = `\u0026`
-		default:
+		switch asciiEscapes[s[i]] {
+		case escNone:
 			continue
+		case escJSON:
+			enc, _ := json.Marshal(s) // a string always encodes
+			return append(b[:start], enc...)
 		}
-		b = append(b, s[start:i]...)
-		b = append(b, esc...)
-		start = i + 1
+		b = append(b, s[last:i]...)
+		b = append(b, asciiEscape(s[i])...)
+		last = i + 1
 	}
-	b = append(b, s[start:]...)
+	b = append(b, s[last:]...)
 	return append(b, '"')
+}
+
+// appendETag appends appendString(b, ETag(version)) without building the tag.
+func appendETag(b []byte, version string) []byte {
+	for i := 0; i < len(version); i++ {
+		if asciiEscapes[version[i]] != escNone {
+			return appendString(b, ETag(version))
+		}
+	}
+	b = append(b, `"W/\"`...)
+	b = append(b, version...)
+	return append(b, `\""`...)
+}
+
+const (
+	escNone = iota // copied as is
+	escHere        // escaped by asciiEscape
+	escJSON        // left to encoding/json
+)
+
+// asciiEscapes classifies every byte for appendString.
+var asciiEscapes = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c < 0x20 || c >= 0x80:
+			t[c] = escJSON
+		case c == '"' || c == '\\' || c == '<' || c == '>' || c == '&':
+			t[c] = escHere
+		}
+	}
+	return t
+}()
+
+func asciiEscape(c byte) string {
+	switch c {
+	case '"':
+		return `\"`
+	case '\\':
+		return `\\`
+	case '<':
+		return `\u003c`
+	case '>':
+		return `\u003e`
+	}
+	return `\u0026`
+}
+
+// appendAny appends what json.Marshal gives for a decoded JSON value (maps of strings to
+// values, lists, strings, booleans, null): a user's groups. Numbers and other types are left
+// to encoding/json.
+func appendAny(b []byte, v any) ([]byte, error) {
+	var err error
+	switch t := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return appendString(b, t), nil
+	case bool:
+		if t {
+			return append(b, "true"...), nil
+		}
+		return append(b, "false"...), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range t {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = appendAny(b, e); err != nil {
+				return b, err
+			}
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		b = append(b, '{')
+		for i, k := range slices.Sorted(maps.Keys(t)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			if b, err = appendAny(b, t[k]); err != nil {
+				return b, err
+			}
+		}
+		return append(b, '}'), nil
+	}
+	enc, err := json.Marshal(v)
+	return append(b, enc...), err
 }

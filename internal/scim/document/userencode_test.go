@@ -125,3 +125,31 @@ func checkAppendString(t *testing.T, s string) {
 		t.Errorf("appendString(%q) = %s, want %s", s, got[1:], want)
 	}
 }
+
+// TestAppendAnyIsJSONMarshal: appendAny writes what json.Marshal writes for decoded JSON values.
+func TestAppendAnyIsJSONMarshal(t *testing.T) {
+	for _, v := range []any{
+		nil, true, false, "a<b", 1.5, float64(1e21), []any{}, map[string]any{},
+		[]any{map[string]any{"value": "t1", "$ref": "https://x/Groups/t1", "display": "Eng & Ops", "type": "direct"}},
+		map[string]any{"z": []any{nil, "é", map[string]any{"b": false, "a": 3.0}}, "A": "x", "": "empty"},
+	} {
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendAny(nil, v)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("appendAny(%#v) = %s, %v; want %s", v, got, err, want)
+		}
+	}
+}
+
+// TestAppendETag: the version of meta is the encoded ETag, escapes or not.
+func TestAppendETag(t *testing.T) {
+	for _, v := range []string{"", "12-4f1c0b7e0000", `a"b`, "<é>"} {
+		want, _ := json.Marshal(ETag(v))
+		if got := appendETag(nil, v); string(got) != string(want) {
+			t.Errorf("appendETag(%q) = %s, want %s", v, got, want)
+		}
+	}
+}
