@@ -89,14 +89,20 @@ func (d *counting) Header() http.Header         { return d.h }
 func (d *counting) Write(b []byte) (int, error) { d.n += len(b); return len(b), nil }
 func (d *counting) WriteHeader(int)             {}
 
-// servePage answers GET /Users?query as listUsers does, with the index selection and groups
-// of the benchmark: parse, select, render, stream.
-func servePage(s *Server, eng *gin.Engine, w http.ResponseWriter, x *order.Index, query string) *gin.Context {
+// pageContext is the context of GET /Users?query for pageOrg, once authenticated.
+func pageContext(w http.ResponseWriter, eng *gin.Engine, query string) *gin.Context {
 	c := gin.CreateTestContextOnly(w, eng)
 	c.Request = httptest.NewRequest(http.MethodGet, "/scim/v2/acme/Users?"+query, nil)
 	c.Request.Host = "roster.example"
 	c.Params = gin.Params{{Key: "org", Value: pageOrg.Name}}
 	c.Set(orgKey, pageOrg)
+	return c
+}
+
+// servePage answers GET /Users?query as listUsers does, with the index selection and groups
+// of the benchmark: parse, select, render, stream.
+func servePage(s *Server, eng *gin.Engine, w http.ResponseWriter, x *order.Index, query string) *gin.Context {
+	c := pageContext(w, eng, query)
 	defer releaseBuffers(c)
 	rt := userType(c)
 	p, err := parseListParams(c, rt)
@@ -121,10 +127,7 @@ func servePage(s *Server, eng *gin.Engine, w http.ResponseWriter, x *order.Index
 func deepCursor(tb testing.TB, s *Server, eng *gin.Engine, x *order.Index, sortBy string, at int) string {
 	tb.Helper()
 	rec := httptest.NewRecorder()
-	c := gin.CreateTestContextOnly(rec, eng)
-	c.Request = httptest.NewRequest(http.MethodGet, "/scim/v2/acme/Users?cursor=&sortBy="+sortBy, nil)
-	c.Params = gin.Params{{Key: "org", Value: pageOrg.Name}}
-	c.Set(orgKey, pageOrg)
+	c := pageContext(rec, eng, "cursor=&sortBy="+sortBy)
 	rt := userType(c)
 	p, err := parseListParams(c, rt)
 	if err != nil {
@@ -209,11 +212,7 @@ func TestUserPageEncodesAsDocuments(t *testing.T) {
 		"attributes=name.givenName,emails.value", "attributes=urn:ietf:params:scim:schemas:core:2.0:User", "excludedAttributes=emails.type", "filter=" + url.QueryEscape(`title eq "Engineer"`),
 	} {
 		rec := httptest.NewRecorder()
-		c := gin.CreateTestContextOnly(rec, eng)
-		c.Request = httptest.NewRequest(http.MethodGet, "/scim/v2/acme/Users?"+query, nil)
-		c.Request.Host = "roster.example"
-		c.Params = gin.Params{{Key: "org", Value: pageOrg.Name}}
-		c.Set(orgKey, pageOrg)
+		c := pageContext(rec, eng, query)
 		rt := userType(c)
 		p, err := parseListParams(c, rt)
 		if err != nil {
