@@ -114,23 +114,33 @@ func (s *Server) userPage(c *gin.Context, p listParams, selectUsers selector,
 	if err != nil {
 		return sel, nil, err
 	}
-	page := listedOf[*slimuser.User](sel)
-	// Each user is encoded straight to JSON (document.UserEncoder) when the projection keeps
-	// attributes whole and the user has no custom extension values; else its document is
-	// built, projected and marshalled. Both give the same bytes.
+	items, err := s.encodeUsers(c, p, listedOf[*slimuser.User](sel), groupsOf)
+	return sel, items, err
+}
+
+// encodeUsers encodes the users of a page. Each is encoded straight to JSON
+// (document.UserEncoder), decoding only what it writes, when the projection keeps attributes
+// whole and the user has no custom extension values; else its document is built, projected
+// and marshalled. Both give the same bytes. The encoded users share a buffer of the request
+// (pageBuffer): the handler releases it once the page is written.
+func (s *Server) encodeUsers(c *gin.Context, p listParams, page []listed[*slimuser.User],
+	groupsOf func(*gin.Context, *rosterv1.OrgUser) []any,
+) ([]listItem, error) {
+	rt := userType(c)
 	enc, direct := document.NewUserEncoder(rt, schema.NewProjection(rt, p.Attributes, p.Excluded))
-	wantGroups := wantsAttribute("groups", p.Attributes, p.Excluded)
-	usersURL := s.resourceURL(c, "Users", "")
 	var mask slimuser.Mask // what the encoder reads: the metadata and the spec fields it writes
 	if direct {
 		specMask, ok := slimuser.SpecMask(enc.SpecFields()...)
 		mask, direct = slimuser.Meta|specMask, ok
 	}
+	wantGroups := wantsAttribute("groups", p.Attributes, p.Excluded)
+	usersURL := s.resourceURL(c, "Users", "")
 	items := make([]listItem, len(page))
 	bp := pageBuffer(c, 768*len(page)) // the page's documents, one after the other
 	buf := *bp
 	defer func() { *bp = buf }()
 	var decoded rosterv1.OrgUser // reused: the encoder keeps nothing of a user
+	var err error
 	for i, e := range page {
 		if direct {
 			decoded = rosterv1.OrgUser{}
@@ -143,7 +153,7 @@ func (s *Server) userPage(c *gin.Context, p listParams, selectUsers selector,
 			}
 			start := len(buf)
 			if buf, err = enc.Append(buf, u, userMetaIn(usersURL, u), groups); err != nil {
-				return sel, nil, err
+				return nil, err
 			}
 			items[i] = listItem{head: buf[start:len(buf):len(buf)]}
 			continue
@@ -154,11 +164,11 @@ func (s *Server) userPage(c *gin.Context, p listParams, selectUsers selector,
 		}
 		head, err := json.Marshal(renderUserDoc(c, e.doc, func() []any { return groupsOf(c, u) }))
 		if err != nil {
-			return sel, nil, err
+			return nil, err
 		}
 		items[i] = listItem{head: head}
 	}
-	return sel, items, nil
+	return items, nil
 }
 
 // narrowUsers narrows q's candidates to the users a filter can match when it has an indexed
