@@ -59,10 +59,15 @@ func NewUserEncoder(rt schema.ResourceType, p schema.Projection) (*UserEncoder, 
 	for _, r := range p.Kept() {
 		switch {
 		case r.Extension && r.Schema == schema.EnterpriseUserSchema:
-			if i := exactField(entFields, r.Name); i >= 0 {
-				e.ent = append(e.ent, field{index: entFields[i].index, name: r.Name, omitEmpty: entFields[i].omitEmpty, viaJSON: entFields[i].viaJSON})
-				hasEnt = true
+			i := exactField(entFields, r.Name)
+			if i < 0 {
+				if fieldIndex(entFields, r.Name) >= 0 {
+					return nil, false // spelled otherwise than the schema: Field's fallback
+				}
+				continue
 			}
+			e.ent = append(e.ent, entFields[i])
+			hasEnt = true
 		case r.Extension:
 			// A custom extension: its values live in Extensions, which users rendered here
 			// do not have.
