@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -79,6 +80,40 @@ func (d *Directory) TeamsWithMember(ctx context.Context, namespace, userID strin
 		}
 		out = append(out, t)
 	}
+	return out, nil
+}
+
+// TeamRef is what a user's "groups" attribute shows of a team.
+type TeamRef struct{ Name, DisplayName string }
+
+// SCIMTeamRefsWithMember returns the SCIM-managed teams whose slices list a user, ordered by
+// display name (then name), as a user's "groups" attribute shows them. Why not
+// TeamsWithMember: a page of 100 users renders each one's groups, and copying every team of
+// every user (the same big teams over and over) was most of a page's work; this reads two
+// strings of each cached team in place.
+func (d *Directory) SCIMTeamRefsWithMember(ctx context.Context, namespace, userID string) ([]TeamRef, error) {
+	names, err := d.TeamNamesWithMember(ctx, namespace, userID)
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	d.awaitOwnWrites(ctx, namespace, kindTeam)
+	out := make([]TeamRef, 0, len(names))
+	for name := range names {
+		var t rosterv1.OrgTeam // shares its fields with the cache: read only
+		err := d.client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &t, client.UnsafeDisableDeepCopy)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t.Spec.ManagedBy == rosterv1.ManagedBySCIM {
+			out = append(out, TeamRef{Name: t.Name, DisplayName: t.Spec.DisplayName})
+		}
+	}
+	slices.SortFunc(out, func(a, b TeamRef) int {
+		return cmp.Or(strings.Compare(a.DisplayName, b.DisplayName), strings.Compare(a.Name, b.Name))
+	})
 	return out, nil
 }
 
@@ -400,7 +435,3 @@ func SCIMTeams(teams []rosterv1.OrgTeam) []*rosterv1.OrgTeam {
 	return out
 }
 
-// SortByDisplayName orders teams by display name.
-func SortByDisplayName(teams []rosterv1.OrgTeam) {
-	slices.SortFunc(teams, func(a, b rosterv1.OrgTeam) int { return strings.Compare(a.Spec.DisplayName, b.Spec.DisplayName) })
-}

@@ -395,5 +395,24 @@ func TestGroupQueries(t *testing.T) {
 	if g.String("groups.0.value") != ids["Beta"] || g.String("groups.0.display") != "Beta" {
 		t.Fatalf("user groups: %s", g.Raw)
 	}
+	// In several teams: ordered by display name, on a GET and on a list page alike.
+	patchGroup(t, c, ids["Gamma"], `[{"op":"add","path":"members","value":`+memberList(u[1])+`}]`).Expect(t, http.StatusNoContent)
+	patchGroup(t, c, ids["Alpha"], `[{"op":"add","path":"members","value":`+memberList(u[1])+`}]`).Expect(t, http.StatusNoContent)
+	one := c.Do(t, http.MethodGet, "/Users/"+u[1], nil).Expect(t, http.StatusOK)
+	listed := c.Do(t, http.MethodGet, "/Users?filter="+urlq(`id eq "`+u[1]+`"`), nil).Expect(t, http.StatusOK)
+	for _, r := range []struct {
+		what   string
+		groups any
+	}{{"GET", one.Get("groups")}, {"list", listed.Get("Resources.0.groups")}} {
+		gs, _ := r.groups.([]any)
+		var got []string
+		for _, g := range gs {
+			m := g.(map[string]any)
+			got = append(got, fmt.Sprint(m["display"], "=", m["value"] == ids[fmt.Sprint(m["display"])], ",", m["type"]))
+		}
+		if want := []string{"Alpha=true,direct", "Gamma=true,direct"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: groups of a user in Gamma and Alpha: %v, want %v", r.what, got, want)
+		}
+	}
 	c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`displayName eq`), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
 }

@@ -417,16 +417,15 @@ func addGroups(doc map[string]any, groups []any) {
 
 // groupsOf is the value of a user's "groups" attribute (nil when it is in no SCIM team).
 func (s *Server) groupsOf(c *gin.Context, u *rosterv1.OrgUser) []any {
-	teams, err := s.dir.TeamsWithMember(c.Request.Context(), u.Namespace, u.Name)
+	teams, err := s.dir.SCIMTeamRefsWithMember(c.Request.Context(), u.Namespace, u.Name)
 	if err != nil || len(teams) == 0 {
 		return nil
 	}
-	directory.SortByDisplayName(teams)
-	var groups []any
-	for _, t := range directory.SCIMTeams(teams) {
-		groups = append(groups, map[string]any{
-			"value": t.Name, "$ref": s.resourceURL(c, "Groups", t.Name), "display": t.Spec.DisplayName, "type": "direct",
-		})
+	groups := make([]any, len(teams))
+	for i, t := range teams {
+		groups[i] = map[string]any{
+			"value": t.Name, "$ref": s.resourceURL(c, "Groups", t.Name), "display": t.DisplayName, "type": "direct",
+		}
 	}
 	return groups
 }
