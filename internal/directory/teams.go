@@ -434,4 +434,3 @@ func SCIMTeams(teams []rosterv1.OrgTeam) []*rosterv1.OrgTeam {
 	}
 	return out
 }
-
