@@ -1,7 +1,9 @@
 package userscan
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,13 +55,85 @@ func scanUsers() []*rosterv1.OrgUser {
 	return users
 }
 
+// corpURN is a custom extension an organization declares (orgschema.Convert builds its
+// definition the same way), whose attribute names are the enterprise extension's and core
+// ones: department, employeeNumber, manager, title.
+const corpURN = "urn:example:params:scim:schemas:extension:corp:2.0:User"
+
+// corpUser is the User resource type of an organization that declares corpURN.
+func corpUser() schema.ResourceType {
+	str := func(name string, caseExact bool) schema.Attribute {
+		return schema.Attribute{Name: name, Type: schema.TypeString, CaseExact: caseExact, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault, Uniqueness: schema.UniqueNone}
+	}
+	manager := schema.Attribute{Name: "manager", Type: schema.TypeComplex, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault, Uniqueness: schema.UniqueNone,
+		SubAttributes: []schema.Attribute{str("value", false), str("displayName", false)}}
+	tags := str("tags", false)
+	tags.MultiValued = true
+	level := str("level", false)
+	level.Type = schema.TypeInteger
+	s := &schema.Schema{ID: corpURN, Name: "Corp", Attributes: []schema.Attribute{
+		str("department", false), str("employeeNumber", true), str("title", false), manager, tags, level,
+	}}
+	return schema.User.WithCustom([]*schema.Schema{s}, nil)
+}
+
+// longUsers are users with values longer than 256 bytes (the slim form's dictionary and
+// Match's in-place folding stop there), ASCII and not, and with values of corpURN beside
+// enterprise values of the same names.
+func longUsers() []*rosterv1.OrgUser {
+	yes := true
+	specs := []rosterv1.OrgUserSpec{
+		{UserName: "Long.ASCII@Example.com", Title: longASCII, DisplayName: longASCII + "!", NickName: strings.ToUpper(longASCII),
+			Name:       &rosterv1.Name{GivenName: longASCII, HonorificSuffix: longASCII, HonorificPrefix: "DR"},
+			Emails:     []rosterv1.MultiValued{{Value: strings.ToLower(longASCII) + "@example.com", Type: longASCII, Display: longASCII}},
+			Roles:      []rosterv1.MultiValued{{Value: longASCII, Type: "Org"}},
+			Enterprise: &rosterv1.EnterpriseUser{Department: longASCII, EmployeeNumber: longASCII, CostCenter: longASCII}},
+		{UserName: "long.unicode@example.com", Title: longUnicode, DisplayName: strings.ToUpper(longUnicode), ExternalID: longUnicode,
+			Name:         &rosterv1.Name{FamilyName: longUnicode, HonorificPrefix: "ſir", HonorificSuffix: "Ⅻ"},
+			Emails:       []rosterv1.MultiValued{{Value: longUnicode, Type: "ſtraße"}, {Value: "long.unicode@example.com", Primary: &yes}},
+			Entitlements: []rosterv1.MultiValued{{Value: longUnicode, Display: strings.ToUpper(longUnicode)}},
+			Enterprise:   &rosterv1.EnterpriseUser{Department: strings.ToUpper(longUnicode), Division: longUnicode},
+			Extensions: rosterv1.ExtensionValues{corpURN: {Raw: []byte(`{"department":"Corp ENG","employeeNumber":"E-7","title":"Corp Title",` +
+				`"manager":{"value":"u-1Ab","displayName":"Bob"},"tags":["Alpha","beta"],"level":3}`)}}},
+		{UserName: "corp.only@example.com", Title: "Eng",
+			Enterprise: &rosterv1.EnterpriseUser{Department: "ENG", EmployeeNumber: "0042"},
+			Extensions: rosterv1.ExtensionValues{corpURN: {Raw: []byte(`{"department":"` + longUnicode + `","employeeNumber":"0042","tags":["` + longASCII + `"]}`)}}},
+	}
+	var users []*rosterv1.OrgUser
+	for i, spec := range specs {
+		users = append(users, &rosterv1.OrgUser{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("u-l%dAb", i), Namespace: "org",
+			ResourceVersion: fmt.Sprint(40 + i), CreationTimestamp: metav1.NewTime(time.Unix(1_900_000_000+int64(i)*86_400, 0))}, Spec: spec})
+	}
+	return users
+}
+
+// longASCII (300 bytes) and longUnicode (more than 256 bytes, letters whose folding changes
+// their length or needs more than ASCII: ſ, K (Kelvin), İ, ẞ, Σ/ς) are values longer than
+// the dictionary and in-place folding take.
+var (
+	longASCII   = strings.Repeat("Senior Engineer, Platform ", 12)[:300]
+	longUnicode = strings.Repeat("Ünïcode ſtraße KELVIN İstanbul ẞ ΣΊΣΥΦΟΣ ", 8)
+)
+
+// longLiterals are literals for a long value: itself, in other case, a prefix, a suffix, a
+// middle that spans byte 256, and a near miss.
+func longLiterals(v string) []string {
+	r := []rune(v)
+	var out []string
+	for _, s := range []string{v, strings.ToUpper(v), strings.ToLower(v), string(r[:len(r)/2]), string(r[len(r)/3:]),
+		string(r[len(r)*2/3-10 : len(r)*2/3+10]), v[:len(v)-1] + "#", strings.ToUpper(string(r[len(r)-40:]))} {
+		q, _ := json.Marshal(s)
+		out = append(out, string(q))
+	}
+	return out
+}
+
 // TestMatchIsDocumentMatch: a full scan's match (compiled to read strings in place, or
 // decoded) decides every user as filter.Match on the user's whole SCIM document does, for
 // every operator, and/or/not, value filters, sub-attributes, the enterprise extension,
 // case folding and caseExact attributes, missing values, null and literals of other types.
 func TestMatchIsDocumentMatch(t *testing.T) {
-	rt := schema.User
-	users := scanUsers()
+	users := append(scanUsers(), longUsers()...)
 	meta := func(u *rosterv1.OrgUser) document.Meta {
 		return document.Meta{ResourceType: "User", Version: u.ResourceVersion, Created: u.CreationTimestamp.Time, LastModified: u.CreationTimestamp.Time}
 	}
@@ -108,7 +182,32 @@ func TestMatchIsDocumentMatch(t *testing.T) {
 		"emails.primary":        {`true`},
 		"roles.primary":         {`"true"`},
 		"urn:example:ext:level": {`3`},
+		// Longer than 256 bytes, ASCII and not.
+		"name.honorificSuffix": append(longLiterals(longASCII), `"ⅻ"`, `"dr"`),
+		"name.honorificPrefix": {`"DR"`, `"sir"`, `"SIR"`, `"ſ"`},
+		"name.familyName":      longLiterals(longUnicode),
+		"roles":                longLiterals(longASCII),
+		"entitlements.display": longLiterals(longUnicode),
+		// A custom extension whose attributes have enterprise and core names.
+		corpURN + ":department":                  {`"corp eng"`, `"ENG"`, `"maths"`, `null`},
+		corpURN + ":employeeNumber":              {`"0042"`, `"e-7"`, `"E-7"`},
+		corpURN + ":title":                       {`"corp title"`, `"eng"`},
+		corpURN + ":manager":                     {`"u-1ab"`, `"U"`},
+		corpURN + ":manager.value":               {`"u-1ab"`},
+		corpURN + ":tags":                        {`"alpha"`, `"BETA"`, `"senior"`},
+		corpURN + ":level":                       {`3`, `"3"`, `2`},
+		strings.ToUpper(corpURN) + ":DEPARTMENT": {`"CORP"`, `"eng"`},
+		"employeeNumber":                         {`"0042"`, `"E-7"`},
 	}
+	// The same attributes get the long values too.
+	for _, attr := range []string{"title", "displayName", "externalId", "name.givenName", "emails.value", "emails.type", ent + "department", ent + "employeeNumber", corpURN + ":department"} {
+		literals[attr] = append(literals[attr], longLiterals(longASCII)...)
+		literals[attr] = append(literals[attr], longLiterals(longUnicode)...)
+	}
+	literals["nickName"] = append(literals["nickName"], longLiterals(longASCII)...)
+	literals["emails.display"] = append(literals["emails.display"], longLiterals(longASCII)...)
+	literals[ent+"division"] = append(literals[ent+"division"], longLiterals(longUnicode)...)
+	literals[ent+"costCenter"] = append(literals[ent+"costCenter"], longLiterals(longASCII)...)
 	var filters []string
 	for attr, lits := range literals {
 		filters = append(filters, attr+" pr", "not ("+attr+" pr)")
@@ -144,28 +243,37 @@ func TestMatchIsDocumentMatch(t *testing.T) {
 		`emails.type pr and id sw "u-0A"`,
 		`title pr and meta.created gt "2020-01-01T00:00:00Z"`,
 		`emails.value co "@" and active eq false`,
+		`emails[type eq "ſTRASSE" or value sw "ünï"]`,
+		corpURN+`:tags pr and not (department pr)`,
+		corpURN+`:manager[value eq "u-1Ab"]`,
+		`department eq "eng" and `+corpURN+`:department co "eng"`,
 	)
-	compiled, seen := 0, map[bool]int{}
-	for _, text := range filters {
-		f, err := filter.Parse(text)
-		if err != nil {
-			t.Fatalf("%s: %v", text, err)
-		}
-		f = filter.Coerce(rt, f)
-		if _, ok := compile(rt, f); ok {
-			compiled++
-		}
-		match := Match(rt, f, meta)
-		for i, e := range entries {
-			want := filter.Match(rt, f, document.User(users[i], meta(users[i])))
-			if got := match(e); got != want {
-				t.Errorf("%s on user %d: the scan %v, the whole document %v", text, i, got, want)
+	// Roster's User, and an organization's with corpURN (an unqualified enterprise name still
+	// resolves to the enterprise extension; a qualified one to the custom extension, which
+	// only the decode reads).
+	for _, rt := range []schema.ResourceType{schema.User, corpUser()} {
+		compiled, seen := 0, map[bool]int{}
+		for _, text := range filters {
+			f, err := filter.Parse(text)
+			if err != nil {
+				t.Fatalf("%s: %v", text, err)
 			}
-			seen[want]++
+			f = filter.Coerce(rt, f)
+			if _, ok := compile(rt, f); ok {
+				compiled++
+			}
+			match := Match(rt, f, meta)
+			for i, e := range entries {
+				want := filter.Match(rt, f, document.User(users[i], meta(users[i])))
+				if got := match(e); got != want {
+					t.Errorf("%s (custom extensions %d) on user %d: the scan %v, the whole document %v", text, len(rt.Custom), i, got, want)
+				}
+				seen[want]++
+			}
 		}
+		if seen[true] == 0 || seen[false] == 0 || compiled < len(filters)/2 {
+			t.Fatalf("matches %v, %d of %d filters compiled: the test proves little", seen, compiled, len(filters))
+		}
+		t.Logf("custom extensions %d: %d filters, %d compiled to read strings in place; matches %v", len(rt.Custom), len(filters), compiled, seen)
 	}
-	if seen[true] == 0 || seen[false] == 0 || compiled < len(filters)/2 {
-		t.Fatalf("matches %v, %d of %d filters compiled: the test proves little", seen, compiled, len(filters))
-	}
-	t.Logf("%d filters, %d compiled to read strings in place; matches %v", len(filters), compiled, seen)
 }
