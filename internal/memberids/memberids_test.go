@@ -10,8 +10,10 @@ import (
 	"unsafe"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/memberids"
 )
 
@@ -205,4 +207,208 @@ func TestConcurrentInformers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestIndexerFollowsTheSlices: a client-go indexer with the SliceMember index function, fed
+// transformed slices as an informer feeds it, finds every slice listing a user, and no other,
+// after an add, an update that drops and adds members, and deletes (no key left at the end);
+// its keys are the slices' own strings, and an id whose hash another string holds is found
+// under its own key.
+func TestIndexerFollowsTheSlices(t *testing.T) {
+	const ns = "org-indexer"
+	id := func(i int) string { return fmt.Sprintf("u-ix%03d", i) }
+	collide, other := "u-ixcollides", strings.Clone("org-indexer/u-someone-else")
+	memberids.Plant(ns, collide, other)
+	store := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{index.IndexName(index.SliceMember): index.SliceMemberKeys})
+	slice := func(name string, members ...string) *rosterv1.OrgTeamMemberSlice {
+		return transform(t, decoded(ns, name, members...))
+	}
+	// want lists, per member id, the slices that list it.
+	check := func(step string, want map[string][]string) {
+		t.Helper()
+		var wantKeys []string
+		for m, names := range want {
+			wantKeys = append(wantKeys, ns+"/"+m)
+			objs, err := store.ByIndex(index.IndexName(index.SliceMember), ns+"/"+m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, o := range objs {
+				got = append(got, o.(*rosterv1.OrgTeamMemberSlice).Name)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, names) {
+				t.Errorf("%s: slices listing %s %v, want %v", step, m, got, names)
+			}
+		}
+		keys := store.ListIndexFuncValues(index.IndexName(index.SliceMember))
+		slices.Sort(keys)
+		slices.Sort(wantKeys)
+		if !slices.Equal(keys, wantKeys) {
+			t.Errorf("%s: index keys %v, want %v", step, keys, wantKeys)
+		}
+		// Every key is the string the stored slices list (the key's tail is the member).
+		for _, o := range store.List() {
+			for _, m := range o.(*rosterv1.OrgTeamMemberSlice).Spec.Members {
+				i := slices.Index(keys, ns+"/"+m)
+				if i < 0 {
+					t.Fatalf("%s: no key for member %s", step, m)
+				}
+				if m != collide && !same(keys[i][len(ns)+1:], m) {
+					t.Errorf("%s: the key of %s is a copy, not the slice's string", step, m)
+				}
+			}
+		}
+	}
+	a := slice("a", id(1), id(2), id(3), collide)
+	b := slice("b", id(3), id(4))
+	for _, s := range []*rosterv1.OrgTeamMemberSlice{a, b} {
+		if err := store.Add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("add", map[string][]string{id(1): {"a"}, id(2): {"a"}, id(3): {"a", "b"}, id(4): {"b"}, collide: {"a"}})
+	// An update as a watch delivers it: a new object, members dropped (1, the collision) and
+	// added (5), one kept (2, 3).
+	a2 := slice("a", id(3), id(2), id(5))
+	if err := store.Update(a2); err != nil {
+		t.Fatal(err)
+	}
+	check("update", map[string][]string{id(2): {"a"}, id(3): {"a", "b"}, id(4): {"b"}, id(5): {"a"}})
+	if err := store.Delete(b); err != nil {
+		t.Fatal(err)
+	}
+	check("delete b", map[string][]string{id(2): {"a"}, id(3): {"a"}, id(5): {"a"}})
+	if err := store.Delete(a2); err != nil {
+		t.Fatal(err)
+	}
+	check("delete a", map[string][]string{})
+	runtime.KeepAlive(other)
+}
+
+// TestConcurrentKeysTransformGCSweep: the index's Keys, transforms, garbage collections and
+// sweeps running at once (run with -race) leave every slice's members equal to its input, the
+// keys equal to namespace/id, and the members still intact after more collections: no string
+// the table hands out is freed while a slice holds it.
+func TestConcurrentKeysTransformGCSweep(t *testing.T) {
+	const ns, workers, rounds = "org-race", 3, 40
+	done := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	})
+	bg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				memberids.Sweep()
+				runtime.Gosched()
+			}
+		}
+	})
+	kept := make([][]*rosterv1.OrgTeamMemberSlice, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for r := range rounds {
+				// Overlapping ids across workers and rounds; every other slice is dropped at once.
+				want := ids("u", (w*7+r*13)%200, (w*7+r*13)%200+60)
+				s, err := memberids.Transform(decoded(ns, fmt.Sprint(w, "-", r), want...))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got := s.(*rosterv1.OrgTeamMemberSlice).Spec.Members
+				if !slices.Equal(got, want) {
+					t.Errorf("worker %d round %d: members %v, want %v", w, r, got, want)
+					return
+				}
+				for i, k := range memberids.Keys(ns, want) {
+					if k != ns+"/"+want[i] {
+						t.Errorf("worker %d round %d: key %q for %q", w, r, k, want[i])
+						return
+					}
+				}
+				if r%2 == 0 {
+					kept[w] = append(kept[w], s.(*rosterv1.OrgTeamMemberSlice))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	bg.Wait()
+	runtime.GC()
+	memberids.Sweep()
+	runtime.GC()
+	for w := range kept {
+		for i, s := range kept[w] {
+			r := 2 * i
+			if want := ids("u", (w*7+r*13)%200, (w*7+r*13)%200+60); !slices.Equal(s.Spec.Members, want) {
+				t.Fatalf("worker %d round %d after collections: members %v, want %v", w, r, s.Spec.Members, want)
+			}
+		}
+	}
+}
+
+// TestChurnStaysBounded: ids interned and dropped in rounds (users created and deleted, teams
+// reshuffled), with a garbage collection between rounds, keep the table within twice the ids
+// alive (those of the slices held, plus the round being interned) and free every entry once
+// no slice is held: the table does not grow with the ids it has ever seen.
+func TestChurnStaysBounded(t *testing.T) {
+	const ns, perRound, rounds = "org-churn", 3000, 30
+	runtime.GC()
+	memberids.Sweep()
+	base := memberids.Entries()
+	var held []*rosterv1.OrgTeamMemberSlice
+	most := 0
+	for r := range rounds {
+		// This round's slices: fresh ids, and a third of the previous round's (still listed).
+		fresh := ids(fmt.Sprintf("r%d", r), 0, perRound)
+		next := []*rosterv1.OrgTeamMemberSlice{transform(t, decoded(ns, "fresh", fresh...))}
+		if len(held) > 0 {
+			prev := held[0].Spec.Members
+			next = append(next, transform(t, decoded(ns, "kept", prev[:len(prev)/3]...)))
+		}
+		held = next
+		runtime.GC()
+		live := 0
+		for _, s := range held {
+			live += len(s.Spec.Members)
+		}
+		if n := memberids.LiveIn(ns); n != live {
+			t.Fatalf("round %d: %d live entries for %d ids held", r, n, live)
+		}
+		entries := memberids.Entries() - base
+		most = max(most, entries)
+		// A sweep runs when the table doubles from what was alive at the last one: at most the
+		// ids alive then (those held, and this round's) twice over, plus other tests' live
+		// entries (base) that count towards the doubling.
+		if bound := max(2*(live+perRound)+base, 1024); entries > bound {
+			t.Fatalf("round %d: %d entries for %d live ids (bound %d): the table grows with churn", r, entries, live, bound)
+		}
+	}
+	if most > rounds*perRound/3 {
+		t.Errorf("at most %d entries over %d rounds of %d ids", most, rounds, perRound)
+	}
+	held = nil
+	runtime.GC()
+	memberids.Sweep()
+	if n := memberids.LiveIn(ns); n != 0 {
+		t.Errorf("%d live entries once no slice is held", n)
+	}
+	if n := memberids.Entries(); n > base {
+		t.Errorf("%d entries after the churn, %d before", n, base)
+	}
+	t.Logf("%d rounds of %d ids: at most %d entries", rounds, perRound, most)
 }
