@@ -277,11 +277,13 @@ func (g *gen) valuePath(depth int) string {
 
 // valueFilter is the filter between a value path's brackets: on sub-attributes.
 func (g *gen) valueFilter(depth int) string {
-	c := g.next() % 5
+	c := g.next() % 6
 	if depth >= 3 {
 		c = 0
 	}
 	switch c {
+	case 4:
+		return "(" + g.valueFilter(depth+1) + ")"
 	case 1:
 		return g.valueFilter(depth+1) + " and " + g.valueFilter(depth+1)
 	case 2:
