@@ -130,7 +130,7 @@ func TestRollout(t *testing.T) {
 		t.Errorf("readyz failed at +%v, not before the SCIM listener closed (+%v)", unreadyAt.Sub(stopAt), scimClosed.Sub(stopAt))
 	case scimClosed.Sub(unreadyAt) < drainDelay/2:
 		t.Errorf("SCIM closed %v after readyz failed; the drain delay is %v", scimClosed.Sub(unreadyAt), drainDelay)
-	case webhookClosed.IsZero() || webhookClosed.Before(scimClosed):
+	case webhookClosed.IsZero() || stopWatch.webhookClosedFirst():
 		t.Errorf("the webhook stopped at +%v, before the SCIM listener (+%v)", webhookClosed.Sub(stopAt), scimClosed.Sub(stopAt))
 	}
 	acked.checkInAPIServer(t, org.Namespace, group)
@@ -262,6 +262,18 @@ func (b *backend) probe() int {
 type listeners struct {
 	mu            sync.Mutex
 	scim, webhook time.Time
+	// scimPoll and webhookPoll number the poll that first found each closed: two closes
+	// within one poll (10 ms) cannot be ordered by their times, which only say which dial of
+	// that poll ran first.
+	scimPoll, webhookPoll int
+}
+
+// webhookClosedFirst reports whether a poll found the webhook closed while the SCIM listener
+// still accepted connections.
+func (l *listeners) webhookClosedFirst() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.webhook.IsZero() && (l.scim.IsZero() || l.webhookPoll < l.scimPoll)
 }
 
 func (l *listeners) scimClosed() time.Time {
@@ -294,26 +306,30 @@ func watchListeners(t *testing.T, scimAddr string, hook *envtest.WebhookInstallO
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		for {
+		for poll := 1; ; poll++ {
 			select {
 			case <-done:
 				return
 			case <-time.After(10 * time.Millisecond):
 			}
-			for addr, at := range map[string]*time.Time{scimAddr: &l.scim, webhookAddr: &l.webhook} {
+			for _, w := range []struct {
+				addr string
+				at   *time.Time
+				poll *int
+			}{{scimAddr, &l.scim, &l.scimPoll}, {webhookAddr, &l.webhook, &l.webhookPoll}} {
 				l.mu.Lock()
-				seen := !at.IsZero()
+				seen := !w.at.IsZero()
 				l.mu.Unlock()
 				if seen {
 					continue
 				}
-				conn, err := dial(addr)
+				conn, err := dial(w.addr)
 				if err == nil {
 					conn.Close()
 					continue
 				}
 				l.mu.Lock()
-				*at = time.Now()
+				*w.at, *w.poll = time.Now(), poll
 				l.mu.Unlock()
 			}
 		}
