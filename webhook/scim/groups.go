@@ -76,12 +76,17 @@ func wantsAttribute(name string, attributes, excluded []string) bool {
 		return true
 	}
 	for _, a := range attributes {
-		if is(a) {
+		// The resource's core schema URN alone names all its core attributes, as
+		// schema.Project reads it: the attribute is in the projection, so it is looked up.
+		if is(a) || strings.EqualFold(a, coreSchemaOf[name]) {
 			return true
 		}
 	}
 	return false
 }
+
+// coreSchemaOf is the core schema of each attribute wantsAttribute is asked about.
+var coreSchemaOf = map[string]string{"groups": schema.UserSchema, "members": schema.GroupSchema}
 
 // groupItem encodes a group for a response: its document as the request's attributes project
 // it, and, when members are shown, the team's slices to stream them from (stream.go). No list

@@ -414,5 +414,15 @@ func TestGroupQueries(t *testing.T) {
 			t.Fatalf("%s: groups of a user in Gamma and Alpha: %v, want %v", r.what, got, want)
 		}
 	}
+	// The core schema's URN as attributes names every core attribute: groups of a user,
+	// members of a group, as on a request without attributes.
+	core := c.Do(t, http.MethodGet, "/Users/"+u[1]+"?attributes="+urlq("urn:ietf:params:scim:schemas:core:2.0:User"), nil).Expect(t, http.StatusOK)
+	if gs, _ := core.Get("groups").([]any); len(gs) != 2 {
+		t.Fatalf("attributes=<core User URN>: groups %v, want both teams: %s", core.Get("groups"), core.Raw)
+	}
+	alpha := c.Do(t, http.MethodGet, "/Groups/"+ids["Alpha"]+"?attributes="+urlq("URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:GROUP"), nil).Expect(t, http.StatusOK)
+	if ms, _ := alpha.Get("members").([]any); len(ms) != 1 {
+		t.Fatalf("attributes=<core Group URN>: members %v, want the one member: %s", alpha.Get("members"), alpha.Raw)
+	}
 	c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`displayName eq`), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
 }

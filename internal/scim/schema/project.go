@@ -128,10 +128,6 @@ func (p Projection) Kept() []Resolved {
 	return out
 }
 
-// KnownSchemas is the "schemas" value a projection of rt returns for a document's list of
-// schema URNs: those rt knows.
-func KnownSchemas(rt ResourceType, urns []any) any { return knownSchemas(rt, urns) }
-
 // knownSchemas copies a "schemas" list without the URNs rt does not know: a stored extension
 // that the organization no longer declares is not returned, so it is not listed either.
 func knownSchemas(rt ResourceType, v any) any {
