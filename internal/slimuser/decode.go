@@ -361,6 +361,12 @@ const (
 	Status Mask = 1<<tagStatus | 1<<tagConditions
 	// All is everything.
 	All = Meta | Spec | Status
+	// Identity is the metadata a user's SCIM document reads (id, meta.created,
+	// meta.lastModified, meta.version, meta.location): name, namespace, UID, resourceVersion,
+	// generation, creation time and annotations. Not the labels (only the whole of Meta
+	// decodes them, as a copy), owners or finalizers: a list page decodes it for every user.
+	Identity Mask = 1<<tagName | 1<<tagNamespace | 1<<tagUID | 1<<tagResourceVersion |
+		1<<tagGeneration | 1<<tagCreated | 1<<tagAnnotations
 )
 
 // decode decodes the fields of want into u, which it does not clear first.

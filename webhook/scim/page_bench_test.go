@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/naming"
@@ -42,6 +43,14 @@ func pageUser(i int) *rosterv1.OrgUser {
 		Name:   &rosterv1.Name{GivenName: fmt.Sprintf("Given%d", i), FamilyName: fmt.Sprintf("Family%d", i)},
 		Emails: []rosterv1.MultiValued{{Value: name, Type: "work", Primary: &primary}},
 	}}
+	// The metadata a document reads (version: generation and UID; lastModified: the
+	// annotation) and some it does not (labels, finalizers), as the cache holds them.
+	u.Generation, u.UID = int64(i%4+1), types.UID(fmt.Sprintf("%08x-1b2c-4d5e-8f90-%012x", i, i))
+	u.Labels = map[string]string{rosterv1.OrgLabel: pageOrg.Name}
+	u.Finalizers = []string{"scim.roster.dev/identity-store"}
+	if i%2 == 0 {
+		u.Annotations = map[string]string{rosterv1.LastModifiedAnnotation: time.Unix(1_800_000_100+int64(i), 123456789).UTC().Format(time.RFC3339Nano)}
+	}
 	if i%3 == 0 {
 		u.Spec.Title = "Engineer"
 		u.Spec.PhoneNumbers = []rosterv1.MultiValued{{Value: fmt.Sprintf("+1 555 %07d", i), Type: "mobile"}}

@@ -128,10 +128,10 @@ func (s *Server) encodeUsers(c *gin.Context, p listParams, page []listed[*slimus
 ) ([]listItem, error) {
 	rt := userType(c)
 	enc, direct := document.NewUserEncoder(rt, schema.NewProjection(rt, p.Attributes, p.Excluded))
-	var mask slimuser.Mask // what the encoder reads: the metadata and the spec fields it writes
+	var mask slimuser.Mask // what the encoder reads: the document's metadata and the spec fields it writes
 	if direct {
 		specMask, ok := slimuser.SpecMask(enc.SpecFields()...)
-		mask, direct = slimuser.Meta|specMask, ok
+		mask, direct = slimuser.Identity|specMask, ok
 	}
 	wantGroups := wantsAttribute("groups", p.Attributes, p.Excluded)
 	usersURL := s.resourceURL(c, "Users", "")
