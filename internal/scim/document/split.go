@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/rosterhq/roster/internal/scim/jsonscan"
 )
 
 // DecodeExcept parses a JSON object body like Decode, but leaves the top-level key named key
@@ -53,117 +55,101 @@ func DecodeExcept(body []byte, key string) (map[string]any, json.RawMessage, err
 
 // cutKey finds the top-level members named key in a JSON object and returns the body without
 // them (the other members' bytes as they were, plus whatever followed the object, so that
-// Decode reports it) and the last one's value. ok is false for a body it cannot follow.
+// Decode reports it) and its value. ok is false for a body it cannot follow, and for a key
+// that appears more than once (in any spelling).
 func cutKey(body []byte, key string) (rest []byte, value json.RawMessage, ok bool) {
-	s := scanner{b: body}
-	s.space()
-	if !s.eat('{') {
+	s := scanner{jsonscan.Scanner{B: body}}
+	s.Space()
+	if !s.Eat('{') {
 		return nil, nil, false
 	}
 	out := make([]byte, 0, 512)
 	out = append(out, '{')
 	found := false
 	for first := true; ; first = false {
-		s.space()
-		if s.eat('}') {
+		s.Space()
+		if s.Eat('}') {
 			break
 		}
-		if !first && !s.eat(',') {
+		if !first && !s.Eat(',') {
 			return nil, nil, false
 		}
-		s.space()
-		start := s.i
+		s.Space()
+		start := s.I
 		name, ok := s.key()
 		if !ok {
 			return nil, nil, false
 		}
-		s.space()
-		if !s.eat(':') {
+		s.Space()
+		if !s.Eat(':') {
 			return nil, nil, false
 		}
-		s.space()
-		vstart := s.i
-		if !s.skipValue() {
-			return nil, nil, false
+		s.Space()
+		vstart := s.I
+		if !s.skipValue() || s.I == vstart {
+			return nil, nil, false // bad JSON, or no value at all: Decode reports it
 		}
 		if strings.EqualFold(name, key) {
-			value, found = body[vstart:s.i], true
+			if found {
+				// Spelled twice: the earlier value would be dropped unread, so an error in it
+				// would go unreported. Decode reads them all (rare: no client sends it).
+				return nil, nil, false
+			}
+			value, found = body[vstart:s.I], true
 			continue
 		}
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		out = append(out, body[start:s.i]...)
+		out = append(out, body[start:s.I]...)
 	}
 	if !found {
 		return nil, nil, false // nothing to cut: Decode the body as it is
 	}
 	out = append(out, '}')
-	return append(out, body[s.i:]...), value, true
+	return append(out, body[s.I:]...), value, true
 }
 
-// scanner walks JSON bytes without decoding them.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (s *scanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-func (s *scanner) eat(c byte) bool {
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
-}
+// scanner walks JSON bytes without decoding them, checking their bracket structure only.
+type scanner struct{ jsonscan.Scanner }
 
 // key reads an object key, unescaping it if it has escapes.
 func (s *scanner) key() (string, bool) {
-	start := s.i
+	start := s.I
 	escaped, ok := s.skipString()
 	if !ok {
 		return "", false
 	}
 	if !escaped {
-		return string(s.b[start+1 : s.i-1]), true
+		return string(s.B[start+1 : s.I-1]), true
 	}
 	var k string
-	if json.Unmarshal(s.b[start:s.i], &k) != nil {
+	if json.Unmarshal(s.B[start:s.I], &k) != nil {
 		return "", false
 	}
 	return k, true
 }
 
-// skipString moves past a string starting at s.i and reports whether it held an escape.
+// skipString moves past a string starting at s.I and reports whether it held an escape.
 func (s *scanner) skipString() (escaped, ok bool) {
-	if !s.eat('"') {
+	if !s.Eat('"') {
 		return false, false
 	}
-	for s.i < len(s.b) {
+	for s.I < len(s.B) {
 		// Jump to the closing quote when no escape comes before it (most strings).
-		if j := bytes.IndexByte(s.b[s.i:], '"'); j >= 0 && bytes.IndexByte(s.b[s.i:s.i+j], '\\') < 0 {
-			s.i += j + 1
+		if j := bytes.IndexByte(s.B[s.I:], '"'); j >= 0 && bytes.IndexByte(s.B[s.I:s.I+j], '\\') < 0 {
+			s.I += j + 1
 			return escaped, true
 		}
-		switch s.b[s.i] {
+		switch s.B[s.I] {
 		case '"':
-			s.i++
+			s.I++
 			return escaped, true
 		case '\\':
 			escaped = true
-			s.i += 2
+			s.I += 2
 		default:
-			s.i++
+			s.I++
 		}
 	}
 	return escaped, false
@@ -173,35 +159,35 @@ func (s *scanner) skipString() (escaped, ok bool) {
 // up to the next delimiter. It checks the bracket structure only.
 func (s *scanner) skipValue() bool {
 	depth := 0
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; c {
+	for s.I < len(s.B) {
+		switch c := s.B[s.I]; c {
 		case '"':
 			if _, ok := s.skipString(); !ok {
 				return false
 			}
 		case '{', '[':
 			depth++
-			s.i++
+			s.I++
 		case '}', ']':
 			if depth == 0 {
 				return true // the end of the enclosing object
 			}
 			depth--
-			s.i++
+			s.I++
 		case ',':
 			if depth == 0 {
 				return true
 			}
-			s.i++
+			s.I++
 		default:
-			s.i++
+			s.I++
 		}
 		if depth == 0 {
-			s.space()
-			if s.i < len(s.b) && (s.b[s.i] == ',' || s.b[s.i] == '}') {
+			s.Space()
+			if s.I < len(s.B) && (s.B[s.I] == ',' || s.B[s.I] == '}') {
 				return true
 			}
-			if s.i < len(s.b) && (s.b[s.i] == '"' || s.b[s.i] == '{' || s.b[s.i] == '[') {
+			if s.I < len(s.B) && (s.B[s.I] == '"' || s.B[s.I] == '{' || s.B[s.I] == '[') {
 				return false // two values in a row
 			}
 		}

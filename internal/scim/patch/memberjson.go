@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/rosterhq/roster/internal/scim/jsonscan"
 	"github.com/rosterhq/roster/internal/scim/scimerror"
 )
 
@@ -47,35 +48,35 @@ func isString(v any) bool {
 //
 // The ids share one backing string: one allocation for all of them rather than one each.
 func fastMemberIDs(raw []byte) (ids []string, ok bool) {
-	r := memberReader{b: raw}
-	r.space()
-	if !r.eat('[') {
+	r := memberReader{jsonscan.Scanner{B: raw}}
+	r.Space()
+	if !r.Eat('[') {
 		return nil, false
 	}
 	// Every id is copied into buf; ends marks where each stops.
 	buf := make([]byte, 0, len(raw)/2)
 	var ends []int
-	r.space()
-	if !r.eat(']') {
+	r.Space()
+	if !r.Eat(']') {
 		for {
-			r.space()
+			r.Space()
 			value, ok := r.member()
 			if !ok {
 				return nil, false
 			}
 			buf = append(buf, value...)
 			ends = append(ends, len(buf))
-			r.space()
-			if r.eat(']') {
+			r.Space()
+			if r.Eat(']') {
 				break
 			}
-			if !r.eat(',') {
+			if !r.Eat(',') {
 				return nil, false
 			}
 		}
 	}
-	r.space()
-	if r.i != len(r.b) {
+	r.Space()
+	if r.I != len(r.B) {
 		return nil, false
 	}
 	all := string(buf)
@@ -88,53 +89,31 @@ func fastMemberIDs(raw []byte) (ids []string, ok bool) {
 }
 
 // memberReader reads JSON member objects strictly: what it accepts is valid JSON.
-type memberReader struct {
-	b []byte
-	i int
-}
-
-func (r *memberReader) space() {
-	for r.i < len(r.b) {
-		switch r.b[r.i] {
-		case ' ', '\t', '\n', '\r':
-			r.i++
-		default:
-			return
-		}
-	}
-}
-
-func (r *memberReader) eat(c byte) bool {
-	if r.i < len(r.b) && r.b[r.i] == c {
-		r.i++
-		return true
-	}
-	return false
-}
+type memberReader struct{ jsonscan.Scanner }
 
 // member reads one member object and returns its "value" (exactly that key: another
 // spelling goes to the generic route, which matches keys ignoring case).
 func (r *memberReader) member() (value []byte, ok bool) {
-	if !r.eat('{') {
+	if !r.Eat('{') {
 		return nil, false
 	}
 	for first := true; ; first = false {
-		r.space()
-		if r.eat('}') {
+		r.Space()
+		if r.Eat('}') {
 			return value, len(value) > 0
 		}
-		if !first && (!r.eat(',') || !r.spaced()) {
+		if !first && (!r.Eat(',') || !r.spaced()) {
 			return nil, false
 		}
 		key, plain, ok := r.str()
 		if !ok || !plain {
 			return nil, false
 		}
-		r.space()
-		if !r.eat(':') {
+		r.Space()
+		if !r.Eat(':') {
 			return nil, false
 		}
-		r.space()
+		r.Space()
 		isValue := string(key) == "value"
 		switch {
 		case isValue && value != nil:
@@ -155,7 +134,7 @@ func (r *memberReader) member() (value []byte, ok bool) {
 
 // spaced skips white space and reports true: it lets member() chain it in a condition.
 func (r *memberReader) spaced() bool {
-	r.space()
+	r.Space()
 	return true
 }
 
@@ -163,16 +142,16 @@ func (r *memberReader) spaced() bool {
 // printable ASCII without escapes (so they are the string's value as they are); escapes are
 // checked, control characters refused.
 func (r *memberReader) str() (s []byte, plain, ok bool) {
-	if !r.eat('"') {
+	if !r.Eat('"') {
 		return nil, false, false
 	}
-	start, plain := r.i, true
-	for r.i < len(r.b) {
-		c := r.b[r.i]
+	start, plain := r.I, true
+	for r.I < len(r.B) {
+		c := r.B[r.I]
 		switch {
 		case c == '"':
-			r.i++
-			return r.b[start : r.i-1], plain, true
+			r.I++
+			return r.B[start : r.I-1], plain, true
 		case c < 0x20:
 			return nil, false, false
 		case c == '\\':
@@ -184,30 +163,30 @@ func (r *memberReader) str() (s []byte, plain, ok bool) {
 		case c >= 0x80:
 			plain = false
 		}
-		r.i++
+		r.I++
 	}
 	return nil, false, false
 }
 
-// escape checks one escape sequence at r.i and moves past it.
+// escape checks one escape sequence at r.I and moves past it.
 func (r *memberReader) escape() bool {
-	if r.i+1 >= len(r.b) {
+	if r.I+1 >= len(r.B) {
 		return false
 	}
-	switch r.b[r.i+1] {
+	switch r.B[r.I+1] {
 	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		r.i += 2
+		r.I += 2
 		return true
 	case 'u':
-		if r.i+6 > len(r.b) {
+		if r.I+6 > len(r.B) {
 			return false
 		}
-		for _, h := range r.b[r.i+2 : r.i+6] {
+		for _, h := range r.B[r.I+2 : r.I+6] {
 			if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
 				return false
 			}
 		}
-		r.i += 6
+		r.I += 6
 		return true
 	}
 	return false
@@ -215,13 +194,13 @@ func (r *memberReader) escape() bool {
 
 // scalar moves past a string, true, false or null (a member's display, type or "$ref").
 func (r *memberReader) scalar() bool {
-	if r.i < len(r.b) && r.b[r.i] == '"' {
+	if r.I < len(r.B) && r.B[r.I] == '"' {
 		_, _, ok := r.str()
 		return ok
 	}
 	for _, lit := range [...]string{"null", "true", "false"} {
-		if len(r.b)-r.i >= len(lit) && string(r.b[r.i:r.i+len(lit)]) == lit {
-			r.i += len(lit)
+		if len(r.B)-r.I >= len(lit) && string(r.B[r.I:r.I+len(lit)]) == lit {
+			r.I += len(lit)
 			return true
 		}
 	}
