@@ -16,8 +16,6 @@ import (
 	"github.com/rosterhq/roster/internal/naming"
 )
 
-func clientInNamespace(ns string) client.ListOption { return client.InNamespace(ns) }
-
 // groups loads users and a team of team-size members, then times membership PATCHes of 1,000
 // members, reads of the team with and without members, and reports the largest object.
 func (b *bench) groups(ctx context.Context) error {

@@ -93,4 +93,17 @@ func TestMetadataSliceWriter(t *testing.T) {
 	if now.ResourceVersion != fresh.ResourceVersion || len(now.Spec.Members) != len(fresh.Spec.Members) {
 		t.Fatalf("the refused write changed the slice: %d members at %s", len(now.Spec.Members), now.ResourceVersion)
 	}
+	// And the refused create made nothing: the namespace holds the slices it held.
+	var after rosterv1.OrgTeamMemberSliceList
+	if err := env.Client.List(ctx, &after, client.InNamespace(org.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Items) != len(list.Items) {
+		t.Fatalf("after the refused create the namespace holds %d slices, had %d", len(after.Items), len(list.Items))
+	}
+	for _, sl := range after.Items {
+		if slices.Contains(sl.Spec.Members, "u-poison") {
+			t.Fatalf("slice %s lists the refused create's member", sl.Name)
+		}
+	}
 }
