@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/rosterhq/roster/internal/controlplane"
+	"github.com/rosterhq/roster/internal/testutil/proccpu"
 	"github.com/rosterhq/roster/internal/token"
 )
 
@@ -203,10 +204,6 @@ type memSample struct {
 	allocated, reconciles float64
 }
 
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's CPU times: 100 on every Linux that
-// Go supports.
-const clockTicks = 100
-
 // readProc takes the part of a sample the kernel gives without asking the manager: RSS,
 // VmHWM and CPU time. Reading it costs the manager nothing, so it may be done often.
 func (m *managerProc) readProc() (memSample, error) {
@@ -233,19 +230,11 @@ func (m *managerProc) readProc() (memSample, error) {
 			s.rssFile = kib * 1024
 		}
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	cpu, err := proccpu.Of(pid)
 	if err != nil {
 		return s, err
 	}
-	// The fields after the command name (which may hold spaces, hence the last ')'):
-	// state is field 3, utime and stime are fields 14 and 15.
-	rest := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	if len(rest) < 13 {
-		return s, fmt.Errorf("/proc/%d/stat: %d fields after the command", pid, len(rest))
-	}
-	utime, _ := strconv.ParseFloat(rest[11], 64)
-	stime, _ := strconv.ParseFloat(rest[12], 64)
-	s.cpu = (utime + stime) / clockTicks
+	s.cpu = cpu.Seconds()
 	return s, nil
 }
 
