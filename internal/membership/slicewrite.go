@@ -73,7 +73,7 @@ func (w *MetadataSliceWriter) do(ctx context.Context, req *rest.Request, sl *ros
 		// apiserver's reason and message as with the usual client.
 		var st metav1.Status
 		if json.Unmarshal(raw, &st) == nil && st.Kind == "Status" && st.Status == metav1.StatusFailure {
-			return &apierrors.StatusError{ErrStatus: st}
+			return apierrors.FromObject(&st)
 		}
 		return err
 	}
