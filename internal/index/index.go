@@ -121,28 +121,23 @@ func (l *Lookup) List(ctx context.Context, c client.Reader, namespace string, li
 // Register adds every index to the cache. Call it before the cache starts.
 func Register(ctx context.Context, c cache.Cache) error {
 	for _, ix := range []struct {
-		obj     client.Object
-		field   string
-		extract client.IndexerFunc
+		obj   client.Object
+		field string
+		index toolscache.IndexFunc
 	}{
-		{&rosterv1.OrgTeam{}, TeamName, TeamNameOf},
-		{&rosterv1.OrgTeam{}, TeamExternalID, TeamExternalIDOf},
-		{&rosterv1.OrgTeamMemberSlice{}, SliceTeam, SliceTeamOf},
+		{&rosterv1.OrgTeam{}, TeamName, Namespaced(TeamNameOf)},
+		{&rosterv1.OrgTeam{}, TeamExternalID, Namespaced(TeamExternalIDOf)},
+		{&rosterv1.OrgTeamMemberSlice{}, SliceTeam, Namespaced(SliceTeamOf)},
+		// Keys shared with the slices' interned member ids (internal/memberids).
+		{&rosterv1.OrgTeamMemberSlice{}, SliceMember, SliceMemberKeys},
 	} {
 		inf, err := c.GetInformer(ctx, ix.obj, cache.BlockUntilSynced(false))
 		if err != nil {
 			return fmt.Errorf("informer for %T: %w", ix.obj, err)
 		}
-		if err := inf.AddIndexers(toolscache.Indexers{IndexName(ix.field): Namespaced(ix.extract)}); err != nil {
+		if err := inf.AddIndexers(toolscache.Indexers{IndexName(ix.field): ix.index}); err != nil {
 			return fmt.Errorf("index %s of %T: %w", ix.field, ix.obj, err)
 		}
-	}
-	slices, err := c.GetInformer(ctx, &rosterv1.OrgTeamMemberSlice{}, cache.BlockUntilSynced(false))
-	if err != nil {
-		return fmt.Errorf("informer for slices: %w", err)
-	}
-	if err := slices.AddIndexers(toolscache.Indexers{IndexName(SliceMember): SliceMemberKeys}); err != nil {
-		return fmt.Errorf("index %s of slices: %w", SliceMember, err)
 	}
 	// Organizations are cluster-scoped: controller-runtime keeps their values once.
 	return c.IndexField(ctx, &rosterv1.Organization{}, OrgNamespace, OrgNamespaceOf)
