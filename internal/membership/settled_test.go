@@ -133,7 +133,7 @@ func TestSettledTakesAnOddlyLabelledSlice(t *testing.T) {
 		t.Fatal(err)
 	}
 	odd := membership.NewSlice(teams[1], []string{"u-odd"}) // spec.team: the second team
-	odd.Labels[rosterv1.TeamLabel] = teams[0].Name           // labelled for the first
+	odd.Labels[rosterv1.TeamLabel] = teams[0].Name          // labelled for the first
 	if err := env.Client.Create(ctx, odd); err != nil {
 		t.Fatal(err)
 	}

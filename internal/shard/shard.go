@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -28,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/cacheopts"
 )
 
 // Shard is the set of organizations one Deployment serves, as selected when it started.
@@ -166,37 +166,16 @@ func (s *Shard) Restrict(opts *cache.Options, ownNamespace string, rendered labe
 	}
 	ofOrgs := s.renderedOf(rendered)
 	everywhere := map[string]cache.Config{cache.AllNamespaces: {}}
+	// One entry per kind, replacing the caller's (cacheopts): the shard's settings win.
+	setByObject := func(byObject map[client.Object]cache.ByObject, obj client.Object, cfg cache.ByObject) {
+		cacheopts.Edit(byObject, obj, func(c *cache.ByObject) { *c = cfg })
+	}
 	setByObject(opts.ByObject, &rosterv1.Organization{}, cache.ByObject{Label: s.selector})
 	setByObject(opts.ByObject, &rbacv1.RoleBinding{}, cache.ByObject{Label: ofOrgs, Namespaces: everywhere})
 	setByObject(opts.ByObject, &rbacv1.ClusterRoleBinding{}, cache.ByObject{Label: ofOrgs})
 	role := &metav1.PartialObjectMetadata{}
 	role.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("Role"))
 	setByObject(opts.ByObject, role, cache.ByObject{Namespaces: everywhere})
-}
-
-// setByObject sets the entry of obj's kind in byObject, replacing any entry of the same kind.
-// Why: ByObject is keyed by pointer, so a second entry for a kind does not replace the first,
-// and cache.New takes one of the two in random map order (the caller's RoleBinding entry,
-// without the shard's org filter and namespaces, won about one start in three).
-func setByObject(byObject map[client.Object]cache.ByObject, obj client.Object, cfg cache.ByObject) {
-	for k := range byObject {
-		if sameKind(k, obj) {
-			delete(byObject, k)
-		}
-	}
-	byObject[obj] = cfg
-}
-
-// sameKind reports whether a and b are of one kind: one Go type, and for metadata-only objects
-// one GroupVersionKind.
-func sameKind(a, b client.Object) bool {
-	if reflect.TypeOf(a) != reflect.TypeOf(b) {
-		return false
-	}
-	if _, ok := a.(*metav1.PartialObjectMetadata); ok {
-		return a.GetObjectKind().GroupVersionKind() == b.GetObjectKind().GroupVersionKind()
-	}
-	return true
 }
 
 // renderedOf narrows the selector of rendered bindings to those labelled with one of the

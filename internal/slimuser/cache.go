@@ -7,11 +7,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
+	"github.com/rosterhq/roster/internal/cacheopts"
 	"github.com/rosterhq/roster/internal/cachescan"
 	"github.com/rosterhq/roster/internal/cachetrim"
 	"github.com/rosterhq/roster/internal/memberids"
@@ -44,23 +44,8 @@ func CacheOptions(opts *cache.Options) {
 	if opts.ByObject == nil {
 		opts.ByObject = map[client.Object]cache.ByObject{}
 	}
-	setTransform(opts.ByObject, &rosterv1.OrgUser{}, Transform)
-	setTransform(opts.ByObject, &rosterv1.OrgTeamMemberSlice{}, memberids.Transform)
-}
-
-// setTransform sets the transform of obj's kind in byObject, keeping the rest of its entry.
-// ByObject is keyed by pointer: one entry per kind, or cache.New picks one at random
-// (internal/shard).
-func setTransform[T client.Object](byObject map[client.Object]cache.ByObject, obj T, transform toolscache.TransformFunc) {
-	var cfg cache.ByObject
-	for k, v := range byObject {
-		if _, ok := k.(T); ok {
-			cfg = v
-			delete(byObject, k)
-		}
-	}
-	cfg.Transform = transform
-	byObject[obj] = cfg
+	cacheopts.Edit(opts.ByObject, &rosterv1.OrgUser{}, func(c *cache.ByObject) { c.Transform = Transform })
+	cacheopts.Edit(opts.ByObject, &rosterv1.OrgTeamMemberSlice{}, func(c *cache.ByObject) { c.Transform = memberids.Transform })
 }
 
 // Reader reads users from a cache in place, where a client's Get with
