@@ -53,54 +53,23 @@ func (s *Server) groupDoc(c *gin.Context, v membership.View) map[string]any {
 	})
 }
 
-// wantsMembers reports whether the response must list members. Reading a group without them
-// (Entra's excludedAttributes=members) never touches the member slices, so it costs the same
-// for a 100,000-member team as for a 3-member one.
-func wantsMembers(attributes, excluded []string) bool {
-	return wantsAttribute("members", attributes, excluded)
-}
-
-// wantsAttribute reports whether a top-level attribute belongs in a response under the
-// request's attributes/excludedAttributes (RFC 7644 §3.9).
-func wantsAttribute(name string, attributes, excluded []string) bool {
-	is := func(a string) bool {
-		l := strings.ToLower(a)
-		return l == name || strings.HasPrefix(l, name+".") || strings.HasSuffix(l, ":"+name)
-	}
-	for _, a := range excluded {
-		if is(a) {
-			return false
-		}
-	}
-	if len(attributes) == 0 {
-		return true
-	}
-	for _, a := range attributes {
-		// The resource's core schema URN alone names all its core attributes, as
-		// schema.Project reads it: the attribute is in the projection, so it is looked up.
-		if is(a) || strings.EqualFold(a, coreSchemaOf[name]) {
-			return true
-		}
-	}
-	return false
-}
-
-// coreSchemaOf is the core schema of each attribute wantsAttribute is asked about.
-var coreSchemaOf = map[string]string{"groups": schema.UserSchema, "members": schema.GroupSchema}
-
-// groupItem encodes a group for a response: its document as the request's attributes project
+// groupItem encodes a group for a response: its document as the request's projection cuts
 // it, and, when members are shown, the team's slices to stream them from (stream.go). No list
-// of the members is built.
-func (s *Server) groupItem(c *gin.Context, l membership.Listing, attributes, excluded []string) (listItem, error) {
-	doc := schema.Project(groupType(c), s.groupDoc(c, l.View), attributes, excluded)
-	head, err := json.Marshal(doc)
+// of the members is built. Reading a group without them (Entra's excludedAttributes=members)
+// never touches the member slices, so it costs the same for a 100,000-member team as for a
+// 3-member one.
+func (s *Server) groupItem(c *gin.Context, l membership.Listing, proj schema.Projection) (listItem, error) {
+	head, err := json.Marshal(proj.Apply(s.groupDoc(c, l.View)))
 	if err != nil {
 		return listItem{}, err
 	}
 	item := listItem{head: head}
-	// An empty multi-valued attribute is left out (RFC 7643 §2.5).
-	if wantsMembers(attributes, excluded) && l.Count() > 0 {
+	// An empty multi-valued attribute is left out (RFC 7643 §2.5), and so is one whose
+	// values keep no sub-attribute.
+	fields := memberFieldsOf(proj)
+	if proj.Keeps("members") && fields.any() && l.Count() > 0 {
 		item.members = &l
+		item.fields = fields
 		item.userRef = escaped(s.baseURL(c) + "/scim/v2/" + c.Param("org") + "/Users/")
 	}
 	return item, nil
@@ -119,8 +88,7 @@ func (s *Server) writeGroup(c *gin.Context, status int, t *rosterv1.OrgTeam) {
 // writeListing streams a team with its ETag. The version comes from the same read of the
 // slices as the members, so the ETag describes exactly the body.
 func (s *Server) writeListing(c *gin.Context, status int, l membership.Listing) {
-	attrs, excluded := projection(c)
-	item, err := s.groupItem(c, l, attrs, excluded)
+	item, err := s.groupItem(c, l, projectionOf(c, groupType(c)))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -235,17 +203,18 @@ func (s *Server) searchGroups(c *gin.Context, p listParams) (selection, []listIt
 	if err != nil {
 		return sel, nil, err
 	}
-	page, err := s.groupPage(p, listedOf[*rosterv1.OrgTeam](sel), listing, func(l membership.Listing) (listItem, error) {
-		return s.groupItem(c, l, p.Attributes, p.Excluded)
+	proj := schema.NewProjection(groupType(c), p.Attributes, p.Excluded) // once for the page
+	page, err := s.groupPage(p, proj.Keeps("members"), listedOf[*rosterv1.OrgTeam](sel), listing, func(l membership.Listing) (listItem, error) {
+		return s.groupItem(c, l, proj)
 	})
 	return sel, page, err
 }
 
 // groupPage encodes the selected teams of a page, up to the member budget when members are
-// shown on a cursor-paged page (defaultMemberBudget). Member counts come from the slices, before anything is
+// shown (members: the projection keeps them) on a cursor-paged page (defaultMemberBudget). Member counts come from the slices, before anything is
 // rendered. A cursor-paged response continues after the last team it holds
 // (selection.nextCursor).
-func (s *Server) groupPage(p listParams, sel []listed[*rosterv1.OrgTeam],
+func (s *Server) groupPage(p listParams, members bool, sel []listed[*rosterv1.OrgTeam],
 	listing func(*rosterv1.OrgTeam) (membership.Listing, error), render func(membership.Listing) (listItem, error),
 ) ([]listItem, error) {
 	budget := s.memberBudget
@@ -253,7 +222,7 @@ func (s *Server) groupPage(p listParams, sel []listed[*rosterv1.OrgTeam],
 		budget = defaultMemberBudget
 	}
 	// Only a cursor-paged client is sure to continue after the last team it got.
-	withMembers := p.Cursor != nil && wantsMembers(p.Attributes, p.Excluded)
+	withMembers := p.Cursor != nil && members
 	items := make([]listItem, 0, len(sel))
 	used := 0
 	for _, e := range sel {

@@ -122,10 +122,15 @@ func projection(c *gin.Context) (attributes, excluded []string) {
 	return schema.ParseAttributeList(param(c, "attributes")), schema.ParseAttributeList(param(c, "excludedAttributes"))
 }
 
+// projectionOf resolves the request's attributes/excludedAttributes for rt.
+func projectionOf(c *gin.Context, rt schema.ResourceType) schema.Projection {
+	attrs, excluded := projection(c)
+	return schema.NewProjection(rt, attrs, excluded)
+}
+
 // project applies the request's attributes/excludedAttributes to a single resource.
 func project(c *gin.Context, rt schema.ResourceType, doc map[string]any) map[string]any {
-	attrs, excluded := projection(c)
-	return schema.Project(rt, doc, attrs, excluded)
+	return projectionOf(c, rt).Apply(doc)
 }
 
 // listed is an object of a list page, with its document when the selection built one (for a

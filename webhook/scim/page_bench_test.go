@@ -238,7 +238,7 @@ func TestUserPageEncodesAsDocuments(t *testing.T) {
 		}
 		for i, e := range sel.Entries {
 			u := e.Object.(*slimuser.User).OrgUser()
-			want, err := json.Marshal(renderUserDoc(c, s.userDoc(c, u), func() []any { return pageGroups(c, u) }))
+			want, err := json.Marshal(renderUserDoc(projectionOf(c, rt), s.userDoc(c, u), func() []any { return pageGroups(c, u) }))
 			if err != nil {
 				t.Fatal(err)
 			}

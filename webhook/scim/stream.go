@@ -32,8 +32,27 @@ const streamBuffer = 32 << 10
 type listItem struct {
 	head    []byte              // a JSON object
 	members *membership.Listing // nil: no members attribute
+	fields  memberFields        // the sub-attributes written of each member
 	userRef string              // JSON-escaped $ref of a member, up to its id
 }
+
+// memberFields are the sub-attributes of a member a response carries (of those Roster
+// stores: value, $ref and type; a member has no display), as the projection cuts them
+// (excludedAttributes=members.$ref, attributes=members.value).
+type memberFields struct{ value, ref, typ bool }
+
+// memberFieldsOf returns the member sub-attributes proj keeps.
+func memberFieldsOf(proj schema.Projection) memberFields {
+	return memberFields{
+		value: proj.KeepsSub("members", "value"),
+		ref:   proj.KeepsSub("members", "$ref"),
+		typ:   proj.KeepsSub("members", "type"),
+	}
+}
+
+// any reports whether a member keeps any sub-attribute: one that keeps none is left out, and
+// a members attribute with no member left is too (schema.Projection.Apply).
+func (f memberFields) any() bool { return f.value || f.ref || f.typ }
 
 // listPage is a ListResponse (RFC 7644 §3.4.2) to stream.
 type listPage struct {
@@ -196,12 +215,7 @@ func writeItem(w *bufio.Writer, item *listItem) error {
 			w.WriteByte(',')
 		}
 		first = false
-		w.WriteString(`{"value":`)
-		writeString(w, id)
-		w.WriteString(`,"$ref":"`)
-		w.WriteString(item.userRef)
-		writeRaw(w, id)
-		w.WriteString(`","type":"User"}`)
+		writeMember(w, item, id)
 		// bufio keeps the first error and fails every later write: stop at it.
 		_, err = w.Write(nil)
 		return err == nil
@@ -211,6 +225,31 @@ func writeItem(w *bufio.Writer, item *listItem) error {
 	}
 	_, err = w.WriteString("]}")
 	return err
+}
+
+// writeMember writes the member id with the sub-attributes item's fields keep, in the order
+// json.Marshal wrote member refs: {"value":…,"$ref":…,"type":"User"}.
+func writeMember(w *bufio.Writer, item *listItem, id string) {
+	sep := byte('{')
+	if item.fields.value {
+		w.WriteByte(sep)
+		w.WriteString(`"value":`)
+		writeString(w, id)
+		sep = ','
+	}
+	if item.fields.ref {
+		w.WriteByte(sep)
+		w.WriteString(`"$ref":"`)
+		w.WriteString(item.userRef)
+		writeRaw(w, id)
+		w.WriteByte('"')
+		sep = ','
+	}
+	if item.fields.typ {
+		w.WriteByte(sep)
+		w.WriteString(`"type":"User"`)
+	}
+	w.WriteByte('}')
 }
 
 // writeString writes s as a JSON string.

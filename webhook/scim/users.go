@@ -127,13 +127,20 @@ func (s *Server) encodeUsers(c *gin.Context, p listParams, page []listed[*slimus
 	groupsOf func(*gin.Context, *rosterv1.OrgUser) []any,
 ) ([]listItem, error) {
 	rt := userType(c)
-	enc, direct := document.NewUserEncoder(rt, schema.NewProjection(rt, p.Attributes, p.Excluded))
+	proj := schema.NewProjection(rt, p.Attributes, p.Excluded) // once for the page
+	enc, direct := document.NewUserEncoder(rt, proj)
 	var mask slimuser.Mask // what the encoder reads: the document's metadata and the spec fields it writes
 	if direct {
 		specMask, ok := slimuser.SpecMask(enc.SpecFields()...)
 		mask, direct = slimuser.Identity|specMask, ok
 	}
-	wantGroups := wantsAttribute("groups", p.Attributes, p.Excluded)
+	// Where the organization declares custom extensions, a user may carry values the encoder
+	// refuses (Encodes): decode it whole once, so that its document is built from the same
+	// decode, not a second one.
+	whole := direct && len(rt.Custom) > 0
+	if whole {
+		mask = slimuser.All
+	}
 	usersURL := s.resourceURL(c, "Users", "")
 	items := make([]listItem, len(page))
 	bp := pageBuffer(c, 768*len(page)) // the page's documents, one after the other
@@ -148,7 +155,7 @@ func (s *Server) encodeUsers(c *gin.Context, p listParams, page []listed[*slimus
 		}
 		if u := &decoded; direct && enc.Encodes(u) {
 			groups, built := e.doc["groups"].([]any) // added by a filter on groups
-			if !built && enc.Groups() && wantGroups {
+			if !built && enc.Groups() {
 				groups = groupsOf(c, u)
 			}
 			start := len(buf)
@@ -158,11 +165,15 @@ func (s *Server) encodeUsers(c *gin.Context, p listParams, page []listed[*slimus
 			items[i] = listItem{head: buf[start:len(buf):len(buf)]}
 			continue
 		}
-		u := e.obj.OrgUser()
+		// decoded is reused only once this user's document is encoded, below.
+		u := &decoded
+		if !whole {
+			u = e.obj.OrgUser()
+		}
 		if e.doc == nil {
 			e.doc = s.userDoc(c, u)
 		}
-		head, err := json.Marshal(renderUserDoc(c, e.doc, func() []any { return groupsOf(c, u) }))
+		head, err := json.Marshal(renderUserDoc(proj, e.doc, func() []any { return groupsOf(c, u) }))
 		if err != nil {
 			return nil, err
 		}
@@ -394,17 +405,16 @@ func userMetaIn(usersURL string, u *rosterv1.OrgUser) document.Meta {
 
 // renderUser adds the user's groups when the response includes them, then projects.
 func (s *Server) renderUser(c *gin.Context, u *rosterv1.OrgUser, doc map[string]any) map[string]any {
-	return renderUserDoc(c, doc, func() []any { return s.groupsOf(c, u) })
+	return renderUserDoc(projectionOf(c, userType(c)), doc, func() []any { return s.groupsOf(c, u) })
 }
 
-// renderUserDoc adds a user's groups (read only if the response includes them) to its document,
-// then projects.
-func renderUserDoc(c *gin.Context, doc map[string]any, groups func() []any) map[string]any {
-	attrs, excluded := projection(c)
-	if _, done := doc["groups"]; !done && wantsAttribute("groups", attrs, excluded) {
+// renderUserDoc adds a user's groups (read only if proj returns them) to its document, then
+// projects it with proj.
+func renderUserDoc(proj schema.Projection, doc map[string]any, groups func() []any) map[string]any {
+	if _, done := doc["groups"]; !done && proj.Keeps("groups") {
 		addGroups(doc, groups())
 	}
-	return schema.Project(userType(c), doc, attrs, excluded)
+	return proj.Apply(doc)
 }
 
 // addGroups sets the read-only "groups" attribute (the SCIM-managed teams the user is in,

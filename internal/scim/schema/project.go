@@ -128,6 +128,39 @@ func (p Projection) Kept() []Resolved {
 	return out
 }
 
+// Keeps reports whether p returns the core attribute name (matched case-insensitively) when
+// the document has it, whole or cut to some of its sub-attributes. A value that is not stored
+// in the document (a user's groups, a group's members) is looked up only when p keeps it.
+func (p Projection) Keeps(name string) bool {
+	_, ok := p.find(name)
+	return ok
+}
+
+// KeepsSub reports whether p returns the sub-attribute sub of the core attribute name (both
+// matched case-insensitively) in the values it returns, as Apply cuts them. A value written
+// without Apply (a group's members, streamed) writes only the sub-attributes p keeps.
+func (p Projection) KeepsSub(name, sub string) bool {
+	k, ok := p.find(name)
+	if !ok {
+		return false
+	}
+	sa := k.r.Attr.Sub(sub)
+	if sa == nil || sa.Returned == ReturnedNever || k.drop[sa.Name] {
+		return false
+	}
+	return k.keep == nil || k.keep[sa.Name] || sa.Returned == ReturnedAlways
+}
+
+// find returns the kept core attribute name.
+func (p Projection) find(name string) (projected, bool) {
+	for _, k := range p.kept {
+		if !k.r.Extension && strings.EqualFold(k.r.Name, name) {
+			return k, true
+		}
+	}
+	return projected{}, false
+}
+
 // knownSchemas copies a "schemas" list without the URNs rt does not know: a stored extension
 // that the organization no longer declares is not returned, so it is not listed either.
 func knownSchemas(rt ResourceType, v any) any {
