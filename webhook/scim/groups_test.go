@@ -424,5 +424,53 @@ func TestGroupQueries(t *testing.T) {
 	if ms, _ := alpha.Get("members").([]any); len(ms) != 1 {
 		t.Fatalf("attributes=<core Group URN>: members %v, want the one member: %s", alpha.Get("members"), alpha.Raw)
 	}
+	// A sub-attribute in excludedAttributes or attributes cuts the values, as schema.Project
+	// does, and never drops the whole attribute: on GET one, on a list, and for the members
+	// streamed from the slices.
+	for _, r := range []struct {
+		what string
+		doc  map[string]any
+		key  string
+	}{
+		{"GET excludedAttributes=groups.value", c.Do(t, http.MethodGet, "/Users/"+u[1]+"?excludedAttributes=groups.value", nil).Expect(t, http.StatusOK).Body, "groups"},
+		{"list excludedAttributes=groups.value", listFirst(t, c, "/Users?excludedAttributes=groups.value&filter="+urlq(`id eq "`+u[1]+`"`)), "groups"},
+	} {
+		gs, _ := r.doc[r.key].([]any)
+		var got []string
+		for _, g := range gs {
+			m := g.(map[string]any)
+			got = append(got, fmt.Sprint(m["display"], ",", m["value"], ",", m["$ref"] != nil, ",", m["type"]))
+		}
+		if want := []string{"Alpha,<nil>,true,direct", "Gamma,<nil>,true,direct"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: groups %v, want %v", r.what, got, want)
+		}
+	}
+	ref := c.Do(t, http.MethodGet, "/Users/"+u[1], nil).Expect(t, http.StatusOK).Get("meta.location")
+	for _, tc := range []struct{ query, want string }{
+		{"excludedAttributes=members.display", fmt.Sprintf("[map[$ref:%s type:User value:%s]]", ref, u[1])},
+		{"excludedAttributes=MEMBERS.%24ref", fmt.Sprintf("[map[type:User value:%s]]", u[1])},
+		{"attributes=members.value", fmt.Sprintf("[map[value:%s]]", u[1])},
+		{"excludedAttributes=members.value,members.%24ref,members.type", "<nil>"},
+	} {
+		one := c.Do(t, http.MethodGet, "/Groups/"+ids["Alpha"]+"?"+tc.query, nil).Expect(t, http.StatusOK)
+		if got := fmt.Sprint(one.Get("members")); got != tc.want {
+			t.Fatalf("GET group %s: members %s, want %s: %s", tc.query, got, tc.want, one.Raw)
+		}
+		listed := listFirst(t, c, "/Groups?"+tc.query+"&filter="+urlq(`displayName eq "Alpha"`))
+		if got := fmt.Sprint(listed["members"]); got != tc.want {
+			t.Fatalf("list groups %s: members %s, want %s", tc.query, got, tc.want)
+		}
+	}
 	c.Do(t, http.MethodGet, "/Groups?filter="+urlq(`displayName eq`), nil).ExpectError(t, http.StatusBadRequest, "invalidFilter")
+}
+
+// listFirst returns the only resource of a list response.
+func listFirst(t *testing.T, c *scimtest.Client, path string) map[string]any {
+	t.Helper()
+	r := c.Do(t, http.MethodGet, path, nil).Expect(t, http.StatusOK)
+	rs, _ := r.Get("Resources").([]any)
+	if len(rs) != 1 {
+		t.Fatalf("%s: want one resource: %s", path, r.Raw)
+	}
+	return rs[0].(map[string]any)
 }

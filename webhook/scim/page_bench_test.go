@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ const pageUsers = 100_000
 // pageOrg is the organization of the page benchmark and the render tests.
 var pageOrg = &rosterv1.Organization{ObjectMeta: metav1.ObjectMeta{Name: "acme", UID: "4f1c0b7e-0000-4000-8000-000000000001"},
 	Spec: rosterv1.OrganizationSpec{Namespace: "org-acme"}}
+
+// acmeURN is a custom User extension some of the render tests' users carry values of.
+const acmeURN = "urn:ietf:params:scim:schemas:extension:acme:2.0:User"
 
 // pageUser is the i-th user of the benchmark's org: what Okta pushes (userName, name,
 // displayName, a work email, active, externalId), every third with a title and a phone, every
@@ -100,11 +104,16 @@ func (d *counting) WriteHeader(int)             {}
 
 // pageContext is the context of GET /Users?query for pageOrg, once authenticated.
 func pageContext(w http.ResponseWriter, eng *gin.Engine, query string) *gin.Context {
+	return orgPageContext(w, eng, pageOrg, query)
+}
+
+// orgPageContext is pageContext for the organization org.
+func orgPageContext(w http.ResponseWriter, eng *gin.Engine, org *rosterv1.Organization, query string) *gin.Context {
 	c := gin.CreateTestContextOnly(w, eng)
 	c.Request = httptest.NewRequest(http.MethodGet, "/scim/v2/acme/Users?"+query, nil)
 	c.Request.Host = "roster.example"
-	c.Params = gin.Params{{Key: "org", Value: pageOrg.Name}}
-	c.Set(orgKey, pageOrg)
+	c.Params = gin.Params{{Key: "org", Value: org.Name}}
+	c.Set(orgKey, org)
 	return c
 }
 
@@ -204,6 +213,8 @@ func TestUserPageEncodesAsDocuments(t *testing.T) {
 			u.Spec.Active = nil
 		case 2:
 			u.Spec.Extensions = rosterv1.ExtensionValues{"urn:example:params:scim:schemas:extension:acme:2.0:User": apiextensionsv1.JSON{Raw: []byte(`{"badge":"b-1"}`)}}
+		case 5:
+			u.Spec.Extensions = rosterv1.ExtensionValues{acmeURN: apiextensionsv1.JSON{Raw: []byte(`{"costCenter":"4711","level":3,"nick":"n","secret":"s"}`)}}
 		case 3:
 			f := false
 			u.Spec.Emails[0].Primary = &f
@@ -215,13 +226,31 @@ func TestUserPageEncodesAsDocuments(t *testing.T) {
 	}
 	s := &Server{}
 	eng := gin.New()
-	for _, query := range []string{
-		"", "sortBy=userName&sortOrder=descending", "cursor=&count=7",
-		"attributes=userName,groups", "excludedAttributes=groups,meta", "attributes=urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-		"attributes=name.givenName,emails.value", "attributes=urn:ietf:params:scim:schemas:core:2.0:User", "excludedAttributes=emails.type", "filter=" + url.QueryEscape(`title eq "Engineer"`),
+	// The users' custom extension values are returned only where the organization declares
+	// their schema (acmeOrg): there a page decodes each user whole, once.
+	acmeOrg := pageOrg.DeepCopy()
+	acmeOrg.Name = "acme-declared"
+	acmeOrg.Spec.ExtensionSchemas = []rosterv1.ExtensionSchema{{URN: acmeURN, ResourceType: rosterv1.ExtensionForUser, Name: "AcmeUser",
+		Attributes: []rosterv1.ExtensionAttribute{
+			{ExtensionAttributeCommon: rosterv1.ExtensionAttributeCommon{Name: "costCenter", Type: "string"}},
+			{ExtensionAttributeCommon: rosterv1.ExtensionAttributeCommon{Name: "nick", Type: "string", Returned: "request"}},
+			{ExtensionAttributeCommon: rosterv1.ExtensionAttributeCommon{Name: "secret", Type: "string", Mutability: "writeOnly", Returned: "never"}},
+		}, // level is stored but no longer declared: not returned
+	}}
+	for _, tc := range []struct {
+		org   *rosterv1.Organization
+		query string
+	}{
+		{pageOrg, ""}, {pageOrg, "sortBy=userName&sortOrder=descending"}, {pageOrg, "cursor=&count=7"},
+		{pageOrg, "attributes=userName,groups"}, {pageOrg, "excludedAttributes=groups,meta"}, {pageOrg, "attributes=urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"},
+		{pageOrg, "attributes=name.givenName,emails.value"}, {pageOrg, "attributes=urn:ietf:params:scim:schemas:core:2.0:User"}, {pageOrg, "excludedAttributes=emails.type"},
+		{pageOrg, "filter=" + url.QueryEscape(`title eq "Engineer"`)}, {pageOrg, "excludedAttributes=groups.value"},
+		{acmeOrg, ""}, {acmeOrg, "excludedAttributes=groups,meta"}, {acmeOrg, "attributes=userName," + acmeURN + ":nick"},
+		{acmeOrg, "attributes=" + acmeURN}, {acmeOrg, "excludedAttributes=" + acmeURN + ":costCenter"},
 	} {
+		query := tc.query
 		rec := httptest.NewRecorder()
-		c := pageContext(rec, eng, query)
+		c := orgPageContext(rec, eng, tc.org, query)
 		rt := userType(c)
 		p, err := parseListParams(c, rt)
 		if err != nil {
@@ -236,6 +265,7 @@ func TestUserPageEncodesAsDocuments(t *testing.T) {
 		if len(items) == 0 || len(items) != len(sel.Entries) {
 			t.Fatalf("%s: %d items of %d entries", query, len(items), len(sel.Entries))
 		}
+		custom := 0 // users whose custom extension values are returned
 		for i, e := range sel.Entries {
 			u := e.Object.(*slimuser.User).OrgUser()
 			want, err := json.Marshal(renderUserDoc(projectionOf(c, rt), s.userDoc(c, u), func() []any { return pageGroups(c, u) }))
@@ -243,8 +273,16 @@ func TestUserPageEncodesAsDocuments(t *testing.T) {
 				t.Fatal(err)
 			}
 			if string(items[i].head) != string(want) {
-				t.Errorf("%s: user %s:\n got %s\nwant %s", query, u.Name, items[i].head, want)
+				t.Errorf("%s %s: user %s:\n got %s\nwant %s", tc.org.Name, query, u.Name, items[i].head, want)
 			}
+			if strings.Contains(string(items[i].head), `"costCenter":"4711"`) {
+				custom++
+			}
+		}
+		// Undeclared, the values are not returned; declared, they are (the page takes the
+		// whole decode).
+		if tc.org == pageOrg && custom > 0 || tc.org == acmeOrg && query == "" && custom == 0 {
+			t.Errorf("%s %s: %d users with custom extension values returned", tc.org.Name, query, custom)
 		}
 	}
 }

@@ -135,11 +135,11 @@ func (s *Server) encodeUsers(c *gin.Context, p listParams, page []listed[*slimus
 		mask, direct = slimuser.Identity|specMask, ok
 	}
 	// Where the organization declares custom extensions, a user may carry values the encoder
-	// refuses (Encodes): decode it whole once, so that its document is built from the same
-	// decode, not a second one.
+	// refuses (Encodes): decode all a document reads (its metadata and the whole spec) once,
+	// so that such a user's document is built from the same decode, not a second one.
 	whole := direct && len(rt.Custom) > 0
 	if whole {
-		mask = slimuser.All
+		mask = slimuser.Identity | slimuser.Spec
 	}
 	usersURL := s.resourceURL(c, "Users", "")
 	items := make([]listItem, len(page))
@@ -165,7 +165,8 @@ func (s *Server) encodeUsers(c *gin.Context, p listParams, page []listed[*slimus
 			items[i] = listItem{head: buf[start:len(buf):len(buf)]}
 			continue
 		}
-		// decoded is reused only once this user's document is encoded, below.
+		// With whole, decoded holds all the document reads; the next user overwrites it only
+		// once this one's document is marshalled, below.
 		u := &decoded
 		if !whole {
 			u = e.obj.OrgUser()

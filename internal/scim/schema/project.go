@@ -129,11 +129,20 @@ func (p Projection) Kept() []Resolved {
 }
 
 // Keeps reports whether p returns the core attribute name (matched case-insensitively) when
-// the document has it, whole or cut to some of its sub-attributes. A value that is not stored
-// in the document (a user's groups, a group's members) is looked up only when p keeps it.
+// the document has it, whole or cut to some of its sub-attributes (not when every one of
+// them is cut). A value that is not stored in the document (a user's groups, a group's
+// members) is looked up only when p keeps it.
 func (p Projection) Keeps(name string) bool {
-	_, ok := p.find(name)
-	return ok
+	k, ok := p.find(name)
+	if !ok || (k.keep == nil && k.drop == nil) || len(k.r.Attr.SubAttributes) == 0 {
+		return ok
+	}
+	for _, sa := range k.r.Attr.SubAttributes {
+		if p.KeepsSub(name, sa.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // KeepsSub reports whether p returns the sub-attribute sub of the core attribute name (both

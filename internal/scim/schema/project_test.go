@@ -2,6 +2,7 @@ package schema
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -109,3 +110,61 @@ func TestParseAttributeList(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectionKeeps: Keeps and KeepsSub say what Apply does to an attribute the document
+// does not store (groups, members): every case is checked against Apply of a document that
+// has it, and against the answer written down.
+func TestProjectionKeeps(t *testing.T) {
+	const groupDoc = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"g1","displayName":"Eng",
+		"members":[{"value":"u1","$ref":"/Users/u1","display":"a@b.c","type":"User"}]}`
+	const userDoc = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u1","userName":"a@b.c",
+		"groups":[{"value":"g1","$ref":"/Groups/g1","display":"Eng","type":"direct"}]}`
+	tests := []struct {
+		rt                   ResourceType
+		doc, name            string
+		attributes, excluded string
+		keeps                bool
+		subs                 string // the sub-attributes kept, in the order of subsOf
+	}{
+		{Group, groupDoc, "members", "", "", true, "value $ref display type"},
+		{Group, groupDoc, "members", "", "members", false, ""},
+		{Group, groupDoc, "members", "", "Members.Display", true, "value $ref type"},
+		{Group, groupDoc, "members", "", "members.value,members.$ref,members.display,members.type", false, ""},
+		{Group, groupDoc, "members", "members.value", "", true, "value"},
+		{Group, groupDoc, "members", "displayName", "", false, ""},
+		{Group, groupDoc, "members", GroupSchema, "", true, "value $ref display type"},
+		{Group, groupDoc, "members", GroupSchema + ":members", "members.type", true, "value $ref display"},
+		{User, userDoc, "groups", "", "groups.value", true, "$ref display type"},
+		{User, userDoc, "groups", "", UserSchema + ":groups", false, ""},
+		{User, userDoc, "groups", "userName", "", false, ""},
+		{User, userDoc, "groups", "groups.display", "groups", false, ""},
+	}
+	for _, tt := range tests {
+		p := NewProjection(tt.rt, ParseAttributeList(tt.attributes), ParseAttributeList(tt.excluded))
+		var subs []string
+		for _, s := range subsOf(tt.name) {
+			if p.KeepsSub(tt.name, s) {
+				subs = append(subs, s)
+			}
+		}
+		got := p.Apply(obj(t, tt.doc))[tt.name]
+		var applied []string
+		if vs, ok := got.([]any); ok {
+			for _, s := range subsOf(tt.name) {
+				if _, ok := vs[0].(map[string]any)[s]; ok {
+					applied = append(applied, s)
+				}
+			}
+		}
+		what := tt.name + " attributes=" + tt.attributes + " excludedAttributes=" + tt.excluded
+		if p.Keeps(tt.name) != tt.keeps || (got != nil) != tt.keeps {
+			t.Errorf("%s: Keeps %v, Apply returned %v, want kept %v", what, p.Keeps(tt.name), got, tt.keeps)
+		}
+		if strings.Join(subs, " ") != tt.subs || strings.Join(applied, " ") != tt.subs {
+			t.Errorf("%s: KeepsSub %q, Apply kept %q, want %q", what, subs, applied, tt.subs)
+		}
+	}
+}
+
+// subsOf returns the sub-attributes of groups and of members (the same names).
+func subsOf(string) []string { return []string{"value", "$ref", "display", "type"} }
