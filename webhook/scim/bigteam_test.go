@@ -19,6 +19,17 @@ import (
 
 // loadUsers creates n OrgUsers straight through the apiserver (the SCIM path is tested
 // elsewhere; here only their existence matters) and returns their SCIM ids.
+// awaitCachedUsers waits until the shared manager's cache holds n users in ns: set-up for
+// users loaded past SCIM (loadUsers), before the steps a test times or counts.
+func awaitCachedUsers(t *testing.T, ns string, n int) {
+	t.Helper()
+	eventually(t, 60*time.Second, func() bool {
+		cached := 0 // the cache's own (compact) users, counted in place
+		err := slimuser.Each(context.Background(), sharedRoster.Manager.GetCache(), ns, func(*slimuser.User) { cached++ })
+		return err == nil && cached == n
+	}, "users not in the SCIM server's cache")
+}
+
 func loadUsers(t *testing.T, ns, org string, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
@@ -62,11 +73,7 @@ func TestTwentyThousandMemberTeam(t *testing.T) {
 	const n = 20000
 	c, org := newOrgClient(t)
 	ids := loadUsers(t, org.Namespace, org.Name, n)
-	eventually(t, 60*time.Second, func() bool {
-		cached := 0 // the cache's own (compact) users, counted in place
-		err := slimuser.Each(context.Background(), sharedRoster.Manager.GetCache(), org.Namespace, func(*slimuser.User) { cached++ })
-		return err == nil && cached == n
-	}, "users not in the SCIM server's cache")
+	awaitCachedUsers(t, org.Namespace, n)
 	id := c.Do(t, http.MethodPost, "/Groups", `{"displayName":"Everyone"}`).Expect(t, http.StatusCreated).String("id")
 
 	c.Do(t, http.MethodPut, "/Groups/"+id, `{"displayName":"Everyone","members":`+memberList(ids...)+`}`, "X-Test: put").Expect(t, http.StatusOK)

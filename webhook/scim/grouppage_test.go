@@ -20,7 +20,6 @@ import (
 	"github.com/rosterhq/roster/internal/directory"
 	"github.com/rosterhq/roster/internal/index"
 	"github.com/rosterhq/roster/internal/membership"
-	"github.com/rosterhq/roster/internal/slimuser"
 	"github.com/rosterhq/roster/internal/testutil/scimtest"
 	"github.com/rosterhq/roster/internal/testutil/testenv"
 	"github.com/rosterhq/roster/internal/token"
@@ -314,11 +313,7 @@ func TestMemberFiltersUseTheIndexes(t *testing.T) {
 	const n = 3000
 	s := newCountedServer(t, 500)
 	ids := loadUsers(t, s.org.Namespace, s.org.Name, n)
-	eventually(t, 60*time.Second, func() bool {
-		cached := 0 // the cache's own (compact) users, counted in place
-		err := slimuser.Each(context.Background(), sharedRoster.Manager.GetCache(), s.org.Namespace, func(*slimuser.User) { cached++ })
-		return err == nil && cached == n
-	}, "users not in the cache")
+	awaitCachedUsers(t, s.org.Namespace, n)
 	slices.Sort(ids)
 	all := s.newTeam(t, "All", ids)
 	half := s.newTeam(t, "Half", ids[:n/2])
