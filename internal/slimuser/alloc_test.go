@@ -1,6 +1,7 @@
 package slimuser
 
 import (
+	"reflect"
 	"testing"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
@@ -32,5 +33,36 @@ func TestAccessorsDoNotAllocate(t *testing.T) {
 		if n := testing.AllocsPerRun(100, fn); n > 0 {
 			t.Errorf("%s: %.0f allocations", name, n)
 		}
+	}
+}
+
+// TestGetFinalizersInPlace: the finalizers the store controllers' predicate reads of every
+// update event's old and new user are those of the OrgUser, read without decoding one (only
+// the returned slice is allocated; none when there are no finalizers).
+func TestGetFinalizersInPlace(t *testing.T) {
+	for name, tc := range map[string]struct {
+		finalizers []string
+		allocs     float64
+	}{
+		"none":    {nil, 0},
+		"empty":   {[]string{}, 0},
+		"one":     {[]string{"scim.roster.dev/identity-store"}, 1},
+		"several": {[]string{"scim.roster.dev/identity-store", "example.com/other", "foregroundDeletion"}, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			u := filledUser(t)
+			u.Finalizers = tc.finalizers
+			s := New(u)
+			got := s.GetFinalizers()
+			if !reflect.DeepEqual(got, u.Finalizers) {
+				t.Errorf("GetFinalizers() = %#v, want %#v", got, u.Finalizers)
+			}
+			if want := s.OrgUser().Finalizers; !reflect.DeepEqual(got, want) {
+				t.Errorf("GetFinalizers() = %#v, the decoded OrgUser's %#v", got, want)
+			}
+			if n := testing.AllocsPerRun(100, func() { s.GetFinalizers() }); n != tc.allocs {
+				t.Errorf("GetFinalizers: %.0f allocations, want %.0f", n, tc.allocs)
+			}
+		})
 	}
 }

@@ -154,16 +154,6 @@ var specTags = map[string]byte{
 	"enterprise": tagEnterprise, "extensions": tagExtensions,
 }
 
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
 // Active reports whether the user is active (spec.active absent or true), without a decode.
 func (u *User) Active() bool { return !u.inactive }
 
@@ -270,8 +260,7 @@ func (u *User) SetGroupVersionKind(gvk schema.GroupVersionKind) {
 // (controller-runtime's cached Get and List) receives.
 func (u *User) DeepCopyObject() runtime.Object { return u.OrgUser() }
 
-// metaField decodes metadata field t only (a predicate reads the finalizers of every
-// update's old and new user).
+// metaField decodes metadata field t only.
 func (u *User) metaField(t byte) *rosterv1.OrgUser {
 	out := &rosterv1.OrgUser{}
 	u.DecodeInto(out, 1<<t)
@@ -303,7 +292,24 @@ func (u *User) GetDeletionGracePeriodSeconds() *int64 {
 	return u.metaField(tagGracePeriod).DeletionGracePeriodSeconds
 }
 func (u *User) GetAnnotations() map[string]string { return u.metaField(tagAnnotations).Annotations }
-func (u *User) GetFinalizers() []string           { return u.metaField(tagFinalizers).Finalizers }
+
+// GetFinalizers reads the finalizers in place: only the slice it returns is allocated (the
+// store controllers' predicate reads the old and new user's of every update event).
+func (u *User) GetFinalizers() []string {
+	d, ok := u.field(tagFinalizers)
+	if !ok {
+		return nil
+	}
+	out := make([]string, d.count())
+	for i := range out {
+		out[i] = d.str()
+	}
+	if d.err != nil {
+		// The buffer is this package's own encoding: a failure is a bug, as in DecodeInto.
+		panic(fmt.Sprintf("slimuser: cached user %s/%s: %v", u.namespace, u.name, d.err))
+	}
+	return out
+}
 func (u *User) GetOwnerReferences() []metav1.OwnerReference {
 	return u.metaField(tagOwners).OwnerReferences
 }
