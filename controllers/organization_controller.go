@@ -245,21 +245,16 @@ type storeTally struct {
 }
 
 func (t *storeTally) add(kind, name string, conds []metav1.Condition, generation int64, synced *int32) {
-	var c metav1.Condition
-	found := false
-	if p := meta.FindStatusCondition(conds, rosterv1.ConditionSynced); p != nil {
-		c, found = *p, true
-	}
-	t.addSynced(kind, name, c, found, generation, synced)
+	t.addSynced(kind, name, meta.FindStatusCondition(conds, rosterv1.ConditionSynced), generation, synced)
 }
 
-// addSynced is add of an object's Synced condition c (found false: it has none).
-func (t *storeTally) addSynced(kind, name string, c metav1.Condition, found bool, generation int64, synced *int32) {
-	if found && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation { // isSynced
+// addSynced is add of an object's Synced condition c (nil: it has none).
+func (t *storeTally) addSynced(kind, name string, c *metav1.Condition, generation int64, synced *int32) {
+	if isSynced(c, generation) {
 		*synced++
 		return
 	}
-	if found && c.Status == metav1.ConditionFalse {
+	if c != nil && c.Status == metav1.ConditionFalse {
 		t.failed++
 		if t.failing == "" {
 			t.failing = fmt.Sprintf("%s %s: %s: %s", kind, name, c.Reason, truncate(c.Message, 300))
@@ -284,8 +279,11 @@ func (r *OrganizationReconciler) countMembers(ctx context.Context, org *rosterv1
 		if u.Active() {
 			active++
 		}
-		c, ok := u.Condition(rosterv1.ConditionSynced)
-		tally.addSynced("OrgUser", u.GetName(), c, ok, u.GetGeneration(), &tally.syncedUsers)
+		var synced *metav1.Condition // on the stack: addSynced keeps nothing of it
+		if c, ok := u.Condition(rosterv1.ConditionSynced); ok {
+			synced = &c
+		}
+		tally.addSynced("OrgUser", u.GetName(), synced, u.GetGeneration(), &tally.syncedUsers)
 	})
 	if err != nil {
 		return tally, err

@@ -131,7 +131,7 @@ func (r *OrgTeamReconciler) countMembers(ctx context.Context, team *rosterv1.Org
 	users := userReader(r.cache, r.Client)
 	for id := range all {
 		// The cached object itself: only its existence and deletion matter.
-		u, err := cachedUser(ctx, users, team.Namespace, id)
+		u, err := users.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id})
 		switch {
 		case err == nil && u.GetDeletionTimestamp().IsZero():
 			out = append(out, id)

@@ -194,9 +194,9 @@ func setSyncResult(conds *[]metav1.Condition, generation int64, err error, ok st
 	return before
 }
 
-// isSynced reports whether an object's Synced condition is true for its current generation.
-func isSynced(conds []metav1.Condition, generation int64) bool {
-	c := meta.FindStatusCondition(conds, rosterv1.ConditionSynced)
+// isSynced reports whether an object's Synced condition c (nil: it has none) is true for its
+// current generation.
+func isSynced(c *metav1.Condition, generation int64) bool {
 	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation
 }
 

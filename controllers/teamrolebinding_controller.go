@@ -546,7 +546,7 @@ func (r *AccessReconciler) subjects(ctx context.Context, org *rosterv1.Organizat
 	var scratch rosterv1.OrgUser
 	users := userReader(r.cache, r.Client)
 	for id := range ids {
-		u, err := cachedUser(ctx, users, team.Namespace, id)
+		u, err := users.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id})
 		if apierrors.IsNotFound(err) {
 			continue
 		}
@@ -591,7 +591,7 @@ func (r *AccessReconciler) prune(ctx context.Context, b *binding, org *rosterv1.
 	var scratch rosterv1.OrgUser
 	users := userReader(r.cache, r.Client)
 	for id := range membership.Members(held) {
-		u, err := cachedUser(ctx, users, team.Namespace, id)
+		u, err := users.Get(ctx, client.ObjectKey{Namespace: team.Namespace, Name: id})
 		if apierrors.IsNotFound(err) {
 			continue
 		}

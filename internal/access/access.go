@@ -34,12 +34,10 @@ func GroupSubject(a *rosterv1.AccessSpec, displayName string) rbacv1.Subject {
 	return rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: prefix + displayName}
 }
 
-// SubjectAttributes are the spec attributes UserSubject reads (with metadata.deletionTimestamp):
-// a reader of the cache's compact users decodes only these (internal/slimuser.SpecMask).
-var SubjectAttributes = []string{"active", "userName", "emails"}
-
 // UserSubject is a member's subject in User mode, or false when the user gets none: it is
-// deactivated, being deleted, or (userClaim email) has no email.
+// deactivated, being deleted, or (userClaim email) has no email. It reads spec.active,
+// metadata.deletionTimestamp and spec.userName, or spec.emails with userClaim email: the
+// controllers read only those of a cached user (controllers/users.go; its test compares both).
 func UserSubject(a *rosterv1.AccessSpec, u *rosterv1.OrgUser) (rbacv1.Subject, bool) {
 	if !u.Spec.IsActive() || !u.DeletionTimestamp.IsZero() {
 		return rbacv1.Subject{}, false
