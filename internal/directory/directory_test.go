@@ -3,9 +3,11 @@ package directory_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/directory"
@@ -93,9 +95,12 @@ func TestUsersAcrossReplicas(t *testing.T) {
 	if err := a.DeleteUser(ctx, ns, u.Name, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.GetUser(ctx, ns, u.Name); !errors.Is(err, directory.ErrNotFound) {
-		t.Fatalf("deleted user on the other replica: %v", err)
-	}
+	// A GET on the other replica trails by one watch round trip (docs/operations.md): it may
+	// show the user for a moment, then not. (The delete waited for A's cache only.)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		_, err := b.GetUser(ctx, ns, u.Name)
+		return errors.Is(err, directory.ErrNotFound), fmt.Sprintf("deleted user on the other replica: %v", err)
+	})
 	if _, err := a.GetUser(ctx, ns, "not-an-id"); !errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("malformed id: %v", err)
 	}
@@ -168,13 +173,15 @@ func TestTeamsAcrossReplicas(t *testing.T) {
 	if err := b.DeleteTeam(ctx, ns, other.Name, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.GetTeam(ctx, ns, other.Name); !errors.Is(err, directory.ErrNotFound) {
-		t.Fatalf("deleted team on the other replica: %v", err)
-	}
-	// Its name is free again at once.
+	// Its name is free again at once, on the other replica too.
 	if _, err := a.CreateTeam(ctx, org, "Ops", "", nil); err != nil {
 		t.Fatalf("re-creating a deleted team's name: %v", err)
 	}
+	// A GET on the other replica trails by one watch round trip (docs/operations.md).
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		_, err := a.GetTeam(ctx, ns, other.Name)
+		return errors.Is(err, directory.ErrNotFound), fmt.Sprintf("deleted team on the other replica: %v", err)
+	})
 }
 
 func sortedCopy(s []string) []string {
