@@ -40,31 +40,57 @@ func (b *bench) groups(ctx context.Context) error {
 	_ = json.Unmarshal(body, &created)
 	id := created.ID
 
-	// The apiserver's profile starts first and covers the PUT with room to spare; the bench
-	// waits for it to end before the PATCHes.
-	apiProfile := b.apiserverProfile(ctx, b.cfg.apiserverProfile, 30*time.Second)
-	cpu, stop := readCPU(), profileWindow(b.cfg.putProfile)
-	start := time.Now()
-	status, body, err = c.do(ctx, http.MethodPut, "/Groups/"+id+"?excludedAttributes=members", `{"displayName":"Everyone","members":`+members(ids[:size])+`}`)
-	if err != nil || status != http.StatusOK {
-		return fmt.Errorf("PUT group: %d %.200s %v", status, body, err)
+	// The PUT is timed from its first byte sent: the 5.6 MB body is built before (an identity
+	// provider has its body ready too; building it in the window added ~0.15 s of the bench's
+	// own CPU to the figure). One PUT on two cores is at the mercy of whatever else runs, so
+	// it is made put-rounds times — every member onto the empty team, then none again, until
+	// the team has no slice left and the controllers are done with them — and the median is
+	// reported. CPU and profiles cover the first round.
+	full := `{"displayName":"Everyone","members":` + members(ids[:size]) + `}`
+	var puts []time.Duration
+	for round := range max(b.cfg.putRounds, 1) {
+		if round > 0 {
+			if err := b.emptyTeam(ctx, c, o.name, id); err != nil {
+				return err
+			}
+		}
+		var cpu cpuTimes
+		stop, apiProfile := func() {}, func() {}
+		if round == 0 {
+			// The apiserver's profile starts first and covers the PUT with room to spare;
+			// the bench waits for it to end before going on.
+			apiProfile = b.apiserverProfile(ctx, b.cfg.apiserverProfile, 30*time.Second)
+			cpu, stop = readCPU(), profileWindow(b.cfg.putProfile)
+		}
+		start := time.Now()
+		status, body, err = c.do(ctx, http.MethodPut, "/Groups/"+id+"?excludedAttributes=members", full)
+		if err != nil || status != http.StatusOK {
+			return fmt.Errorf("PUT group: %d %.200s %v", status, body, err)
+		}
+		puts = append(puts, time.Since(start))
+		stop()
+		if round == 0 {
+			b.record(fmt.Sprintf("team of %d", size), "PUT with every member: CPU (first round)", cpuSince(cpu), "")
+		}
+		apiProfile()
 	}
-	putTime := time.Since(start)
-	stop()
 	label := fmt.Sprintf("team of %d", size)
-	b.record(label, "PUT with every member", putTime.Round(time.Millisecond).String(), "")
-	b.record(label, "PUT with every member: CPU", cpuSince(cpu), "")
-	apiProfile()
+	var all []string
+	for _, d := range puts {
+		all = append(all, d.Round(time.Millisecond).String())
+	}
+	b.record(label, fmt.Sprintf("PUT with every member (median of %d)", len(puts)), median(puts).Round(time.Millisecond).String()+" ("+strings.Join(all, ", ")+")", "<= 1s")
 
 	extra := ids[size:]
 	var adds, removes []time.Duration
+	add, remove := addOps(extra), removeOps(extra)
 	for range 5 {
-		d, err := timed(func() error { return expect(c.do(ctx, http.MethodPatch, "/Groups/"+id, addOps(extra))) })
+		d, err := timed(func() error { return expect(c.do(ctx, http.MethodPatch, "/Groups/"+id, add)) })
 		if err != nil {
 			return err
 		}
 		adds = append(adds, d)
-		d, err = timed(func() error { return expect(c.do(ctx, http.MethodPatch, "/Groups/"+id, removeOps(extra))) })
+		d, err = timed(func() error { return expect(c.do(ctx, http.MethodPatch, "/Groups/"+id, remove)) })
 		if err != nil {
 			return err
 		}
@@ -73,7 +99,7 @@ func (b *bench) groups(ctx context.Context) error {
 	b.record(label, "PATCH add 1,000 (median of 5)", median(adds).String(), "<= 1s")
 	b.record(label, "PATCH remove 1,000 (median of 5)", median(removes).String(), "<= 1s")
 
-	cpu = readCPU()
+	cpu := readCPU()
 	withMembers, err := timedN(5, func() error { return expectGet(c.do(ctx, http.MethodGet, "/Groups/"+id, "")) })
 	if err != nil {
 		return err
@@ -107,6 +133,34 @@ func (b *bench) groups(ctx context.Context) error {
 		return err
 	}
 	b.record("after load", "largest object (JSON bytes)", fmt.Sprintf("%d (%s)", largest, kind), "< 1 MiB")
+	return nil
+}
+
+// emptyTeam PUTs the team with no members, then deletes its emptied slices as the OrgTeam
+// controller would after a few seconds (the in-process Roster runs no store controllers), and
+// waits until the bench's CPU has been quiet for a second: the next PUT starts from where the
+// first one did, a team without slices.
+func (b *bench) emptyTeam(ctx context.Context, c *scimClient, ns, id string) error {
+	status, body, err := c.do(ctx, http.MethodPut, "/Groups/"+id+"?excludedAttributes=members", `{"displayName":"Everyone","members":[]}`)
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("emptying the team: %d %.200s %v", status, body, err)
+	}
+	// Past the time an emptied slice is kept (membership's emptyTTL), so that no cache still
+	// plans from one.
+	time.Sleep(11 * time.Second)
+	if err := b.client.DeleteAllOf(ctx, &rosterv1.OrgTeamMemberSlice{}, client.InNamespace(ns), client.MatchingLabels{rosterv1.TeamLabel: id}); err != nil {
+		return fmt.Errorf("deleting the emptied slices: %w", err)
+	}
+	time.Sleep(2 * time.Second)
+	for quiet, tries := 0, 0; quiet < 2 && tries < 60; tries++ {
+		before := readCPU()
+		time.Sleep(500 * time.Millisecond)
+		if readCPU().self-before.self < 50*time.Millisecond {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
 	return nil
 }
 

@@ -43,6 +43,7 @@ type config struct {
 	concurrency int
 	users       int
 	teamSize    int
+	putRounds   int
 	storeRate   int
 	storeWrites int
 	storeTeams  int
@@ -104,6 +105,7 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "concurrent writers in the post scenario")
 	flag.IntVar(&cfg.users, "users", 100000, "users loaded for the filter and groups scenarios")
 	flag.IntVar(&cfg.teamSize, "team-size", 100000, "members of the big team in the groups scenario")
+	flag.IntVar(&cfg.putRounds, "put-rounds", 3, "groups: PUTs of every member timed (each onto the emptied team); the median is reported")
 	flag.IntVar(&cfg.storeRate, "store-rate", 50, "SCIM writes per second in the store scenario")
 	flag.IntVar(&cfg.storeWrites, "store-writes", 1500, "measured SCIM writes in the store scenario")
 	flag.IntVar(&cfg.revokeChanges, "revoke-changes", 300, "member removals and user deactivations timed in the revoke scenario (at -store-rate)")

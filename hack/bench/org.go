@@ -1,11 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,7 +56,7 @@ func (b *bench) scimClient(o org) *scimClient {
 func (c *scimClient) do(ctx context.Context, method, path, body string) (int, []byte, error) {
 	var r io.Reader
 	if body != "" {
-		r = bytes.NewReader([]byte(body))
+		r = strings.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
 	if err != nil {

@@ -1,6 +1,8 @@
 package naming
 
 import (
+	"encoding/hex"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -120,5 +122,26 @@ func TestShapesAreStable(t *testing.T) {
 	}
 	if UserPrefix != "u-" || TeamPrefix != "g-" || TeamNameClaimPrefix != "team-name-" {
 		t.Errorf("prefixes = %q %q %q, want u- g- team-name-", UserPrefix, TeamPrefix, TeamNameClaimPrefix)
+	}
+}
+
+// FuzzDigestShape: the in-place check agrees with decoding the hex, and allocates nothing.
+func FuzzDigestShape(f *testing.F) {
+	f.Add(UserObjectName("x"))
+	f.Add("u-0123456789ABCDEFabcdef0123456789")
+	f.Add("u-0123456789abcdef0123456789abcdeg")
+	f.Fuzz(func(t *testing.T, s string) {
+		_, err := hex.DecodeString(strings.TrimPrefix(s, UserPrefix))
+		want := strings.HasPrefix(s, UserPrefix) && len(s) == len(UserPrefix)+32 && err == nil
+		if got := IsUserObjectName(s); got != want {
+			t.Fatalf("IsUserObjectName(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
+func TestIsUserObjectNameAllocatesNothing(t *testing.T) {
+	id := UserObjectName("ada@example.com")
+	if n := testing.AllocsPerRun(100, func() { _ = IsUserObjectName(id) }); n != 0 {
+		t.Fatalf("%v allocations per check, want 0", n)
 	}
 }
