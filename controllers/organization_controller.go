@@ -4,6 +4,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -367,6 +369,24 @@ func equalStatus(a, b *rosterv1.OrganizationStatus) bool {
 	return true
 }
 
+// teamTallyChanged passes the team events that can change what the org's status shows of
+// its teams: creates and deletes, and updates that move the generation, the Synced condition,
+// the deletion or the org label. A membership change writes the team's annotations (its
+// change marks) twice, and each would otherwise recount every user of the org — at 100,000
+// users 0.13 s of CPU, in the middle of the PUT that made it.
+var teamTallyChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, okOld := e.ObjectOld.(*rosterv1.OrgTeam)
+	n, okNew := e.ObjectNew.(*rosterv1.OrgTeam)
+	if !okOld || !okNew {
+		return true
+	}
+	return o.Generation != n.Generation ||
+		!o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
+		o.Labels[rosterv1.OrgLabel] != n.Labels[rosterv1.OrgLabel] ||
+		!reflect.DeepEqual(meta.FindStatusCondition(o.Status.Conditions, rosterv1.ConditionSynced),
+			meta.FindStatusCondition(n.Status.Conditions, rosterv1.ConditionSynced))
+}}
+
 // SetupWithManager watches Organizations and, mapped to their org, users, teams and token
 // Secrets, so counts and token state follow within seconds.
 func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -384,7 +404,7 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&rosterv1.Organization{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&rosterv1.OrgUser{}, toOrg).
-		Watches(&rosterv1.OrgTeam{}, toOrg).
+		Watches(&rosterv1.OrgTeam{}, toOrg, builder.WithPredicates(teamTallyChanged)).
 		Watches(&corev1.Secret{}, toOrg).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, ns client.Object) []reconcile.Request {
 			return r.orgsUsing(ctx, ns.GetName())

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"strings"
 	"testing"
 
@@ -56,5 +57,43 @@ func TestStoreTally(t *testing.T) {
 	tally.addSynced("OrgUser", "u-2", cond(metav1.ConditionFalse, 1, ReasonStoreRejected), 1, &tally.syncedUsers)
 	if tally.failed != 2 || !strings.HasPrefix(tally.failing, "OrgUser u-1: "+ReasonStoreConflict) {
 		t.Errorf("two failures: %d failed, failing %q", tally.failed, tally.failing)
+	}
+}
+
+// TestTeamTallyChanged: the org's status is recomputed for the team changes it shows (count,
+// Synced, generation, deletion, org), not for annotation-only writes such as a membership
+// change's marks.
+func TestTeamTallyChanged(t *testing.T) {
+	base := &rosterv1.OrgTeam{}
+	base.Generation = 3
+	base.Labels = map[string]string{rosterv1.OrgLabel: "acme"}
+	base.Status.Conditions = []metav1.Condition{{Type: rosterv1.ConditionSynced, Status: metav1.ConditionTrue, ObservedGeneration: 3, Reason: "Synced"}}
+	with := func(f func(*rosterv1.OrgTeam)) *rosterv1.OrgTeam {
+		n := base.DeepCopy()
+		f(n)
+		return n
+	}
+	now := metav1.Now()
+	for _, tc := range []struct {
+		name string
+		new  *rosterv1.OrgTeam
+		want bool
+	}{
+		{"annotations only", with(func(n *rosterv1.OrgTeam) { n.Annotations = map[string]string{"scim.roster.dev/x": "y"} }), false},
+		{"another label", with(func(n *rosterv1.OrgTeam) { n.Labels["x"] = "y" }), false},
+		{"member count", with(func(n *rosterv1.OrgTeam) { n.Status.MemberCount = 7 }), false},
+		{"generation", with(func(n *rosterv1.OrgTeam) { n.Generation = 4 }), true},
+		{"Synced false", with(func(n *rosterv1.OrgTeam) { n.Status.Conditions[0].Status = metav1.ConditionFalse }), true},
+		{"Synced message", with(func(n *rosterv1.OrgTeam) { n.Status.Conditions[0].Message = "store down" }), true},
+		{"Synced gone", with(func(n *rosterv1.OrgTeam) { n.Status.Conditions = nil }), true},
+		{"deleting", with(func(n *rosterv1.OrgTeam) { n.DeletionTimestamp = &now }), true},
+		{"org label", with(func(n *rosterv1.OrgTeam) { n.Labels[rosterv1.OrgLabel] = "other" }), true},
+	} {
+		if got := teamTallyChanged.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: tc.new}); got != tc.want {
+			t.Errorf("%s: enqueued %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !teamTallyChanged.Create(event.CreateEvent{Object: base}) || !teamTallyChanged.Delete(event.DeleteEvent{Object: base}) {
+		t.Error("creates and deletes change the team count")
 	}
 }
