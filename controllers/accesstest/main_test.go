@@ -173,6 +173,22 @@ func awaitReady(t *testing.T, obj client.Object, status metav1.ConditionStatus, 
 	return c
 }
 
+// awaitStatus waits until the binding is Ready (Rendered) with a status that satisfies want:
+// the status is patched after the objects it describes, so an access check that passes says
+// nothing yet of the status, and Ready may be left from an earlier render.
+func awaitStatus(t *testing.T, obj client.Object, want func(*rosterv1.TeamRoleBindingStatus) bool) {
+	t.Helper()
+	eventually(t, 10*time.Second, func() (bool, string) {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return false, err.Error()
+		}
+		st := statusOf(obj)
+		c := meta.FindStatusCondition(st.Conditions, rosterv1.ConditionReady)
+		ok := c != nil && c.Status == metav1.ConditionTrue && c.Reason == "Rendered" && want(st)
+		return ok, fmt.Sprintf("status %+v", *st)
+	})
+}
+
 func statusOf(obj client.Object) *rosterv1.TeamRoleBindingStatus {
 	switch o := obj.(type) {
 	case *rosterv1.TeamRoleBinding:
