@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -212,7 +213,8 @@ func TestTeamLifecycleSQLite(t *testing.T) {
 // TestPeriodicResyncSQLite: SQLite has no notifications; the periodic resync reverts a
 // membership edited in the file by hand, for a SCIM-managed team only.
 func TestPeriodicResyncSQLite(t *testing.T) {
-	f := newFixture(t, sqliteURL(t), func(c *app.Config) { c.StoreResyncInterval = 500 * time.Millisecond })
+	storeURL := sqliteURL(t)
+	f := newFixture(t, storeURL, func(c *app.Config) { c.StoreResyncInterval = 500 * time.Millisecond })
 	ada := f.createUser("ada@example.com", nil)
 	bob := f.createUser("bob@example.com", nil)
 	scimTeam := f.newTeamObject(naming.NewTeamObjectName(), "SCIM team", rosterv1.ManagedBySCIM, ada)
@@ -221,13 +223,12 @@ func TestPeriodicResyncSQLite(t *testing.T) {
 	f.awaitMembers(10*time.Second, manual.Name, ada)
 	f.awaitCondition(f.team(manual.Name), rosterv1.ConditionSynced, metav1.ConditionTrue, controllers.ReasonInStore, 10*time.Second)
 
+	// Each team's edit in one transaction: as two, a resync pass between them could revert
+	// the first alone, and the drift event awaited below would name only bob.
 	for _, team := range []string{manual.Name, scimTeam.Name} {
-		if err := f.store.AddMembers(f.ctx, f.org.Name, team, []string{bob}); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.store.RemoveMembers(f.ctx, f.org.Name, team, []string{ada}); err != nil {
-			t.Fatal(err)
-		}
+		sqliteEdit(t, storeURL,
+			stmt(`INSERT INTO roster_team_members (org, team_id, user_id) VALUES (?1, ?2, ?3)`, f.org.Name, team, bob),
+			stmt(`DELETE FROM roster_team_members WHERE org = ?1 AND team_id = ?2 AND user_id = ?3`, f.org.Name, team, ada))
 	}
 	f.awaitMembers(10*time.Second, scimTeam.Name, ada)
 	msg := f.awaitEvent(f.team(scimTeam.Name), controllers.EventDriftReverted, 10*time.Second)
@@ -241,6 +242,30 @@ func TestPeriodicResyncSQLite(t *testing.T) {
 	f.awaitMembers(10*time.Second, scimTeam.Name, ada)
 	if got, _ := f.store.ObserveMembers(f.ctx, f.org.Name, manual.Name); !slices.Equal(got, []string{bob}) {
 		t.Errorf("manual team's members = %v, want the hand edit [%s] left alone", got, bob)
+	}
+}
+
+// sqliteEdit runs statements on the file of a sqlite:// store in one transaction, as a person
+// in the sqlite3 shell would, beside the Roster that has it open.
+func sqliteEdit(t *testing.T, storeURL string, stmts ...pgStmt) {
+	t.Helper()
+	db, err := sql.Open("sqlite", strings.TrimPrefix(storeURL, "sqlite://")+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(s.sql, s.args...); err != nil {
+			_ = tx.Rollback()
+			t.Fatalf("%s: %v", s.sql, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
 	}
 }
 
