@@ -59,7 +59,11 @@ func checkBindCeiling(t *testing.T, admin client.Client, ns, team string) {
 		t.Errorf("RoleBindings rendered for the view binding: %v, want one to ClusterRole view", names(got))
 	}
 	group := ceilingGroupPrefix + team
-	if !groupMay(t, admin, group, ns, "get") {
+	// The apiserver's authorizer follows RoleBindings (and the rule given to view above)
+	// through its own watch: right after the binding is written it may not grant yet.
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return groupMay(t, admin, group, ns, "get"), nil
+	}); err != nil {
 		t.Errorf("group %s may not get pods in %s after the view binding was rendered", group, ns)
 	}
 

@@ -15,6 +15,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -64,6 +65,8 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 	applyForReal(t, rbac)
 	dep := decode[appsv1.Deployment](t, r.get(t, "Deployment", "roster-controller-manager"))
 	sa := "system:serviceaccount:" + dep.Namespace + ":" + dep.Spec.Template.Spec.ServiceAccountName
+	saGroups := []string{"system:serviceaccounts", "system:serviceaccounts:" + dep.Namespace, "system:authenticated"}
+	awaitGranted(t, rbac, &rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: dep.Spec.Template.Spec.ServiceAccountName, Namespace: dep.Namespace}, sa, saGroups)
 
 	// A tenant: its namespace and Organization, and a token written by an admin.
 	const orgName = "rbac-acme"
@@ -82,8 +85,7 @@ func TestInstallRBACIsSufficientAndNoMore(t *testing.T) {
 
 	// The manager, as the ServiceAccount, every apiserver answer recorded.
 	cfg := rest.CopyConfig(restConfig)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: sa,
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + dep.Namespace, "system:authenticated"}}
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: sa, Groups: saGroups}
 	rec := &requestLog{}
 	cfg.Wrap(rec.wrap)
 	metricsAddr := testenv.FreeAddr(t)
@@ -266,11 +268,74 @@ func rotateAsPlatformAdmin(t *testing.T, org string) string {
 	if _, err := token.Rotate(ctx, as(editor), installNamespace, org, 0); !apierrors.IsForbidden(err) {
 		t.Errorf("a namespace editor rotated the token: err = %v, want forbidden", err)
 	}
-	tok, err := token.Rotate(ctx, as(person), installNamespace, org, 0)
-	if err != nil {
+	// The apiserver's authorizer follows RBAC through its own watch: right after the bindings
+	// above are written it may still refuse the person (and a refused write wrote nothing).
+	var tok string
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		tok, err = token.Rotate(ctx, as(person), installNamespace, org, 0)
+		if apierrors.IsForbidden(err) {
+			return false, nil
+		}
+		return true, err
+	}); err != nil {
 		t.Fatalf("rotating with the documented roles: %v", err)
 	}
 	return tok
+}
+
+// awaitGranted waits until the apiserver's authorizer, which follows RBAC through its own
+// watch, grants user (a member of groups) the first rule of every role that objs bind to the
+// ServiceAccount sa: right after the install's RBAC is applied, the manager's first requests
+// could otherwise be refused, which the test counts as the install's RBAC falling short.
+func awaitGranted(t *testing.T, objs rendered, sa *rbacv1.Subject, user string, groups []string) {
+	t.Helper()
+	rules := map[string]rbacv1.PolicyRule{} // kind/namespace/name of a role → its first rule
+	for _, kind := range []string{"ClusterRole", "Role"} {
+		for _, o := range objs.ofKind(kind) {
+			if r := decode[rbacv1.ClusterRole](t, o); len(r.Rules) > 0 {
+				rules[kind+"/"+o.GetNamespace()+"/"+o.GetName()] = r.Rules[0]
+			}
+		}
+	}
+	checked := 0
+	for _, kind := range []string{"ClusterRoleBinding", "RoleBinding"} {
+		for _, o := range objs.ofKind(kind) {
+			b := decode[rbacv1.RoleBinding](t, o)
+			if !slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool {
+				return s.Kind == sa.Kind && s.Name == sa.Name && s.Namespace == sa.Namespace
+			}) {
+				continue
+			}
+			roleNS := ""
+			if b.RoleRef.Kind == "Role" {
+				roleNS = b.Namespace
+			}
+			rule, ok := rules[b.RoleRef.Kind+"/"+roleNS+"/"+b.RoleRef.Name]
+			if !ok || len(rule.Verbs) == 0 || len(rule.Resources) == 0 || len(rule.APIGroups) == 0 {
+				continue
+			}
+			attrs := &authorizationv1.ResourceAttributes{Namespace: b.Namespace, Verb: rule.Verbs[0],
+				Group: rule.APIGroups[0], Resource: rule.Resources[0]}
+			if len(rule.ResourceNames) > 0 {
+				attrs.Name = rule.ResourceNames[0]
+			}
+			checked++
+			if err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+				sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+					User: user, Groups: groups, ResourceAttributes: attrs}}
+				if err := k8s.Create(ctx, sar); err != nil {
+					return false, err
+				}
+				return sar.Status.Allowed, nil
+			}); err != nil {
+				t.Fatalf("%s %s/%s does not grant %s %+v: %v", kind, b.Namespace, b.Name, user, *attrs, err)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatalf("no role of the install is bound to %s/%s", sa.Namespace, sa.Name)
+	}
 }
 
 // pushOkta sends what Okta sends for a user's lifecycle and a group push (IDP-REQUESTS.md).
