@@ -45,30 +45,33 @@ type fixture struct {
 	store identitystore.Store
 }
 
-// newFixture starts Roster writing to storeURL, with mutate adjusting its config.
+// newFixture starts a Roster writing to storeURL as a shard serving (and caching) a fresh
+// organization alone, created before it starts as a shard's organizations are, and returns its
+// fixture. Why a shard: the package's tests share one apiserver and leave their organizations'
+// objects behind; a Roster of every namespace would reconcile all of them into this test's
+// store — time on a loaded machine, and, while the store fails, back-off retries queued ahead
+// of the test's own objects.
 func newFixture(t *testing.T, storeURL string, mutate func(*app.Config)) *fixture {
 	t.Helper()
-	r := env.StartRoster(t, func(c *app.Config) {
-		c.IdentityStore = storeURL
-		if mutate != nil {
-			mutate(c)
-		}
-	})
-	return newFixtureOf(t, r, storeURL, env.NewOrg(t, "st"))
-}
-
-// newShardFixture is newFixture for a Roster that is a shard serving (and caching) its own
-// organization only, created before it starts, as a shard's organizations are.
-func newShardFixture(t *testing.T, storeURL string) *fixture {
-	t.Helper()
-	org := env.NewOrgWith(t, "shard", func(o *rosterv1.Organization) {
+	org := env.NewOrgWith(t, "st", func(o *rosterv1.Organization) {
 		o.Labels = map[string]string{"roster.dev/test": o.Name}
 	})
 	r := env.StartRoster(t, func(c *app.Config) {
 		c.IdentityStore = storeURL
 		c.Organizations = "roster.dev/test=" + org.Name
+		if mutate != nil {
+			mutate(c)
+		}
 	})
 	return newFixtureOf(t, r, storeURL, org)
+}
+
+// newUnshardedFixture is newFixture for a Roster of every organization (the default install),
+// for what must hold in both.
+func newUnshardedFixture(t *testing.T, storeURL string) *fixture {
+	t.Helper()
+	r := env.StartRoster(t, func(c *app.Config) { c.IdentityStore = storeURL })
+	return newFixtureOf(t, r, storeURL, env.NewOrg(t, "st"))
 }
 
 // newFixtureOf is the fixture of org served by r, which writes to storeURL.

@@ -25,8 +25,8 @@ import (
 // back to back leave the Organization's counts and its Synced condition exact, in a Roster that
 // caches every namespace and in a shard's, which caches its organizations' namespaces apart.
 func TestOrganizationCountsBackToBack(t *testing.T) {
-	t.Run("every namespace", func(t *testing.T) { checkCountsBackToBack(t, newFixture(t, sqliteURL(t), nil)) })
-	t.Run("a shard", func(t *testing.T) { checkCountsBackToBack(t, newShardFixture(t, sqliteURL(t))) })
+	t.Run("every namespace", func(t *testing.T) { checkCountsBackToBack(t, newUnshardedFixture(t, sqliteURL(t))) })
+	t.Run("a shard", func(t *testing.T) { checkCountsBackToBack(t, newFixture(t, sqliteURL(t), nil)) })
 }
 
 func checkCountsBackToBack(t *testing.T, f *fixture) {

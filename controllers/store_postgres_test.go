@@ -93,11 +93,10 @@ func stmt(sql string, args ...any) pgStmt { return pgStmt{sql, args} }
 func TestOutagePostgres(t *testing.T) {
 	srv := pgtest.Start(t)
 	url := srv.URL()
-	// A shard of this org alone: the package's earlier tests leave users and teams in other
-	// namespaces, which an unsharded manager reconciles against this store too — and, once it
-	// is down, retries with back-off ahead of this test's objects (CI saw a user created during
-	// the outage wait past 15 s for its first reconcile).
-	f := newShardFixture(t, url)
+	// newFixture's Roster serves this org alone: one of every namespace also reconciled the
+	// package's earlier tests' leftovers against this store and, once it was down, retried them
+	// ahead of this test's objects (a user created during the outage waited past 15 s).
+	f := newFixture(t, url, nil)
 
 	ada := f.createUser("ada@example.com", nil)
 	bob := f.createUser("bob@example.com", nil)
