@@ -287,6 +287,13 @@ func (f *fixture) awaitFinalizer(obj client.Object) {
 // awaitEvent waits for an event with the reason on the object and returns its message.
 func (f *fixture) awaitEvent(obj client.Object, reason string, timeout time.Duration) string {
 	f.t.Helper()
+	return f.awaitEventMentioning(obj, reason, "", timeout)
+}
+
+// awaitEventMentioning is awaitEvent for an event whose message contains text: an event of the
+// same reason recorded earlier (at the team's creation, say) does not count.
+func (f *fixture) awaitEventMentioning(obj client.Object, reason, text string, timeout time.Duration) string {
+	f.t.Helper()
 	var msg string
 	f.eventually(timeout, func() (bool, string) {
 		var events corev1.EventList
@@ -296,14 +303,14 @@ func (f *fixture) awaitEvent(obj client.Object, reason string, timeout time.Dura
 		var seen []string
 		for _, e := range events.Items {
 			if e.InvolvedObject.Name == obj.GetName() {
-				if e.Reason == reason {
+				if e.Reason == reason && strings.Contains(e.Message, text) {
 					msg = e.Message
 					return true, ""
 				}
-				seen = append(seen, e.Reason)
+				seen = append(seen, e.Reason+": "+e.Message)
 			}
 		}
-		return false, fmt.Sprintf("no %s event on %s; events: %s", reason, obj.GetName(), strings.Join(seen, ","))
+		return false, fmt.Sprintf("no %s event mentioning %q on %s; events: %s", reason, text, obj.GetName(), strings.Join(seen, "; "))
 	})
 	return msg
 }

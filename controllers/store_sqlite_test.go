@@ -140,7 +140,8 @@ func TestTeamLifecycleSQLite(t *testing.T) {
 	// A second slice, as a big team has.
 	sl := f.newSlice(team, bob)
 	f.awaitMembers(10*time.Second, team.Name, ada, bob)
-	f.awaitEvent(f.team(team.Name), controllers.EventMembersAdded, 10*time.Second)
+	// The event of this addition, not the team's first (which added ada).
+	f.awaitEventMentioning(f.team(team.Name), controllers.EventMembersAdded, bob, 10*time.Second)
 	f.eventually(10*time.Second, func() (bool, string) {
 		tm := f.team(team.Name)
 		_ = env.Client.Get(f.ctx, key(tm), tm)
@@ -150,7 +151,7 @@ func TestTeamLifecycleSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.awaitMembers(10*time.Second, team.Name, ada)
-	f.awaitEvent(f.team(team.Name), controllers.EventMembersRemoved, 10*time.Second)
+	f.awaitEventMentioning(f.team(team.Name), controllers.EventMembersRemoved, bob, 10*time.Second)
 
 	// Rename: the row follows.
 	tm := f.team(team.Name)
