@@ -9,11 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/rosterhq/roster/api/v1alpha1"
 	"github.com/rosterhq/roster/internal/directory"
-	"github.com/rosterhq/roster/internal/membership"
 	"github.com/rosterhq/roster/internal/naming"
 	"github.com/rosterhq/roster/internal/scim/patch"
 	"github.com/rosterhq/roster/internal/testutil/testenv"
@@ -158,7 +155,7 @@ func TestTeamsAcrossReplicas(t *testing.T) {
 	}
 	// Read from the apiserver: B's cache may not show A's removal yet (a read on another
 	// replica trails by one watch round trip), and what must hold is that nothing was written.
-	if got := liveMembers(t, ns, team.Name); !slices.Equal(got, ids[1:]) {
+	if got := env.LiveMembers(t, ns, team.Name); !slices.Equal(got, ids[1:]) {
 		t.Fatalf("a refused rename changed the members: %v", got)
 	}
 
@@ -187,16 +184,6 @@ func TestTeamsAcrossReplicas(t *testing.T) {
 		_, err := a.GetTeam(ctx, ns, other.Name)
 		return errors.Is(err, directory.ErrNotFound), fmt.Sprintf("deleted team on the other replica: %v", err)
 	})
-}
-
-// liveMembers lists the team's members from the apiserver, sorted.
-func liveMembers(t *testing.T, namespace, team string) []string {
-	t.Helper()
-	var list v1alpha1.OrgTeamMemberSliceList
-	if err := env.Client.List(context.Background(), &list, client.InNamespace(namespace), client.MatchingLabels{v1alpha1.TeamLabel: team}); err != nil {
-		t.Fatal(err)
-	}
-	return membership.Members(list.Items).Sorted()
 }
 
 func sortedCopy(s []string) []string {

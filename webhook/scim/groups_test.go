@@ -344,7 +344,7 @@ func TestConcurrentMemberPatchesAcrossReplicas(t *testing.T) {
 	for e := range errs {
 		t.Errorf("PATCH failed: %s", e)
 	}
-	if live := liveMembers(t, org.Namespace, id); !slices.Equal(live, sorted(u...)) {
+	if live := env.LiveMembers(t, org.Namespace, id); !slices.Equal(live, sorted(u...)) {
 		t.Fatalf("lost member updates: %d of 40 in the apiserver", len(live))
 	}
 	converge(t, org.Namespace, id, c, other)

@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
-	"github.com/rosterhq/roster/internal/membership"
 	"github.com/rosterhq/roster/internal/testutil/scimtest"
 	"github.com/rosterhq/roster/internal/testutil/testenv"
 )
@@ -79,22 +78,11 @@ func removeMember(t *testing.T, c *scimtest.Client, group, user string) *scimtes
 	return patchGroup(t, c, group, fmt.Sprintf(`[{"op":"remove","path":"members[value eq \"%s\"]"}]`, user))
 }
 
-// liveMembers reads a team's members straight from the apiserver: the truth both replicas
-// must converge on.
-func liveMembers(t *testing.T, namespace, team string) []string {
-	t.Helper()
-	var list rosterv1.OrgTeamMemberSliceList
-	if err := env.Client.List(context.Background(), &list, client.InNamespace(namespace), client.MatchingLabels{rosterv1.TeamLabel: team}); err != nil {
-		t.Fatal(err)
-	}
-	return membership.Members(list.Items).Sorted()
-}
-
 // converge waits until GET of the group on every replica lists exactly the apiserver's
 // members, and returns them.
 func converge(t *testing.T, namespace, group string, replicas ...*scimtest.Client) []string {
 	t.Helper()
-	want := liveMembers(t, namespace, group)
+	want := env.LiveMembers(t, namespace, group)
 	for i, c := range replicas {
 		eventually(t, 5*time.Second, func() bool { return slices.Equal(members(t, c, group), want) },
 			"replica %d does not show the apiserver's members %v of %s", i, want, group)
@@ -137,12 +125,12 @@ func TestMemberRemovalAfterAddOnOtherReplica(t *testing.T) {
 		x := a.Do(t, http.MethodPost, "/Users", oktaUser(fmt.Sprintf("x%d@example.com", i))).Expect(t, http.StatusCreated).String("id")
 		addMember(t, a, g, x).Expect(t, http.StatusNoContent)
 		removeMember(t, b, g, x).Expect(t, http.StatusNoContent)
-		if live := liveMembers(t, org.Namespace, g); slices.Contains(live, x) {
+		if live := env.LiveMembers(t, org.Namespace, g); slices.Contains(live, x) {
 			t.Fatalf("round %d: the removal on the other replica was lost: %v", i, live)
 		}
 		addMember(t, b, g, x).Expect(t, http.StatusNoContent)
 		patchGroup(t, a, g, `[{"op":"replace","path":"members","value":`+memberList(keep)+`}]`).Expect(t, http.StatusNoContent)
-		if live := liveMembers(t, org.Namespace, g); !slices.Equal(live, []string{keep}) {
+		if live := env.LiveMembers(t, org.Namespace, g); !slices.Equal(live, []string{keep}) {
 			t.Fatalf("round %d: replace planned from a stale member set left %v, want only %s", i, live, keep)
 		}
 		patchGroup(t, b, g, `[{"op":"remove","path":"members"}]`).Expect(t, http.StatusNoContent)
@@ -233,7 +221,7 @@ func TestRecreatedUserInheritsNoMembership(t *testing.T) {
 		if recreated != id {
 			t.Fatalf("ids derive from userNames: %s != %s", recreated, id)
 		}
-		if live := liveMembers(t, org.Namespace, g); slices.Contains(live, id) {
+		if live := env.LiveMembers(t, org.Namespace, g); slices.Contains(live, id) {
 			t.Fatalf("round %d: the re-created user inherited the deleted user's membership", i)
 		}
 	}
@@ -274,9 +262,9 @@ func TestIfMatchMemberChangeHasOneWinner(t *testing.T) {
 			var team rosterv1.OrgTeam
 			_ = env.Client.Get(context.Background(), client.ObjectKey{Namespace: org.Namespace, Name: g}, &team)
 			t.Fatalf("round %d: one version, two writers: %v, want one 204 and one 412; members now %v (u1 %s, u2 %s), unresolved %v, annotations %v",
-				i, codes, liveMembers(t, org.Namespace, g), u1, u2, team.Status.UnresolvedMembers, team.Annotations)
+				i, codes, env.LiveMembers(t, org.Namespace, g), u1, u2, team.Status.UnresolvedMembers, team.Annotations)
 		}
-		if live := liveMembers(t, org.Namespace, g); slices.Contains(live, u1) == slices.Contains(live, u2) {
+		if live := env.LiveMembers(t, org.Namespace, g); slices.Contains(live, u1) == slices.Contains(live, u2) {
 			t.Fatalf("round %d: exactly one of the two members must be in, got %v", i, live)
 		}
 	}
@@ -303,7 +291,7 @@ func TestFailedWritesChangeNothing(t *testing.T) {
 		// A rename to a taken name together with a member change: 409, and the members stay.
 		patchGroup(t, b, g, fmt.Sprintf(`[{"op":"replace","value":{"id":%q,"displayName":"Taken"}},{"op":"remove","path":"members"}]`, g)).
 			ExpectError(t, http.StatusConflict, "uniqueness")
-		if live := liveMembers(t, org.Namespace, g); !slices.Equal(live, []string{u}) {
+		if live := env.LiveMembers(t, org.Namespace, g); !slices.Equal(live, []string{u}) {
 			t.Fatalf("round %d: a refused rename still changed the members: %v", i, live)
 		}
 
@@ -311,7 +299,7 @@ func TestFailedWritesChangeNothing(t *testing.T) {
 		stale := a.Do(t, http.MethodGet, "/Users/"+u, nil).Expect(t, http.StatusOK).Header.Get("ETag")
 		b.Do(t, http.MethodPatch, "/Users/"+u, fmt.Sprintf(`{%s,"Operations":[{"op":"replace","path":"displayName","value":"Stays %d"}]}`, okta, i)).Expect(t, http.StatusOK)
 		a.Do(t, http.MethodDelete, "/Users/"+u, nil, "If-Match: "+stale).ExpectError(t, http.StatusPreconditionFailed, "")
-		if live := liveMembers(t, org.Namespace, g); !slices.Equal(live, []string{u}) {
+		if live := env.LiveMembers(t, org.Namespace, g); !slices.Equal(live, []string{u}) {
 			t.Fatalf("round %d: a refused DELETE removed the user from its team: %v", i, live)
 		}
 	}
@@ -335,7 +323,7 @@ func TestFailedWritesChangeNothing(t *testing.T) {
 		if team.Spec.DisplayName != "Original" {
 			t.Fatalf("the member write failed, yet the rename stayed: %q", team.Spec.DisplayName)
 		}
-		if live := liveMembers(t, org.Namespace, g); !slices.Equal(live, []string{u}) {
+		if live := env.LiveMembers(t, org.Namespace, g); !slices.Equal(live, []string{u}) {
 			t.Fatalf("a failed change left members %v", live)
 		}
 		b.Do(t, http.MethodPost, "/Groups", fmt.Sprintf(`{"displayName":"Moved %d"}`, i)).Expect(t, http.StatusCreated)
@@ -378,7 +366,7 @@ func TestGroupETagsAreStableAcrossReplicas(t *testing.T) {
 		}
 		patchGroup(t, a, g, `[{"op":"remove","path":"members"}]`, "If-Match: "+v1).Expect(t, http.StatusNoContent)
 		addMember(t, b, g, u, "If-Match: "+v1).ExpectError(t, http.StatusPreconditionFailed, "")
-		if live := liveMembers(t, org.Namespace, g); len(live) != 0 {
+		if live := env.LiveMembers(t, org.Namespace, g); len(live) != 0 {
 			t.Fatalf("round %d: a refused change wrote: %v", i, live)
 		}
 	}
