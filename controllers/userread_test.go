@@ -55,3 +55,62 @@ func TestCachedUserReadAllocatesNoKind(t *testing.T) {
 		})
 	}
 }
+
+// TestCachedUsersReadTogether: slimuser.Reader.GetEach, which membership.Store.Users calls
+// once for every member of a PUT, finds each cached user and no other, in a cache of every
+// namespace and in a shard's, and falls back to a reader without stores (a plain client)
+// with the same answers. A namespace a shard does not cache is an error, not "no users".
+func TestCachedUsersReadTogether(t *testing.T) {
+	ctx := context.Background()
+	org, other, elsewhere := env.NewOrg(t, "ureach"), env.NewOrg(t, "ureachother"), env.NewOrg(t, "ureachelse")
+	createUsers(t, org.Namespace, 0, 3)
+	createUsers(t, other.Namespace, 10, 11)
+	names := []string{
+		naming.UserObjectName("count0@example.com"),
+		naming.UserObjectName("count10@example.com"), // in the other org's namespace only
+		naming.UserObjectName("count2@example.com"),
+		naming.UserObjectName("nobody@example.com"),
+		naming.UserObjectName("count1@example.com"),
+	}
+	want := []string{"count0@example.com", "", "count2@example.com", "", "count1@example.com"}
+	read := func(t *testing.T, r client.Reader, namespace string) ([]string, error) {
+		got := make([]string, len(names))
+		calls := 0
+		err := slimuser.Reader{Cache: r}.GetEach(ctx, namespace, names, func(i int, u *slimuser.User) {
+			calls++
+			if u != nil {
+				got[i] = u.UserName()
+			}
+		})
+		if err == nil && calls != len(names) {
+			t.Errorf("GetEach called back %d times for %d names", calls, len(names))
+		}
+		return got, err
+	}
+	for _, shape := range []struct {
+		name string
+		opts cache.Options
+	}{
+		{"every-namespace", cache.Options{}},
+		{"shard", cache.Options{DefaultNamespaces: map[string]cache.Config{org.Namespace: {}, other.Namespace: {}}}},
+	} {
+		t.Run(shape.name, func(t *testing.T) {
+			c, _ := countCache(t, shape.opts)
+			eventually(t, 60*time.Second, func() (bool, string) {
+				got, err := read(t, c, org.Namespace)
+				return err == nil && fmt.Sprint(got) == fmt.Sprint(want), fmt.Sprintf("GetEach: %q, %v; want %q", got, err, want)
+			})
+			if shape.name == "shard" {
+				if _, err := read(t, c, elsewhere.Namespace); err == nil {
+					t.Errorf("GetEach in namespace %s, which the shard does not cache: no error", elsewhere.Namespace)
+				}
+			}
+		})
+	}
+	t.Run("plain-client", func(t *testing.T) {
+		got, err := read(t, env.Client, org.Namespace)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("GetEach through a client: %q, %v; want %q", got, err, want)
+		}
+	})
+}

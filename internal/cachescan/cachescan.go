@@ -103,6 +103,42 @@ func GetStored(ctx context.Context, r client.Reader, kind client.Object, key cli
 	return nil, false, true, nil
 }
 
+// GetStoredEach is GetStored for many names of one namespace: it calls fn with each name's
+// index in names and its stored object (nil when absent), and reports false, calling fn for
+// none, when r has no store to read in place (the caller reads one by one instead).
+//
+// Why: finding the kind's informers costs as much as the lookup itself, and a PUT of a
+// 100,000-member group resolves every member (membership.Store.Users): once per call instead
+// of once per name.
+func GetStoredEach(ctx context.Context, r client.Reader, kind client.Object, namespace string, names []string, fn func(i int, obj any)) (walked bool, err error) {
+	infs, err := informers(ctx, r, kind)
+	if err != nil || infs == nil {
+		return false, err
+	}
+	if namespace != "" && infs.recorded != nil && !infs.recorded.covers(kind, namespace) {
+		return true, fmt.Errorf("the cache holds no %T of namespace %q", kind, namespace)
+	}
+	prefix := ""
+	if namespace != "" {
+		prefix = namespace + "/"
+	}
+	for i, name := range names {
+		var found any
+		for _, inf := range infs.list {
+			obj, exists, err := inf.GetIndexer().GetByKey(prefix + name)
+			if err != nil {
+				return true, err
+			}
+			if exists {
+				found = obj
+				break
+			}
+		}
+		fn(i, found)
+	}
+	return true, nil
+}
+
 // storeSet is the informers whose stores hold a kind: one, or one per namespace of a
 // multi-namespace cache built by NewCache (recorded then says which namespaces it covers).
 type storeSet struct {

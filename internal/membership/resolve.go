@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,26 +26,22 @@ const liveLookupsMax = 64
 func (s *Store) Users(ctx context.Context, namespace string, ids []string) (Set, error) {
 	users := make(Set, len(ids))
 	var unknown []string
-	cached := slimuser.Reader{Cache: s.users()}
-	for _, id := range ids {
-		if !naming.IsUserObjectName(id) {
-			continue
+	named := ids
+	if slices.ContainsFunc(ids, func(id string) bool { return !naming.IsUserObjectName(id) }) {
+		named = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !naming.IsUserObjectName(id) })
+	}
+	// The cached objects themselves, all read in one pass: only existence and deletion matter.
+	err := slimuser.Reader{Cache: s.users()}.GetEach(ctx, namespace, named, func(i int, u *slimuser.User) {
+		if u != nil && u.GetDeletionTimestamp() == nil {
+			users[named[i]] = struct{}{}
+			return
 		}
-		if _, done := users[id]; done {
-			continue
-		}
-		// The cached object itself: only its existence and deletion matter.
-		u, err := cached.Get(ctx, types.NamespacedName{Namespace: namespace, Name: id})
-		switch {
-		case err == nil && u.GetDeletionTimestamp() == nil:
-			users[id] = struct{}{}
-		case err == nil || apierrors.IsNotFound(err):
-			// Unknown, or being deleted in the cache: Entra deletes a user, creates it again and
-			// adds it to a group, and the new user may not be in this cache yet.
-			unknown = append(unknown, id)
-		default:
-			return nil, err
-		}
+		// Unknown, or being deleted in the cache: Entra deletes a user, creates it again and
+		// adds it to a group, and the new user may not be in this cache yet.
+		unknown = append(unknown, named[i])
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(unknown) == 0 {
 		return users, nil

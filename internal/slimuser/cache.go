@@ -88,6 +88,47 @@ func (r Reader) Get(ctx context.Context, key types.NamespacedName) (*User, error
 	return u, nil
 }
 
+// GetEach calls fn with each of names' index and its cached user (nil when the cache holds
+// none), read in place as Get reads one (read-only; fn must not keep it). It reads the
+// cache's stores once for all names; a reader whose stores cannot be reached is read with
+// Get, one name at a time.
+func (r Reader) GetEach(ctx context.Context, namespace string, names []string, fn func(i int, u *User)) error {
+	var bad any
+	walked, err := cachescan.GetStoredEach(ctx, r.Cache, orgUserKind, namespace, names, func(i int, obj any) {
+		if obj == nil {
+			fn(i, nil)
+			return
+		}
+		u, ok := obj.(*User)
+		if !ok {
+			bad = obj
+			return
+		}
+		fn(i, u)
+	})
+	if err != nil {
+		return err
+	}
+	if bad != nil {
+		return fmt.Errorf("slimuser: the cache holds %T, not *slimuser.User: it was built without slimuser.CacheOptions", bad)
+	}
+	if walked {
+		return nil
+	}
+	for i, name := range names {
+		u, err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name})
+		switch {
+		case apierrors.IsNotFound(err):
+			fn(i, nil)
+		case err != nil:
+			return err
+		default:
+			fn(i, u)
+		}
+	}
+	return nil
+}
+
 // Each calls fn with every user r holds in namespace ("": in every namespace), in place (see
 // cachescan.Each; fn must neither change nor keep the user). A reader whose store cannot be
 // reached is listed with copies, each made compact.
