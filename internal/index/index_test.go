@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,7 +77,7 @@ func TestNamespacedKeys(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, []string{"acme/u-1", "acme/u-2"}) {
 		t.Errorf("got %v, %v", got, err)
 	}
-	if !reflect.DeepEqual(slice.Spec.Members, []string{"u-1", "u-2"}) {
+	if !slices.Equal(slice.Spec.Members, []string{"u-1", "u-2"}) {
 		t.Errorf("the slice's members changed: %v", slice.Spec.Members)
 	}
 	if _, err := Namespaced(SliceMembersOf)("not an object"); err == nil {

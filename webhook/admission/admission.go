@@ -196,6 +196,9 @@ func (v validator[T]) run(ctx context.Context, op admissionv1.Operation, oldObj,
 		return err
 	}
 	r := request{op: op, user: req.UserInfo.Username, groups: req.UserInfo.Groups, dryRun: ptr.Deref(req.DryRun, false), old: oldObj, new: newObj}
+	if newObj != nil {
+		r.newRaw = req.Object.Raw
+	}
 	err = v.judge(ctx, r)
 	if err != nil {
 		// At the default level: a denied write is someone trying to change what the identity

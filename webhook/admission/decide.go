@@ -1,7 +1,9 @@
 package admission
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -58,6 +60,9 @@ type request struct {
 	groups   []string
 	dryRun   bool
 	old, new client.Object
+	// newRaw is the new object as the apiserver sent it (nil on DELETE): the typed decode
+	// is lenient where the schema is (rosterv1.MemberList), the webhook is not.
+	newRaw []byte
 }
 
 // subject is the object whose ownership decides: the new one on CREATE, else the old one.
@@ -190,6 +195,9 @@ func (g *guard) judgeSlice(ctx context.Context, r request) error {
 	labelPath := field.NewPath("metadata", "labels").Key(rosterv1.TeamLabel)
 	if r.new != nil {
 		sl := r.new.(*rosterv1.OrgTeamMemberSlice)
+		if fe := membersForm(r.newRaw); fe != nil {
+			return invalid(slicesResource, sl, fe)
+		}
 		if l, ok := sl.Labels[rosterv1.TeamLabel]; ok && l != sl.Spec.Team {
 			return invalid(slicesResource, sl, field.Invalid(labelPath, l,
 				fmt.Sprintf("must name the slice's team, spec.team %q", sl.Spec.Team)))
@@ -249,6 +257,47 @@ func (g *guard) judgeSlice(ctx context.Context, r request) error {
 		g.admitBreakGlass(r, team, fmt.Sprintf("OrgTeamMemberSlice %s", subject.Name), team.Annotations[rosterv1.BreakGlassAnnotation])
 	}
 	return nil
+}
+
+// membersForm checks a slice's spec.members as sent: a list of at most
+// rosterv1.MaxMembersPerSlice strings, or absent. The CRD's schema leaves the field untyped
+// (rosterv1.MemberList says why), so this is where a person's kubectl edit learns the form.
+func membersForm(raw []byte) *field.Error {
+	path := field.NewPath("spec", "members")
+	var obj struct {
+		Spec struct {
+			Members json.RawMessage `json:"members"`
+		} `json:"spec"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &obj) != nil {
+		return nil // nothing to check here: the apiserver decoded it, the typed decode judged the rest
+	}
+	m := bytes.TrimSpace(obj.Spec.Members)
+	if len(m) == 0 || bytes.Equal(m, []byte("null")) {
+		return nil
+	}
+	var entries []json.RawMessage
+	if err := json.Unmarshal(m, &entries); err != nil {
+		return field.TypeInvalid(path, string(truncateJSON(m)), "must be a list of strings: user ids (OrgUser names)")
+	}
+	if len(entries) > rosterv1.MaxMembersPerSlice {
+		return field.TooMany(path, len(entries), rosterv1.MaxMembersPerSlice)
+	}
+	for i, e := range entries {
+		var id string
+		if e = bytes.TrimSpace(e); len(e) == 0 || e[0] != '"' || json.Unmarshal(e, &id) != nil {
+			return field.TypeInvalid(path.Index(i), string(truncateJSON(e)), "must be a string: a user id (OrgUser name)")
+		}
+	}
+	return nil
+}
+
+// truncateJSON shortens a value quoted in a denial.
+func truncateJSON(b []byte) []byte {
+	if len(b) > 80 {
+		return append(b[:77:77], "..."...)
+	}
+	return b
 }
 
 // isSnapshot reports whether o is a slice of a break-glass snapshot (nil is not).

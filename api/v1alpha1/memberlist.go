@@ -1,0 +1,129 @@
+package v1alpha1
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// MemberList is an OrgTeamMemberSlice's member ids. Its JSON form is a list of strings, as
+// it always was.
+//
+// Why the CRD's schema leaves it untyped: the apiserver validates a typed list item by item,
+// building a validator and a path string for each, which was half of its work on every
+// slice write (a PUT of a 100,000-member group writes 100,000 ids; docs/benchmarks.md, "An
+// untyped member list"). The admission webhook checks the form instead, for every writer but
+// Roster itself, with a message that names the offending entry.
+//
+// Why decoding tolerates any other form: the schema no longer guarantees it, and a stored
+// slice that a typed decoder refused would stop every Roster replica's slice cache from
+// listing (and so from starting) — if the webhook was ever bypassed (its configuration
+// deleted, say). An entry that is not a string is skipped, and a value that is not a list
+// decodes as no members; the stored object keeps what it holds.
+type MemberList []string
+
+// UnmarshalJSON decodes a list of strings exactly as encoding/json would into a []string
+// (null leaves no list), in one pass over the usual form: ids without escapes. Any other
+// form is decoded leniently (see MemberList).
+func (m *MemberList) UnmarshalJSON(data []byte) error {
+	if ids, ok := parseStringList(data); ok {
+		*m = ids
+		return nil
+	}
+	*m = lenientStringList(data)
+	return nil
+}
+
+// parseStringList decodes a JSON list of strings, or null; ok is false for anything else.
+// data is valid JSON (the caller's decoder checked it before handing the value over).
+func parseStringList(data []byte) (ids MemberList, ok bool) {
+	i := skipSpace(data, 0)
+	if bytes.Equal(bytes.TrimSpace(data[i:]), []byte("null")) {
+		return nil, true
+	}
+	if i >= len(data) || data[i] != '[' {
+		return nil, false
+	}
+	ids = MemberList{}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return ids, skipSpace(data, i+1) == len(data)
+	}
+	for i < len(data) {
+		s, next, ok := parseString(data, i)
+		if !ok {
+			return nil, false
+		}
+		ids = append(ids, s)
+		i = skipSpace(data, next)
+		if i >= len(data) {
+			return nil, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case ']':
+			return ids, skipSpace(data, i+1) == len(data)
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// parseString decodes the JSON string starting at data[i] and returns the index after it.
+// Plain ASCII without escapes is copied as it is; anything else goes through encoding/json,
+// so escapes and invalid UTF-8 come out exactly as it decodes them.
+func parseString(data []byte, i int) (s string, next int, ok bool) {
+	if i >= len(data) || data[i] != '"' {
+		return "", 0, false
+	}
+	plain := true
+	for j := i + 1; j < len(data); j++ {
+		switch c := data[j]; {
+		case c == '"':
+			if plain {
+				return string(data[i+1 : j]), j + 1, true
+			}
+			var decoded string // not s: its address would move every call's s to the heap
+			if err := json.Unmarshal(data[i:j+1], &decoded); err != nil {
+				return "", 0, false
+			}
+			return decoded, j + 1, true
+		case c == '\\':
+			plain = false
+			j++ // the escaped byte cannot end the string
+		case c < 0x20 || c >= 0x80:
+			plain = false
+		}
+	}
+	return "", 0, false
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// lenientStringList keeps the string entries of a JSON list, in order, and decodes anything
+// that is not a list as no members.
+func lenientStringList(data []byte) MemberList {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil
+	}
+	ids := MemberList{}
+	for _, r := range raw {
+		var s string
+		if r = bytes.TrimSpace(r); len(r) > 0 && r[0] == '"' && json.Unmarshal(r, &s) == nil {
+			ids = append(ids, s)
+		}
+	}
+	return ids
+}
