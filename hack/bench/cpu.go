@@ -37,6 +37,34 @@ func cpuSince(before cpuTimes) string {
 	return strings.Join(parts, ", ")
 }
 
+// cpuUse is the CPU the bench, kube-apiserver and etcd used over a window.
+type cpuUse struct{ bench, apiserver, etcd time.Duration }
+
+// usedSince is the CPU used since before, per process.
+func usedSince(before cpuTimes) cpuUse {
+	now := readCPU()
+	return cpuUse{
+		bench:     now.self - before.self,
+		apiserver: now.children["kube-apiserver"] - before.children["kube-apiserver"],
+		etcd:      now.children["etcd"] - before.children["etcd"],
+	}
+}
+
+// medianUse formats each process's median CPU over us.
+func medianUse(us []cpuUse) string {
+	pick := func(f func(cpuUse) time.Duration) string {
+		ds := make([]time.Duration, len(us))
+		for i, u := range us {
+			ds[i] = f(u)
+		}
+		return median(ds).Round(10 * time.Millisecond).String()
+	}
+	return fmt.Sprintf("bench %s, kube-apiserver %s, etcd %s",
+		pick(func(u cpuUse) time.Duration { return u.bench }),
+		pick(func(u cpuUse) time.Duration { return u.apiserver }),
+		pick(func(u cpuUse) time.Duration { return u.etcd }))
+}
+
 // profileWindow starts a CPU profile into path ("" or a profile already running: nothing) and
 // returns the function that stops it.
 func profileWindow(path string) func() {
