@@ -97,3 +97,37 @@ func TestTeamTallyChanged(t *testing.T) {
 		t.Error("creates and deletes change the team count")
 	}
 }
+
+// TestOrgNamespaceChanged: the watch of every Organization, which re-evaluates the orgs that
+// share a namespace, passes what can change another org's Ready and not an org's own status
+// patch (which recounted the org, 0.14 s at 100,000 users, after every change of its counts).
+func TestOrgNamespaceChanged(t *testing.T) {
+	base := &rosterv1.Organization{Spec: rosterv1.OrganizationSpec{Namespace: "acme"}}
+	base.Name, base.Generation = "acme", 2
+	with := func(f func(*rosterv1.Organization)) *rosterv1.Organization {
+		n := base.DeepCopy()
+		f(n)
+		return n
+	}
+	now := metav1.Now()
+	for _, tc := range []struct {
+		name string
+		new  *rosterv1.Organization
+		want bool
+	}{
+		{"status counts", with(func(n *rosterv1.Organization) { n.Status.Users = 100000 }), false},
+		{"status condition", with(func(n *rosterv1.Organization) {
+			n.Status.Conditions = []metav1.Condition{{Type: rosterv1.ConditionReady, Status: metav1.ConditionTrue}}
+		}), false},
+		{"annotations", with(func(n *rosterv1.Organization) { n.Annotations = map[string]string{"x": "y"} }), false},
+		{"namespace", with(func(n *rosterv1.Organization) { n.Spec.Namespace = "acme-2" }), true},
+		{"deleting", with(func(n *rosterv1.Organization) { n.DeletionTimestamp = &now }), true},
+	} {
+		if got := orgNamespaceChanged.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: tc.new}); got != tc.want {
+			t.Errorf("%s: enqueued %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !orgNamespaceChanged.Create(event.CreateEvent{Object: base}) || !orgNamespaceChanged.Delete(event.DeleteEvent{Object: base}) {
+		t.Error("a new or deleted org changes who shares its namespace")
+	}
+}

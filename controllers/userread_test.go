@@ -25,13 +25,7 @@ func TestCachedUserReadAllocatesNoKind(t *testing.T) {
 	createUsers(t, org.Namespace, 0, 1)
 	key := client.ObjectKey{Namespace: org.Namespace, Name: naming.UserObjectName("count0@example.com")}
 	kind := &rosterv1.OrgUser{} // the lookup's own cost is measured with one kind value
-	for _, shape := range []struct {
-		name string
-		opts cache.Options
-	}{
-		{"every-namespace", cache.Options{}},
-		{"shard", cache.Options{DefaultNamespaces: map[string]cache.Config{org.Namespace: {}, other.Namespace: {}}}},
-	} {
+	for _, shape := range cacheShapes(org.Namespace, other.Namespace) {
 		t.Run(shape.name, func(t *testing.T) {
 			c, _ := countCache(t, shape.opts)
 			r := slimuser.Reader{Cache: c}
@@ -87,13 +81,7 @@ func TestCachedUsersReadTogether(t *testing.T) {
 		}
 		return got, err
 	}
-	for _, shape := range []struct {
-		name string
-		opts cache.Options
-	}{
-		{"every-namespace", cache.Options{}},
-		{"shard", cache.Options{DefaultNamespaces: map[string]cache.Config{org.Namespace: {}, other.Namespace: {}}}},
-	} {
+	for _, shape := range cacheShapes(org.Namespace, other.Namespace) {
 		t.Run(shape.name, func(t *testing.T) {
 			c, _ := countCache(t, shape.opts)
 			eventually(t, 60*time.Second, func() (bool, string) {
@@ -113,4 +101,18 @@ func TestCachedUsersReadTogether(t *testing.T) {
 			t.Errorf("GetEach through a client: %q, %v; want %q", got, err, want)
 		}
 	})
+}
+
+// cacheShape is a way the manager's cache can be built, for reads tested in each.
+type cacheShape struct {
+	name string
+	opts cache.Options
+}
+
+// cacheShapes are a cache of every namespace and a shard's cache of namespaces a and b only.
+func cacheShapes(a, b string) []cacheShape {
+	return []cacheShape{
+		{"every-namespace", cache.Options{}},
+		{"shard", cache.Options{DefaultNamespaces: map[string]cache.Config{a: {}, b: {}}}},
+	}
 }

@@ -157,12 +157,13 @@ func (b *bench) emptyTeam(ctx context.Context, c *scimClient, ns, id string) err
 	return nil
 }
 
-// awaitQuiet waits (half a minute at most) until the bench (Roster), kube-apiserver and etcd
-// have each used under 10 % of a core for two half-seconds running, so that a timed round
-// does not share the cores with what came before it (the user load's or the last round's
-// aftermath: the apiserver's garbage collection, etcd's compaction).
+// awaitQuiet waits (a minute at most) until the bench (Roster), kube-apiserver and etcd have
+// each used under 10 % of a core for three seconds running, so that a timed round does not
+// share the cores with what came before it (the user load's or the last round's aftermath:
+// the apiserver's garbage collection, etcd's compaction, the Organization controller's
+// recount, which waits up to 2 s after the change that asks for it).
 func awaitQuiet() {
-	for quiet, tries := 0, 0; quiet < 2 && tries < 60; tries++ {
+	for quiet, tries := 0, 0; quiet < 6 && tries < 120; tries++ {
 		before := readCPU()
 		time.Sleep(500 * time.Millisecond)
 		if u := usedSince(before); u.bench < 50*time.Millisecond && u.apiserver < 50*time.Millisecond && u.etcd < 50*time.Millisecond {
