@@ -199,6 +199,9 @@ func (v validator[T]) run(ctx context.Context, op admissionv1.Operation, oldObj,
 	if newObj != nil {
 		r.newRaw = req.Object.Raw
 	}
+	if oldObj != nil {
+		r.oldRaw = req.OldObject.Raw
+	}
 	err = v.judge(ctx, r)
 	if err != nil {
 		// At the default level: a denied write is someone trying to change what the identity

@@ -60,9 +60,9 @@ type request struct {
 	groups   []string
 	dryRun   bool
 	old, new client.Object
-	// newRaw is the new object as the apiserver sent it (nil on DELETE): the typed decode
-	// is lenient where the schema is (rosterv1.MemberList), the webhook is not.
-	newRaw []byte
+	// newRaw and oldRaw are the objects as the apiserver sent them (nil where there is none):
+	// the typed decode is lenient where the schema is (rosterv1.MemberList), the webhook is not.
+	newRaw, oldRaw []byte
 }
 
 // subject is the object whose ownership decides: the new one on CREATE, else the old one.
@@ -195,7 +195,7 @@ func (g *guard) judgeSlice(ctx context.Context, r request) error {
 	labelPath := field.NewPath("metadata", "labels").Key(rosterv1.TeamLabel)
 	if r.new != nil {
 		sl := r.new.(*rosterv1.OrgTeamMemberSlice)
-		if fe := membersForm(r.newRaw); fe != nil {
+		if fe := membersForm(r.newRaw, r.oldRaw); fe != nil {
 			return invalid(slicesResource, sl, fe)
 		}
 		if l, ok := sl.Labels[rosterv1.TeamLabel]; ok && l != sl.Spec.Team {
@@ -262,18 +262,16 @@ func (g *guard) judgeSlice(ctx context.Context, r request) error {
 // membersForm checks a slice's spec.members as sent: a list of at most
 // rosterv1.MaxMembersPerSlice strings, or absent. The CRD's schema leaves the field untyped
 // (rosterv1.MemberList says why), so this is where a person's kubectl edit learns the form.
-func membersForm(raw []byte) *field.Error {
+// An update that leaves the members as they were passes whatever they hold, as the
+// apiserver's own validation ratchets: a slice stored past the webhook must not block the
+// garbage collector's or a finalizer's metadata update.
+func membersForm(newRaw, oldRaw []byte) *field.Error {
 	path := field.NewPath("spec", "members")
-	var obj struct {
-		Spec struct {
-			Members json.RawMessage `json:"members"`
-		} `json:"spec"`
+	m, ok := rawMembers(newRaw)
+	if !ok || len(m) == 0 || bytes.Equal(m, []byte("null")) {
+		return nil // nothing to check: absent (or the typed decode already refused the object)
 	}
-	if len(raw) == 0 || json.Unmarshal(raw, &obj) != nil {
-		return nil // nothing to check here: the apiserver decoded it, the typed decode judged the rest
-	}
-	m := bytes.TrimSpace(obj.Spec.Members)
-	if len(m) == 0 || bytes.Equal(m, []byte("null")) {
+	if old, ok := rawMembers(oldRaw); ok && bytes.Equal(old, m) {
 		return nil
 	}
 	var entries []json.RawMessage
@@ -290,6 +288,20 @@ func membersForm(raw []byte) *field.Error {
 		}
 	}
 	return nil
+}
+
+// rawMembers returns a slice object's spec.members as sent, trimmed; ok is false when raw is
+// no object.
+func rawMembers(raw []byte) (json.RawMessage, bool) {
+	var obj struct {
+		Spec struct {
+			Members json.RawMessage `json:"members"`
+		} `json:"spec"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &obj) != nil {
+		return nil, false
+	}
+	return bytes.TrimSpace(obj.Spec.Members), true
 }
 
 // truncateJSON shortens a value quoted in a denial.

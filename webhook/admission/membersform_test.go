@@ -100,4 +100,22 @@ func TestSliceMembersForm(t *testing.T) {
 	if err := mc.List(ctx, &later, client.InNamespace(org.Name)); err != nil || len(later.Items) < 2 {
 		t.Errorf("the cache lists %d slices of the org after the odd one (%v), want both", len(later.Items), err)
 	}
+
+	// A person's edit of such a slice that leaves its members alone passes (as the garbage
+	// collector's or a finalizer's would); one that changes them must give the right form.
+	edited := &unstructured.Unstructured{}
+	edited.SetGroupVersionKind(odd.GroupVersionKind())
+	if err := editor.Get(ctx, client.ObjectKeyFromObject(odd), edited); err != nil {
+		t.Fatal(err)
+	}
+	edited.SetAnnotations(map[string]string{"example.com/note": "left alone"})
+	if err := editor.Update(ctx, edited); err != nil {
+		t.Errorf("annotating a slice whose odd members stay as they are: %v", err)
+	}
+	if err := unstructured.SetNestedSlice(edited.Object, []any{"u-3", int64(6)}, "spec", "members"); err != nil {
+		t.Fatal(err)
+	}
+	if err := editor.Update(ctx, edited); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.members[1]") {
+		t.Errorf("changing the odd members to another odd form: want 422 naming spec.members[1], got %v", err)
+	}
 }
