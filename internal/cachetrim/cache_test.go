@@ -91,20 +91,50 @@ func (o *realOrg) synced(t *testing.T, id string) *rosterv1.OrgUser {
 }
 
 // TestManagerCacheInterns: the manager's cache serves objects through the transform: two
-// users written back to back share their namespace, label, condition and email-type strings,
-// and carry no managedFields, while their values are those the apiserver holds.
+// users written back to back share their namespace, label, condition and email-type strings
+// (which the same users decoded apart by the live client do not), and carry no managedFields,
+// while their values are those the apiserver holds at the same resourceVersion.
 func TestManagerCacheInterns(t *testing.T) {
 	o := newRealOrg(t)
 	idA, idB := o.createUser(t, "ada.one@example.com"), o.createUser(t, "ada.two@example.com")
 	a, b := o.synced(t, idA), o.synced(t, idB)
-	for what, p := range map[string][2]string{
-		"namespace":        {a.Namespace, b.Namespace},
-		"org label":        {a.Labels[rosterv1.OrgLabel], b.Labels[rosterv1.OrgLabel]},
-		"finalizer":        {a.Finalizers[0], b.Finalizers[0]},
-		"condition reason": {a.Status.Conditions[0].Reason, b.Status.Conditions[0].Reason},
-		"email type":       {a.Spec.Emails[0].Type, b.Spec.Emails[0].Type},
-		"locale":           {a.Spec.Locale, b.Spec.Locale},
+	// The same users as the live client decodes them, apart and untransformed: their strings
+	// are two copies each, so a shared copy in the cache is the transform's doing.
+	var liveA, liveB rosterv1.OrgUser
+	for _, u := range []struct {
+		cached *rosterv1.OrgUser
+		live   *rosterv1.OrgUser
+	}{{a, &liveA}, {b, &liveB}} {
+		// The cache holds the apiserver's latest revision (a status write may still be on its way).
+		testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+			if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(u.cached), u.live); err != nil {
+				return false, err.Error()
+			}
+			if err := o.roster.Manager.GetCache().Get(context.Background(), client.ObjectKeyFromObject(u.cached), u.cached); err != nil {
+				return false, err.Error()
+			}
+			return u.live.ResourceVersion == u.cached.ResourceVersion,
+				fmt.Sprintf("user %s: cache at resourceVersion %s, apiserver at %s", u.cached.Name, u.cached.ResourceVersion, u.live.ResourceVersion)
+		})
+	}
+	if a.UID == b.UID {
+		t.Fatalf("users %s and %s are one object", idA, idB)
+	}
+	for what, p := range map[string][4]string{
+		"namespace":        {a.Namespace, b.Namespace, liveA.Namespace, liveB.Namespace},
+		"org label":        {a.Labels[rosterv1.OrgLabel], b.Labels[rosterv1.OrgLabel], liveA.Labels[rosterv1.OrgLabel], liveB.Labels[rosterv1.OrgLabel]},
+		"finalizer":        {a.Finalizers[0], b.Finalizers[0], liveA.Finalizers[0], liveB.Finalizers[0]},
+		"condition reason": {a.Status.Conditions[0].Reason, b.Status.Conditions[0].Reason, liveA.Status.Conditions[0].Reason, liveB.Status.Conditions[0].Reason},
+		"email type":       {a.Spec.Emails[0].Type, b.Spec.Emails[0].Type, liveA.Spec.Emails[0].Type, liveB.Spec.Emails[0].Type},
+		"locale":           {a.Spec.Locale, b.Spec.Locale, liveA.Spec.Locale, liveB.Spec.Locale},
 	} {
+		if p[0] != p[1] || p[0] == "" {
+			t.Errorf("%s: the users hold %q and %q, want one non-empty value", what, p[0], p[1])
+			continue
+		}
+		if same(p[2], p[3]) {
+			t.Errorf("%s: the users decoded apart already share %q: the check below proves nothing", what, p[2])
+		}
 		if !same(p[0], p[1]) {
 			t.Errorf("%s: the cached users hold two copies of %q", what, p[0])
 		}
@@ -112,19 +142,13 @@ func TestManagerCacheInterns(t *testing.T) {
 	if a.ManagedFields != nil {
 		t.Errorf("the cached user keeps managedFields: %v", a.ManagedFields)
 	}
-	var live rosterv1.OrgUser
-	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(a), &live); err != nil {
-		t.Fatal(err)
-	}
-	if len(live.ManagedFields) == 0 {
+	if len(liveA.ManagedFields) == 0 {
 		t.Fatal("the apiserver's user has no managedFields: nothing was stripped")
 	}
-	if live.ResourceVersion == a.ResourceVersion {
-		live.ManagedFields = nil
-		live.TypeMeta = a.TypeMeta // the live client's decoder drops TypeMeta, the cache's keeps it
-		if !equality.Semantic.DeepEqual(&live, a) {
-			t.Errorf("the cached user differs from the apiserver's:\nlive  %+v\ncache %+v", live, a)
-		}
+	liveA.ManagedFields = nil
+	liveA.TypeMeta = a.TypeMeta // the live client's decoder drops TypeMeta, the cache's keeps it
+	if !equality.Semantic.DeepEqual(&liveA, a) {
+		t.Errorf("the cached user differs from the apiserver's:\nlive  %+v\ncache %+v", liveA, a)
 	}
 }
 

@@ -122,24 +122,64 @@ func TestShardAccessOutsideItsNamespacesAndAcrossARelabel(t *testing.T) {
 	if now := renderedIn(apps[1]); len(now) != 1 || now[0].UID != kept.UID {
 		t.Errorf("the RoleBinding in %s was replaced or removed across the relabel: %d now, want UID %s", apps[1], len(now), kept.UID)
 	}
-	for drained := false; !drained; {
-		select {
-		case ev := <-rbWatch.ResultChan():
-			if rb, ok := ev.Object.(*rbacv1.RoleBinding); ok && ev.Type == watch.Deleted && rb.Labels[rosterv1.BindingUIDLabel] == string(trb.UID) {
-				t.Errorf("rendered RoleBinding %s/%s deleted across the relabel", rb.Namespace, rb.Name)
-			}
-		case ev := <-trbWatch.ResultChan():
-			if got, ok := ev.Object.(*rosterv1.TeamRoleBinding); ok && got.Name == trb.Name {
-				for _, c := range got.Status.Conditions {
-					if c.Reason == "OrganizationNotFound" {
-						t.Errorf("the binding reported %s: %s", c.Reason, c.Message)
-					}
-				}
-			}
-		default:
-			drained = true
-		}
+	// The watches must reach the state just asserted: every event up to it is then checked,
+	// and a watch that ended or never got there fails the test instead of passing unseen.
+	var final rosterv1.TeamRoleBinding
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(trb), &final); err != nil {
+		t.Fatal(err)
 	}
+	drainUntil(t, trbWatch, "the TeamRoleBinding watch", func(ev watch.Event) bool {
+		got, ok := ev.Object.(*rosterv1.TeamRoleBinding)
+		if !ok || got.Name != trb.Name {
+			return false
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Reason == "OrganizationNotFound" {
+				t.Errorf("the binding reported %s (resourceVersion %s): %s", c.Reason, got.ResourceVersion, c.Message)
+			}
+		}
+		return got.ResourceVersion == final.ResourceVersion
+	})
+	// A RoleBinding of the test's own in the watched namespace: its event comes after every
+	// earlier one there (one watch delivers a namespace's events in order).
+	marker := &rbacv1.RoleBinding{RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}}
+	marker.Name, marker.Namespace = "watch-marker", apps[1]
+	if err := env.Client.Create(ctx, marker); err != nil {
+		t.Fatal(err)
+	}
+	drainUntil(t, rbWatch, "the RoleBinding watch", func(ev watch.Event) bool {
+		rb, ok := ev.Object.(*rbacv1.RoleBinding)
+		if !ok {
+			return false
+		}
+		if ev.Type == watch.Deleted && rb.Labels[rosterv1.BindingUIDLabel] == string(trb.UID) {
+			t.Errorf("rendered RoleBinding %s/%s deleted across the relabel", rb.Namespace, rb.Name)
+		}
+		return rb.UID == marker.UID
+	})
+}
+
+// drainUntil hands w's events to check until check reports the one the caller waits for; it
+// fails the test when the watch ends, reports an error, or does not get there in time.
+func drainUntil(t *testing.T, w watch.Interface, what string, check func(watch.Event) bool) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		for {
+			select {
+			case ev, open := <-w.ResultChan():
+				switch {
+				case !open:
+					t.Fatalf("%s ended before the awaited event", what)
+				case ev.Type == watch.Error:
+					t.Fatalf("%s failed: %v", what, apierrors.FromObject(ev.Object))
+				case check(ev):
+					return true, ""
+				}
+			default:
+				return false, what + " has not delivered the awaited event"
+			}
+		}
+	})
 }
 
 // setNamespaces points the binding at namespaces.
