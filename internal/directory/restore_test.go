@@ -3,8 +3,10 @@ package directory_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/types"
@@ -15,18 +17,21 @@ import (
 	"github.com/rosterhq/roster/internal/membership"
 	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/scim/patch"
+	"github.com/rosterhq/roster/internal/testutil/testenv"
 )
 
 // TestRestoredWatermark: a team restored from another cluster's backup carries that etcd's
 // watermark, far above every revision here. Member changes must not wait for it (each such
 // wait times out, counted in roster_cache_wait_timeouts_total), and the first one replaces it
-// with a watermark of this cluster.
+// with a watermark of this cluster. The changes come once the team is restored as both the
+// apiserver and this replica's cache hold it, as they do after a restore.
 func TestRestoredWatermark(t *testing.T) {
 	ctx := context.Background()
 	o := env.NewOrg(t, "restore")
 	org := &v1alpha1.Organization{}
 	org.Name, org.Spec.Namespace = o.Name, o.Namespace
-	d := env.StartRoster(t, nil).Directory
+	r := env.StartRoster(t, nil)
+	d := r.Directory
 	yes := true
 	var ids []string
 	for _, name := range []string{"ada@example.com", "bob@example.com", "cy@example.com"} {
@@ -52,6 +57,22 @@ func TestRestoredWatermark(t *testing.T) {
 	if err := env.Client.Patch(ctx, &live, client.RawPatch(types.MergePatchType, body)); err != nil {
 		t.Fatal(err)
 	}
+	// The premise, as the apiserver answered the patch: the team now carries a watermark above
+	// its own resourceVersion (what a fence must not wait for). Without it there is nothing for
+	// the changes to ignore, and the assertions below would hold for any fence.
+	if rv, _ := strconv.ParseUint(live.ResourceVersion, 10, 64); live.Annotations[membership.WatermarkAnnotation] != stale || rv == 0 || rv >= own+1_000_000 {
+		t.Fatalf("after the restore the team holds watermark %q at resourceVersion %s, want %s above it",
+			live.Annotations[membership.WatermarkAnnotation], live.ResourceVersion, stale)
+	}
+	// After a restore Roster starts on the restored objects: its cache holds the team as
+	// restored before any change arrives. (A change sent before the cache got there would not
+	// notice a fence that takes the watermark from the cache.)
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		var cached v1alpha1.OrgTeam
+		err := r.Manager.GetCache().Get(ctx, key, &cached)
+		return err == nil && cached.Annotations[membership.WatermarkAnnotation] == stale,
+			fmt.Sprintf("the cache holds the team with watermark %q (%v), want the restored %s", cached.Annotations[membership.WatermarkAnnotation], err, stale)
+	})
 
 	timeouts := metrics.CacheWaitTimeouts.WithLabelValues("OrgTeamMemberSlice")
 	before := testutil.ToFloat64(timeouts)
