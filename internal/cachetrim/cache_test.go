@@ -92,8 +92,9 @@ func (o *realOrg) synced(t *testing.T, id string) *rosterv1.OrgUser {
 
 // TestManagerCacheInterns: the manager's cache serves objects through the transform: two
 // users written back to back share their namespace, label, condition and email-type strings
-// (which the same users decoded apart by the live client do not), and carry no managedFields,
-// while their values are those the apiserver holds at the same resourceVersion.
+// (which the same users decoded apart by the live client do not), two teams their namespace,
+// label and managedBy, and they carry no managedFields, while their values are those the
+// apiserver holds at the same resourceVersion.
 func TestManagerCacheInterns(t *testing.T) {
 	o := newRealOrg(t)
 	idA, idB := o.createUser(t, "ada.one@example.com"), o.createUser(t, "ada.two@example.com")
@@ -137,6 +138,39 @@ func TestManagerCacheInterns(t *testing.T) {
 		}
 		if !same(p[0], p[1]) {
 			t.Errorf("%s: the cached users hold two copies of %q", what, p[0])
+		}
+	}
+	// The cached users share their strings through internal/slimuser's dictionary too, which
+	// would hide a transform that interns nothing. Teams are cached as they are decoded: theirs
+	// share only through the transform.
+	teamOf := func(name string) (cached, live *rosterv1.OrgTeam) {
+		id := o.scim.Do(t, http.MethodPost, "/Groups", map[string]any{"displayName": name}).Expect(t, http.StatusCreated).String("id")
+		cached, live = &rosterv1.OrgTeam{}, &rosterv1.OrgTeam{}
+		key := client.ObjectKey{Namespace: o.org.Namespace, Name: id}
+		testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+			if err := env.Client.Get(context.Background(), key, live); err != nil {
+				return false, err.Error()
+			}
+			err := o.roster.Manager.GetCache().Get(context.Background(), key, cached)
+			return err == nil && cached.ResourceVersion == live.ResourceVersion,
+				fmt.Sprintf("team %s: cache at resourceVersion %q (%v), apiserver at %s", id, cached.ResourceVersion, err, live.ResourceVersion)
+		})
+		return cached, live
+	}
+	ta, tla := teamOf("interned one")
+	tb, tlb := teamOf("interned two")
+	for what, p := range map[string][4]string{
+		"team namespace":  {ta.Namespace, tb.Namespace, tla.Namespace, tlb.Namespace},
+		"team org label":  {ta.Labels[rosterv1.OrgLabel], tb.Labels[rosterv1.OrgLabel], tla.Labels[rosterv1.OrgLabel], tlb.Labels[rosterv1.OrgLabel]},
+		"team managed by": {ta.Spec.ManagedBy, tb.Spec.ManagedBy, tla.Spec.ManagedBy, tlb.Spec.ManagedBy},
+	} {
+		switch {
+		case p[0] != p[1] || p[0] == "":
+			t.Errorf("%s: the teams hold %q and %q, want one non-empty value", what, p[0], p[1])
+		case same(p[2], p[3]):
+			t.Errorf("%s: the teams decoded apart already share %q: the check proves nothing", what, p[2])
+		case !same(p[0], p[1]):
+			t.Errorf("%s: the cached teams hold two copies of %q", what, p[0])
 		}
 	}
 	if a.ManagedFields != nil {
