@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,9 +96,12 @@ func (o *realOrg) synced(t *testing.T, id string) *rosterv1.OrgUser {
 // (which the same users decoded apart by the live client do not), two teams their namespace,
 // label and managedBy, and they carry no managedFields, while their values are those the
 // apiserver holds at the same resourceVersion.
+var internsRuns atomic.Int32
+
 func TestManagerCacheInterns(t *testing.T) {
 	o := newRealOrg(t)
-	idA, idB := o.createUser(t, "ada.one@example.com"), o.createUser(t, "ada.two@example.com")
+	run := internsRuns.Add(1) // the organization is shared: a rerun (-count) needs new names
+	idA, idB := o.createUser(t, fmt.Sprintf("ada.one.%d@example.com", run)), o.createUser(t, fmt.Sprintf("ada.two.%d@example.com", run))
 	a, b := o.synced(t, idA), o.synced(t, idB)
 	// The same users as the live client decodes them, apart and untransformed: their strings
 	// are two copies each, so a shared copy in the cache is the transform's doing.
@@ -157,8 +161,8 @@ func TestManagerCacheInterns(t *testing.T) {
 		})
 		return cached, live
 	}
-	ta, tla := teamOf("interned one")
-	tb, tlb := teamOf("interned two")
+	ta, tla := teamOf(fmt.Sprintf("interned one %d", run))
+	tb, tlb := teamOf(fmt.Sprintf("interned two %d", run))
 	for what, p := range map[string][4]string{
 		"team namespace":  {ta.Namespace, tb.Namespace, tla.Namespace, tlb.Namespace},
 		"team org label":  {ta.Labels[rosterv1.OrgLabel], tb.Labels[rosterv1.OrgLabel], tla.Labels[rosterv1.OrgLabel], tlb.Labels[rosterv1.OrgLabel]},
