@@ -3,6 +3,8 @@ package v1alpha1
 import (
 	"bytes"
 	"encoding/json"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // MemberList is an OrgTeamMemberSlice's member ids. Its JSON form is a list of strings, as
@@ -18,12 +20,15 @@ import (
 // slice that a typed decoder refused would stop every Roster replica's slice cache from
 // listing (and so from starting) — if the webhook was ever bypassed (its configuration
 // deleted, say). An entry that is not a string is skipped, and a value that is not a list
-// decodes as no members; the stored object keeps what it holds.
+// decodes as no members; the stored object keeps what it holds until Roster next writes the
+// slice, which writes only the ids it read (and deletes a slice left with none, as any
+// emptied slice).
 type MemberList []string
 
 // UnmarshalJSON decodes a list of strings exactly as encoding/json would into a []string
 // (null leaves no list), in one pass over the usual form: ids without escapes. Any other
-// form is decoded leniently (see MemberList).
+// form is decoded leniently (see MemberList), a null entry included: encoding/json would
+// make it "", which is no id either, so it is skipped like any other entry that is no string.
 func (m *MemberList) UnmarshalJSON(data []byte) error {
 	if ids, ok := parseStringList(data); ok {
 		*m = ids
@@ -126,4 +131,37 @@ func lenientStringList(data []byte) MemberList {
 		}
 	}
 	return ids
+}
+
+// CheckMemberList checks a members value as a client sent it (raw JSON, at path): a list of
+// at most MaxMembersPerSlice strings, or null. The admission webhook applies it to every
+// writer but Roster, since the CRD's schema does not (see MemberList); an entry it refuses is
+// one that decoding would skip.
+func CheckMemberList(raw []byte, path *field.Path) *field.Error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	var entries []json.RawMessage
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return field.TypeInvalid(path, string(truncateJSON(raw)), "must be a list of strings: user ids (OrgUser names)")
+	}
+	if len(entries) > MaxMembersPerSlice {
+		return field.TooMany(path, len(entries), MaxMembersPerSlice)
+	}
+	for i, e := range entries {
+		var id string
+		if e = bytes.TrimSpace(e); len(e) == 0 || e[0] != '"' || json.Unmarshal(e, &id) != nil {
+			return field.TypeInvalid(path.Index(i), string(truncateJSON(e)), "must be a string: a user id (OrgUser name)")
+		}
+	}
+	return nil
+}
+
+// truncateJSON shortens a value quoted in an error.
+func truncateJSON(b []byte) []byte {
+	if len(b) > 80 {
+		return append(b[:77:77], "..."...)
+	}
+	return b
 }

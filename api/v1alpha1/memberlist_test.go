@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/rosterhq/roster/api/v1alpha1"
 )
@@ -36,6 +37,12 @@ func lenientReference(data []byte) []string {
 	return out
 }
 
+// hasNullEntry reports whether data is a list with a null entry (encoding/json makes it "").
+func hasNullEntry(data []byte) bool {
+	var all []any
+	return json.Unmarshal(data, &all) == nil && slices.Contains(all, nil)
+}
+
 // sameList compares contents and nil-ness: encoding/json tells null (nil) from [] (empty).
 func sameList(a, b []string) bool { return slices.Equal(a, b) && (a == nil) == (b == nil) }
 
@@ -52,6 +59,7 @@ func TestMemberListDecodes(t *testing.T) {
 		{"[\"bad\xffutf8\"]", []string{"bad\ufffdutf8"}},
 		// Lenient: only what the schema no longer refuses.
 		{`["a",1,null,{"x":"y"},["b"],true,"c"]`, []string{"a", "c"}},
+		{`["a",null]`, []string{"a"}}, // encoding/json: ["a" ""]
 		{`{"members":["a"]}`, nil},
 		{`"a"`, nil},
 		{`17`, nil},
@@ -99,7 +107,7 @@ func TestMemberListEncodesAsAList(t *testing.T) {
 // to the same list (nil for null, empty for []); any other valid JSON decodes, without an
 // error, to its string entries.
 func FuzzMemberListDecode(f *testing.F) {
-	for _, s := range []string{`["a","b"]`, `[]`, `null`, ` [ "x\n" ]`, `["\ud83d\ude00"]`, `["a",1]`, `{}`, `"s"`, `[["a"]]`, "[\"\xff\"]", `["\u0000"]`, `[ ]`, `["a" ,"b"]`} {
+	for _, s := range []string{`["a","b"]`, `[]`, `null`, ` [ "x\n" ]`, `["\ud83d\ude00"]`, `["a",1]`, `{}`, `"s"`, `[["a"]]`, "[\"\xff\"]", `["\u0000"]`, `[ ]`, `["a" ,"b"]`, `[null]`, `["a",null]`, `["",null,""]`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -111,7 +119,7 @@ func FuzzMemberListDecode(f *testing.F) {
 			t.Fatalf("%q: %v", data, err)
 		}
 		want, err := decodeAsStrings(data)
-		if err != nil {
+		if err != nil || slices.Contains(want, "") && hasNullEntry(data) {
 			want = lenientReference(data)
 		}
 		if !sameList(got, want) {
@@ -152,6 +160,32 @@ func BenchmarkMemberListDecode(b *testing.B) {
 			var m []string
 			if err := json.Unmarshal(data, &m); err != nil || len(m) != len(ids) {
 				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzCheckMemberList: the webhook's check accepts exactly the members a typed []string
+// holds (at most MaxMembersPerSlice, null entries excluded) — the values that MemberList
+// decodes without skipping anything — and never panics on what a client sends.
+func FuzzCheckMemberList(f *testing.F) {
+	for _, s := range []string{`["a"]`, `[]`, `null`, `[1]`, `"a"`, `{}`, `[null]`, `["a",{"b":1}]`, `[ "a" , "b" ]`, `["\u00e9"]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, members []byte) {
+		if !json.Valid(members) {
+			return // the apiserver decodes the body before any webhook sees it
+		}
+		fe := v1alpha1.CheckMemberList(members, field.NewPath("spec", "members"))
+		strs, err := decodeAsStrings(members)
+		ok := err == nil && !hasNullEntry(members) && len(strs) <= v1alpha1.MaxMembersPerSlice
+		if ok != (fe == nil) {
+			t.Fatalf("members %q: accepted %v (%v), want %v", members, fe == nil, fe, ok)
+		}
+		if ok {
+			var m v1alpha1.MemberList
+			if err := json.Unmarshal(members, &m); err != nil || !slices.Equal(m, strs) {
+				t.Fatalf("members %q: accepted, but decode to %#v (%v), not %#v", members, m, err, strs)
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -163,7 +164,8 @@ func (b *bench) emptyTeam(ctx context.Context, c *scimClient, ns, id string) err
 // the apiserver's garbage collection, etcd's compaction, the Organization controller's
 // recount, which waits up to 2 s after the change that asks for it).
 func awaitQuiet() {
-	for quiet, tries := 0, 0; quiet < 6 && tries < 120; tries++ {
+	quiet := 0
+	for tries := 0; quiet < 6 && tries < 120; tries++ {
 		before := readCPU()
 		time.Sleep(500 * time.Millisecond)
 		if u := usedSince(before); u.bench < 50*time.Millisecond && u.apiserver < 50*time.Millisecond && u.etcd < 50*time.Millisecond {
@@ -171,6 +173,9 @@ func awaitQuiet() {
 		} else {
 			quiet = 0
 		}
+	}
+	if quiet < 6 {
+		fmt.Fprintln(os.Stderr, "bench: the machine was not quiet for 3 s within a minute; timing the round anyway")
 	}
 }
 

@@ -81,26 +81,16 @@ func EachStored[T any](ctx context.Context, r client.Reader, kind client.Object,
 // GetStored returns the object stored under key by kind's informers, as stored (see
 // EachStored), and whether it exists; walked is false when r has no store to read in place.
 func GetStored(ctx context.Context, r client.Reader, kind client.Object, key client.ObjectKey) (obj any, exists, walked bool, err error) {
-	infs, err := informers(ctx, r, kind)
+	infs, err := storesOf(ctx, r, kind, key.Namespace)
 	if err != nil || infs == nil {
-		return nil, false, false, err
-	}
-	// As the cache's own Get: a namespace it does not hold is an error, not "no such object"
-	// (a caller would take the user for gone, e.g. revoke its bindings).
-	if key.Namespace != "" && infs.recorded != nil && !infs.recorded.covers(kind, key.Namespace) {
-		return nil, false, true, fmt.Errorf("the cache holds no %T of namespace %q", kind, key.Namespace)
+		return nil, false, infs != nil, err
 	}
 	k := key.Name
 	if key.Namespace != "" {
 		k = key.Namespace + "/" + key.Name
 	}
-	// One store per namespace of a multi-namespace cache: the key is in one of them at most.
-	for _, inf := range infs.list {
-		if obj, exists, err = inf.GetIndexer().GetByKey(k); exists || err != nil {
-			return obj, exists, true, err
-		}
-	}
-	return nil, false, true, nil
+	obj, exists, err = infs.get(k)
+	return obj, exists, true, err
 }
 
 // GetStoredEach is GetStored for many names of one namespace: it calls fn with each name's
@@ -111,32 +101,48 @@ func GetStored(ctx context.Context, r client.Reader, kind client.Object, key cli
 // 100,000-member group resolves every member (membership.Store.Users): once per call instead
 // of once per name.
 func GetStoredEach(ctx context.Context, r client.Reader, kind client.Object, namespace string, names []string, fn func(i int, obj any)) (walked bool, err error) {
-	infs, err := informers(ctx, r, kind)
+	infs, err := storesOf(ctx, r, kind, namespace)
 	if err != nil || infs == nil {
-		return false, err
-	}
-	if namespace != "" && infs.recorded != nil && !infs.recorded.covers(kind, namespace) {
-		return true, fmt.Errorf("the cache holds no %T of namespace %q", kind, namespace)
+		return infs != nil, err
 	}
 	prefix := ""
 	if namespace != "" {
 		prefix = namespace + "/"
 	}
 	for i, name := range names {
-		var found any
-		for _, inf := range infs.list {
-			obj, exists, err := inf.GetIndexer().GetByKey(prefix + name)
-			if err != nil {
-				return true, err
-			}
-			if exists {
-				found = obj
-				break
-			}
+		obj, _, err := infs.get(prefix + name)
+		if err != nil {
+			return true, err
 		}
-		fn(i, found)
+		fn(i, obj)
 	}
 	return true, nil
+}
+
+// storesOf finds the stores of kind's informers to read namespace's objects in place: nil
+// when r has none (the caller reads through r), an error when r is a cache that does not hold
+// namespace — as the cache's own Get, not "no such object" (a caller would take a user for
+// gone, e.g. revoke its bindings).
+func storesOf(ctx context.Context, r client.Reader, kind client.Object, namespace string) (*storeSet, error) {
+	infs, err := informers(ctx, r, kind)
+	if err != nil || infs == nil {
+		return nil, err
+	}
+	if namespace != "" && infs.recorded != nil && !infs.recorded.covers(kind, namespace) {
+		return infs, fmt.Errorf("the cache holds no %T of namespace %q", kind, namespace)
+	}
+	return infs, nil
+}
+
+// get looks key up in each store (one per namespace of a multi-namespace cache: the key is in
+// one of them at most).
+func (s *storeSet) get(key string) (obj any, exists bool, err error) {
+	for _, inf := range s.list {
+		if obj, exists, err = inf.GetIndexer().GetByKey(key); exists || err != nil {
+			return obj, exists, err
+		}
+	}
+	return nil, false, nil
 }
 
 // storeSet is the informers whose stores hold a kind: one, or one per namespace of a

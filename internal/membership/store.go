@@ -70,9 +70,12 @@ func (s *Store) users() client.Reader {
 	return s.Cache
 }
 
+// capacity is the most members a slice gets: Capacity, never above
+// rosterv1.MaxMembersPerSlice. Why the clamp: nothing else checks Roster's own slice writes
+// (the CRD's schema leaves spec.members untyped and the webhook skips Roster's identity).
 func (s *Store) capacity() int {
 	if s.Capacity > 0 {
-		return s.Capacity
+		return min(s.Capacity, rosterv1.MaxMembersPerSlice)
 	}
 	return rosterv1.MaxMembersPerSlice
 }

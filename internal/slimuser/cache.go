@@ -81,6 +81,11 @@ func (r Reader) Get(ctx context.Context, key types.NamespacedName) (*User, error
 	if !exists {
 		return nil, apierrors.NewNotFound(schema.GroupResource{Group: rosterv1.GroupVersion.Group, Resource: "OrgUser"}, key.Name)
 	}
+	return asUser(obj)
+}
+
+// asUser is a cached object as the User it must be.
+func asUser(obj any) (*User, error) {
 	u, ok := obj.(*User)
 	if !ok {
 		return nil, fmt.Errorf("slimuser: the cache holds %T, not *slimuser.User: it was built without slimuser.CacheOptions", obj)
@@ -93,24 +98,24 @@ func (r Reader) Get(ctx context.Context, key types.NamespacedName) (*User, error
 // cache's stores once for all names; a reader whose stores cannot be reached is read with
 // Get, one name at a time.
 func (r Reader) GetEach(ctx context.Context, namespace string, names []string, fn func(i int, u *User)) error {
-	var bad any
+	var badErr error
 	walked, err := cachescan.GetStoredEach(ctx, r.Cache, orgUserKind, namespace, names, func(i int, obj any) {
 		if obj == nil {
 			fn(i, nil)
 			return
 		}
-		u, ok := obj.(*User)
-		if !ok {
-			bad = obj
+		u, err := asUser(obj)
+		if err != nil {
+			badErr = err
 			return
 		}
 		fn(i, u)
 	})
+	if err == nil {
+		err = badErr
+	}
 	if err != nil {
 		return err
-	}
-	if bad != nil {
-		return fmt.Errorf("slimuser: the cache holds %T, not *slimuser.User: it was built without slimuser.CacheOptions", bad)
 	}
 	if walked {
 		return nil
