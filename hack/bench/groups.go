@@ -1,12 +1,12 @@
 package main
 
 import (
-	"os"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
