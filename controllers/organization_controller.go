@@ -406,19 +406,20 @@ func (r *OrganizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Cache == nil {
 		r.Cache = mgr.GetCache()
 	}
-	toOrg := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+	labelledOrg := func(_ context.Context, o client.Object) []reconcile.Request {
 		if org := o.GetLabels()[rosterv1.OrgLabel]; org != "" {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: org}}}
 		}
 		return nil
-	})
+	}
+	toOrg := handler.EnqueueRequestsFromMapFunc(labelledOrg)
 	// Users and teams count for the orgs whose namespace holds them (countMembers), labelled
 	// or not: one created by hand may lack the org label. The label, which Roster's own
 	// objects carry, names that org without a lookup (an indexed List of the orgs per event
 	// would copy them at every one of a first push's ~300,000 user events).
 	toCountingOrgs := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		if org := o.GetLabels()[rosterv1.OrgLabel]; org != "" {
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: org}}}
+		if reqs := labelledOrg(ctx, o); reqs != nil {
+			return reqs
 		}
 		return r.orgsUsing(ctx, o.GetNamespace())
 	})

@@ -125,12 +125,19 @@ func lenientStringList(data []byte) MemberList {
 	}
 	ids := MemberList{}
 	for _, r := range raw {
-		var s string
-		if r = bytes.TrimSpace(r); len(r) > 0 && r[0] == '"' && json.Unmarshal(r, &s) == nil {
+		if s, ok := stringEntry(r); ok {
 			ids = append(ids, s)
 		}
 	}
 	return ids
+}
+
+// stringEntry decodes one list entry that is a JSON string; ok is false for any other value
+// (null included: encoding/json would make it "" without an error). What decoding keeps and
+// what CheckMemberList accepts are this one test.
+func stringEntry(e json.RawMessage) (s string, ok bool) {
+	e = bytes.TrimSpace(e)
+	return s, len(e) > 0 && e[0] == '"' && json.Unmarshal(e, &s) == nil
 }
 
 // CheckMemberList checks a members value as a client sent it (raw JSON, at path): a list of
@@ -150,9 +157,8 @@ func CheckMemberList(raw []byte, path *field.Path) *field.Error {
 		return field.TooMany(path, len(entries), MaxMembersPerSlice)
 	}
 	for i, e := range entries {
-		var id string
-		if e = bytes.TrimSpace(e); len(e) == 0 || e[0] != '"' || json.Unmarshal(e, &id) != nil {
-			return field.TypeInvalid(path.Index(i), string(truncateJSON(e)), "must be a string: a user id (OrgUser name)")
+		if _, ok := stringEntry(e); !ok {
+			return field.TypeInvalid(path.Index(i), string(truncateJSON(bytes.TrimSpace(e))), "must be a string: a user id (OrgUser name)")
 		}
 	}
 	return nil
