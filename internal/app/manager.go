@@ -115,6 +115,9 @@ type Config struct {
 	// ShardRestartDelay bounds the random delay before a shard's replica restarts for a new
 	// set of organizations (0: shard.DefaultMaxDelay).
 	ShardRestartDelay time.Duration
+	// APIServerCompression lets the apiserver gzip its answers to Roster: lists over 128 KB
+	// and, since Kubernetes 1.37, every watch event. Off by default (see New).
+	APIServerCompression bool
 }
 
 // LeaderElectionID is the controllers' Lease of an unsharded install; each shard derives its
@@ -179,6 +182,15 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 		// Priority and Fairness instead.
 		restCfg = rest.CopyConfig(restCfg)
 		restCfg.QPS = -1
+	}
+	if !cfg.APIServerCompression && !restCfg.DisableCompression {
+		// Gzip costs CPU on both ends and saves only bandwidth, which a pod talking to its own
+		// cluster's apiserver has plenty of (kube-controller-manager and kube-scheduler turn
+		// it off for the same reason). Every slice written comes back through the slice
+		// watch: compressing those 75 KB events was a seventh of the apiserver's and of
+		// Roster's CPU for a 100,000-member PUT (docs/benchmarks.md, tenth session).
+		restCfg = rest.CopyConfig(restCfg)
+		restCfg.DisableCompression = true
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = token.DefaultNamespace
