@@ -97,6 +97,7 @@ func Desired(current Set, ops []patch.MemberOp, resolved func(string) bool) (wan
 	for _, op := range ops {
 		switch op.Kind {
 		case patch.MemberAdd:
+			want = roomFor(want, len(op.Values))
 			for _, id := range op.Values {
 				if keep(id) {
 					want[id] = struct{}{}
@@ -109,7 +110,9 @@ func Desired(current Set, ops []patch.MemberOp, resolved func(string) bool) (wan
 		case patch.MemberRemoveAll:
 			clear(want)
 		case patch.MemberReplace:
-			clear(want)
+			// A new table sized for the values, not the old one cleared: a PUT of 100,000
+			// members onto a small team grew it (rehashing every id so far) a dozen times.
+			want = make(Set, len(op.Values))
 			for _, id := range op.Values {
 				if keep(id) {
 					want[id] = struct{}{}
@@ -118,6 +121,19 @@ func Desired(current Set, ops []patch.MemberOp, resolved func(string) bool) (wan
 		}
 	}
 	return want, unresolved
+}
+
+// roomFor returns s, or a copy of it sized for n more ids when n is larger than s: adding
+// many ids to a small table would grow it step by step, rehashing every id at each step.
+func roomFor(s Set, n int) Set {
+	if n <= len(s) {
+		return s
+	}
+	grown := make(Set, len(s)+n)
+	for id := range s {
+		grown[id] = struct{}{}
+	}
+	return grown
 }
 
 // Writes are the apiserver writes that turn the current slices into the desired members.
