@@ -146,6 +146,7 @@ func BenchmarkMemberListDecode(b *testing.B) {
 	}
 	data, _ := json.Marshal(ids)
 	b.Run("MemberList", func(b *testing.B) {
+		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
 			var m v1alpha1.MemberList
@@ -155,6 +156,7 @@ func BenchmarkMemberListDecode(b *testing.B) {
 		}
 	})
 	b.Run("[]string", func(b *testing.B) {
+		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
 			var m []string

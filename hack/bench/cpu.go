@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -20,11 +22,16 @@ import (
 type cpuTimes struct {
 	self     time.Duration
 	children map[string]time.Duration
+	// allocated and gcs are the bench process's heap allocations (bytes) and completed
+	// garbage collections so far: what drives its collector's share of the CPU.
+	allocated, gcs uint64
 }
 
 // readCPU samples the bench's CPU and its children's (kube-apiserver, etcd).
 func readCPU() cpuTimes {
-	return cpuTimes{self: proccpu.Self(), children: proccpu.Children()}
+	m := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(m)
+	return cpuTimes{self: proccpu.Self(), children: proccpu.Children(), allocated: m[0].Value.Uint64(), gcs: m[1].Value.Uint64()}
 }
 
 // cpuSince formats the CPU used since before: the bench's own and each child's.
@@ -37,8 +44,12 @@ func cpuSince(before cpuTimes) string {
 	return strings.Join(parts, ", ")
 }
 
-// cpuUse is the CPU the bench, kube-apiserver and etcd used over a window.
-type cpuUse struct{ bench, apiserver, etcd time.Duration }
+// cpuUse is the CPU the bench, kube-apiserver and etcd used over a window, and the bench's
+// allocations and garbage collections in it.
+type cpuUse struct {
+	bench, apiserver, etcd time.Duration
+	allocated, gcs         uint64
+}
 
 // usedSince is the CPU used since before, per process.
 func usedSince(before cpuTimes) cpuUse {
@@ -47,7 +58,20 @@ func usedSince(before cpuTimes) cpuUse {
 		bench:     now.self - before.self,
 		apiserver: now.children["kube-apiserver"] - before.children["kube-apiserver"],
 		etcd:      now.children["etcd"] - before.children["etcd"],
+		allocated: now.allocated - before.allocated,
+		gcs:       now.gcs - before.gcs,
 	}
+}
+
+// medianAllocated formats the bench's median allocations over us and its garbage
+// collections in all of them.
+func medianAllocated(us []cpuUse) string {
+	sizes := make([]uint64, len(us))
+	var gcs uint64
+	for i, u := range us {
+		sizes[i], gcs = u.allocated, gcs+u.gcs
+	}
+	return fmt.Sprintf("%.1f MiB allocated; %d collections in the %d rounds", float64(median(sizes))/(1<<20), gcs, len(us))
 }
 
 // medianUse formats each process's median CPU over us.
@@ -82,6 +106,31 @@ func profileWindow(path string) func() {
 		return func() {}
 	}
 	return func() { pprof.StopCPUProfile(); _ = f.Close() }
+}
+
+// allocWindow writes the heap profile (allocations so far) to path+".before" and returns the
+// function that writes it again to path ("": nothing): what was allocated in between is
+// `go tool pprof -sample_index=alloc_space -diff_base path.before path`. Each write runs a
+// garbage collection first (the profile is as of the last one), so the window starts with a
+// fresh heap: its collections are not those of an unprofiled round.
+func allocWindow(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	write := func(name string) {
+		runtime.GC()
+		f, err := os.Create(name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -put-allocprofile:", err)
+		}
+	}
+	write(path + ".before")
+	return func() { write(path) }
 }
 
 // apiserverProfile starts a CPU profile of kube-apiserver for d (its /debug/pprof, as the

@@ -77,6 +77,8 @@ type config struct {
 	// putProfile, if set, is where the groups scenario writes a CPU profile of the bench
 	// process during its big PUT only.
 	putProfile string
+	// putAllocProfile: the bench process's heap profile before and after the first big PUT.
+	putAllocProfile string
 	// apiserverProfile, if set, is where the groups scenario writes kube-apiserver's CPU
 	// profile of 30 s from the start of its big PUT.
 	apiserverProfile string
@@ -124,6 +126,7 @@ func main() {
 	memoryLimit := flag.String("memory-limit", "", "memory, paging: tell the manager its container's memory limit (e.g. 512Mi), as config/manager does: Go's soft limit becomes 90 % of it")
 	flag.DurationVar(&cfg.storeResync, "store-resync-interval", 0, "memory, paging: the manager's --store-resync-interval (0: its default, 5m), e.g. shorter than -settle to measure a resync at rest")
 	flag.StringVar(&cfg.putProfile, "put-cpuprofile", "", "groups: write a CPU profile of the bench process during the big PUT only (not with -cpuprofile)")
+	flag.StringVar(&cfg.putAllocProfile, "put-allocprofile", "", "groups: write the bench process's heap profile before (FILE.before) and after the big PUT (FILE); compare with go tool pprof -sample_index=alloc_space -diff_base FILE.before FILE")
 	flag.StringVar(&cfg.apiserverProfile, "apiserver-cpuprofile", "", "groups: write kube-apiserver's CPU profile of the 30 s from the start of the big PUT to this file")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (SCIM server included) to this file")
 	flag.Parse()

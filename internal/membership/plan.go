@@ -184,7 +184,10 @@ func (w Writes) touching(current []rosterv1.OrgTeamMemberSlice) Writes {
 // to add) and copies only the slices it writes.
 func Plan(current []rosterv1.OrgTeamMemberSlice, want Set, capacity int) Writes {
 	var w Writes
-	remaining := maps.Clone(want) // wanted members not placed yet
+	remaining := want // wanted members not placed yet: want itself until a slice lists one
+	if slices.ContainsFunc(current, func(s rosterv1.OrgTeamMemberSlice) bool { return len(s.Spec.Members) > 0 }) {
+		remaining = maps.Clone(want) // struck off as the slices' members are placed
+	}
 	type room struct {
 		slice   *rosterv1.OrgTeamMemberSlice // the input's: read only
 		members []string                     // what it keeps: its own list unless changed

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -184,9 +185,19 @@ func tooLarge(n int64) *scimerror.Error {
 	return scimerror.New(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", n)
 }
 
-// readBody reads the whole (limited) request body.
+// readBody reads the whole (limited) request body, into one buffer of its announced length
+// (limitBody has refused a longer announcement): io.ReadAll would grow its buffer step by step,
+// allocating twice the body (10 MB for a 5.6 MB PUT of 100,000 members).
 func readBody(c *gin.Context) ([]byte, error) {
-	b, err := io.ReadAll(c.Request.Body)
+	var b []byte
+	var err error
+	if n := c.Request.ContentLength; n > 0 {
+		buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+		_, err = buf.ReadFrom(c.Request.Body)
+		b = buf.Bytes()
+	} else {
+		b, err = io.ReadAll(c.Request.Body)
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, tooLarge(mbe.Limit)
