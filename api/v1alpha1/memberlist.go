@@ -50,7 +50,8 @@ func parseStringList(data []byte) (ids MemberList, ok bool) {
 	}
 	// Sized once, by the commas (one per member after the first, unless some are inside
 	// ids): appending to an empty list grew it, and copied it, a dozen times per slice.
-	ids = make(MemberList, 0, bytes.Count(data[i:], []byte{','})+1)
+	// (bounded: commas inside ids count too).
+	ids = make(MemberList, 0, min(bytes.Count(data[i:], []byte{','})+1, MaxMembersPerSlice))
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == ']' {
 		return ids, skipSpace(data, i+1) == len(data)
@@ -94,6 +95,9 @@ func parseString(data []byte, text string, i int) (s string, next int, ok bool) 
 		switch c := data[j]; {
 		case c == '"':
 			if plain {
+				if j == i+1 {
+					return "", j + 1, true // not text[i+1:i+1], which would keep text alive
+				}
 				return text[i+1 : j], j + 1, true
 			}
 			var decoded string // not s: its address would move every call's s to the heap

@@ -78,9 +78,11 @@ func Digest(sorted []string) string {
 // returned as unresolved (in request order, once each) so the team can report them. resolved
 // is only called for ids being added: it may be nil for changes that only remove.
 func Desired(current Set, ops []patch.MemberOp, resolved func(string) bool) (want Set, unresolved []string) {
-	// A clone copies the table as it is, without hashing 100,000 ids again.
-	want = maps.Clone(current)
-	if want == nil {
+	// A clone copies the table as it is, without hashing 100,000 ids again; none is needed
+	// when the first change sets the members anew (a PUT), which makes its own table.
+	if len(ops) > 0 && (ops[0].Kind == patch.MemberReplace || ops[0].Kind == patch.MemberRemoveAll) {
+		want = Set{}
+	} else if want = maps.Clone(current); want == nil {
 		want = Set{}
 	}
 	seen := Set{}
@@ -110,9 +112,14 @@ func Desired(current Set, ops []patch.MemberOp, resolved func(string) bool) (wan
 		case patch.MemberRemoveAll:
 			clear(want)
 		case patch.MemberReplace:
-			// A new table sized for the values, not the old one cleared: a PUT of 100,000
-			// members onto a small team grew it (rehashing every id so far) a dozen times.
-			want = make(Set, len(op.Values))
+			// The table cleared if it has room for the values, else a new one of their size:
+			// a PUT of 100,000 members onto a small team grew it (rehashing every id so far)
+			// a dozen times.
+			if len(want) >= len(op.Values) {
+				clear(want)
+			} else {
+				want = make(Set, len(op.Values))
+			}
 			for _, id := range op.Values {
 				if keep(id) {
 					want[id] = struct{}{}
@@ -181,7 +188,8 @@ func (w Writes) touching(current []rosterv1.OrgTeamMemberSlice) Writes {
 //
 // It is on the path of every membership change of a 100,000-member team, so it hashes each
 // member once (a member found in a clone of want is placed and struck off; what is left is
-// to add) and copies only the slices it writes.
+// to add; with no member in any slice, want is read as it is, never cloned or changed) and
+// copies only the slices it writes.
 func Plan(current []rosterv1.OrgTeamMemberSlice, want Set, capacity int) Writes {
 	var w Writes
 	remaining := want // wanted members not placed yet: want itself until a slice lists one

@@ -35,6 +35,7 @@ func BenchmarkCommitPlan100k(b *testing.B) {
 	}{
 		{"add 1,000 to 100,000", full, patch.MemberOp{Kind: patch.MemberAdd, Values: extra}, 1, add},
 		{"replace: 100,000 onto none", nil, patch.MemberOp{Kind: patch.MemberReplace, Values: ids}, size / rosterv1.MaxMembersPerSlice, size},
+		{"replace: 100,000 onto the same", full, patch.MemberOp{Kind: patch.MemberReplace, Values: ids}, 0, 0},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ops := []patch.MemberOp{bc.op}

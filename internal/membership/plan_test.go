@@ -89,7 +89,11 @@ func TestPlanProperties(t *testing.T) {
 		for range r.IntN(80) {
 			want[id()] = struct{}{}
 		}
+		wanted := want.Sorted()
 		w := Plan(current, want, capacity)
+		if !reflect.DeepEqual(want.Sorted(), wanted) {
+			t.Fatalf("iter %d: Plan changed its want: %v, was %v", iter, want.Sorted(), wanted)
+		}
 		if fmt.Sprint(current) != before {
 			t.Fatalf("iter %d: Plan modified its input", iter)
 		}
