@@ -19,8 +19,10 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env)) }
 // TestNoGzipFromTheAPIServer: Roster's clients (the manager's HTTP client, which its informers
 // and clients share) do not ask the apiserver to gzip, unless --apiserver-compression says so.
 // Asked through a watch-list request, which Kubernetes 1.37 compresses for the whole life of
-// the watch (WatchListCompression): client-go's informers open their watches that way, so
-// every watch event was compressed by the apiserver and decompressed by Roster.
+// that watch (WatchListCompression): client-go's informers open their first watch that way
+// (after a start or a relist, for 5 to 10 minutes), so every event in it was compressed by
+// the apiserver and decompressed by Roster. The pinned apiserver is 1.37: an older one would
+// not compress the watch either way, and the second case would fail.
 func TestNoGzipFromTheAPIServer(t *testing.T) {
 	for _, tc := range []struct {
 		compression bool

@@ -115,8 +115,8 @@ type Config struct {
 	// ShardRestartDelay bounds the random delay before a shard's replica restarts for a new
 	// set of organizations (0: shard.DefaultMaxDelay).
 	ShardRestartDelay time.Duration
-	// APIServerCompression lets the apiserver gzip its answers to Roster: lists over 128 KB
-	// and, since Kubernetes 1.37, every watch event. Off by default (see New).
+	// APIServerCompression lets the apiserver gzip its answers to Roster: reads and lists over
+	// 128 KB and, since Kubernetes 1.37, watch-list streams. Off by default (see New).
 	APIServerCompression bool
 }
 
@@ -186,9 +186,10 @@ func New(restCfg *rest.Config, cfg Config) (*Roster, error) {
 	if !cfg.APIServerCompression && !restCfg.DisableCompression {
 		// Gzip costs CPU on both ends and saves only bandwidth, which a pod talking to its own
 		// cluster's apiserver has plenty of (kube-controller-manager and kube-scheduler turn
-		// it off for the same reason). Every slice written comes back through the slice
-		// watch: compressing those 75 KB events was a seventh of the apiserver's and of
-		// Roster's CPU for a 100,000-member PUT (docs/benchmarks.md, tenth session).
+		// it off for the same reason). Since Kubernetes 1.37 it also covers watch-list
+		// streams: an informer's first watch after it starts or relists (5 to 10 minutes)
+		// came gzipped event by event, so a large push right after a rollout paid for every
+		// slice twice more (docs/benchmarks.md, "PUT of 100,000 members, tenth session").
 		restCfg = rest.CopyConfig(restCfg)
 		restCfg.DisableCompression = true
 	}

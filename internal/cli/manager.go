@@ -37,7 +37,7 @@ func managerFlags(fs *flag.FlagSet, cfg *app.Config, proxies *stringList) {
 		"how often every team's memberships are compared with the identity store, reverting drift in SCIM-managed teams (PostgreSQL also notifies at once)")
 	fs.StringVar(&cfg.Webhook.BreakGlassGroup, "break-glass-group", "", "group whose members may edit SCIM-managed teams in an emergency, with the annotation "+
 		rosterv1.BreakGlassAnnotation+": <reason> (logged, a Warning event; the identity provider's next write reverts it); empty disables break-glass")
-	fs.BoolVar(&cfg.APIServerCompression, "apiserver-compression", false, "let the apiserver gzip its answers (lists, watch events): only worth its CPU on both ends over a slow link to a distant apiserver")
+	fs.BoolVar(&cfg.APIServerCompression, "apiserver-compression", false, "let the apiserver gzip its answers (large reads and lists, watch-list streams): only worth its CPU on both ends over a slow link to a distant apiserver")
 	fs.StringVar(&cfg.Organizations, "organizations", "", "label selector on Organizations, e.g. roster.dev/shard=a: serve and cache only the organizations it selects "+
 		"(their namespaces only), answer the others like unknown ones, and elect a leader of this shard's own; a change of the selected set restarts the replicas one at a time (default: every organization)")
 	fs.Var((*stringList)(&cfg.Webhook.SCIMIdentities), "scim-identity", "username allowed to write OrgUsers, SCIM-managed OrgTeams and their member slices; repeatable (default: Roster's own user, from a SelfSubjectReview)")
