@@ -46,7 +46,10 @@ func (b *bench) groups(ctx context.Context) error {
 	// own CPU to the figure). One PUT on two cores is at the mercy of whatever else runs, so
 	// it is made put-rounds times — every member onto the empty team, then none again, until
 	// the team has no slice left — each round once the machine is quiet, and the medians of
-	// the time and of each process's CPU are reported. Profiles cover the first round.
+	// the time and of each process's CPU are reported. Profiles cover the first round. The
+	// rounds fall inside the in-process manager's first watches, which client-go opens as
+	// watch-lists (5-10 minutes); KUBE_FEATURE_WatchListClient=false measures plain watches,
+	// as a manager that has run longer has them.
 	full := `{"displayName":"Everyone","members":` + members(ids[:size]) + `}`
 	var puts []time.Duration
 	var used []cpuUse // per round
