@@ -1,11 +1,13 @@
 package controllers
 
 import (
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	rosterv1 "github.com/rosterhq/roster/api/v1alpha1"
 )
@@ -68,34 +70,18 @@ func TestTeamTallyChanged(t *testing.T) {
 	base.Generation = 3
 	base.Labels = map[string]string{rosterv1.OrgLabel: "acme"}
 	base.Status.Conditions = []metav1.Condition{{Type: rosterv1.ConditionSynced, Status: metav1.ConditionTrue, ObservedGeneration: 3, Reason: "Synced"}}
-	with := func(f func(*rosterv1.OrgTeam)) *rosterv1.OrgTeam {
-		n := base.DeepCopy()
-		f(n)
-		return n
-	}
 	now := metav1.Now()
-	for _, tc := range []struct {
-		name string
-		new  *rosterv1.OrgTeam
-		want bool
-	}{
-		{"annotations only", with(func(n *rosterv1.OrgTeam) { n.Annotations = map[string]string{"scim.roster.dev/x": "y"} }), false},
-		{"another label", with(func(n *rosterv1.OrgTeam) { n.Labels["x"] = "y" }), false},
-		{"member count", with(func(n *rosterv1.OrgTeam) { n.Status.MemberCount = 7 }), false},
-		{"generation", with(func(n *rosterv1.OrgTeam) { n.Generation = 4 }), true},
-		{"Synced false", with(func(n *rosterv1.OrgTeam) { n.Status.Conditions[0].Status = metav1.ConditionFalse }), true},
-		{"Synced message", with(func(n *rosterv1.OrgTeam) { n.Status.Conditions[0].Message = "store down" }), true},
-		{"Synced gone", with(func(n *rosterv1.OrgTeam) { n.Status.Conditions = nil }), true},
-		{"deleting", with(func(n *rosterv1.OrgTeam) { n.DeletionTimestamp = &now }), true},
-		{"org label", with(func(n *rosterv1.OrgTeam) { n.Labels[rosterv1.OrgLabel] = "other" }), true},
-	} {
-		if got := teamTallyChanged.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: tc.new}); got != tc.want {
-			t.Errorf("%s: enqueued %v, want %v", tc.name, got, tc.want)
-		}
-	}
-	if !teamTallyChanged.Create(event.CreateEvent{Object: base}) || !teamTallyChanged.Delete(event.DeleteEvent{Object: base}) {
-		t.Error("creates and deletes change the team count")
-	}
+	checkUpdates(t, teamTallyChanged, base, []updateCase[*rosterv1.OrgTeam]{
+		{"annotations only", func(n *rosterv1.OrgTeam) { n.Annotations = map[string]string{"scim.roster.dev/x": "y"} }, false},
+		{"another label", func(n *rosterv1.OrgTeam) { n.Labels["x"] = "y" }, false},
+		{"member count", func(n *rosterv1.OrgTeam) { n.Status.MemberCount = 7 }, false},
+		{"generation", func(n *rosterv1.OrgTeam) { n.Generation = 4 }, true},
+		{"Synced false", func(n *rosterv1.OrgTeam) { n.Status.Conditions[0].Status = metav1.ConditionFalse }, true},
+		{"Synced message", func(n *rosterv1.OrgTeam) { n.Status.Conditions[0].Message = "store down" }, true},
+		{"Synced gone", func(n *rosterv1.OrgTeam) { n.Status.Conditions = nil }, true},
+		{"deleting", func(n *rosterv1.OrgTeam) { n.DeletionTimestamp = &now }, true},
+		{"org label", func(n *rosterv1.OrgTeam) { n.Labels[rosterv1.OrgLabel] = "other" }, true},
+	})
 }
 
 // TestOrgNamespaceChanged: the watch of every Organization, which re-evaluates the orgs that
@@ -104,30 +90,38 @@ func TestTeamTallyChanged(t *testing.T) {
 func TestOrgNamespaceChanged(t *testing.T) {
 	base := &rosterv1.Organization{Spec: rosterv1.OrganizationSpec{Namespace: "acme"}}
 	base.Name, base.Generation = "acme", 2
-	with := func(f func(*rosterv1.Organization)) *rosterv1.Organization {
-		n := base.DeepCopy()
-		f(n)
-		return n
-	}
 	now := metav1.Now()
-	for _, tc := range []struct {
-		name string
-		new  *rosterv1.Organization
-		want bool
-	}{
-		{"status counts", with(func(n *rosterv1.Organization) { n.Status.Users = 100000 }), false},
-		{"status condition", with(func(n *rosterv1.Organization) {
+	checkUpdates(t, orgNamespaceChanged, base, []updateCase[*rosterv1.Organization]{
+		{"status counts", func(n *rosterv1.Organization) { n.Status.Users = 100000 }, false},
+		{"status condition", func(n *rosterv1.Organization) {
 			n.Status.Conditions = []metav1.Condition{{Type: rosterv1.ConditionReady, Status: metav1.ConditionTrue}}
-		}), false},
-		{"annotations", with(func(n *rosterv1.Organization) { n.Annotations = map[string]string{"x": "y"} }), false},
-		{"namespace", with(func(n *rosterv1.Organization) { n.Spec.Namespace = "acme-2" }), true},
-		{"deleting", with(func(n *rosterv1.Organization) { n.DeletionTimestamp = &now }), true},
-	} {
-		if got := orgNamespaceChanged.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: tc.new}); got != tc.want {
+		}, false},
+		{"annotations", func(n *rosterv1.Organization) { n.Annotations = map[string]string{"x": "y"} }, false},
+		{"namespace", func(n *rosterv1.Organization) { n.Spec.Namespace = "acme-2" }, true},
+		{"deleting", func(n *rosterv1.Organization) { n.DeletionTimestamp = &now }, true},
+	})
+}
+
+// updateCase is one change to a copy of a base object, and whether a predicate must pass the
+// update from base to it.
+type updateCase[T client.Object] struct {
+	name   string
+	change func(T)
+	want   bool
+}
+
+// checkUpdates runs p on the update from base to each case's changed copy of it, and on
+// base's create and delete, which p must pass (a new or deleted object always counts).
+func checkUpdates[T client.Object](t *testing.T, p predicate.Predicate, base T, cases []updateCase[T]) {
+	t.Helper()
+	for _, tc := range cases {
+		n := base.DeepCopyObject().(T)
+		tc.change(n)
+		if got := p.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: n}); got != tc.want {
 			t.Errorf("%s: enqueued %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if !orgNamespaceChanged.Create(event.CreateEvent{Object: base}) || !orgNamespaceChanged.Delete(event.DeleteEvent{Object: base}) {
-		t.Error("a new or deleted org changes who shares its namespace")
+	if !p.Create(event.CreateEvent{Object: base}) || !p.Delete(event.DeleteEvent{Object: base}) {
+		t.Errorf("%T: creates and deletes must pass", base)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"unsafe"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -105,12 +106,17 @@ func GetStoredEach(ctx context.Context, r client.Reader, kind client.Object, nam
 	if err != nil || infs == nil {
 		return infs != nil, err
 	}
-	prefix := ""
+	// Each key is built in one buffer and looked up through a string that views it: a
+	// concatenation per name allocated 100,000 keys per PUT. Safe because a store's GetByKey
+	// only indexes its map with the key (client-go's threadSafeMap), keeping nothing.
+	var buf []byte
 	if namespace != "" {
-		prefix = namespace + "/"
+		buf = append(append(buf, namespace...), '/')
 	}
+	prefix := len(buf)
 	for i, name := range names {
-		obj, _, err := infs.get(prefix + name)
+		buf = append(buf[:prefix], name...)
+		obj, _, err := infs.get(unsafe.String(unsafe.SliceData(buf), len(buf)))
 		if err != nil {
 			return true, err
 		}

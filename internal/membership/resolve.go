@@ -46,6 +46,9 @@ func (s *Store) Users(ctx context.Context, namespace string, ids []string) (Set,
 	if len(unknown) == 0 {
 		return users, nil
 	}
+	// Once each: a request may name a member twice, and each is a live lookup.
+	slices.Sort(unknown)
+	unknown = slices.Compact(unknown)
 	live, err := s.liveUsers(ctx, namespace, unknown)
 	for id := range live {
 		users[id] = struct{}{}
